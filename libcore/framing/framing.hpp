@@ -1,0 +1,81 @@
+#pragma once
+// Framings turn a byte stream into frames and back (DESIGN.md, "Framings"). Codecs are pure:
+// bytes and the current time go in, frames come out; no I/O and no clock of their own.
+// Decoders are incremental (any split of the stream gives the same frames), resynchronise after
+// garbage, and count every byte they drop, by cause.
+#include "util/error.hpp"
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace m2m {
+
+struct Frame {
+    std::string bytes;
+    std::string err; // why the frame is suspect (cut overlong, CRC mismatch); empty when good
+};
+
+struct DecoderStats {
+    uint64_t frames = 0;
+    uint64_t bytes = 0; // bytes fed in
+    std::map<std::string, uint64_t> drops;          // cause -> times something was dropped
+    std::map<std::string, uint64_t> dropped_bytes;  // cause -> bytes dropped
+    uint64_t total_drops() const;
+};
+
+class Decoder {
+  public:
+    explicit Decoder(size_t max_frame) : max_frame_(max_frame) {}
+    virtual ~Decoder() = default;
+    /// Bytes received at monotonic time `now_us`; frames they complete are appended to `out`.
+    void feed(std::string_view bytes, int64_t now_us, std::vector<Frame>& out);
+    /// Time-based framings emit the frame a silence has completed; others do nothing.
+    virtual void tick(int64_t /*now_us*/, std::vector<Frame>& /*out*/) {}
+    /// When tick() could next emit a frame (monotonic µs), or -1.
+    virtual int64_t deadline() const { return -1; }
+    /// End of stream: emits or drops (as "truncated") what is buffered.
+    virtual void finish(std::vector<Frame>& out) = 0;
+    const DecoderStats& stats() const { return stats_; }
+
+  protected:
+    virtual void do_feed(std::string_view bytes, int64_t now_us, std::vector<Frame>& out) = 0;
+    void emit(std::vector<Frame>& out, std::string bytes, std::string err = {});
+    void drop(const std::string& cause, uint64_t nbytes);
+    /// Emits the first max_frame bytes of an overlong frame, marked, and counts the rest dropped.
+    void emit_cut(std::vector<Frame>& out, std::string bytes, uint64_t rest);
+    size_t max_frame_;
+    DecoderStats stats_;
+};
+
+class Encoder {
+  public:
+    virtual ~Encoder() = default;
+    /// Appends the framed payload to `out`; an error says why the payload cannot be framed.
+    virtual Status encode(std::string_view payload, std::string& out) = 0;
+};
+
+struct FramingOptions {
+    size_t max_frame = 65536;
+};
+
+/// A parsed --framing spec: its canonical name and factories for fresh codecs.
+struct Framing {
+    std::string name;
+    std::function<std::unique_ptr<Decoder>()> decoder;
+    std::function<std::unique_ptr<Encoder>()> encoder;
+};
+
+using FramingFactory = std::function<Expected<Framing>(std::string_view arg, const FramingOptions&)>;
+
+/// Adds a framing to the registry under `name` (used as `name` or `name:ARG`).
+void register_framing(const std::string& name, std::string summary, FramingFactory factory);
+/// Parses "slip", "len:u16be", "idle:20" …; unknown names are a usage error with a suggestion.
+Expected<Framing> make_framing(std::string_view spec, const FramingOptions& opts = {});
+/// Every registered framing with its one-line summary (for --help, man pages, completions).
+std::vector<std::pair<std::string, std::string>> framing_catalogue();
+
+} // namespace m2m

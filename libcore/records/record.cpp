@@ -1,0 +1,129 @@
+#include "records/record.hpp"
+#include "util/bytes.hpp"
+#include <charconv>
+#include <simdjson.h>
+
+namespace m2m {
+
+std::string_view payload_key(PayloadKind kind) {
+    switch (kind) {
+    case PayloadKind::text: return "text";
+    case PayloadKind::json: return "json";
+    case PayloadKind::hex: return "hex";
+    case PayloadKind::b64: return "b64";
+    case PayloadKind::none: break;
+    }
+    return "";
+}
+
+std::string Record::payload_bytes() const {
+    if (kind != PayloadKind::json) return payload;
+    std::string out(payload.size(), '\0');
+    size_t len = 0;
+    if (simdjson::minify(payload.data(), payload.size(), out.data(), len)) return payload;
+    out.resize(len);
+    return out;
+}
+
+void Record::clear() {
+    ts.clear();
+    src.clear();
+    dir.clear();
+    seq.reset();
+    topic.reset();
+    qos.reset();
+    retain.reset();
+    props_raw.clear();
+    kind = PayloadKind::none;
+    payload.clear();
+    err.clear();
+    extra.clear();
+}
+
+static bool is_json_text(std::string_view bytes) {
+    simdjson::dom::parser parser;
+    simdjson::dom::element el;
+    return !parser.parse(bytes.data(), bytes.size()).get(el);
+}
+
+void set_payload(Record& r, std::string bytes, PayloadStyle style, PayloadKind binary) {
+    PayloadKind kind = binary;
+    switch (style) {
+    case PayloadStyle::auto_:
+    case PayloadStyle::text: kind = (style == PayloadStyle::text ? is_valid_utf8(bytes) : is_printable_text(bytes))
+                                        ? PayloadKind::text
+                                        : binary;
+        break;
+    case PayloadStyle::json: kind = is_json_text(bytes) ? PayloadKind::json : binary; break;
+    case PayloadStyle::hex: kind = PayloadKind::hex; break;
+    case PayloadStyle::b64: kind = PayloadKind::b64; break;
+    }
+    r.kind = kind;
+    r.payload = std::move(bytes);
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+    static constexpr char hex[] = "0123456789abcdef";
+    out += '"';
+    size_t run = 0;
+    for (size_t i = 0; i < s.size(); ++i) {
+        unsigned char c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        out.append(s.data() + run, i - run);
+        run = i + 1;
+        switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default: out += {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+        }
+    }
+    out.append(s.data() + run, s.size() - run);
+    out += '"';
+}
+
+static void append_uint(std::string& out, uint64_t v) {
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, end);
+}
+
+void append_jsonl(std::string& out, const Record& r) {
+    out += '{';
+    bool first = true;
+    auto key = [&](std::string_view k) {
+        if (!first) out += ',';
+        first = false;
+        out += '"';
+        out += k;
+        out += "\":";
+    };
+    if (!r.ts.empty()) key("ts"), append_json_string(out, r.ts);
+    if (!r.src.empty()) key("src"), append_json_string(out, r.src);
+    if (!r.dir.empty()) key("dir"), append_json_string(out, r.dir);
+    if (r.seq) key("seq"), append_uint(out, *r.seq);
+    if (r.topic) key("topic"), append_json_string(out, *r.topic);
+    if (r.qos) key("qos"), append_uint(out, static_cast<uint64_t>(*r.qos));
+    if (r.retain) key("retain"), out += *r.retain ? "true" : "false";
+    if (!r.props_raw.empty()) key("props"), out += r.props_raw;
+    switch (r.kind) {
+    case PayloadKind::text: key("text"), append_json_string(out, r.payload); break;
+    case PayloadKind::json: key("json"), out += r.payload; break;
+    case PayloadKind::hex: key("hex"), out += '"', append_hex(out, r.payload), out += '"'; break;
+    case PayloadKind::b64: key("b64"), out += '"', append_base64(out, r.payload), out += '"'; break;
+    case PayloadKind::none: break;
+    }
+    if (!r.err.empty()) key("err"), append_json_string(out, r.err);
+    for (const auto& f : r.extra) {
+        if (!first) out += ',';
+        first = false;
+        append_json_string(out, f.key);
+        out += ':';
+        out += f.raw_value;
+    }
+    out += "}\n";
+}
+
+} // namespace m2m

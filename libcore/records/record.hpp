@@ -1,0 +1,55 @@
+#pragma once
+// The record: one JSON object per line, the unit every m2mkit tool reads and writes
+// (DESIGN.md, "The record"). Known fields are typed; every other field is carried through
+// with its value byte-exact.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace m2m {
+
+enum class PayloadKind { none, text, json, hex, b64 };
+
+std::string_view payload_key(PayloadKind kind);
+
+/// A field the tools do not interpret: the key unescaped, the value as raw JSON text.
+struct ExtraField {
+    std::string key;
+    std::string raw_value;
+};
+
+struct Record {
+    std::string ts;  // RFC 3339; empty when absent
+    std::string src; // endpoint URI; empty when absent
+    std::string dir; // "rx" / "tx"; empty when absent
+    std::optional<uint64_t> seq;
+    std::optional<std::string> topic;
+    std::optional<int> qos;
+    std::optional<bool> retain;
+    std::string props_raw; // raw JSON object; empty when absent
+    PayloadKind kind = PayloadKind::none;
+    /// text: the string; json: the raw JSON text; hex / b64: the decoded bytes.
+    std::string payload;
+    std::string err;
+    std::vector<ExtraField> extra; // user fields and decoder views, in input order
+
+    /// The bytes a frame or message carries: json payloads compacted, others as they are.
+    std::string payload_bytes() const;
+    void clear();
+};
+
+/// How a tool chooses the payload key for bytes it received.
+enum class PayloadStyle { auto_, text, json, hex, b64 };
+
+/// Stores `bytes` as the record's payload in the requested style. `auto_` picks text when the
+/// bytes are printable UTF-8, else `binary` (hex or b64). Styles that cannot hold the bytes
+/// losslessly (text for invalid UTF-8, json for non-JSON) fall back to `binary`.
+void set_payload(Record& r, std::string bytes, PayloadStyle style, PayloadKind binary = PayloadKind::hex);
+
+/// Appends the record as one JSON line (with the trailing '\n').
+void append_jsonl(std::string& out, const Record& r);
+void append_json_string(std::string& out, std::string_view s);
+
+} // namespace m2m

@@ -1,0 +1,110 @@
+#include "records/parser.hpp"
+#include "util/bytes.hpp"
+#include <catch2/catch.hpp>
+
+using namespace m2m;
+
+namespace {
+std::string roundtrip(std::string_view line) {
+    RecordParser p;
+    Record r;
+    auto st = p.parse(line, r);
+    if (!st) return "error: " + st.error().message;
+    std::string out;
+    append_jsonl(out, r);
+    out.pop_back();
+    return out;
+}
+std::string error_of(std::string_view line) {
+    RecordParser p;
+    Record r;
+    auto st = p.parse(line, r);
+    return st ? "" : st.error().message;
+}
+} // namespace
+
+TEST_CASE("records: known fields are typed, user fields carried byte-exact") {
+    RecordParser p;
+    Record r;
+    REQUIRE(p.parse(R"({"ts":"2026-11-21T18:00:00.123456Z","src":"serial:/dev/x","dir":"rx","seq":7,)"
+                    R"("dev":"pump-1","cal":{"k": 1.50, "v":[1,2e3 ,"\u00e9"]},"hex":"00c0ff"})",
+                    r));
+    CHECK(r.ts == "2026-11-21T18:00:00.123456Z");
+    CHECK(r.dir == "rx");
+    CHECK(r.seq == 7u);
+    CHECK(r.kind == PayloadKind::hex);
+    CHECK(r.payload == std::string("\x00\xc0\xff", 3));
+    REQUIRE(r.extra.size() == 2);
+    CHECK(r.extra[0].key == "dev");
+    CHECK(r.extra[0].raw_value == "\"pump-1\"");
+    CHECK(r.extra[1].raw_value == R"({"k": 1.50, "v":[1,2e3 ,"\u00e9"]})");
+}
+
+TEST_CASE("records: writing what was read gives the same record") {
+    for (const char* line : {
+             R"({"ts":"2026-11-21T18:00:00.000001Z","src":"pty:","seq":1,"text":"a\"b\\c\n\u0001"})",
+             R"({"topic":"plant/1","qos":1,"retain":false,"props":{"user":[["a","b"]]},"json":{"t":21.5}})",
+             R"({"b64":"AAEC/w==","err":"crc mismatch","x":null,"y":true,"z":-1e-3})",
+             R"({"text":"unicode é ✓"})",
+         })
+        CHECK(roundtrip(line) == line);
+}
+
+TEST_CASE("records: json payloads publish compact") {
+    RecordParser p;
+    Record r;
+    REQUIRE(p.parse(R"({"json": { "a" : [1, 2] } })", r));
+    CHECK(r.payload == R"({ "a" : [1, 2] })");
+    CHECK(r.payload_bytes() == R"({"a":[1,2]})");
+}
+
+TEST_CASE("records: bad input is named precisely") {
+    CHECK(error_of(R"({"text":"a")").find("JSON") != std::string::npos);
+    CHECK(error_of(R"({"text":"a","hex":"00"})").find("two payload keys ('text' and 'hex')") != std::string::npos);
+    CHECK(error_of(R"({"hex":"0g"})").find("not valid hex") != std::string::npos);
+    CHECK(error_of(R"({"hex":"abc"})").find("not valid hex") != std::string::npos);
+    CHECK(error_of(R"({"b64":"A==="})").find("not valid base64") != std::string::npos);
+    CHECK(error_of(R"({"seq":-1})").find("'seq' must be") != std::string::npos);
+    CHECK(error_of(R"({"dir":"up"})").find("'dir' must be") != std::string::npos);
+    CHECK(error_of(R"({"qos":3})").find("'qos' must be") != std::string::npos);
+    CHECK(error_of(R"([1,2])").find("expected a JSON object") != std::string::npos);
+    CHECK(error_of(R"({"a":1} x)").find("malformed JSON") != std::string::npos);
+    CHECK(error_of(std::string("{\"text\":\"a\0b\"}", 14)).find("NUL byte") != std::string::npos);
+    CHECK(error_of("{\"text\":\"a\x01\"}").size() > 0);
+    CHECK(error_of("{\"text\":\"\xff\"}").size() > 0);
+    CHECK(error_of(R"({"x":[1,2,}")").size() > 0);
+    CHECK(error_of(R"({"x":{"y":tru}})").size() > 0);
+    CHECK(error_of(R"({"ts":"a","ts":"b"})").find("duplicate key 'ts'") != std::string::npos);
+    CHECK(error_of("").size() > 0);
+    CHECK(error_of("   ").size() > 0);
+}
+
+TEST_CASE("records: payload style for received bytes") {
+    Record r;
+    set_payload(r, "hello", PayloadStyle::auto_);
+    CHECK(r.kind == PayloadKind::text);
+    set_payload(r, std::string("\x00\x01", 2), PayloadStyle::auto_);
+    CHECK(r.kind == PayloadKind::hex);
+    set_payload(r, "\xff", PayloadStyle::text, PayloadKind::b64);
+    CHECK(r.kind == PayloadKind::b64);
+    set_payload(r, R"({"a":1})", PayloadStyle::json);
+    CHECK(r.kind == PayloadKind::json);
+    set_payload(r, "not json", PayloadStyle::json);
+    CHECK(r.kind == PayloadKind::hex);
+}
+
+TEST_CASE("hex and base64 codecs") {
+    std::string all;
+    for (int i = 0; i < 256; ++i) all += static_cast<char>(i);
+    for (size_t n = 0; n < 8; ++n) {
+        std::string h, b;
+        append_hex(h, all.substr(0, n) + all);
+        append_base64(b, all.substr(0, n) + all);
+        CHECK(decode_hex(h) == all.substr(0, n) + all);
+        CHECK(decode_base64(b) == all.substr(0, n) + all);
+    }
+    CHECK(decode_base64("Zm9v") == "foo");
+    CHECK(decode_base64("Zm8=") == "fo");
+    CHECK_FALSE(decode_base64("Zm=v"));
+    CHECK_FALSE(decode_base64("Zm9"));
+}
