@@ -1,0 +1,85 @@
+#include "app/frame_records.hpp"
+#include "util/clock.hpp"
+#include "util/duration.hpp"
+#include "util/log.hpp"
+#include <unistd.h>
+
+namespace m2m {
+
+FrameRecorder::FrameRecorder(EventLoop& loop, RunStats& stats, const cli::OutputArgs& out,
+                             const cli::LimitArgs& limits, bool strict)
+    : loop_(loop), stats_(stats), out_args_(out), limits_(limits), strict_(strict) {}
+
+Status FrameRecorder::init() {
+    printer_ = Printer(STDOUT_FILENO, resolve_printer(STDOUT_FILENO, out_args_.format, out_args_.ts, out_args_.color));
+    const auto& p = out_args_.payload;
+    style_ = p == "text" ? PayloadStyle::text : p == "json" ? PayloadStyle::json : p == "hex" ? PayloadStyle::hex
+           : p == "b64" ? PayloadStyle::b64 : PayloadStyle::auto_;
+    if (!limits_.until.empty()) {
+        try {
+            until_.emplace(limits_.until, std::regex::ECMAScript | std::regex::optimize);
+        } catch (const std::regex_error& e) {
+            return fail(Exit::usage, fmt::format("bad --until regex '{}': {}", limits_.until, e.what()));
+        }
+    }
+    if (!limits_.timeout.empty()) {
+        auto d = parse_duration(limits_.timeout);
+        if (!d) return std::unexpected(d.error());
+        timeout_us_ = d->count();
+    }
+    return {};
+}
+
+void FrameRecorder::arm_timeout() {
+    if (timeout_us_ > 0) loop_.at(mono_us() + timeout_us_, [this] { loop_.stop(Exit::timeout); });
+}
+
+void FrameRecorder::record(std::vector<Frame>& frames, const std::string& src) {
+    Record r;
+    for (auto& f : frames) {
+        if (loop_.stopped()) break;
+        int64_t now = wall_us();
+        r.clear();
+        r.ts = format_rfc3339(now);
+        r.src = src;
+        r.dir = "rx";
+        r.seq = ++seq_;
+        bool matched = until_ && std::regex_search(f.bytes, *until_);
+        set_payload(r, std::move(f.bytes), style_);
+        r.err = std::move(f.err);
+        ++stats_.frames_in;
+        printer_.print(r, now);
+        ++stats_.records_out;
+        if (!r.err.empty()) {
+            ++stats_.bad_frames;
+            if (strict_) {
+                failure_ = fmt::format("frame {}: {}", seq_, r.err);
+                loop_.stop(Exit::bad_data);
+            }
+        }
+        if (matched || (limits_.count && stats_.frames_in >= limits_.count)) loop_.stop(Exit::ok);
+    }
+    frames.clear();
+    flush();
+}
+
+void FrameRecorder::check_drops(const DecoderStats& d) {
+    uint64_t total = d.total_drops();
+    bool more = total > drops_seen_;
+    drops_seen_ = total; // a fresh decoder (after a reconnect) starts again from 0
+    if (!more) return;
+    for (auto& [cause, n] : d.drops) log::info("dropped so far: {} x {} ({} bytes)", n, cause, d.dropped_bytes.at(cause));
+    if (strict_) {
+        failure_ = fmt::format("after frame {}: the decoder dropped bytes ({} drop(s) in all; see --stats)", seq_, total);
+        loop_.stop(Exit::bad_data);
+    }
+}
+
+void FrameRecorder::flush() {
+    if (auto st = printer_.flush(); !st) {
+        if (st.error().code != Exit::ok) failure_ = st.error().message;
+        loop_.stop(st.error().code);
+    }
+}
+
+} // namespace m2m

@@ -1,0 +1,45 @@
+#pragma once
+// What m2m-listen and m2m-send --reply share: turning decoded frames into records on stdout,
+// with --count / --until / --strict applied.
+#include "cli/options.hpp"
+#include "framing/framing.hpp"
+#include "loop/event_loop.hpp"
+#include "output/printer.hpp"
+#include "stats/stats.hpp"
+#include <optional>
+#include <regex>
+
+namespace m2m {
+
+class FrameRecorder {
+  public:
+    FrameRecorder(EventLoop& loop, RunStats& stats, const cli::OutputArgs& out, const cli::LimitArgs& limits,
+                  bool strict);
+    /// Validates the output and limit options (usage errors) before anything opens.
+    Status init();
+    /// Prints the frames as records from `src`; stops the loop at --count, --until or a strict error.
+    void record(std::vector<Frame>& frames, const std::string& src);
+    /// Stops the loop if the decoder dropped bytes under --strict.
+    void check_drops(const DecoderStats& d);
+    /// Writes out what is buffered; a closed pipe stops the loop with exit 0.
+    void flush();
+    /// Arms --timeout (exit 124).
+    void arm_timeout();
+    const std::string& failure() const { return failure_; }
+
+  private:
+    EventLoop& loop_;
+    RunStats& stats_;
+    const cli::OutputArgs& out_args_;
+    const cli::LimitArgs& limits_;
+    bool strict_;
+    Printer printer_{1, {}};
+    PayloadStyle style_ = PayloadStyle::auto_;
+    std::optional<std::regex> until_;
+    int64_t timeout_us_ = 0;
+    uint64_t seq_ = 0;
+    uint64_t drops_seen_ = 0;
+    std::string failure_;
+};
+
+} // namespace m2m

@@ -1,0 +1,96 @@
+#include "app/link_session.hpp"
+#include "util/clock.hpp"
+#include "util/log.hpp"
+#include <poll.h>
+
+namespace m2m {
+
+LinkSession::LinkSession(EventLoop& loop, std::unique_ptr<Link> link, bool reconnect, RunStats& stats)
+    : loop_(loop), link_(std::move(link)), reconnect_(reconnect), stats_(stats) {}
+
+LinkSession::~LinkSession() {
+    if (watch_ >= 0) loop_.unwatch(watch_);
+    link_->close();
+}
+
+Status LinkSession::start() {
+    if (auto st = link_->open(); !st) return st;
+    attach();
+    return {};
+}
+
+void LinkSession::attach() {
+    up_ = true;
+    backoff_us_ = 50000;
+    watch_ = loop_.watch(link_->fd(), POLLIN | (want_write_ ? POLLOUT : 0), [this](short revents) {
+        if (revents & POLLOUT && on_writable) on_writable();
+        if (up_ && revents & (POLLIN | POLLHUP | POLLERR)) readable();
+    });
+}
+
+void LinkSession::want_write(bool on) {
+    want_write_ = on;
+    if (watch_ >= 0) loop_.set_events(watch_, POLLIN | (on ? POLLOUT : 0));
+}
+
+void LinkSession::readable() {
+    for (int i = 0; i < 16 && up_; ++i) { // bounded, so other watches get their turn
+        buf_.clear();
+        int fd_before = link_->fd();
+        auto r = link_->read(buf_);
+        stats_.bytes_in += buf_.size();
+        if (!buf_.empty() && on_data) on_data(buf_);
+        if (r.status == ReadStatus::eof) {
+            if (on_eof) on_eof();
+            return;
+        }
+        if (r.status == ReadStatus::lost) return lost(r.why);
+        if (link_->fd() != fd_before) { // a listener took or lost its peer
+            loop_.unwatch(watch_);
+            attach();
+        }
+        if (r.status == ReadStatus::would_block) return;
+    }
+}
+
+size_t LinkSession::write(std::string_view bytes) {
+    if (!up_) return 0;
+    auto n = link_->write(bytes);
+    if (!n) {
+        lost(n.error().message);
+        return 0;
+    }
+    stats_.bytes_out += *n;
+    return *n;
+}
+
+void LinkSession::lost(const std::string& why) {
+    if (!up_) return;
+    up_ = false;
+    loop_.unwatch(watch_);
+    watch_ = -1;
+    link_->close();
+    if (!reconnect_ || !link_->reconnectable()) {
+        failure_ = fmt::format("link {} lost: {}", link_->name(), why);
+        loop_.stop(Exit::runtime);
+        return;
+    }
+    log::note("link {} lost ({}); reconnecting", link_->name(), why);
+    if (on_lost) on_lost();
+    loop_.at(mono_us() + backoff_us_, [this] { retry(); });
+}
+
+void LinkSession::retry() {
+    if (auto st = link_->open(); !st) {
+        log::info("reconnect failed: {}", st.error().message);
+        backoff_us_ = std::min<int64_t>(backoff_us_ * 2, 1000000);
+        loop_.at(mono_us() + backoff_us_, [this] { retry(); });
+        return;
+    }
+    ++stats_.reconnects;
+    log::note("link {} is back", link_->name());
+    attach();
+    if (on_up) on_up();
+}
+
+} // namespace m2m

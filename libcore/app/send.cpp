@@ -1,0 +1,238 @@
+#include "app/send.hpp"
+#include "app/frame_records.hpp"
+#include "app/link_session.hpp"
+#include "records/parser.hpp"
+#include "util/clock.hpp"
+#include "util/duration.hpp"
+#include "util/log.hpp"
+#include <deque>
+#include <poll.h>
+#include <unistd.h>
+
+namespace m2m {
+
+namespace {
+
+/// The sending side's state: input lines in, frames out, at most one reply awaited at a time.
+class Sender {
+  public:
+    Sender(const SendArgs& a, EventLoop& loop, LinkSession& session, RunStats& stats, FrameRecorder& recorder,
+           const Framing& framing, int64_t interval_us, int64_t reply_timeout_us)
+        : a_(a), loop_(loop), session_(session), stats_(stats), recorder_(recorder), encoder_(framing.encoder()),
+          decoder_(framing.decoder()), interval_us_(interval_us), reply_timeout_us_(reply_timeout_us) {}
+
+    void start() {
+        stdin_watch_ = loop_.watch(STDIN_FILENO, POLLIN, [this](short) { read_stdin(); });
+        session_.on_writable = [this] { write_out(); };
+        session_.on_data = [this](std::string_view bytes) { received(bytes); };
+        session_.on_lost = [this] { // resend the frame the loss cut, whole, once the link is back
+            out_.erase(0, done_);
+            done_ = 0;
+        };
+        session_.on_up = [this] { pump(); };
+        pump();
+    }
+    uint64_t frames_out() const { return stats_.frames_out; }
+    uint64_t lines() const { return line_no_; }
+    const DecoderStats& reply_stats() const { return decoder_->stats(); }
+    std::string failure;
+
+  private:
+    void read_stdin() {
+        char buf[65536];
+        ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+        if (n > 0) in_.append(buf, static_cast<size_t>(n));
+        else if (n == 0 || (errno != EINTR && errno != EAGAIN)) stdin_eof_ = true;
+        pump();
+    }
+
+    bool next_line(std::string& line) {
+        size_t nl = in_.find('\n', in_pos_);
+        if (nl == std::string::npos) {
+            if (!stdin_eof_ || in_pos_ >= in_.size()) return false;
+            nl = in_.size(); // a last line without '\n'
+        }
+        line.assign(in_, in_pos_, nl - in_pos_);
+        in_pos_ = std::min(nl + 1, in_.size());
+        if (in_pos_ > (1 << 16)) in_.erase(0, in_pos_), in_pos_ = 0;
+        ++line_no_;
+        return true;
+    }
+
+    /// Turns input lines into frames while the pacing, the reply wait and the buffer allow.
+    void pump() {
+        std::string line;
+        while (!loop_.stopped() && session_.up() && !awaiting_reply_ && mono_us() >= next_send_us_ &&
+               out_.size() < (1 << 16) && !(a_.limits.count && queued_ >= a_.limits.count)) {
+            if (!next_line(line)) break;
+            if (!encode(line)) continue;
+            ++queued_;
+            if (interval_us_ || a_.reply) break; // one frame at a time
+        }
+        write_out();
+        if (loop_.stopped()) return;
+        bool input_wanted = !stdin_eof_ && in_.size() - in_pos_ < (1 << 20) && !(a_.limits.count && queued_ >= a_.limits.count);
+        loop_.set_events(stdin_watch_, input_wanted ? POLLIN : 0);
+        bool input_done = (stdin_eof_ && in_pos_ >= in_.size()) || (a_.limits.count && queued_ >= a_.limits.count);
+        if (input_done && out_.empty() && !awaiting_reply_) finish();
+    }
+
+    bool encode(const std::string& line) {
+        std::string payload;
+        if (a_.raw) {
+            payload = line;
+        } else {
+            stats_.records_in++;
+            if (auto st = parser_.parse(line, record_); !st) return bad(st.error().message);
+            if (record_.kind == PayloadKind::none) return bad("no payload: a record needs one of text, json, hex, b64");
+            payload = record_.payload_bytes();
+        }
+        if (auto st = encoder_->encode(payload, out_); !st) return bad(st.error().message);
+        ends_.push_back(out_.size());
+        return true;
+    }
+
+    bool bad(const std::string& why) {
+        ++stats_.bad_records;
+        log::error("line {}: {}", line_no_, why);
+        if (a_.common.strict) {
+            failure = fmt::format("line {}: {}", line_no_, why);
+            loop_.stop(Exit::bad_data);
+        }
+        return false;
+    }
+
+    void write_out() {
+        while (done_ < out_.size() && session_.up()) {
+            size_t n = session_.write(std::string_view(out_).substr(done_));
+            if (n == 0) break;
+            done_ += n;
+        }
+        while (!ends_.empty() && ends_.front() <= done_) {
+            ends_.pop_front();
+            ++stats_.frames_out;
+            if (a_.reply) await_reply();
+            if (interval_us_) {
+                next_send_us_ = mono_us() + interval_us_;
+                loop_.at(next_send_us_, [this] { pump(); });
+            }
+        }
+        if (done_ == out_.size()) {
+            for (auto& e : ends_) e -= done_;
+            out_.clear();
+            done_ = 0;
+        }
+        session_.want_write(done_ < out_.size());
+        if (out_.empty() && !awaiting_reply_ && !interval_us_ && session_.up() && !loop_.stopped()) {
+            // room again: take more input without waiting for another event
+            if (!(stdin_eof_ && in_pos_ >= in_.size()) && in_.find('\n', in_pos_) != std::string::npos)
+                loop_.at(0, [this] { pump(); });
+        }
+    }
+
+    void await_reply() {
+        awaiting_reply_ = true;
+        reply_timer_ = loop_.at(mono_us() + reply_timeout_us_, [this] {
+            reply_timer_ = -1;
+            ++stats_.reply_timeouts;
+            log::warn("line {}: no reply within {}", line_no_, a_.reply_timeout);
+            awaiting_reply_ = false;
+            pump();
+        });
+    }
+
+    void received(std::string_view bytes) {
+        if (!a_.reply) return; // not asked to listen: counted in bytes_in only
+        std::vector<Frame> frames;
+        decoder_->feed(bytes, mono_us(), frames);
+        if (!frames.empty() && awaiting_reply_) {
+            ++stats_.replies;
+            awaiting_reply_ = false;
+            if (reply_timer_ >= 0) loop_.cancel(reply_timer_), reply_timer_ = -1;
+        }
+        recorder_.record(frames, session_.link().name());
+        if (!awaiting_reply_) loop_.at(0, [this] { pump(); });
+    }
+
+    void finish() {
+        if (session_.link().pending_out() > 0) { // still in the device's queue: wait for it to be taken
+            if (!drain_timer_) {
+                drain_timer_ = true;
+                loop_.at(mono_us() + 10000, [this] {
+                    drain_timer_ = false;
+                    pump();
+                });
+            }
+            return;
+        }
+        session_.link().drain();
+        loop_.stop(Exit::ok);
+    }
+
+    const SendArgs& a_;
+    EventLoop& loop_;
+    LinkSession& session_;
+    RunStats& stats_;
+    FrameRecorder& recorder_;
+    std::unique_ptr<Encoder> encoder_;
+    std::unique_ptr<Decoder> decoder_;
+    RecordParser parser_;
+    Record record_;
+    int64_t interval_us_, reply_timeout_us_;
+    int stdin_watch_ = -1;
+    std::string in_;
+    size_t in_pos_ = 0;
+    bool stdin_eof_ = false;
+    uint64_t line_no_ = 0, queued_ = 0;
+    std::string out_;
+    size_t done_ = 0;
+    std::deque<size_t> ends_; // where each queued frame ends in out_
+    bool awaiting_reply_ = false;
+    int reply_timer_ = -1;
+    int64_t next_send_us_ = 0;
+    bool drain_timer_ = false;
+};
+
+} // namespace
+
+Expected<Exit> run_send(const SendArgs& a) {
+    auto uri = parse_uri(a.link);
+    if (!uri) return std::unexpected(uri.error());
+    auto framing = make_framing(a.framing.framing, {.max_frame = a.framing.max_frame});
+    if (!framing) return std::unexpected(framing.error());
+    int64_t interval_us = 0, reply_timeout_us = 0;
+    if (!a.interval.empty()) {
+        auto d = parse_duration(a.interval);
+        if (!d) return std::unexpected(d.error());
+        interval_us = d->count();
+    }
+    auto rt = parse_duration(a.reply_timeout);
+    if (!rt) return std::unexpected(rt.error());
+    reply_timeout_us = rt->count();
+    auto link = open_link(*uri, LinkRole::both);
+    if (!link) return std::unexpected(link.error());
+
+    EventLoop loop;
+    RunStats stats;
+    cli::LimitArgs reply_limits = a.limits;
+    reply_limits.count = 0; // --count counts frames sent, not replies
+    FrameRecorder reply_recorder(loop, stats, a.output, reply_limits, a.common.strict);
+    if (auto st = reply_recorder.init(); !st) return std::unexpected(st.error());
+    LinkSession session(loop, std::move(*link), !a.no_reconnect, stats);
+    if (auto st = session.start(); !st) return std::unexpected(st.error());
+    Sender sender(a, loop, session, stats, reply_recorder, *framing, interval_us, reply_timeout_us);
+    sender.start();
+    reply_recorder.arm_timeout();
+
+    Exit code = loop.run();
+    reply_recorder.flush();
+    stats.add_decoder(sender.reply_stats());
+    if (a.common.stats) log::write("", "stats: " + stats.to_json());
+    if (code == Exit::runtime)
+        return fail(code, fmt::format("{} after {} frame(s) went out", session.failure().empty() ? reply_recorder.failure() : session.failure(),
+                                      stats.frames_out));
+    if (code == Exit::bad_data) return fail(code, sender.failure.empty() ? reply_recorder.failure() : sender.failure);
+    return code;
+}
+
+} // namespace m2m

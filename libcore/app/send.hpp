@@ -1,0 +1,23 @@
+#pragma once
+#include "cli/options.hpp"
+#include "util/error.hpp"
+
+namespace m2m {
+
+struct SendArgs {
+    std::string link;
+    bool raw = false;
+    std::string interval;
+    bool reply = false;
+    std::string reply_timeout = "1s";
+    bool no_reconnect = false;
+    cli::FramingArgs framing;
+    cli::OutputArgs output;
+    cli::LimitArgs limits; // count: frames to send
+    cli::CommonArgs common;
+};
+
+/// m2m-send: read records (or bare lines) on stdin, frame them, write them to a link.
+Expected<Exit> run_send(const SendArgs& args);
+
+} // namespace m2m

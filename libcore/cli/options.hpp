@@ -1,0 +1,53 @@
+#pragma once
+// Shared option groups, composed per tool. Parsing only validates; the run functions resolve
+// (open links, decide tty and colour).
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace m2m::cli {
+
+struct CommonArgs {
+    int verbose = 0;
+    bool stats = false;
+    bool strict = false;
+    std::string generate;
+    bool version = false;
+};
+
+struct FramingArgs {
+    std::string framing = "line";
+    size_t max_frame = 65536;
+};
+
+struct OutputArgs {
+    std::string format = "auto";
+    std::string ts = "iso";
+    std::string payload = "auto";
+    std::string color = "auto";
+};
+
+struct LimitArgs {
+    uint64_t count = 0; // 0 = no limit
+    std::string timeout;
+    std::string until;
+};
+
+void add_common_options(CLI::App& app, CommonArgs& a);
+void add_framing_options(CLI::App& app, FramingArgs& a);
+void add_output_options(CLI::App& app, OutputArgs& a);
+void add_limit_options(CLI::App& app, LimitArgs& a, const std::string& count_what);
+
+/// Restricts an option to fixed values and records them for completions and man pages.
+CLI::Option* choices(CLI::Option* opt, std::vector<std::string> values);
+const std::vector<std::string>* choices_of(const CLI::Option* opt);
+/// Value hints for completion: "link", "file", "framing".
+CLI::Option* completes(CLI::Option* opt, std::string kind);
+std::string completion_kind(const CLI::Option* opt);
+
+/// M2MKIT_<LONG_NAME> for every long option: the environment layer of the configuration.
+void add_env_names(CLI::App& app);
+std::string env_name(const CLI::Option* opt);
+
+} // namespace m2m::cli

@@ -1,0 +1,68 @@
+#include "cli/tool.hpp"
+#include "util/log.hpp"
+#include <cstdio>
+#include <fmt/format.h>
+#include <libserialport.h>
+#include <unistd.h>
+
+namespace m2m::cli {
+
+std::string version_text(const std::string& tool) {
+    std::string git = M2MKIT_GIT;
+    return fmt::format("{} {}{}\nlibserialport {}\n", tool, M2MKIT_VERSION, git.empty() ? "" : " (git " + git + ")",
+                       sp_get_package_version_string());
+}
+
+const std::vector<std::pair<int, std::string>>& exit_status_table() {
+    static const std::vector<std::pair<int, std::string>> t = {
+        {0, "done: input ended, --count reached, --until matched; a closed output pipe is not an error"},
+        {1, "runtime failure: link lost and not recovered, write failed"},
+        {2, "usage: bad option, bad URI, conflicting options"},
+        {3, "bad data under --strict (a malformed record, a frame that cannot be encoded or decoded)"},
+        {4, "endpoint unavailable at start: port absent, peer unreachable (the hardware is not there)"},
+        {124, "--timeout ran out before --count or --until was met"},
+        {130, "interrupted (SIGINT, SIGTERM)"},
+    };
+    return t;
+}
+
+int run_tool(CLI::App& app, const ToolDoc& doc, CommonArgs& common, int argc, char** argv,
+             const std::function<Expected<Exit>()>& run) {
+    log::set_program(doc.name);
+    app.name(doc.name);
+    app.description(doc.summary);
+    std::string footer = "Exit status:";
+    for (auto& [code, what] : exit_status_table()) footer += fmt::format("\n  {:<4} {}", code, what);
+    app.footer(footer + fmt::format("\n\nSee {}(1) and m2mkit(7).", doc.name));
+    add_env_names(app);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+        std::fputs(app.help().c_str(), stdout);
+        return 0;
+    } catch (const CLI::ParseError& e) {
+        log::error("{}", e.what());
+        std::fprintf(stderr, "Run '%s --help' for usage.\n", doc.name.c_str());
+        return static_cast<int>(Exit::usage);
+    }
+    if (common.version) {
+        std::fputs(version_text(doc.name).c_str(), stdout);
+        return 0;
+    }
+    if (!common.generate.empty()) {
+        const std::string& g = common.generate;
+        std::string out = g == "man" ? generate_man(app, doc) : g == "man7" ? generate_manual7()
+                        : g == "bash" ? generate_bash(app) : g == "zsh" ? generate_zsh(app) : generate_fish(app);
+        std::fputs(out.c_str(), stdout);
+        return 0;
+    }
+    log::set_verbosity(common.verbose);
+    auto result = run();
+    if (!result) {
+        if (result.error().code != Exit::ok) log::error("{}", result.error().message);
+        return static_cast<int>(result.error().code);
+    }
+    return static_cast<int>(*result);
+}
+
+} // namespace m2m::cli

@@ -1,0 +1,32 @@
+#pragma once
+#include "links/link.hpp"
+#include <optional>
+#include <vector>
+
+namespace m2m {
+
+/// Line settings from the URI query: baud=115200&mode=8N1&flow=none&dtr=on&rts=off
+struct SerialSettings {
+    int baud = 115200;
+    int data_bits = 8;
+    char parity = 'N'; // N, E, O, M, S
+    int stop_bits = 1;
+    std::string flow = "none"; // none, rtscts, xonxoff, dtrdsr
+    std::optional<bool> dtr, rts;
+};
+
+Expected<SerialSettings> parse_serial_settings(const Uri& uri);
+
+/// Applies the settings to a tty with termios (ptys, and ports libserialport refuses).
+Status configure_termios(int fd, const SerialSettings& s);
+
+std::unique_ptr<Link> make_serial_link(const Uri& uri, SerialSettings settings);
+std::unique_ptr<Link> make_pty_link(const Uri& uri, SerialSettings settings);
+
+/// A serial port as `m2m-listen --list` shows it.
+struct PortInfo {
+    std::string port, by_id, transport, description, vid, pid, serial_number, manufacturer, product;
+};
+std::vector<PortInfo> list_serial_ports();
+
+} // namespace m2m

@@ -1,0 +1,40 @@
+#pragma once
+// Where records go: JSON Lines for pipes, a human view for terminals, or hex / raw payloads.
+#include "records/record.hpp"
+#include "util/error.hpp"
+#include <string>
+
+namespace m2m {
+
+enum class OutputFormat { jsonl, human, hex, raw };
+enum class TsMode { iso, epoch, epoch_ms, epoch_us, rel, delta };
+
+struct PrinterOptions {
+    OutputFormat format = OutputFormat::jsonl;
+    TsMode ts = TsMode::iso;
+    bool color = false;
+};
+
+/// Resolves "auto" choices: human on a terminal, JSON Lines on a pipe; colour only on a terminal
+/// without NO_COLOR or TERM=dumb.
+PrinterOptions resolve_printer(int fd, const std::string& format, const std::string& ts, const std::string& color);
+
+class Printer {
+  public:
+    Printer(int fd, PrinterOptions opts) : fd_(fd), opts_(opts) {}
+    /// Formats the record (received at `ts_us`, wall clock) into the output buffer.
+    void print(const Record& r, int64_t ts_us);
+    /// Writes the buffer out. A closed pipe yields Exit::ok, which ends the tool quietly.
+    Status flush();
+    /// Whether enough is buffered to be worth a write now.
+    bool should_flush() const { return buf_.size() >= 1 << 16 || opts_.format == OutputFormat::human; }
+
+  private:
+    void print_human(const Record& r, int64_t ts_us);
+    int fd_;
+    PrinterOptions opts_;
+    std::string buf_;
+    int64_t first_us_ = -1, prev_us_ = -1;
+};
+
+} // namespace m2m

@@ -1,0 +1,30 @@
+#pragma once
+// Diagnostics on stderr, always prefixed with the tool's name ("m2m-listen: error: …").
+// stdout carries data only.
+#include <fmt/format.h>
+#include <string_view>
+
+namespace m2m::log {
+
+void set_program(std::string_view name);
+std::string_view program();
+/// 0 = errors and warnings, 1 = -v (info), 2 = -vv (debug).
+void set_verbosity(int level);
+int verbosity();
+void write(std::string_view level, std::string_view message);
+
+template <typename... Args> void error(fmt::format_string<Args...> f, Args&&... args) {
+    write("error", fmt::format(f, std::forward<Args>(args)...));
+}
+template <typename... Args> void warn(fmt::format_string<Args...> f, Args&&... args) {
+    write("warning", fmt::format(f, std::forward<Args>(args)...));
+}
+/// Shown always: what the user must know (a pty's path, a reconnect).
+template <typename... Args> void note(fmt::format_string<Args...> f, Args&&... args) {
+    write("", fmt::format(f, std::forward<Args>(args)...));
+}
+template <typename... Args> void info(fmt::format_string<Args...> f, Args&&... args) {
+    if (verbosity() >= 1) write("", fmt::format(f, std::forward<Args>(args)...));
+}
+
+} // namespace m2m::log
