@@ -29,6 +29,9 @@ int main(int argc, char** argv) {
                             ->required(),
                         "link");
     app.add_flag("-r,--raw", args.raw, "Each stdin line is a payload as it is, not a record")->group("Input");
+    app.add_option("--max-line", args.max_line, "Longest input line in bytes; longer ones are reported and skipped")
+        ->capture_default_str()
+        ->group("Input");
     app.add_option("-i,--interval", args.interval, "Wait DUR between frames (250ms, 1s)")
         ->option_text("DUR")
         ->group("Input");

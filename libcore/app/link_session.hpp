@@ -10,7 +10,7 @@ namespace m2m {
 
 class LinkSession {
   public:
-    LinkSession(EventLoop& loop, std::unique_ptr<Link> link, bool reconnect, RunStats& stats);
+    LinkSession(EventLoop& loop, std::unique_ptr<Link> link, bool reconnect, RunStats& stats, bool read = true);
     ~LinkSession();
 
     std::function<void(std::string_view bytes)> on_data;
@@ -33,12 +33,14 @@ class LinkSession {
 
   private:
     void attach();
+    short events() const;
     void readable();
     void retry();
 
     EventLoop& loop_;
     std::unique_ptr<Link> link_;
     bool reconnect_;
+    bool read_;
     RunStats& stats_;
     int watch_ = -1;
     bool up_ = false, want_write_ = false;

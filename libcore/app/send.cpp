@@ -5,6 +5,7 @@
 #include "util/clock.hpp"
 #include "util/duration.hpp"
 #include "util/log.hpp"
+#include <algorithm>
 #include <deque>
 #include <poll.h>
 #include <unistd.h>
@@ -23,7 +24,7 @@ class Sender {
 
     void start() {
         stdin_watch_ = loop_.watch(STDIN_FILENO, POLLIN, [this](short) { read_stdin(); });
-        session_.on_writable = [this] { write_out(); };
+        session_.on_writable = [this] { pump(); };
         session_.on_data = [this](std::string_view bytes) { received(bytes); };
         session_.on_lost = [this] { // resend the frame the loss cut, whole, once the link is back
             out_.erase(0, done_);
@@ -47,9 +48,22 @@ class Sender {
     }
 
     bool next_line(std::string& line) {
-        size_t nl = in_.find('\n', in_pos_);
+        size_t nl;
+        while ((nl = in_.find('\n', in_pos_)) - in_pos_ > a_.max_line && (nl != std::string::npos || in_.size() - in_pos_ > a_.max_line)) {
+            // Overlong: report once, then skip to the end of the line.
+            if (!skipping_) ++line_no_, bad(fmt::format("longer than {} bytes (--max-line); skipped", a_.max_line));
+            skipping_ = nl == std::string::npos;
+            in_pos_ = skipping_ ? in_.size() : nl + 1;
+            if (skipping_) return false;
+        }
+        if (skipping_ && nl != std::string::npos) { // the tail of an overlong line
+            in_pos_ = nl + 1;
+            skipping_ = false;
+            return next_line(line);
+        }
         if (nl == std::string::npos) {
             if (!stdin_eof_ || in_pos_ >= in_.size()) return false;
+            if (skipping_) return in_pos_ = in_.size(), false;
             nl = in_.size(); // a last line without '\n'
         }
         line.assign(in_, in_pos_, nl - in_pos_);
@@ -59,22 +73,38 @@ class Sender {
         return true;
     }
 
-    /// Turns input lines into frames while the pacing, the reply wait and the buffer allow.
+    bool input_done() const {
+        return (stdin_eof_ && in_pos_ >= in_.size()) || (a_.limits.count && queued_ >= a_.limits.count);
+    }
+    bool has_line() const {
+        return in_.find('\n', in_pos_) != std::string::npos || (stdin_eof_ && in_pos_ < in_.size());
+    }
+
+    /// Turns input lines into frames while the pacing, the reply wait and the buffer allow, and
+    /// writes them out; finishes when input has ended and every frame has left.
     void pump() {
         std::string line;
-        while (!loop_.stopped() && session_.up() && !awaiting_reply_ && mono_us() >= next_send_us_ &&
-               out_.size() < (1 << 16) && !(a_.limits.count && queued_ >= a_.limits.count)) {
-            if (!next_line(line)) break;
-            if (!encode(line)) continue;
-            ++queued_;
-            if (interval_us_ || a_.reply) break; // one frame at a time
+        for (int round = 0;; ++round) {
+            while (!loop_.stopped() && session_.up() && !awaiting_reply_ && mono_us() >= next_send_us_ &&
+                   out_.size() < (1 << 16) && !input_done()) {
+                if (!next_line(line)) break;
+                if (!encode(line)) continue;
+                ++queued_;
+                if (interval_us_ || a_.reply) break; // one frame at a time
+            }
+            write_out();
+            if (loop_.stopped() || !out_.empty() || awaiting_reply_ || interval_us_ || !session_.up() ||
+                input_done() || !has_line())
+                break;
+            if (round == 64) { // let the other watches have a turn
+                loop_.at(0, [this] { pump(); });
+                break;
+            }
         }
-        write_out();
         if (loop_.stopped()) return;
-        bool input_wanted = !stdin_eof_ && in_.size() - in_pos_ < (1 << 20) && !(a_.limits.count && queued_ >= a_.limits.count);
+        bool input_wanted = !stdin_eof_ && in_.size() - in_pos_ < (1 << 20) && !input_done();
         loop_.set_events(stdin_watch_, input_wanted ? POLLIN : 0);
-        bool input_done = (stdin_eof_ && in_pos_ >= in_.size()) || (a_.limits.count && queued_ >= a_.limits.count);
-        if (input_done && out_.empty() && !awaiting_reply_) finish();
+        if (input_done() && out_.empty() && !awaiting_reply_) finish();
     }
 
     bool encode(const std::string& line) {
@@ -103,8 +133,12 @@ class Sender {
     }
 
     void write_out() {
+        bool datagram = session_.link().datagram();
         while (done_ < out_.size() && session_.up()) {
-            size_t n = session_.write(std::string_view(out_).substr(done_));
+            // A datagram link gets one frame per write: the datagram is the frame boundary.
+            size_t len = datagram ? ends_[static_cast<size_t>(std::distance(ends_.begin(), std::upper_bound(ends_.begin(), ends_.end(), done_)))] - done_
+                                  : out_.size() - done_;
+            size_t n = session_.write(std::string_view(out_).substr(done_, len));
             if (n == 0) break;
             done_ += n;
         }
@@ -123,11 +157,6 @@ class Sender {
             done_ = 0;
         }
         session_.want_write(done_ < out_.size());
-        if (out_.empty() && !awaiting_reply_ && !interval_us_ && session_.up() && !loop_.stopped()) {
-            // room again: take more input without waiting for another event
-            if (!(stdin_eof_ && in_pos_ >= in_.size()) && in_.find('\n', in_pos_) != std::string::npos)
-                loop_.at(0, [this] { pump(); });
-        }
     }
 
     void await_reply() {
@@ -183,6 +212,7 @@ class Sender {
     std::string in_;
     size_t in_pos_ = 0;
     bool stdin_eof_ = false;
+    bool skipping_ = false; // inside an overlong line
     uint64_t line_no_ = 0, queued_ = 0;
     std::string out_;
     size_t done_ = 0;
@@ -209,7 +239,8 @@ Expected<Exit> run_send(const SendArgs& a) {
     auto rt = parse_duration(a.reply_timeout);
     if (!rt) return std::unexpected(rt.error());
     reply_timeout_us = rt->count();
-    auto link = open_link(*uri, LinkRole::both);
+    bool stream = uri->scheme == "file" || uri->scheme == "stdio"; // written, never read back
+    auto link = open_link(*uri, stream ? LinkRole::write : LinkRole::both);
     if (!link) return std::unexpected(link.error());
 
     EventLoop loop;
@@ -218,7 +249,7 @@ Expected<Exit> run_send(const SendArgs& a) {
     reply_limits.count = 0; // --count counts frames sent, not replies
     FrameRecorder reply_recorder(loop, stats, a.output, reply_limits, a.common.strict);
     if (auto st = reply_recorder.init(); !st) return std::unexpected(st.error());
-    LinkSession session(loop, std::move(*link), !a.no_reconnect, stats);
+    LinkSession session(loop, std::move(*link), !a.no_reconnect, stats, !stream);
     if (auto st = session.start(); !st) return std::unexpected(st.error());
     Sender sender(a, loop, session, stats, reply_recorder, *framing, interval_us, reply_timeout_us);
     sender.start();

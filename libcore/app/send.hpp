@@ -7,6 +7,7 @@ namespace m2m {
 struct SendArgs {
     std::string link;
     bool raw = false;
+    size_t max_line = 1 << 20;
     std::string interval;
     bool reply = false;
     std::string reply_timeout = "1s";

@@ -41,13 +41,18 @@ std::vector<OptView> options_of(const CLI::App& app, bool positional) {
     for (const CLI::Option* o : app.get_options()) {
         if (o->get_group().empty() || o->get_positional() != positional) continue;
         OptView v{o, o->get_snames(), o->get_lnames(), "", o->get_description(), {}};
-        if (o->get_type_size() != 0) {
+        bool is_config = !o->get_lnames().empty() && o->get_lnames().front() == "config";
+        if (is_config) v.metavar = "FILE";
+        else if (o->get_expected_max() != 0) { // not a flag
             v.metavar = o->get_option_text();
             if (v.metavar.empty()) {
                 v.metavar = o->get_type_name();
                 v.metavar = v.metavar.substr(0, v.metavar.find(':'));
                 if (v.metavar == "UINT" || v.metavar == "INT") v.metavar = "N";
-                if (v.metavar == "TEXT") v.metavar = "VALUE";
+                if (v.metavar == "TEXT" || v.metavar.empty()) { // name it after the option: --format FORMAT
+                    v.metavar = v.longs.empty() ? "VALUE" : v.longs.front();
+                    for (auto& c : v.metavar) c = c == '-' ? '_' : static_cast<char>(std::toupper(c));
+                }
             }
         }
         if (auto c = choices_of(o)) v.values = *c;
@@ -135,7 +140,7 @@ std::string generate_man(const CLI::App& app, const ToolDoc& doc) {
             m << "\n" << roff(v.description);
             if (!v.values.empty() && choices_of(v.opt)) m << " (" << roff(shell_words(v.values)) << ")";
             if (!v.opt->get_default_str().empty()) m << " [default: " << roff(v.opt->get_default_str()) << "]";
-            if (!v.opt->get_envname().empty()) m << "\nEnvironment: \\fB" << roff(v.opt->get_envname()) << "\\fR.";
+            if (!v.opt->get_envname().empty()) m << "\n.br\nEnvironment: \\fB" << roff(v.opt->get_envname()) << "\\fR.";
             m << "\n";
         }
     }

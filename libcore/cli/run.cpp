@@ -1,6 +1,8 @@
 #include "cli/tool.hpp"
 #include "util/log.hpp"
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fmt/format.h>
 #include <libserialport.h>
 #include <unistd.h>
@@ -35,11 +37,31 @@ int run_tool(CLI::App& app, const ToolDoc& doc, CommonArgs& common, int argc, ch
     for (auto& [code, what] : exit_status_table()) footer += fmt::format("\n  {:<4} {}", code, what);
     app.footer(footer + fmt::format("\n\nSee {}(1) and m2mkit(7).", doc.name));
     add_env_names(app);
+    // Precedence: command line, then M2MKIT_* environment, then --config file. CLI11 puts the
+    // file above the environment, so environment values join the command line unless given there.
+    std::vector<std::string> args(argv + 1, argv + argc);
+    for (const CLI::Option* opt : app.get_options()) {
+        const char* value = opt->get_envname().empty() ? nullptr : std::getenv(opt->get_envname().c_str());
+        if (!value) continue;
+        bool given = false;
+        for (auto& arg : args) {
+            for (auto& l : opt->get_lnames()) given |= arg == "--" + l || arg.starts_with("--" + l + "=");
+            for (auto& sn : opt->get_snames()) given |= arg.starts_with("-" + sn);
+        }
+        if (!given) args.push_back("--" + opt->get_lnames().front() + "=" + value);
+    }
+    std::reverse(args.begin(), args.end()); // CLI11 takes a vector last argument first
     try {
-        app.parse(argc, argv);
+        app.parse(args);
     } catch (const CLI::CallForHelp&) {
         std::fputs(app.help().c_str(), stdout);
         return 0;
+    } catch (const CLI::RequiredError& e) {
+        if (common.generate.empty() && !common.version) { // those need no LINK
+            log::error("{}", e.what());
+            std::fprintf(stderr, "Run '%s --help' for usage.\n", doc.name.c_str());
+            return static_cast<int>(Exit::usage);
+        }
     } catch (const CLI::ParseError& e) {
         log::error("{}", e.what());
         std::fprintf(stderr, "Run '%s --help' for usage.\n", doc.name.c_str());

@@ -31,6 +31,8 @@ class LineDecoder final : public Decoder {
         if (discarding_) {
             emit_cut(out, std::move(cut_), discarded_);
             discarding_ = false;
+        } else if (buf_.size() > max_frame_) { // a half delimiter that never completed
+            emit_cut(out, std::move(buf_), 0);
         } else if (!buf_.empty()) {
             emit(out, std::move(buf_)); // a last line without its delimiter is still a line
         }

@@ -39,6 +39,8 @@ class Link {
     virtual void drain() {}
     /// Bytes written but not yet taken by the other end (tty and socket queues), 0 if unknown.
     virtual size_t pending_out() const { return 0; }
+    /// Whether each write is one datagram (so one frame per write).
+    virtual bool datagram() const { return false; }
     /// Whether a lost link can come back (a device replugged, a peer reconnecting).
     virtual bool reconnectable() const { return true; }
     /// The endpoint as records name it in `src`.

@@ -131,6 +131,7 @@ class UdpLink final : public FdLink {
         fd_ = *fd;
         return {};
     }
+    bool datagram() const override { return true; }
     ReadResult read(std::string& out, size_t max) override {
         size_t at = out.size();
         out.resize(at + max);

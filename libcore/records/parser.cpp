@@ -106,6 +106,8 @@ Status RecordParser::parse(std::string_view line, Record& out) {
     auto bad = [](std::string what) { return fail(Exit::bad_data, std::move(what)); };
     if (auto nul = line.find('\0'); nul != std::string_view::npos)
         return bad(fmt::format("column {}: NUL byte in a record line", nul + 1));
+    if (auto first = line.find_first_not_of(" \t\r"); first != std::string_view::npos && line[first] != '{')
+        return bad("malformed JSON: expected a JSON object ('{'), one record per line");
     auto& buf = impl_->buffer;
     buf.assign(line);
     buf.append(simdjson::SIMDJSON_PADDING, '\0');

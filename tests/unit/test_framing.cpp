@@ -201,3 +201,12 @@ TEST_CASE("framing specs: unknown names suggest, bad arguments explain") {
     CHECK(make_framing("line:crlf")->name == "crlf");
     CHECK(make_framing("idle:5ms"));
 }
+
+TEST_CASE("regression (fuzz): a last crlf line one byte over the limit is cut, not emitted whole") {
+    auto f = make_framing("crlf", {.max_frame = 4});
+    DecoderStats st;
+    auto frames = decode(*f, "abcde", {1, 2, 3, 4}, &st);
+    REQUIRE(frames.size() == 1);
+    CHECK(frames[0].bytes == "abcd");
+    CHECK(st.dropped_bytes["overlong"] == 1);
+}

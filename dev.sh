@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# m2mkit developer entry point: the README's two quick-start commands and the rest.
+#   ./dev.sh demo    install what is missing, build, run the live demo (virtual device -> m2m-listen)
+#   ./dev.sh test    install what is missing, build, run every test: unit + integration, again
+#                    under ASan+UBSan, then each fuzzer briefly (what CI runs)
+#   ./dev.sh bench   benchmarks side by side with the peers, as ratios
+#   ./dev.sh docs    regenerate man/ and completions/ from the CLI definitions
+set -euo pipefail
+cd "$(dirname "$0")"
+JOBS=$(nproc)
+FUZZ_SECONDS=${FUZZ_SECONDS:-15}
+
+PACKAGES=(g++ cmake ninja-build pkg-config git libcli11-dev libserialport-dev libfmt-dev catch2 libsimdjson-dev
+          python3 python3-pytest man-db clang-16 libclang-rt-16-dev socat)
+
+deps() {
+    local missing=()
+    for p in "${PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return
+    echo "dev.sh: installing ${missing[*]}" >&2
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+configure() { # DIR, then cmake options
+    local dir=$1; shift
+    cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
+}
+
+build_release() {
+    configure build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DM2MKIT_WERROR=ON
+    cmake --build build -j "$JOBS"
+}
+
+demo() {
+    deps
+    build_release
+    local dir dev sender
+    dir=$(mktemp -d)
+    dev="$dir/sensor"
+    local n
+    n=$(grep -c . fixtures/demo-sensor.jsonl)
+    # The virtual device: a pty at $dev that plays a pump sensor's lines, 4 per second.
+    build/tools/m2m-send "pty:$dev" --interval 250ms < fixtures/demo-sensor.jsonl &
+    sender=$!
+    trap 'kill $sender 2>/dev/null; rm -rf "$dir"' EXIT
+    for _ in $(seq 200); do [ -e "$dev" ] && break; sleep 0.02; done
+    echo "dev.sh: decoding the virtual device at $dev (Ctrl-C stops)" >&2
+    build/tools/m2m-listen "serial:$dev" --count "$n" --timeout 60s --stats
+}
+
+run_fuzzers() {
+    configure build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-16 -DM2MKIT_FUZZ=ON
+    local targets
+    targets=$(cd tests/fuzz && { echo fuzz_record; sed -n 's/^set(FUZZ_FRAMINGS \(.*\))/\1/p' CMakeLists.txt | tr ' ' '\n' | sed 's/^/fuzz_/; s/:/_/g'; })
+    # shellcheck disable=SC2086
+    cmake --build build-fuzz -j "$JOBS" --target $targets
+    local failed=0 corpus
+    for t in $targets; do
+        corpus=$(mktemp -d)
+        [ "$t" = fuzz_record ] && cp tests/fuzz/corpus/record/* "$corpus"/
+        if build-fuzz/tests/fuzz/$t -max_total_time="$FUZZ_SECONDS" -max_len=512 -print_final_stats=0 -artifact_prefix=build-fuzz/ \
+               "$corpus" >"build-fuzz/$t.log" 2>&1; then
+            echo "fuzz: $t ok ($(grep -o 'stat::number_of_executed_units: [0-9]*' "build-fuzz/$t.log" | grep -o '[0-9]*$' || grep -oE '#[0-9]+' "build-fuzz/$t.log" | tail -1) runs)"
+        else
+            echo "fuzz: $t FAILED"; tail -30 "build-fuzz/$t.log"; failed=1
+        fi
+        rm -rf "$corpus"
+    done
+    return $failed
+}
+
+test_all() {
+    deps
+    build_release
+    (cd build && ctest -j "$JOBS" --output-on-failure)
+    configure build-asan -DCMAKE_BUILD_TYPE=Debug -DM2MKIT_SANITIZE=ON -DM2MKIT_WERROR=ON
+    cmake --build build-asan -j "$JOBS"
+    (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest -j "$JOBS" --output-on-failure)
+    run_fuzzers
+    echo "dev.sh: all tests passed (release, ASan+UBSan, fuzzers)"
+}
+
+bench() {
+    deps
+    build_release
+    tests/bench/run build
+}
+
+case "${1:-}" in
+demo) demo ;;
+test) test_all ;;
+bench) bench ;;
+fuzz) deps; run_fuzzers ;;
+docs) build_release; scripts/gen-docs build/tools ;;
+*) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac

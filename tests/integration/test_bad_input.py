@@ -1,0 +1,75 @@
+"""The bad-input corpus: every bad line gets its documented error, counted; good lines go out."""
+import os
+
+from conftest import records, run, stats_of
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "../../fixtures")
+
+
+def expectations():
+    exp = {}
+    with open(os.path.join(FIXTURES, "bad-records.expected")) as f:
+        for line in f:
+            if line.startswith("#"):
+                continue
+            n, err = line.rstrip("\n").split(": ", 1)
+            exp[int(n)] = None if err == "-" else err
+    return exp
+
+
+def test_corpus_is_reported_line_by_line_and_counted(tmp_path):
+    corpus = open(os.path.join(FIXTURES, "bad-records.jsonl"), "rb").read()
+    out = tmp_path / "out.bin"
+    r = run("m2m-send", f"file:{out}", "--max-line", "4096", "--stats", input=corpus)
+    assert r.returncode == 0, r.stderr.decode()
+    err = r.stderr.decode()
+    exp = expectations()
+    errors = [l for l in err.splitlines() if l.startswith("m2m-send: error: line ")]
+    for n, want in exp.items():
+        got = [l for l in errors if l.startswith(f"m2m-send: error: line {n}: ")]
+        if want is None:
+            assert not got, f"line {n} should be accepted: {got}"
+        else:
+            assert len(got) == 1 and want in got[0], f"line {n}: want {want!r}, got {got}"
+    bad = sum(1 for v in exp.values() if v)
+    st = stats_of(r.stderr)
+    assert st["bad_records"] == bad
+    assert st["frames_out"] == len(exp) - bad
+    assert out.read_bytes() == b'fine\n{"deep":[1,2,{"x":null}]}\n'
+
+
+def test_strict_stops_at_the_first_bad_line_with_exit_3(tmp_path):
+    out = tmp_path / "out.bin"
+    r = run("m2m-send", f"file:{out}", "--strict", input='{"text":"ok"}\n{"text":"a","b64":"AA=="}\n{"text":"never"}\n')
+    assert r.returncode == 3
+    assert "line 2: two payload keys" in r.stderr.decode()
+    assert out.read_bytes() == b"ok\n"
+
+
+def test_frames_a_framing_cannot_carry_are_reported(tmp_path):
+    out = tmp_path / "out.bin"
+    r = run("m2m-send", f"file:{out}", "--stats", input='{"text":"two\\nlines"}\n{"text":""}\n', )
+    assert r.returncode == 0
+    assert "line 1: payload contains the line delimiter" in r.stderr.decode()
+    r = run("m2m-send", f"file:{out}", "--framing", "slip", input='{"text":""}\n')
+    assert "line 1: SLIP cannot carry an empty frame" in r.stderr.decode()
+    r = run("m2m-send", f"file:{out}", "--framing", "fixed:4", input='{"text":"12345"}\n')
+    assert "line 1: frame is 5 bytes; fixed:4 needs exactly 4" in r.stderr.decode()
+
+
+def test_listener_counts_and_reports_garbage_and_overlong_frames(tmp_path):
+    stream = tmp_path / "stream.bin"
+    # garbage, a good SLIP frame, a bad escape, an overlong frame, a good frame
+    stream.write_bytes(b"junk\xc0ok\xc0b\xdbx\xc0" + b"L" * 40 + b"\xc0end\xc0")
+    r = run("m2m-listen", f"file:{stream}", "--framing", "slip", "--max-frame", "16", "--stats")
+    assert r.returncode == 0, r.stderr.decode()
+    recs = records(r.stdout)
+    assert [x.get("text") for x in recs] == ["ok", "L" * 16, "end"]
+    assert "overlong" in recs[1]["err"]
+    st = stats_of(r.stderr)
+    assert st["drops"] == {"bad_escape": 1, "garbage": 1, "overlong": 1}
+    assert st["dropped_bytes"] == {"bad_escape": 3, "garbage": 4, "overlong": 24}
+    assert st["bad_frames"] == 1
+    strict = run("m2m-listen", f"file:{stream}", "--framing", "slip", "--max-frame", "16", "--strict")
+    assert strict.returncode == 3
+    assert "dropped" in strict.stderr.decode()
