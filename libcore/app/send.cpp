@@ -184,7 +184,8 @@ class Sender {
     }
 
     void finish() {
-        if (session_.link().pending_out() > 0) { // still in the device's queue: wait for it to be taken
+        quiet_ = session_.link().pending_out() > 0 ? 0 : quiet_ + 1;
+        if (quiet_ < session_.link().quiet_readings()) { // still on its way: wait for it to be taken
             if (!drain_timer_) {
                 drain_timer_ = true;
                 loop_.at(mono_us() + 10000, [this] {
@@ -221,6 +222,7 @@ class Sender {
     int reply_timer_ = -1;
     int64_t next_send_us_ = 0;
     bool drain_timer_ = false;
+    int quiet_ = 0; // readings in a row with nothing left in the link's queue
 };
 
 } // namespace

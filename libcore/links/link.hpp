@@ -39,6 +39,9 @@ class Link {
     virtual void drain() {}
     /// Bytes written but not yet taken by the other end (tty and socket queues), 0 if unknown.
     virtual size_t pending_out() const { return 0; }
+    /// How many readings of pending_out() == 0 in a row, 10 ms apart, mean the other end has
+    /// everything (a pty hands bytes over asynchronously, so one reading can come too early).
+    virtual int quiet_readings() const { return 1; }
     /// Whether each write is one datagram (so one frame per write).
     virtual bool datagram() const { return false; }
     /// Whether a lost link can come back (a device replugged, a peer reconnecting).

@@ -79,6 +79,8 @@ class PtyLink final : public FdLink {
         return static_cast<size_t>(n);
     }
 
+    int quiet_readings() const override { return 3; }
+
   private:
     std::string link_path_;
     SerialSettings settings_;

@@ -146,3 +146,16 @@ def test_version_names_the_libraries():
     assert r.returncode == 0
     out = r.stdout.decode()
     assert out.startswith("m2m-listen 0.") and "libserialport 0.1" in out
+
+
+def test_send_count_raw_lines_and_interval(tmp_path):
+    out = tmp_path / "out.bin"
+    r = run("m2m-send", f"file:{out}", "--raw", "-C", "2", "--framing", "len:u8", "--stats", input="a\nbb\nccc\n")
+    assert r.returncode == 0
+    assert out.read_bytes() == b"\x01a\x02bb"
+    assert stats_of(r.stderr)["frames_out"] == 2
+    import time
+    t0 = time.monotonic()
+    r = run("m2m-send", f"file:{out}", "--raw", "--interval", "100ms", input="a\nb\nc\n")
+    assert r.returncode == 0 and out.read_bytes() == b"a\nb\nc\n"
+    assert time.monotonic() - t0 >= 0.2  # two pauses between three frames

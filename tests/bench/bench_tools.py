@@ -1,0 +1,96 @@
+"""Whole-tool benchmarks against socat and a plain cat pipe, on the same bytes, as ratios.
+Bounded: fixed sizes, every process ends by itself (or is ended by its PID on a time limit)."""
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+BIN = sys.argv[1] if len(sys.argv) > 1 else "build/tools"
+RUNS = 3
+
+
+def tool(name):
+    return os.path.join(BIN, name)
+
+
+def wait_path(path, limit=10):
+    deadline = time.monotonic() + limit
+    while not os.path.lexists(path):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{path} never appeared")
+        time.sleep(0.002)
+
+
+def timed(fn):
+    times = []
+    for _ in range(RUNS):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def shell(cmd):
+    subprocess.run(cmd, shell=True, check=True, timeout=300)
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="m2mkit-bench-")
+    records = os.path.join(tmp, "records.jsonl")
+    n = 1_000_000
+    with open(records, "w") as f:
+        for i in range(n):
+            line = f'{{"ts":"2026-11-21T18:00:00.{i % 1000000:06}Z","seq":{i},"text":"T=21.{i % 10}C P=1.0{i % 7}"}}'
+            f.write(line.ljust(69, " ") + "\n")
+    size = os.path.getsize(records)
+
+    cat = timed(lambda: shell(f"cat {records} | cat > /dev/null"))
+    send = timed(lambda: shell(f"cat {records} | {tool('m2m-send')} file:/dev/null --framing slip"))
+    print(f"pipe: {n} records, {size / 1e6:.0f} MB")
+    print(f"  cat | cat                           {size / cat / 1e6:8.1f} MB/s")
+    print(f"  cat | m2m-send --framing slip       {size / send / 1e6:8.1f} MB/s   ratio to cat {cat / send:.3f}")
+
+    m = 200_000
+    small = os.path.join(tmp, "small.jsonl")
+    with open(records) as src, open(small, "w") as dst:
+        for _, line in zip(range(m), src):
+            dst.write(line)
+    stream = os.path.join(tmp, "stream.slip")
+    shell(f"{tool('m2m-send')} file:{stream} --framing slip < {small}")
+    stream_size = os.path.getsize(stream)
+
+    def m2m_pty():
+        dev = os.path.join(tmp, "m2m-dev")
+        listener = subprocess.Popen([tool("m2m-listen"), f"pty:{dev}", "--framing", "slip", "-C", str(m)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_path(dev)
+        with open(small) as f:
+            subprocess.run([tool("m2m-send"), f"serial:{dev}", "--framing", "slip"], stdin=f, check=True, timeout=300)
+        if listener.wait(timeout=300) != 0:
+            raise RuntimeError("m2m-listen failed")
+
+    def socat_pty():
+        dev = os.path.join(tmp, "socat-dev")
+        reader = subprocess.Popen(["socat", "-u", "-b", "65536", f"PTY,link={dev},rawer", "STDOUT"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_path(dev)
+        subprocess.run(["socat", "-u", "-b", "65536", f"OPEN:{stream}", f"OPEN:{dev},rawer"], check=True, timeout=300)
+        try:
+            reader.wait(timeout=300)
+        except subprocess.TimeoutExpired:
+            reader.kill()
+            raise
+
+    # socat's reader sees the end when the writer closes the pty; ours stops at --count.
+    t_m2m = timed(m2m_pty)
+    t_socat = timed(socat_pty)
+    print(f"pty pair: {m} SLIP frames, {stream_size / 1e6:.1f} MB on the wire")
+    print(f"  socat -> socat (bytes only)         {stream_size / t_socat / 1e6:8.1f} MB/s")
+    print(f"  m2m-send -> m2m-listen (records)    {stream_size / t_m2m / 1e6:8.1f} MB/s   ratio to socat {t_socat / t_m2m:.2f}"
+          "   (target >= 1)")
+    subprocess.run(["rm", "-rf", tmp])
+
+
+main()
