@@ -17,21 +17,26 @@ int main(int argc, char** argv) {
         "When the device goes away (a USB adapter unplugged, the program behind a pty gone, a TCP peer "
         "closed), m2m-listen reopens it with backoff until it is back; --no-reconnect exits 1 instead. "
         "A device absent at start is exit 4.",
-        {{"m2m-listen serial:/dev/ttyUSB0?baud=9600 --framing crlf", "Print the lines a 9600-baud device sends."},
-         {"m2m-listen pty:/tmp/dev0 --framing slip", "Create a virtual serial device at /tmp/dev0 and decode SLIP "
-                                                     "frames written to it."},
+        {{"m2m-listen serial:/dev/ttyUSB0?baud=9600 --framing crlf",
+          "Print the lines a 9600-baud device sends."},
+         {"m2m-listen pty:/tmp/dev0 --framing slip",
+          "Create a virtual serial device at /tmp/dev0 and decode SLIP "
+          "frames written to it."},
          {"m2m-listen serial:/dev/ttyUSB0 --until 'READY' --timeout 10s",
           "Wait for a device to say READY: exit 0 when it does, 124 after 10 s."},
-         {"m2m-listen tcp://192.0.2.10:4001 --framing idle:20 --format hex", "Hex frames from a serial server, "
-                                                                              "a frame ending at 20 ms of silence."},
+         {"m2m-listen tcp://192.0.2.10:4001 --framing idle:20 --format hex",
+          "Hex frames from a serial server, "
+          "a frame ending at 20 ms of silence."},
          {"m2m-listen --list", "List the serial ports with their USB identities."}}};
     CLI::App app;
-    m2m::cli::completes(app.add_option("LINK", args.link, "The link to listen on: serial:PATH?baud=N, pty:[PATH], "
-                                                          "tcp://HOST:PORT, tcp-listen://:PORT, udp://HOST:PORT, "
-                                                          "udp-listen://:PORT, file:PATH or -"),
+    m2m::cli::completes(app.add_option("LINK", args.link,
+                                       "The link to listen on: serial:PATH?baud=N, pty:[PATH], "
+                                       "tcp://HOST:PORT, tcp-listen://:PORT, udp://HOST:PORT, "
+                                       "udp-listen://:PORT, file:PATH or -"),
                         "link");
-    app.add_flag("-l,--list", args.list, "List serial ports (by-id path, VID:PID, serial number, manufacturer, "
-                                         "product) and exit")
+    app.add_flag("-l,--list", args.list,
+                 "List serial ports (by-id path, VID:PID, serial number, manufacturer, "
+                 "product) and exit")
         ->group("Link");
     app.add_flag("--no-reconnect", args.no_reconnect, "Exit 1 when the link is lost instead of reopening it")
         ->group("Link");

@@ -19,17 +19,20 @@ int main(int argc, char** argv) {
         "up to --reply-timeout for a frame back and prints it as a record (dir \"rx\").",
         {{"echo '{\"text\":\"AT\"}' | m2m-send serial:/dev/ttyUSB0 --framing crlf --reply",
           "Send AT to a modem and print its answer."},
-         {"printf 'hello\\nworld\\n' | m2m-send pty:/tmp/dev0 --raw", "Offer two lines on a virtual serial device."},
+         {"printf 'hello\\nworld\\n' | m2m-send pty:/tmp/dev0 --raw",
+          "Offer two lines on a virtual serial device."},
          {"m2m-listen serial:/dev/ttyUSB0 | m2m-send tcp://127.0.0.1:9000 --framing slip",
           "Forward every frame from a serial port to a TCP peer as SLIP."}}};
     CLI::App app;
-    m2m::cli::completes(app.add_option("LINK", args.link, "The link to write to: serial:PATH?baud=N, pty:[PATH], "
-                                                          "tcp://HOST:PORT, tcp-listen://:PORT, udp://HOST:PORT, "
-                                                          "file:PATH or -")
+    m2m::cli::completes(app.add_option("LINK", args.link,
+                                       "The link to write to: serial:PATH?baud=N, pty:[PATH], "
+                                       "tcp://HOST:PORT, tcp-listen://:PORT, udp://HOST:PORT, "
+                                       "file:PATH or -")
                             ->required(),
                         "link");
     app.add_flag("-r,--raw", args.raw, "Each stdin line is a payload as it is, not a record")->group("Input");
-    app.add_option("--max-line", args.max_line, "Longest input line in bytes; longer ones are reported and skipped")
+    app.add_option("--max-line", args.max_line,
+                   "Longest input line in bytes; longer ones are reported and skipped")
         ->capture_default_str()
         ->group("Input");
     app.add_option("-i,--interval", args.interval, "Wait DUR between frames (250ms, 1s)")

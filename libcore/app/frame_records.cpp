@@ -11,10 +11,14 @@ FrameRecorder::FrameRecorder(EventLoop& loop, RunStats& stats, const cli::Output
     : loop_(loop), stats_(stats), out_args_(out), limits_(limits), strict_(strict) {}
 
 Status FrameRecorder::init() {
-    printer_ = Printer(STDOUT_FILENO, resolve_printer(STDOUT_FILENO, out_args_.format, out_args_.ts, out_args_.color));
+    printer_ = Printer(STDOUT_FILENO,
+                       resolve_printer(STDOUT_FILENO, out_args_.format, out_args_.ts, out_args_.color));
     const auto& p = out_args_.payload;
-    style_ = p == "text" ? PayloadStyle::text : p == "json" ? PayloadStyle::json : p == "hex" ? PayloadStyle::hex
-           : p == "b64" ? PayloadStyle::b64 : PayloadStyle::auto_;
+    style_ = p == "text"   ? PayloadStyle::text
+             : p == "json" ? PayloadStyle::json
+             : p == "hex"  ? PayloadStyle::hex
+             : p == "b64"  ? PayloadStyle::b64
+                           : PayloadStyle::auto_;
     if (!limits_.until.empty()) {
         try {
             until_.emplace(limits_.until, std::regex::ECMAScript | std::regex::optimize);
@@ -68,9 +72,11 @@ void FrameRecorder::check_drops(const DecoderStats& d) {
     bool more = total > drops_seen_;
     drops_seen_ = total; // a fresh decoder (after a reconnect) starts again from 0
     if (!more) return;
-    for (auto& [cause, n] : d.drops) log::info("dropped so far: {} x {} ({} bytes)", n, cause, d.dropped_bytes.at(cause));
+    for (auto& [cause, n] : d.drops)
+        log::info("dropped so far: {} x {} ({} bytes)", n, cause, d.dropped_bytes.at(cause));
     if (strict_) {
-        failure_ = fmt::format("after frame {}: the decoder dropped bytes ({} drop(s) in all; see --stats)", seq_, total);
+        failure_ = fmt::format("after frame {}: the decoder dropped bytes ({} drop(s) in all; see --stats)",
+                               seq_, total);
         loop_.stop(Exit::bad_data);
     }
 }

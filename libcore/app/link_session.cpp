@@ -5,7 +5,8 @@
 
 namespace m2m {
 
-LinkSession::LinkSession(EventLoop& loop, std::unique_ptr<Link> link, bool reconnect, RunStats& stats, bool read)
+LinkSession::LinkSession(EventLoop& loop, std::unique_ptr<Link> link, bool reconnect, RunStats& stats,
+                         bool read)
     : loop_(loop), link_(std::move(link)), reconnect_(reconnect), read_(read), stats_(stats) {}
 
 LinkSession::~LinkSession() {
@@ -24,12 +25,16 @@ void LinkSession::attach() {
     backoff_us_ = 50000;
     watch_ = loop_.watch(link_->fd(), events(), [this](short revents) {
         if (revents & POLLOUT && on_writable) on_writable();
-        if (up_ && read_ && revents & (POLLIN | POLLHUP | POLLERR)) readable();
-        else if (up_ && revents & (POLLHUP | POLLERR) && !(revents & POLLOUT)) lost("closed by the other end");
+        if (up_ && read_ && revents & (POLLIN | POLLHUP | POLLERR))
+            readable();
+        else if (up_ && revents & (POLLHUP | POLLERR) && !(revents & POLLOUT))
+            lost("closed by the other end");
     });
 }
 
-short LinkSession::events() const { return static_cast<short>((read_ ? POLLIN : 0) | (want_write_ ? POLLOUT : 0)); }
+short LinkSession::events() const {
+    return static_cast<short>((read_ ? POLLIN : 0) | (want_write_ ? POLLOUT : 0));
+}
 
 void LinkSession::want_write(bool on) {
     want_write_ = on;

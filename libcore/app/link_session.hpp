@@ -10,7 +10,8 @@ namespace m2m {
 
 class LinkSession {
   public:
-    LinkSession(EventLoop& loop, std::unique_ptr<Link> link, bool reconnect, RunStats& stats, bool read = true);
+    LinkSession(EventLoop& loop, std::unique_ptr<Link> link, bool reconnect, RunStats& stats,
+                bool read = true);
     ~LinkSession();
 
     std::function<void(std::string_view bytes)> on_data;

@@ -16,11 +16,13 @@ Expected<Exit> list_ports(const cli::OutputArgs& out) {
     bool table = out.format == "human" || (out.format == "auto" && isatty(STDOUT_FILENO));
     std::string buf;
     if (table) {
-        buf += fmt::format("{:<20} {:<9} {:<16} {:<20} {}\n", "PORT", "VID:PID", "SERIAL", "PRODUCT", "BY-ID");
+        buf +=
+            fmt::format("{:<20} {:<9} {:<16} {:<20} {}\n", "PORT", "VID:PID", "SERIAL", "PRODUCT", "BY-ID");
         for (auto& p : ports)
-            buf += fmt::format("{:<20} {:<9} {:<16} {:<20} {}\n", p.port, p.vid.empty() ? "-" : p.vid + ":" + p.pid,
-                               p.serial_number.empty() ? "-" : p.serial_number,
-                               p.product.empty() ? p.description : p.product, p.by_id.empty() ? "-" : p.by_id);
+            buf += fmt::format(
+                "{:<20} {:<9} {:<16} {:<20} {}\n", p.port, p.vid.empty() ? "-" : p.vid + ":" + p.pid,
+                p.serial_number.empty() ? "-" : p.serial_number,
+                p.product.empty() ? p.description : p.product, p.by_id.empty() ? "-" : p.by_id);
     } else {
         for (auto& p : ports) {
             Record r;
@@ -104,10 +106,10 @@ Expected<Exit> run_listen(const ListenArgs& a) {
     recorder.flush();
     stats.add_decoder(decoder->stats());
     if (a.common.stats) log::write("", "stats: " + stats.to_json());
-    if (code == Exit::runtime) return fail(code, session.failure().empty() ? recorder.failure() : session.failure());
+    if (code == Exit::runtime)
+        return fail(code, session.failure().empty() ? recorder.failure() : session.failure());
     if (code == Exit::bad_data) return fail(code, recorder.failure());
-    if (code == Exit::timeout)
-        log::info("timed out after {} frame(s)", stats.frames_in);
+    if (code == Exit::timeout) log::info("timed out after {} frame(s)", stats.frames_in);
     return code;
 }
 

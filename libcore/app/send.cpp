@@ -19,8 +19,9 @@ class Sender {
   public:
     Sender(const SendArgs& a, EventLoop& loop, LinkSession& session, RunStats& stats, FrameRecorder& recorder,
            const Framing& framing, int64_t interval_us, int64_t reply_timeout_us)
-        : a_(a), loop_(loop), session_(session), stats_(stats), recorder_(recorder), encoder_(framing.encoder()),
-          decoder_(framing.decoder()), interval_us_(interval_us), reply_timeout_us_(reply_timeout_us) {}
+        : a_(a), loop_(loop), session_(session), stats_(stats), recorder_(recorder),
+          encoder_(framing.encoder()), decoder_(framing.decoder()), interval_us_(interval_us),
+          reply_timeout_us_(reply_timeout_us) {}
 
     void start() {
         stdin_watch_ = loop_.watch(STDIN_FILENO, POLLIN, [this](short) { read_stdin(); });
@@ -42,16 +43,20 @@ class Sender {
     void read_stdin() {
         char buf[65536];
         ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
-        if (n > 0) in_.append(buf, static_cast<size_t>(n));
-        else if (n == 0 || (errno != EINTR && errno != EAGAIN)) stdin_eof_ = true;
+        if (n > 0)
+            in_.append(buf, static_cast<size_t>(n));
+        else if (n == 0 || (errno != EINTR && errno != EAGAIN))
+            stdin_eof_ = true;
         pump();
     }
 
     bool next_line(std::string& line) {
         size_t nl;
-        while ((nl = in_.find('\n', in_pos_)) - in_pos_ > a_.max_line && (nl != std::string::npos || in_.size() - in_pos_ > a_.max_line)) {
+        while ((nl = in_.find('\n', in_pos_)) - in_pos_ > a_.max_line &&
+               (nl != std::string::npos || in_.size() - in_pos_ > a_.max_line)) {
             // Overlong: report once, then skip to the end of the line.
-            if (!skipping_) ++line_no_, bad(fmt::format("longer than {} bytes (--max-line); skipped", a_.max_line));
+            if (!skipping_)
+                ++line_no_, bad(fmt::format("longer than {} bytes (--max-line); skipped", a_.max_line));
             skipping_ = nl == std::string::npos;
             in_pos_ = skipping_ ? in_.size() : nl + 1;
             if (skipping_) return false;
@@ -108,14 +113,13 @@ class Sender {
     }
 
     bool encode(const std::string& line) {
-        std::string payload;
-        if (a_.raw) {
-            payload = line;
-        } else {
+        std::string_view payload = line;
+        if (!a_.raw) {
             stats_.records_in++;
             if (auto st = parser_.parse(line, record_); !st) return bad(st.error().message);
-            if (record_.kind == PayloadKind::none) return bad("no payload: a record needs one of text, json, hex, b64");
-            payload = record_.payload_bytes();
+            if (record_.kind == PayloadKind::none)
+                return bad("no payload: a record needs one of text, json, hex, b64");
+            payload = record_.payload_view(scratch_);
         }
         if (auto st = encoder_->encode(payload, out_); !st) return bad(st.error().message);
         ends_.push_back(out_.size());
@@ -136,8 +140,11 @@ class Sender {
         bool datagram = session_.link().datagram();
         while (done_ < out_.size() && session_.up()) {
             // A datagram link gets one frame per write: the datagram is the frame boundary.
-            size_t len = datagram ? ends_[static_cast<size_t>(std::distance(ends_.begin(), std::upper_bound(ends_.begin(), ends_.end(), done_)))] - done_
-                                  : out_.size() - done_;
+            size_t len = datagram
+                             ? ends_[static_cast<size_t>(std::distance(
+                                   ends_.begin(), std::upper_bound(ends_.begin(), ends_.end(), done_)))] -
+                                   done_
+                             : out_.size() - done_;
             size_t n = session_.write(std::string_view(out_).substr(done_, len));
             if (n == 0) break;
             done_ += n;
@@ -152,7 +159,8 @@ class Sender {
             }
         }
         if (done_ == out_.size()) {
-            for (auto& e : ends_) e -= done_;
+            for (auto& e : ends_)
+                e -= done_;
             out_.clear();
             done_ = 0;
         }
@@ -208,6 +216,7 @@ class Sender {
     std::unique_ptr<Decoder> decoder_;
     RecordParser parser_;
     Record record_;
+    std::string scratch_;
     int64_t interval_us_, reply_timeout_us_;
     int stdin_watch_ = -1;
     std::string in_;
@@ -262,9 +271,12 @@ Expected<Exit> run_send(const SendArgs& a) {
     stats.add_decoder(sender.reply_stats());
     if (a.common.stats) log::write("", "stats: " + stats.to_json());
     if (code == Exit::runtime)
-        return fail(code, fmt::format("{} after {} frame(s) went out", session.failure().empty() ? reply_recorder.failure() : session.failure(),
-                                      stats.frames_out));
-    if (code == Exit::bad_data) return fail(code, sender.failure.empty() ? reply_recorder.failure() : sender.failure);
+        return fail(code,
+                    fmt::format("{} after {} frame(s) went out",
+                                session.failure().empty() ? reply_recorder.failure() : session.failure(),
+                                stats.frames_out));
+    if (code == Exit::bad_data)
+        return fail(code, sender.failure.empty() ? reply_recorder.failure() : sender.failure);
     return code;
 }
 

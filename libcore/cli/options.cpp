@@ -38,12 +38,15 @@ std::string completion_kind(const CLI::Option* opt) {
 }
 
 void add_common_options(CLI::App& app, CommonArgs& a) {
-    app.set_config("--config", "", "Read options from FILE: one 'long-option = value' per line (TOML or INI)");
+    app.set_config("--config", "",
+                   "Read options from FILE: one 'long-option = value' per line (TOML or INI)");
     app.add_flag("-v,--verbose", a.verbose, "More detail on stderr (repeat for more)")->group("Common");
-    app.add_flag("--stats", a.stats, "At exit, print counters (frames, bytes, drops by cause, reconnects) as one "
-                                     "JSON object on stderr")
+    app.add_flag("--stats", a.stats,
+                 "At exit, print counters (frames, bytes, drops by cause, reconnects) as one "
+                 "JSON object on stderr")
         ->group("Common");
-    app.add_flag("--strict", a.strict, "Bad input is fatal (exit 3) instead of counted and skipped")->group("Common");
+    app.add_flag("--strict", a.strict, "Bad input is fatal (exit 3) instead of counted and skipped")
+        ->group("Common");
     app.add_flag("--version", a.version, "Print the version and exit")->group("Common");
     app.add_option("--generate", a.generate, "Print a man page or completion script")
         ->check(CLI::IsMember({"man", "man7", "bash", "zsh", "fish"}))
@@ -52,41 +55,49 @@ void add_common_options(CLI::App& app, CommonArgs& a) {
 
 void add_framing_options(CLI::App& app, FramingArgs& a) {
     std::vector<std::string> names;
-    for (auto& [name, summary] : framing_catalogue()) names.push_back(name);
-    completes(app.add_option("-F,--framing", a.framing,
-                             "How bytes become frames: line, crlf, cr, slip, cobs, len:u8|u16be|u16le|u32be|u32le, "
-                             "fixed:N, idle:MS, raw")
-                  ->capture_default_str()
-                  ->group("Framing"),
-              "framing");
-    app.add_option("--max-frame", a.max_frame, "Longest frame in bytes; longer ones are cut there, marked and counted")
+    for (auto& [name, summary] : framing_catalogue())
+        names.push_back(name);
+    completes(
+        app.add_option("-F,--framing", a.framing,
+                       "How bytes become frames: line, crlf, cr, slip, cobs, len:u8|u16be|u16le|u32be|u32le, "
+                       "fixed:N, idle:MS, raw")
+            ->capture_default_str()
+            ->group("Framing"),
+        "framing");
+    app.add_option("--max-frame", a.max_frame,
+                   "Longest frame in bytes; longer ones are cut there, marked and counted")
         ->capture_default_str()
         ->check(CLI::Range(size_t{1}, size_t{1} << 28))
         ->group("Framing");
 }
 
 void add_output_options(CLI::App& app, OutputArgs& a) {
-    choices(app.add_option("--format", a.format,
-                           "Output: jsonl (records), human (time, source, text or hexdump), hex or raw payload "
-                           "lines; auto is human on a terminal, jsonl otherwise")
-                ->capture_default_str()
-                ->group("Output"),
-            {"auto", "jsonl", "human", "hex", "raw"});
-    choices(app.add_option("--ts", a.ts, "Timestamps in the human view")->capture_default_str()->group("Output"),
-            {"iso", "epoch", "epoch-ms", "epoch-us", "rel", "delta"});
+    choices(
+        app.add_option("--format", a.format,
+                       "Output: jsonl (records), human (time, source, text or hexdump), hex or raw payload "
+                       "lines; auto is human on a terminal, jsonl otherwise")
+            ->capture_default_str()
+            ->group("Output"),
+        {"auto", "jsonl", "human", "hex", "raw"});
+    choices(
+        app.add_option("--ts", a.ts, "Timestamps in the human view")->capture_default_str()->group("Output"),
+        {"iso", "epoch", "epoch-ms", "epoch-us", "rel", "delta"});
     choices(app.add_option("--payload", a.payload,
                            "Payload key for received bytes: auto is text when printable UTF-8, else hex")
                 ->capture_default_str()
                 ->group("Output"),
             {"auto", "text", "json", "hex", "b64"});
-    choices(app.add_option("--color", a.color, "Colour in the human view (NO_COLOR and TERM=dumb turn auto off)")
-                ->capture_default_str()
-                ->group("Output"),
-            {"auto", "always", "never"});
+    choices(
+        app.add_option("--color", a.color, "Colour in the human view (NO_COLOR and TERM=dumb turn auto off)")
+            ->capture_default_str()
+            ->group("Output"),
+        {"auto", "always", "never"});
 }
 
 void add_limit_options(CLI::App& app, LimitArgs& a, const std::string& count_what) {
-    app.add_option("-C,--count", a.count, "Stop with exit 0 after N " + count_what)->option_text("N")->group("Limits");
+    app.add_option("-C,--count", a.count, "Stop with exit 0 after N " + count_what)
+        ->option_text("N")
+        ->group("Limits");
     app.add_option("-W,--timeout", a.timeout,
                    "Stop with exit 124 when DUR (250ms, 5s, 2m) passes before --count or --until is met")
         ->option_text("DUR")
@@ -98,7 +109,8 @@ void add_limit_options(CLI::App& app, LimitArgs& a, const std::string& count_wha
 
 std::string env_name(const CLI::Option* opt) {
     std::string name = opt->get_lnames().empty() ? "" : opt->get_lnames().front();
-    std::transform(name.begin(), name.end(), name.begin(), [](char c) { return c == '-' ? '_' : std::toupper(c); });
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](char c) { return c == '-' ? '_' : std::toupper(c); });
     return name.empty() ? "" : "M2MKIT_" + name;
 }
 

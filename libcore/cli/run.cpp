@@ -11,8 +11,8 @@ namespace m2m::cli {
 
 std::string version_text(const std::string& tool) {
     std::string git = M2MKIT_GIT;
-    return fmt::format("{} {}{}\nlibserialport {}\n", tool, M2MKIT_VERSION, git.empty() ? "" : " (git " + git + ")",
-                       sp_get_package_version_string());
+    return fmt::format("{} {}{}\nlibserialport {}\n", tool, M2MKIT_VERSION,
+                       git.empty() ? "" : " (git " + git + ")", sp_get_package_version_string());
 }
 
 const std::vector<std::pair<int, std::string>>& exit_status_table() {
@@ -34,7 +34,8 @@ int run_tool(CLI::App& app, const ToolDoc& doc, CommonArgs& common, int argc, ch
     app.name(doc.name);
     app.description(doc.summary);
     std::string footer = "Exit status:";
-    for (auto& [code, what] : exit_status_table()) footer += fmt::format("\n  {:<4} {}", code, what);
+    for (auto& [code, what] : exit_status_table())
+        footer += fmt::format("\n  {:<4} {}", code, what);
     app.footer(footer + fmt::format("\n\nSee {}(1) and m2mkit(7).", doc.name));
     add_env_names(app);
     // Precedence: command line, then M2MKIT_* environment, then --config file. CLI11 puts the
@@ -45,8 +46,10 @@ int run_tool(CLI::App& app, const ToolDoc& doc, CommonArgs& common, int argc, ch
         if (!value) continue;
         bool given = false;
         for (auto& arg : args) {
-            for (auto& l : opt->get_lnames()) given |= arg == "--" + l || arg.starts_with("--" + l + "=");
-            for (auto& sn : opt->get_snames()) given |= arg.starts_with("-" + sn);
+            for (auto& l : opt->get_lnames())
+                given |= arg == "--" + l || arg.starts_with("--" + l + "=");
+            for (auto& sn : opt->get_snames())
+                given |= arg.starts_with("-" + sn);
         }
         if (!given) args.push_back("--" + opt->get_lnames().front() + "=" + value);
     }
@@ -73,8 +76,11 @@ int run_tool(CLI::App& app, const ToolDoc& doc, CommonArgs& common, int argc, ch
     }
     if (!common.generate.empty()) {
         const std::string& g = common.generate;
-        std::string out = g == "man" ? generate_man(app, doc) : g == "man7" ? generate_manual7()
-                        : g == "bash" ? generate_bash(app) : g == "zsh" ? generate_zsh(app) : generate_fish(app);
+        std::string out = g == "man"    ? generate_man(app, doc)
+                          : g == "man7" ? generate_manual7()
+                          : g == "bash" ? generate_bash(app)
+                          : g == "zsh"  ? generate_zsh(app)
+                                        : generate_fish(app);
         std::fputs(out.c_str(), stdout);
         return 0;
     }

@@ -6,7 +6,9 @@ namespace m2m {
 namespace {
 FramingFactory no_arg(std::string name, Framing (*make)(const FramingOptions&)) {
     return [name, make](std::string_view arg, const FramingOptions& o) -> Expected<Framing> {
-        if (!arg.empty()) return fail(Exit::usage, fmt::format("framing '{}' takes no argument (got '{}:{}')", name, name, arg));
+        if (!arg.empty())
+            return fail(Exit::usage,
+                        fmt::format("framing '{}' takes no argument (got '{}:{}')", name, name, arg));
         return make(o);
     };
 }
@@ -14,19 +16,22 @@ FramingFactory delimited(std::string name, std::string delim) {
     return [name, delim](std::string_view arg, const FramingOptions& o) -> Expected<Framing> {
         if (name == "line" && arg == "crlf") return line_framing("crlf", "\r\n", o);
         if (name == "line" && arg == "cr") return line_framing("cr", "\r", o);
-        if (!arg.empty()) return fail(Exit::usage, fmt::format("bad framing '{}:{}'; use line, crlf or cr", name, arg));
+        if (!arg.empty())
+            return fail(Exit::usage, fmt::format("bad framing '{}:{}'; use line, crlf or cr", name, arg));
         return line_framing(name, delim, o);
     };
 }
 } // namespace
 
 void register_builtin_framings() {
-    register_framing("line", "text lines ending in LF (line:crlf, line:cr as crlf, cr)", delimited("line", "\n"));
+    register_framing("line", "text lines ending in LF (line:crlf, line:cr as crlf, cr)",
+                     delimited("line", "\n"));
     register_framing("crlf", "text lines ending in CR LF", delimited("crlf", "\r\n"));
     register_framing("cr", "text lines ending in CR", delimited("cr", "\r"));
     register_framing("slip", "SLIP, RFC 1055 (0xC0 delimited, byte-stuffed)", no_arg("slip", slip_framing));
     register_framing("cobs", "COBS, zero-delimited", no_arg("cobs", cobs_framing));
-    register_framing("len", "length prefix: len:u8, len:u16be, len:u16le, len:u32be, len:u32le", length_framing);
+    register_framing("len", "length prefix: len:u8, len:u16be, len:u16le, len:u32be, len:u32le",
+                     length_framing);
     register_framing("fixed", "fixed:N, frames of exactly N bytes", fixed_framing);
     register_framing("idle", "idle:MS, a frame ends after MS milliseconds of silence", idle_framing);
     register_framing("raw", "bytes as they arrive, one frame per read", no_arg("raw", raw_framing));

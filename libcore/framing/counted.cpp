@@ -52,7 +52,8 @@ class LengthDecoder final : public Decoder {
         }
     }
     void finish(std::vector<Frame>&) override {
-        uint64_t partial = buf_.size() + (have_len_ ? w_.bytes : 0) + (skip_ ? max_frame_ + skipped_ - skip_ : 0);
+        uint64_t partial =
+            buf_.size() + (have_len_ ? w_.bytes : 0) + (skip_ ? max_frame_ + skipped_ - skip_ : 0);
         if (partial) drop("truncated", partial);
         buf_.clear();
         have_len_ = false;
@@ -72,8 +73,8 @@ class LengthEncoder final : public Encoder {
     Status encode(std::string_view payload, std::string& out) override {
         uint64_t limit = w_.bytes >= 8 ? UINT64_MAX : (uint64_t{1} << (8 * w_.bytes)) - 1;
         if (payload.size() > limit)
-            return fail(Exit::bad_data,
-                        fmt::format("frame of {} bytes does not fit a {}-byte length prefix", payload.size(), w_.bytes));
+            return fail(Exit::bad_data, fmt::format("frame of {} bytes does not fit a {}-byte length prefix",
+                                                    payload.size(), w_.bytes));
         for (unsigned i = 0; i < w_.bytes; ++i) {
             unsigned shift = 8 * (w_.big_endian ? w_.bytes - 1 - i : i);
             out += static_cast<char>(payload.size() >> shift & 0xFF);
@@ -112,8 +113,8 @@ class FixedEncoder final : public Encoder {
     explicit FixedEncoder(size_t size) : size_(size) {}
     Status encode(std::string_view payload, std::string& out) override {
         if (payload.size() != size_)
-            return fail(Exit::bad_data, fmt::format("frame is {} bytes; fixed:{} needs exactly {}", payload.size(),
-                                                    size_, size_));
+            return fail(Exit::bad_data, fmt::format("frame is {} bytes; fixed:{} needs exactly {}",
+                                                    payload.size(), size_, size_));
         out.append(payload);
         return {};
     }
@@ -126,7 +127,7 @@ class FixedEncoder final : public Encoder {
 
 Expected<Framing> length_framing(std::string_view width, const FramingOptions& opts) {
     static const std::pair<std::string_view, Width> widths[] = {
-        {"u8", {1, true}},     {"u16be", {2, true}}, {"u16le", {2, false}},
+        {"u8", {1, true}},    {"u16be", {2, true}},  {"u16le", {2, false}},
         {"u32be", {4, true}}, {"u32le", {4, false}},
     };
     for (auto& [name, w] : widths)
@@ -143,7 +144,8 @@ Expected<Framing> fixed_framing(std::string_view arg, const FramingOptions&) {
     size_t size = 0;
     auto [end, ec] = std::from_chars(arg.data(), arg.data() + arg.size(), size);
     if (ec != std::errc() || end != arg.data() + arg.size() || size == 0 || size > (1u << 24))
-        return fail(Exit::usage, fmt::format("bad framing 'fixed:{}': expected fixed:N with N bytes per frame", arg));
+        return fail(Exit::usage,
+                    fmt::format("bad framing 'fixed:{}': expected fixed:N with N bytes per frame", arg));
     return Framing{fmt::format("fixed:{}", size), [size] { return std::make_unique<FixedDecoder>(size); },
                    [size] { return std::make_unique<FixedEncoder>(size); }};
 }

@@ -8,7 +8,8 @@ void register_builtin_framings();
 
 uint64_t DecoderStats::total_drops() const {
     uint64_t n = 0;
-    for (auto& [cause, count] : drops) n += count;
+    for (auto& [cause, count] : drops)
+        n += count;
     return n;
 }
 
@@ -61,9 +62,10 @@ Expected<Framing> make_framing(std::string_view spec, const FramingOptions& opts
     auto it = registry().find(name);
     if (it == registry().end()) {
         std::vector<std::string> names;
-        for (auto& [n, e] : registry()) names.push_back(n);
-        return fail(Exit::usage, fmt::format("unknown framing '{}'{}; known: {}", spec, did_you_mean(name, names),
-                                             fmt::join(names, ", ")));
+        for (auto& [n, e] : registry())
+            names.push_back(n);
+        return fail(Exit::usage, fmt::format("unknown framing '{}'{}; known: {}", spec,
+                                             did_you_mean(name, names), fmt::join(names, ", ")));
     }
     auto framing = it->second.factory(arg, opts);
     if (framing && framing->name.empty()) framing->name = std::string(spec);
@@ -73,7 +75,8 @@ Expected<Framing> make_framing(std::string_view spec, const FramingOptions& opts
 std::vector<std::pair<std::string, std::string>> framing_catalogue() {
     ensure_builtins();
     std::vector<std::pair<std::string, std::string>> out;
-    for (auto& [n, e] : registry()) out.emplace_back(n, e.summary);
+    for (auto& [n, e] : registry())
+        out.emplace_back(n, e.summary);
     return out;
 }
 

@@ -21,9 +21,9 @@ struct Frame {
 
 struct DecoderStats {
     uint64_t frames = 0;
-    uint64_t bytes = 0; // bytes fed in
-    std::map<std::string, uint64_t> drops;          // cause -> times something was dropped
-    std::map<std::string, uint64_t> dropped_bytes;  // cause -> bytes dropped
+    uint64_t bytes = 0;                            // bytes fed in
+    std::map<std::string, uint64_t> drops;         // cause -> times something was dropped
+    std::map<std::string, uint64_t> dropped_bytes; // cause -> bytes dropped
     uint64_t total_drops() const;
 };
 

@@ -17,12 +17,16 @@ class LineDecoder final : public Decoder {
             size_t take = hit ? static_cast<size_t>(hit - bytes.data()) + 1 : bytes.size();
             std::string_view chunk = bytes.substr(0, take);
             bytes.remove_prefix(take);
-            bool complete = hit && (delim_.size() == 1 || (take >= 2 ? chunk[take - 2] : last_byte_) == delim_[0]);
+            bool complete =
+                hit && (delim_.size() == 1 || (take >= 2 ? chunk[take - 2] : last_byte_) == delim_[0]);
             last_byte_ = chunk.back();
-            if (discarding_) discarded_ += chunk.size();
-            else buf_.append(chunk);
+            if (discarding_)
+                discarded_ += chunk.size();
+            else
+                buf_.append(chunk);
             // Overlong once the content (less a delimiter, whole or begun) passes the limit.
-            if (!discarding_ && buf_.size() > max_frame_ + delim_.size() - (complete ? 0 : 1)) start_discard();
+            if (!discarding_ && buf_.size() > max_frame_ + delim_.size() - (complete ? 0 : 1))
+                start_discard();
             if (complete) end_frame(out);
         }
     }

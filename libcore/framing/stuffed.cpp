@@ -15,8 +15,10 @@ class StuffedDecoder : public Decoder {
   public:
     using Decoder::Decoder;
     void finish(std::vector<Frame>&) override {
-        if (!synced_ && raw_len_) drop("garbage", raw_len_);
-        else if (raw_len_) drop("truncated", raw_len_);
+        if (!synced_ && raw_len_)
+            drop("garbage", raw_len_);
+        else if (raw_len_)
+            drop("truncated", raw_len_);
         reset();
     }
 
@@ -33,14 +35,25 @@ class StuffedDecoder : public Decoder {
         }
         return false;
     }
+    void put_run(std::string_view run) {
+        raw_len_ += run.size();
+        size_t room = max_frame_ - std::min(max_frame_, buf_.size());
+        buf_.append(run.substr(0, room));
+        overflow_ += run.size() > room ? run.size() - room : 0;
+    }
     void put(unsigned char c) {
-        if (buf_.size() < max_frame_) buf_.push_back(static_cast<char>(c));
-        else ++overflow_;
+        if (buf_.size() < max_frame_)
+            buf_.push_back(static_cast<char>(c));
+        else
+            ++overflow_;
     }
     void end_frame(std::vector<Frame>& out, const char* bad_cause) {
-        if (bad_cause) drop(bad_cause, raw_len_);
-        else if (overflow_) emit_cut(out, std::move(buf_), overflow_);
-        else emit(out, std::move(buf_));
+        if (bad_cause)
+            drop(bad_cause, raw_len_);
+        else if (overflow_)
+            emit_cut(out, std::move(buf_), overflow_);
+        else
+            emit(out, std::move(buf_));
         reset();
     }
     void reset() {
@@ -58,8 +71,17 @@ class SlipDecoder final : public StuffedDecoder {
   public:
     using StuffedDecoder::StuffedDecoder;
     void do_feed(std::string_view bytes, int64_t, std::vector<Frame>& out) override {
-        for (char ch : bytes) {
-            auto c = static_cast<unsigned char>(ch);
+        for (size_t i = 0; i < bytes.size(); ++i) {
+            auto c = static_cast<unsigned char>(bytes[i]);
+            if (synced_ && !esc_ && c != kEnd && c != kEsc) { // a run of plain bytes, copied at once
+                size_t end = i + 1;
+                while (end < bytes.size() && static_cast<unsigned char>(bytes[end]) != kEnd &&
+                       static_cast<unsigned char>(bytes[end]) != kEsc)
+                    ++end;
+                put_run(bytes.substr(i, end - i));
+                i = end - 1;
+                continue;
+            }
             if (!sync(c, kEnd)) continue;
             if (c == kEnd) {
                 if (raw_len_) end_frame(out, bad_ ? "bad_escape" : nullptr); // empty frames are padding
@@ -69,9 +91,12 @@ class SlipDecoder final : public StuffedDecoder {
             ++raw_len_;
             if (esc_) {
                 esc_ = false;
-                if (c == kEscEnd) put(kEnd);
-                else if (c == kEscEsc) put(kEsc);
-                else bad_ = true;
+                if (c == kEscEnd)
+                    put(kEnd);
+                else if (c == kEscEsc)
+                    put(kEsc);
+                else
+                    bad_ = true;
             } else if (c == kEsc) {
                 esc_ = true;
             } else {

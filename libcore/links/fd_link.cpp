@@ -40,12 +40,18 @@ size_t FdLink::pending_out() const {
 
 std::string describe_errno(int err) {
     switch (err) {
-    case EACCES: return "permission denied (are you in group dialout?)";
-    case ENOENT: return "no such device or file";
-    case EBUSY: return "device busy (another program has it open)";
-    case ECONNREFUSED: return "connection refused (nothing listens there)";
-    case EADDRINUSE: return "address already in use";
-    default: return std::strerror(err);
+    case EACCES:
+        return "permission denied (are you in group dialout?)";
+    case ENOENT:
+        return "no such device or file";
+    case EBUSY:
+        return "device busy (another program has it open)";
+    case ECONNREFUSED:
+        return "connection refused (nothing listens there)";
+    case EADDRINUSE:
+        return "address already in use";
+    default:
+        return std::strerror(err);
     }
 }
 
@@ -60,10 +66,13 @@ class StreamLink final : public FdLink {
             fd_ = role_ == LinkRole::write ? STDOUT_FILENO : STDIN_FILENO;
             owns_fd_ = false;
         } else {
-            int flags = role_ == LinkRole::read ? O_RDONLY : role_ == LinkRole::write ? O_WRONLY | O_CREAT | O_TRUNC : O_RDWR;
+            int flags = role_ == LinkRole::read    ? O_RDONLY
+                        : role_ == LinkRole::write ? O_WRONLY | O_CREAT | O_TRUNC
+                                                   : O_RDWR;
             fd_ = ::open(uri_.path.c_str(), flags | O_CLOEXEC, 0644);
             if (fd_ < 0)
-                return fail(Exit::unavailable, fmt::format("cannot open {}: {}", uri_.path, describe_errno(errno)));
+                return fail(Exit::unavailable,
+                            fmt::format("cannot open {}: {}", uri_.path, describe_errno(errno)));
         }
         return {};
     }

@@ -15,7 +15,8 @@ Expected<std::unique_ptr<Link>> open_link(const Uri& uri, LinkRole role) {
     }
     if (uri.scheme == "file" || uri.scheme == "stdio") return make_stream_link(uri, role);
     if (uri.scheme.starts_with("mqtt"))
-        return fail(Exit::usage, fmt::format("'{}' is a broker, not a link: use iot-pub, iot-sub or bridge", uri.text));
+        return fail(Exit::usage,
+                    fmt::format("'{}' is a broker, not a link: use iot-pub, iot-sub or bridge", uri.text));
     return make_socket_link(uri);
 }
 

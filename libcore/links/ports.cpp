@@ -19,7 +19,9 @@ std::vector<PortInfo> list_serial_ports() {
         info.port = str(sp_get_port_name(p));
         info.description = str(sp_get_port_description(p));
         auto transport = sp_get_port_transport(p);
-        info.transport = transport == SP_TRANSPORT_USB ? "usb" : transport == SP_TRANSPORT_BLUETOOTH ? "bluetooth" : "native";
+        info.transport = transport == SP_TRANSPORT_USB         ? "usb"
+                         : transport == SP_TRANSPORT_BLUETOOTH ? "bluetooth"
+                                                               : "native";
         if (transport == SP_TRANSPORT_USB) {
             int vid = 0, pid = 0;
             if (sp_get_port_usb_vid_pid(p, &vid, &pid) == SP_OK) {
@@ -32,7 +34,8 @@ std::vector<PortInfo> list_serial_ports() {
         }
         for (const fs::path dir : {"/dev/serial/by-id"}) {
             for (auto& entry : fs::directory_iterator(dir, ec)) {
-                if (fs::canonical(entry.path(), ec) == fs::path(info.port)) info.by_id = entry.path().string();
+                if (fs::canonical(entry.path(), ec) == fs::path(info.port))
+                    info.by_id = entry.path().string();
             }
         }
         out.push_back(std::move(info));

@@ -43,18 +43,20 @@ class PtyLink final : public FdLink {
             log::note("pty device at {}", device_);
             return {};
         }
-        struct stat st{};
+        struct stat st {};
         if (lstat(link_path_.c_str(), &st) == 0) {
             if (!S_ISLNK(st.st_mode)) {
                 close();
-                return fail(Exit::usage, fmt::format("{} exists and is not a symlink; not replacing it", link_path_));
+                return fail(Exit::usage,
+                            fmt::format("{} exists and is not a symlink; not replacing it", link_path_));
             }
             ::unlink(link_path_.c_str());
         }
         if (symlink(device_.c_str(), link_path_.c_str()) < 0) {
             int err = errno;
             close();
-            return fail(Exit::unavailable, fmt::format("cannot link {}: {}", link_path_, describe_errno(err)));
+            return fail(Exit::unavailable,
+                        fmt::format("cannot link {}: {}", link_path_, describe_errno(err)));
         }
         log::note("pty device at {} (linked from {})", device_, link_path_);
         return {};

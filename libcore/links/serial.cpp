@@ -1,8 +1,8 @@
 // serial: links. Real ports go through libserialport; ptys and anything libserialport 0.1.1
 // refuses (it needs a sysfs entry and reads modem lines on open, which a pty does not have) are
 // opened with plain termios. Either way the link is one non-blocking fd.
-#include "links/fd_link.hpp"
 #include "links/serial.hpp"
+#include "links/fd_link.hpp"
 #include "util/log.hpp"
 #include <cerrno>
 #include <charconv>
@@ -17,7 +17,9 @@ namespace m2m {
 
 Expected<SerialSettings> parse_serial_settings(const Uri& uri) {
     SerialSettings s;
-    auto bad = [&](std::string what) { return fail(Exit::usage, fmt::format("bad URI '{}': {}", uri.text, what)); };
+    auto bad = [&](std::string what) {
+        return fail(Exit::usage, fmt::format("bad URI '{}': {}", uri.text, what));
+    };
     if (uri.has("baud")) {
         auto b = uri.get("baud");
         auto [end, ec] = std::from_chars(b.data(), b.data() + b.size(), s.baud);
@@ -26,9 +28,11 @@ Expected<SerialSettings> parse_serial_settings(const Uri& uri) {
     }
     if (uri.has("mode")) {
         auto m = uri.get("mode");
-        if (m.size() != 3 || m[0] < '5' || m[0] > '8' || std::string_view("NEOMSneoms").find(m[1]) == std::string_view::npos ||
+        if (m.size() != 3 || m[0] < '5' || m[0] > '8' ||
+            std::string_view("NEOMSneoms").find(m[1]) == std::string_view::npos ||
             (m[2] != '1' && m[2] != '2'))
-            return bad(fmt::format("mode '{}': expected data bits 5-8, parity N/E/O/M/S, stop bits 1/2, as 8N1 or 7E1", m));
+            return bad(fmt::format(
+                "mode '{}': expected data bits 5-8, parity N/E/O/M/S, stop bits 1/2, as 8N1 or 7E1", m));
         s.data_bits = m[0] - '0';
         s.parity = static_cast<char>(std::toupper(static_cast<unsigned char>(m[1])));
         s.stop_bits = m[2] - '0';
@@ -41,34 +45,91 @@ Expected<SerialSettings> parse_serial_settings(const Uri& uri) {
     for (auto [key, dst] : {std::pair{"dtr", &s.dtr}, std::pair{"rts", &s.rts}}) {
         if (!uri.has(key)) continue;
         auto v = uri.get(key);
-        if (v == "on" || v == "1") *dst = true;
-        else if (v == "off" || v == "0") *dst = false;
-        else return bad(fmt::format("{} '{}': expected on or off", key, v));
+        if (v == "on" || v == "1")
+            *dst = true;
+        else if (v == "off" || v == "0")
+            *dst = false;
+        else
+            return bad(fmt::format("{} '{}': expected on or off", key, v));
     }
     return s;
 }
 
 static speed_t termios_speed(int baud) {
     switch (baud) {
-    case 50: return B50; case 75: return B75; case 110: return B110; case 134: return B134;
-    case 150: return B150; case 200: return B200; case 300: return B300; case 600: return B600;
-    case 1200: return B1200; case 1800: return B1800; case 2400: return B2400; case 4800: return B4800;
-    case 9600: return B9600; case 19200: return B19200; case 38400: return B38400; case 57600: return B57600;
-    case 115200: return B115200; case 230400: return B230400; case 460800: return B460800;
-    case 500000: return B500000; case 576000: return B576000; case 921600: return B921600;
-    case 1000000: return B1000000; case 1152000: return B1152000; case 1500000: return B1500000;
-    case 2000000: return B2000000; case 2500000: return B2500000; case 3000000: return B3000000;
-    case 3500000: return B3500000; case 4000000: return B4000000;
-    default: return 0;
+    case 50:
+        return B50;
+    case 75:
+        return B75;
+    case 110:
+        return B110;
+    case 134:
+        return B134;
+    case 150:
+        return B150;
+    case 200:
+        return B200;
+    case 300:
+        return B300;
+    case 600:
+        return B600;
+    case 1200:
+        return B1200;
+    case 1800:
+        return B1800;
+    case 2400:
+        return B2400;
+    case 4800:
+        return B4800;
+    case 9600:
+        return B9600;
+    case 19200:
+        return B19200;
+    case 38400:
+        return B38400;
+    case 57600:
+        return B57600;
+    case 115200:
+        return B115200;
+    case 230400:
+        return B230400;
+    case 460800:
+        return B460800;
+    case 500000:
+        return B500000;
+    case 576000:
+        return B576000;
+    case 921600:
+        return B921600;
+    case 1000000:
+        return B1000000;
+    case 1152000:
+        return B1152000;
+    case 1500000:
+        return B1500000;
+    case 2000000:
+        return B2000000;
+    case 2500000:
+        return B2500000;
+    case 3000000:
+        return B3000000;
+    case 3500000:
+        return B3500000;
+    case 4000000:
+        return B4000000;
+    default:
+        return 0;
     }
 }
 
 Status configure_termios(int fd, const SerialSettings& s) {
     termios t{};
-    if (tcgetattr(fd, &t) < 0) return fail(Exit::unavailable, fmt::format("not a serial device: {}", describe_errno(errno)));
+    if (tcgetattr(fd, &t) < 0)
+        return fail(Exit::unavailable, fmt::format("not a serial device: {}", describe_errno(errno)));
     cfmakeraw(&t);
     speed_t speed = termios_speed(s.baud);
-    if (!speed) return fail(Exit::usage, fmt::format("baud {} is not a standard rate this port supports", s.baud));
+    if (!speed)
+        return fail(Exit::usage, fmt::format("baud {} is not a standard rate this port supports", s.baud));
     cfsetispeed(&t, speed);
     cfsetospeed(&t, speed);
     t.c_cflag &= ~(CSIZE | PARENB | PARODD | CMSPAR | CSTOPB | CRTSCTS);
@@ -101,7 +162,8 @@ Expected<std::string> find_port(const Uri& uri) {
         if (uri.has("pid") && p.pid != uri.get("pid")) continue;
         return p.port;
     }
-    return fail(Exit::unavailable, fmt::format("no serial port matches {} (see m2m-listen --list)", uri.text));
+    return fail(Exit::unavailable,
+                fmt::format("no serial port matches {} (see m2m-listen --list)", uri.text));
 }
 
 class SerialLink final : public FdLink {
@@ -120,7 +182,8 @@ class SerialLink final : public FdLink {
         }
         if (open_libserialport(path)) return {};
         fd_ = ::open(path.c_str(), O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-        if (fd_ < 0) return fail(Exit::unavailable, fmt::format("cannot open {}: {}", path, describe_errno(errno)));
+        if (fd_ < 0)
+            return fail(Exit::unavailable, fmt::format("cannot open {}: {}", path, describe_errno(errno)));
         if (auto st = configure_termios(fd_, settings_); !st) {
             close();
             return st;
@@ -150,13 +213,16 @@ class SerialLink final : public FdLink {
         }
         sp_set_baudrate(port, settings_.baud);
         sp_set_bits(port, settings_.data_bits);
-        sp_set_parity(port, settings_.parity == 'E' ? SP_PARITY_EVEN : settings_.parity == 'O' ? SP_PARITY_ODD
-                            : settings_.parity == 'M' ? SP_PARITY_MARK : settings_.parity == 'S' ? SP_PARITY_SPACE
-                                                                                              : SP_PARITY_NONE);
+        sp_set_parity(port, settings_.parity == 'E'   ? SP_PARITY_EVEN
+                            : settings_.parity == 'O' ? SP_PARITY_ODD
+                            : settings_.parity == 'M' ? SP_PARITY_MARK
+                            : settings_.parity == 'S' ? SP_PARITY_SPACE
+                                                      : SP_PARITY_NONE);
         sp_set_stopbits(port, settings_.stop_bits);
-        sp_set_flowcontrol(port, settings_.flow == "rtscts" ? SP_FLOWCONTROL_RTSCTS
+        sp_set_flowcontrol(port, settings_.flow == "rtscts"    ? SP_FLOWCONTROL_RTSCTS
                                  : settings_.flow == "xonxoff" ? SP_FLOWCONTROL_XONXOFF
-                                 : settings_.flow == "dtrdsr" ? SP_FLOWCONTROL_DTRDSR : SP_FLOWCONTROL_NONE);
+                                 : settings_.flow == "dtrdsr"  ? SP_FLOWCONTROL_DTRDSR
+                                                               : SP_FLOWCONTROL_NONE);
         if (settings_.dtr) sp_set_dtr(port, *settings_.dtr ? SP_DTR_ON : SP_DTR_OFF);
         if (settings_.rts) sp_set_rts(port, *settings_.rts ? SP_RTS_ON : SP_RTS_OFF);
         int fd = -1;

@@ -63,8 +63,8 @@ Expected<int> make_socket(const Uri& uri, int socktype, bool listen) {
         last_err = errno;
         ::close(fd);
     }
-    return fail(Exit::unavailable, fmt::format("cannot {} {}: {}", listen ? "listen on" : "connect to", uri.text,
-                                               describe_errno(last_err)));
+    return fail(Exit::unavailable, fmt::format("cannot {} {}: {}", listen ? "listen on" : "connect to",
+                                               uri.text, describe_errno(last_err)));
 }
 
 class TcpLink final : public FdLink {
@@ -151,7 +151,8 @@ class UdpLink final : public FdLink {
         ssize_t n;
         if (listen_) {
             if (!have_peer_)
-                return fail(Exit::runtime, "udp-listen: no peer has sent a datagram yet, so there is nowhere to send");
+                return fail(Exit::runtime,
+                            "udp-listen: no peer has sent a datagram yet, so there is nowhere to send");
             n = sendto(fd_, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&peer_), peer_len_);
         } else {
             n = send(fd_, bytes.data(), bytes.size(), 0);

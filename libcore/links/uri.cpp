@@ -53,7 +53,8 @@ Status split_host_port(Uri& u, std::string_view authority) {
             return fail(Exit::usage, fmt::format("bad URI '{}': unclosed '[' in the IPv6 address", u.text));
         u.host = authority.substr(1, close - 1);
         authority.remove_prefix(close + 1);
-        if (authority.starts_with(':')) u.port = authority.substr(1);
+        if (authority.starts_with(':'))
+            u.port = authority.substr(1);
         else if (!authority.empty())
             return fail(Exit::usage, fmt::format("bad URI '{}': expected ':PORT' after ']'", u.text));
     } else if (auto colon = authority.rfind(':'); colon != std::string_view::npos) {
@@ -65,7 +66,8 @@ Status split_host_port(Uri& u, std::string_view authority) {
     if (!u.port.empty()) {
         bool digits = std::all_of(u.port.begin(), u.port.end(), [](char c) { return c >= '0' && c <= '9'; });
         if (!digits || u.port.size() > 5 || std::stoul(u.port) > 65535)
-            return fail(Exit::usage, fmt::format("bad URI '{}': port '{}' is not a number from 0 to 65535", u.text, u.port));
+            return fail(Exit::usage, fmt::format("bad URI '{}': port '{}' is not a number from 0 to 65535",
+                                                 u.text, u.port));
     }
     return {};
 }
@@ -83,7 +85,8 @@ bool Uri::has(std::string_view key) const {
 }
 
 const std::vector<std::string>& link_schemes() {
-    static const std::vector<std::string> s = {"serial", "pty", "tcp", "tcp-listen", "udp", "udp-listen", "file"};
+    static const std::vector<std::string> s = {"serial", "pty",        "tcp", "tcp-listen",
+                                               "udp",    "udp-listen", "file"};
     return s;
 }
 
@@ -128,8 +131,9 @@ Expected<Uri> parse_uri(std::string_view text) {
                 return fail(Exit::usage,
                             fmt::format("bad URI '{}': unknown option '{}' for {}:{}{}", text, key, u.scheme,
                                         did_you_mean(key, allowed),
-                                        allowed.empty() ? " (it takes none)"
-                                                        : fmt::format("; known: {}", fmt::join(allowed, ", "))));
+                                        allowed.empty()
+                                            ? " (it takes none)"
+                                            : fmt::format("; known: {}", fmt::join(allowed, ", "))));
             u.query.emplace_back(std::move(key), std::move(value));
         }
     }

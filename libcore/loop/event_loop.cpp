@@ -19,7 +19,8 @@ EventLoop::EventLoop() {
     on_signal_ = [this](int) { stop(Exit::interrupted); };
     watch(signal_fd_, POLLIN, [this](short) {
         signalfd_siginfo info{};
-        while (::read(signal_fd_, &info, sizeof info) == sizeof info) on_signal_(static_cast<int>(info.ssi_signo));
+        while (::read(signal_fd_, &info, sizeof info) == sizeof info)
+            on_signal_(static_cast<int>(info.ssi_signo));
     });
 }
 
@@ -37,7 +38,9 @@ void EventLoop::set_events(int id, short events) {
     if (auto it = watches_.find(id); it != watches_.end()) it->second.events = events;
 }
 
-void EventLoop::unwatch(int id) { watches_.erase(id); }
+void EventLoop::unwatch(int id) {
+    watches_.erase(id);
+}
 
 int EventLoop::at(int64_t at_us, TimerCallback cb) {
     int id = next_id_++;

@@ -9,27 +9,40 @@
 
 namespace m2m {
 
-PrinterOptions resolve_printer(int fd, const std::string& format, const std::string& ts, const std::string& color) {
+PrinterOptions resolve_printer(int fd, const std::string& format, const std::string& ts,
+                               const std::string& color) {
     PrinterOptions o;
     bool tty = isatty(fd);
-    if (format == "human" || (format == "auto" && tty)) o.format = OutputFormat::human;
-    else if (format == "hex") o.format = OutputFormat::hex;
-    else if (format == "raw") o.format = OutputFormat::raw;
-    else o.format = OutputFormat::jsonl;
+    if (format == "human" || (format == "auto" && tty))
+        o.format = OutputFormat::human;
+    else if (format == "hex")
+        o.format = OutputFormat::hex;
+    else if (format == "raw")
+        o.format = OutputFormat::raw;
+    else
+        o.format = OutputFormat::jsonl;
     const char* term = std::getenv("TERM");
     bool no_color = std::getenv("NO_COLOR") && *std::getenv("NO_COLOR");
-    o.color = color == "always" || (color == "auto" && tty && !no_color && !(term && std::string(term) == "dumb"));
-    if (ts == "epoch") o.ts = TsMode::epoch;
-    else if (ts == "epoch-ms") o.ts = TsMode::epoch_ms;
-    else if (ts == "epoch-us") o.ts = TsMode::epoch_us;
-    else if (ts == "rel") o.ts = TsMode::rel;
-    else if (ts == "delta") o.ts = TsMode::delta;
+    o.color =
+        color == "always" || (color == "auto" && tty && !no_color && !(term && std::string(term) == "dumb"));
+    if (ts == "epoch")
+        o.ts = TsMode::epoch;
+    else if (ts == "epoch-ms")
+        o.ts = TsMode::epoch_ms;
+    else if (ts == "epoch-us")
+        o.ts = TsMode::epoch_us;
+    else if (ts == "rel")
+        o.ts = TsMode::rel;
+    else if (ts == "delta")
+        o.ts = TsMode::delta;
     return o;
 }
 
 void Printer::print(const Record& r, int64_t ts_us) {
     switch (opts_.format) {
-    case OutputFormat::jsonl: append_jsonl(buf_, r); break;
+    case OutputFormat::jsonl:
+        append_jsonl(buf_, r);
+        break;
     case OutputFormat::raw:
         buf_ += r.payload_bytes();
         buf_ += '\n';
@@ -38,24 +51,40 @@ void Printer::print(const Record& r, int64_t ts_us) {
         append_hex(buf_, r.payload_bytes());
         buf_ += '\n';
         break;
-    case OutputFormat::human: print_human(r, ts_us); break;
+    case OutputFormat::human:
+        print_human(r, ts_us);
+        break;
     }
 }
 
 void Printer::print_human(const Record& r, int64_t ts_us) {
     auto paint = [&](const char* code, std::string_view s) {
-        if (opts_.color) fmt::format_to(std::back_inserter(buf_), "\x1b[{}m{}\x1b[0m", code, s);
-        else buf_ += s;
+        if (opts_.color)
+            fmt::format_to(std::back_inserter(buf_), "\x1b[{}m{}\x1b[0m", code, s);
+        else
+            buf_ += s;
     };
     if (first_us_ < 0) first_us_ = prev_us_ = ts_us;
     std::string when;
     switch (opts_.ts) {
-    case TsMode::iso: when = format_rfc3339(ts_us); break;
-    case TsMode::epoch: when = fmt::format("{}.{:06}", ts_us / 1000000, ts_us % 1000000); break;
-    case TsMode::epoch_ms: when = fmt::format("{}", ts_us / 1000); break;
-    case TsMode::epoch_us: when = fmt::format("{}", ts_us); break;
-    case TsMode::rel: when = fmt::format("+{:.6f}", (ts_us - first_us_) / 1e6); break;
-    case TsMode::delta: when = fmt::format("+{:.6f}", (ts_us - prev_us_) / 1e6); break;
+    case TsMode::iso:
+        when = format_rfc3339(ts_us);
+        break;
+    case TsMode::epoch:
+        when = fmt::format("{}.{:06}", ts_us / 1000000, ts_us % 1000000);
+        break;
+    case TsMode::epoch_ms:
+        when = fmt::format("{}", ts_us / 1000);
+        break;
+    case TsMode::epoch_us:
+        when = fmt::format("{}", ts_us);
+        break;
+    case TsMode::rel:
+        when = fmt::format("+{:.6f}", (ts_us - first_us_) / 1e6);
+        break;
+    case TsMode::delta:
+        when = fmt::format("+{:.6f}", (ts_us - prev_us_) / 1e6);
+        break;
     }
     prev_us_ = ts_us;
     paint("2", when);
@@ -74,11 +103,16 @@ void Printer::print_human(const Record& r, int64_t ts_us) {
         buf_ += "  ";
         // Control bytes never reach the terminal raw.
         for (unsigned char c : bytes) {
-            if (c == '\n') buf_ += "\\n";
-            else if (c == '\r') buf_ += "\\r";
-            else if (c == '\t') buf_ += "\\t";
-            else if (c < 0x20 || c == 0x7f) fmt::format_to(std::back_inserter(buf_), "\\x{:02x}", c);
-            else buf_ += static_cast<char>(c);
+            if (c == '\n')
+                buf_ += "\\n";
+            else if (c == '\r')
+                buf_ += "\\r";
+            else if (c == '\t')
+                buf_ += "\\t";
+            else if (c < 0x20 || c == 0x7f)
+                fmt::format_to(std::back_inserter(buf_), "\\x{:02x}", c);
+            else
+                buf_ += static_cast<char>(c);
         }
     } else if (r.kind != PayloadKind::none) {
         fmt::format_to(std::back_inserter(buf_), "  {} bytes", bytes.size());

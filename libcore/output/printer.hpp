@@ -17,7 +17,8 @@ struct PrinterOptions {
 
 /// Resolves "auto" choices: human on a terminal, JSON Lines on a pipe; colour only on a terminal
 /// without NO_COLOR or TERM=dumb.
-PrinterOptions resolve_printer(int fd, const std::string& format, const std::string& ts, const std::string& color);
+PrinterOptions resolve_printer(int fd, const std::string& format, const std::string& ts,
+                               const std::string& color);
 
 class Printer {
   public:

@@ -2,6 +2,7 @@
 #include "util/bytes.hpp"
 #include <cstring>
 #include <fmt/format.h>
+#include <optional>
 #include <simdjson.h>
 
 namespace m2m {
@@ -22,19 +23,32 @@ namespace {
 
 std::string describe(simdjson::error_code e) {
     switch (e) {
-    case simdjson::TAPE_ERROR: return "malformed JSON (a missing ',' ':' '}' or ']', or a stray character)";
-    case simdjson::UNCLOSED_STRING: return "unclosed string (a missing '\"')";
-    case simdjson::UTF8_ERROR: return "invalid UTF-8";
-    case simdjson::UNESCAPED_CHARS: return "control character inside a string (escape it)";
-    case simdjson::STRING_ERROR: return "bad escape in a string";
-    case simdjson::NUMBER_ERROR: return "malformed number";
-    case simdjson::T_ATOM_ERROR: return "malformed 'true'";
-    case simdjson::F_ATOM_ERROR: return "malformed 'false'";
-    case simdjson::N_ATOM_ERROR: return "malformed 'null'";
-    case simdjson::EMPTY: return "empty line, expected a JSON object";
-    case simdjson::DEPTH_ERROR: return "nested too deeply";
-    case simdjson::INCORRECT_TYPE: return "expected a JSON object";
-    default: return simdjson::error_message(e);
+    case simdjson::TAPE_ERROR:
+        return "malformed JSON (a missing ',' ':' '}' or ']', or a stray character)";
+    case simdjson::UNCLOSED_STRING:
+        return "unclosed string (a missing '\"')";
+    case simdjson::UTF8_ERROR:
+        return "invalid UTF-8";
+    case simdjson::UNESCAPED_CHARS:
+        return "control character inside a string (escape it)";
+    case simdjson::STRING_ERROR:
+        return "bad escape in a string";
+    case simdjson::NUMBER_ERROR:
+        return "malformed number";
+    case simdjson::T_ATOM_ERROR:
+        return "malformed 'true'";
+    case simdjson::F_ATOM_ERROR:
+        return "malformed 'false'";
+    case simdjson::N_ATOM_ERROR:
+        return "malformed 'null'";
+    case simdjson::EMPTY:
+        return "empty line, expected a JSON object";
+    case simdjson::DEPTH_ERROR:
+        return "nested too deeply";
+    case simdjson::INCORRECT_TYPE:
+        return "expected a JSON object";
+    default:
+        return simdjson::error_message(e);
     }
 }
 
@@ -50,13 +64,18 @@ class RawFields {
         int depth = 0;
         for (; at_ < s_.size(); ++at_) {
             char c = s_[at_];
-            if (c == '"') skip_string(), --at_;
-            else if (c == '{' || c == '[') ++depth;
-            else if ((c == '}' || c == ']') && depth-- == 0) break;
-            else if (c == ',' && depth == 0) break;
+            if (c == '"')
+                skip_string(), --at_;
+            else if (c == '{' || c == '[')
+                ++depth;
+            else if ((c == '}' || c == ']') && depth-- == 0)
+                break;
+            else if (c == ',' && depth == 0)
+                break;
         }
         size_t end = at_;
-        while (end > start && is_ws(s_[end - 1])) --end;
+        while (end > start && is_ws(s_[end - 1]))
+            --end;
         ++at_;
         return s_.substr(start, end - start);
     }
@@ -64,7 +83,8 @@ class RawFields {
   private:
     static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
     void skip_ws() {
-        while (at_ < s_.size() && is_ws(s_[at_])) ++at_;
+        while (at_ < s_.size() && is_ws(s_[at_]))
+            ++at_;
     }
     void skip_string() { // from anywhere before the opening quote to just past the closing one
         at_ = s_.find('"', at_) + 1;
@@ -80,8 +100,16 @@ class RawFields {
 };
 
 enum Known : unsigned {
-    k_ts = 1, k_src = 2, k_dir = 4, k_seq = 8, k_topic = 16, k_qos = 32, k_retain = 64, k_props = 128,
-    k_err = 256, k_payload = 512,
+    k_ts = 1,
+    k_src = 2,
+    k_dir = 4,
+    k_seq = 8,
+    k_topic = 16,
+    k_qos = 32,
+    k_retain = 64,
+    k_props = 128,
+    k_err = 256,
+    k_payload = 512,
 };
 
 struct KnownKey {
@@ -98,6 +126,13 @@ constexpr KnownKey kKnown[] = {
     {"json", k_payload, PayloadKind::json},  {"hex", k_payload, PayloadKind::hex},
     {"b64", k_payload, PayloadKind::b64},
 };
+
+const KnownKey* find_known(std::string_view key) {
+    if (key.size() < 2 || key.size() > 6) return nullptr;
+    for (auto& k : kKnown) // by length and first letter before comparing
+        if (k.name.size() == key.size() && k.name[0] == key[0] && k.name == key) return &k;
+    return nullptr;
+}
 
 } // namespace
 
@@ -116,16 +151,24 @@ Status RecordParser::parse(std::string_view line, Record& out) {
     simdjson::dom::object obj;
     if (root.get(obj)) return bad("expected a JSON object, one record per line");
 
-    RawFields raw(line);
+    // The raw text of a value is needed only for user fields, json payloads and props; the scan
+    // that finds it starts at the first such field and catches up with the fields before it.
+    std::optional<RawFields> raw;
+    size_t index = 0, scanned = 0;
+    auto raw_text = [&]() {
+        if (!raw) raw.emplace(line);
+        std::string_view text;
+        while (scanned <= index)
+            text = raw->next_value(), ++scanned;
+        return text;
+    };
     unsigned seen = 0;
     std::string_view payload_name;
     for (auto [key, value] : obj) {
-        std::string_view text = raw.next_value();
-        const KnownKey* known = nullptr;
-        for (auto& k : kKnown)
-            if (k.name == key) known = &k;
+        const KnownKey* known = find_known(key);
         if (!known) {
-            out.extra.push_back(ExtraField{std::string(key), std::string(text)});
+            out.extra.push_back(ExtraField{std::string(key), std::string(raw_text())});
+            ++index;
             continue;
         }
         if (seen & known->bit) {
@@ -144,10 +187,18 @@ Status RecordParser::parse(std::string_view line, Record& out) {
         };
         Status st;
         switch (known->bit) {
-        case k_ts: st = str(out.ts); break;
-        case k_src: st = str(out.src); break;
-        case k_err: st = str(out.err); break;
-        case k_topic: st = str(out.topic.emplace()); break;
+        case k_ts:
+            st = str(out.ts);
+            break;
+        case k_src:
+            st = str(out.src);
+            break;
+        case k_err:
+            st = str(out.err);
+            break;
+        case k_topic:
+            st = str(out.topic.emplace());
+            break;
         case k_dir:
             st = str(out.dir);
             if (st && out.dir != "rx" && out.dir != "tx") return bad("'dir' must be \"rx\" or \"tx\"");
@@ -172,13 +223,13 @@ Status RecordParser::parse(std::string_view line, Record& out) {
         }
         case k_props:
             if (!value.is_object()) return bad("'props' must be an object");
-            out.props_raw.assign(text);
+            out.props_raw.assign(raw_text());
             break;
         case k_payload:
             payload_name = known->name;
             out.kind = known->kind;
             if (known->kind == PayloadKind::json) {
-                out.payload.assign(text);
+                out.payload.assign(raw_text());
                 break;
             }
             st = str(out.payload);
@@ -194,6 +245,7 @@ Status RecordParser::parse(std::string_view line, Record& out) {
             break;
         }
         if (!st) return st;
+        ++index;
     }
     return {};
 }

@@ -1,5 +1,6 @@
 #include "records/record.hpp"
 #include "util/bytes.hpp"
+#include <array>
 #include <charconv>
 #include <simdjson.h>
 
@@ -7,11 +8,16 @@ namespace m2m {
 
 std::string_view payload_key(PayloadKind kind) {
     switch (kind) {
-    case PayloadKind::text: return "text";
-    case PayloadKind::json: return "json";
-    case PayloadKind::hex: return "hex";
-    case PayloadKind::b64: return "b64";
-    case PayloadKind::none: break;
+    case PayloadKind::text:
+        return "text";
+    case PayloadKind::json:
+        return "json";
+    case PayloadKind::hex:
+        return "hex";
+    case PayloadKind::b64:
+        return "b64";
+    case PayloadKind::none:
+        break;
     }
     return "";
 }
@@ -23,6 +29,12 @@ std::string Record::payload_bytes() const {
     if (simdjson::minify(payload.data(), payload.size(), out.data(), len)) return payload;
     out.resize(len);
     return out;
+}
+
+std::string_view Record::payload_view(std::string& scratch) const {
+    if (kind != PayloadKind::json) return payload;
+    scratch = payload_bytes();
+    return scratch;
 }
 
 void Record::clear() {
@@ -50,17 +62,35 @@ void set_payload(Record& r, std::string bytes, PayloadStyle style, PayloadKind b
     PayloadKind kind = binary;
     switch (style) {
     case PayloadStyle::auto_:
-    case PayloadStyle::text: kind = (style == PayloadStyle::text ? is_valid_utf8(bytes) : is_printable_text(bytes))
-                                        ? PayloadKind::text
-                                        : binary;
+    case PayloadStyle::text:
+        kind = (style == PayloadStyle::text ? is_valid_utf8(bytes) : is_printable_text(bytes))
+                   ? PayloadKind::text
+                   : binary;
         break;
-    case PayloadStyle::json: kind = is_json_text(bytes) ? PayloadKind::json : binary; break;
-    case PayloadStyle::hex: kind = PayloadKind::hex; break;
-    case PayloadStyle::b64: kind = PayloadKind::b64; break;
+    case PayloadStyle::json:
+        kind = is_json_text(bytes) ? PayloadKind::json : binary;
+        break;
+    case PayloadStyle::hex:
+        kind = PayloadKind::hex;
+        break;
+    case PayloadStyle::b64:
+        kind = PayloadKind::b64;
+        break;
     }
     r.kind = kind;
     r.payload = std::move(bytes);
 }
+
+namespace {
+constexpr std::array<bool, 256> make_escape_table() {
+    std::array<bool, 256> t{};
+    for (int c = 0; c < 0x20; ++c)
+        t[c] = true;
+    t['"'] = t['\\'] = true;
+    return t;
+}
+constexpr auto kNeedsEscape = make_escape_table();
+} // namespace
 
 void append_json_string(std::string& out, std::string_view s) {
     static constexpr char hex[] = "0123456789abcdef";
@@ -68,16 +98,27 @@ void append_json_string(std::string& out, std::string_view s) {
     size_t run = 0;
     for (size_t i = 0; i < s.size(); ++i) {
         unsigned char c = static_cast<unsigned char>(s[i]);
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        if (!kNeedsEscape[c]) continue;
         out.append(s.data() + run, i - run);
         run = i + 1;
         switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default: out += {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+        case '"':
+            out += "\\\"";
+            break;
+        case '\\':
+            out += "\\\\";
+            break;
+        case '\n':
+            out += "\\n";
+            break;
+        case '\r':
+            out += "\\r";
+            break;
+        case '\t':
+            out += "\\t";
+            break;
+        default:
+            out += {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
         }
     }
     out.append(s.data() + run, s.size() - run);
@@ -109,11 +150,20 @@ void append_jsonl(std::string& out, const Record& r) {
     if (r.retain) key("retain"), out += *r.retain ? "true" : "false";
     if (!r.props_raw.empty()) key("props"), out += r.props_raw;
     switch (r.kind) {
-    case PayloadKind::text: key("text"), append_json_string(out, r.payload); break;
-    case PayloadKind::json: key("json"), out += r.payload; break;
-    case PayloadKind::hex: key("hex"), out += '"', append_hex(out, r.payload), out += '"'; break;
-    case PayloadKind::b64: key("b64"), out += '"', append_base64(out, r.payload), out += '"'; break;
-    case PayloadKind::none: break;
+    case PayloadKind::text:
+        key("text"), append_json_string(out, r.payload);
+        break;
+    case PayloadKind::json:
+        key("json"), out += r.payload;
+        break;
+    case PayloadKind::hex:
+        key("hex"), out += '"', append_hex(out, r.payload), out += '"';
+        break;
+    case PayloadKind::b64:
+        key("b64"), out += '"', append_base64(out, r.payload), out += '"';
+        break;
+    case PayloadKind::none:
+        break;
     }
     if (!r.err.empty()) key("err"), append_json_string(out, r.err);
     for (const auto& f : r.extra) {

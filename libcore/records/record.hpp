@@ -37,6 +37,8 @@ struct Record {
 
     /// The bytes a frame or message carries: json payloads compacted, others as they are.
     std::string payload_bytes() const;
+    /// The same without a copy: a view of the payload, or of `scratch` holding compacted json.
+    std::string_view payload_view(std::string& scratch) const;
     void clear();
 };
 

@@ -18,8 +18,10 @@ int hex_value(char c) {
 
 constexpr std::array<int8_t, 256> make_b64_table() {
     std::array<int8_t, 256> t{};
-    for (auto& v : t) v = -1;
-    for (int i = 0; i < 64; ++i) t[static_cast<uint8_t>(kB64[i])] = static_cast<int8_t>(i);
+    for (auto& v : t)
+        v = -1;
+    for (int i = 0; i < 64; ++i)
+        t[static_cast<uint8_t>(kB64[i])] = static_cast<int8_t>(i);
     return t;
 }
 constexpr auto kB64Table = make_b64_table();
@@ -85,7 +87,9 @@ std::optional<std::string> decode_base64(std::string_view s) {
     return out;
 }
 
-bool is_valid_utf8(std::string_view s) { return simdjson::validate_utf8(s.data(), s.size()); }
+bool is_valid_utf8(std::string_view s) {
+    return simdjson::validate_utf8(s.data(), s.size());
+}
 
 bool is_printable_text(std::string_view s) {
     for (unsigned char c : s)

@@ -14,11 +14,16 @@ Expected<Micros> parse_duration(std::string_view text) {
                                              text));
     std::string_view unit(end, text.data() + text.size() - end);
     double scale;
-    if (unit.empty() || unit == "s") scale = 1e6;
-    else if (unit == "ms") scale = 1e3;
-    else if (unit == "us") scale = 1;
-    else if (unit == "m" || unit == "min") scale = 60e6;
-    else if (unit == "h") scale = 3600e6;
+    if (unit.empty() || unit == "s")
+        scale = 1e6;
+    else if (unit == "ms")
+        scale = 1e3;
+    else if (unit == "us")
+        scale = 1;
+    else if (unit == "m" || unit == "min")
+        scale = 60e6;
+    else if (unit == "h")
+        scale = 3600e6;
     else
         return fail(Exit::usage,
                     fmt::format("bad duration '{}': unknown unit '{}' (use us, ms, s, m or h)", text, unit));

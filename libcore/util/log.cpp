@@ -9,10 +9,18 @@ std::string g_program = "m2mkit";
 int g_verbosity = 0;
 } // namespace
 
-void set_program(std::string_view name) { g_program = name; }
-std::string_view program() { return g_program; }
-void set_verbosity(int level) { g_verbosity = level; }
-int verbosity() { return g_verbosity; }
+void set_program(std::string_view name) {
+    g_program = name;
+}
+std::string_view program() {
+    return g_program;
+}
+void set_verbosity(int level) {
+    g_verbosity = level;
+}
+int verbosity() {
+    return g_verbosity;
+}
 
 void write(std::string_view level, std::string_view message) {
     std::string line = g_program + ": ";

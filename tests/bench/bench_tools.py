@@ -52,17 +52,24 @@ def main():
     print(f"  cat | cat                           {size / cat / 1e6:8.1f} MB/s")
     print(f"  cat | m2m-send --framing slip       {size / send / 1e6:8.1f} MB/s   ratio to cat {cat / send:.3f}")
 
-    m = 200_000
-    small = os.path.join(tmp, "small.jsonl")
-    with open(records) as src, open(small, "w") as dst:
-        for _, line in zip(range(m), src):
-            dst.write(line)
-    stream = os.path.join(tmp, "stream.slip")
+    for label, m, text_len in [("16-byte", 1_000_000, 16), ("200-byte", 100_000, 200)]:
+        pty_bench(tmp, label, m, text_len)
+    subprocess.run(["rm", "-rf", tmp])
+
+
+def pty_bench(tmp, label, m, text_len):
+    """m2m-send -> m2m-listen (records out) against socat -> socat moving the same SLIP bytes."""
+    small = os.path.join(tmp, f"frames-{text_len}.jsonl")
+    with open(small, "w") as f:
+        for i in range(m):
+            f.write('{"text":"' + f"{i:08d}".ljust(text_len, "x") + '"}\n')
+    stream = os.path.join(tmp, f"stream-{text_len}.slip")
     shell(f"{tool('m2m-send')} file:{stream} --framing slip < {small}")
     stream_size = os.path.getsize(stream)
+    runs = iter(range(1000))
 
     def m2m_pty():
-        dev = os.path.join(tmp, "m2m-dev")
+        dev = os.path.join(tmp, f"m2m-dev-{text_len}-{next(runs)}")
         listener = subprocess.Popen([tool("m2m-listen"), f"pty:{dev}", "--framing", "slip", "-C", str(m)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_path(dev)
@@ -72,25 +79,31 @@ def main():
             raise RuntimeError("m2m-listen failed")
 
     def socat_pty():
-        dev = os.path.join(tmp, "socat-dev")
+        dev = os.path.join(tmp, f"socat-dev-{text_len}-{next(runs)}")
         reader = subprocess.Popen(["socat", "-u", "-b", "65536", f"PTY,link={dev},rawer", "STDOUT"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         wait_path(dev)
-        subprocess.run(["socat", "-u", "-b", "65536", f"OPEN:{stream}", f"OPEN:{dev},rawer"], check=True, timeout=300)
-        try:
-            reader.wait(timeout=300)
-        except subprocess.TimeoutExpired:
-            reader.kill()
-            raise
+        writer = subprocess.Popen(["socat", "-u", "-b", "65536", f"OPEN:{stream}", f"OPEN:{dev},rawer"])
+        got = 0
+        deadline = time.monotonic() + 300
+        while got < stream_size and time.monotonic() < deadline:  # done when every byte has arrived
+            chunk = os.read(reader.stdout.fileno(), 1 << 20)
+            if not chunk:
+                break
+            got += len(chunk)
+        writer.wait(timeout=60)
+        reader.terminate()  # socat keeps its pty open after the writer leaves: end it, by its PID
+        reader.wait()
+        if got != stream_size:
+            raise RuntimeError(f"socat moved {got} of {stream_size} bytes")
 
-    # socat's reader sees the end when the writer closes the pty; ours stops at --count.
+    # Both are timed until the last byte (socat) or frame (m2m-listen --count) has arrived.
     t_m2m = timed(m2m_pty)
     t_socat = timed(socat_pty)
-    print(f"pty pair: {m} SLIP frames, {stream_size / 1e6:.1f} MB on the wire")
+    print(f"pty pair, {label} frames: {m} SLIP frames, {stream_size / 1e6:.1f} MB on the wire")
     print(f"  socat -> socat (bytes only)         {stream_size / t_socat / 1e6:8.1f} MB/s")
     print(f"  m2m-send -> m2m-listen (records)    {stream_size / t_m2m / 1e6:8.1f} MB/s   ratio to socat {t_socat / t_m2m:.2f}"
           "   (target >= 1)")
-    subprocess.run(["rm", "-rf", tmp])
 
 
 main()

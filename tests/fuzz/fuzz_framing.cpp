@@ -8,7 +8,8 @@
 
 namespace {
 
-std::vector<m2m::Frame> run(const m2m::Framing& f, std::string_view data, size_t split, m2m::DecoderStats* st) {
+std::vector<m2m::Frame> run(const m2m::Framing& f, std::string_view data, size_t split,
+                            m2m::DecoderStats* st) {
     auto dec = f.decoder();
     std::vector<m2m::Frame> out;
     int64_t t = 0;
@@ -33,12 +34,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
     auto whole = run(*framing, data, data.size() + 1, &whole_st);
     for (auto& f : whole)
         if (f.bytes.size() > 64 && std::string(FRAMING).rfind("fixed", 0) != 0) std::abort();
-    if (std::string(FRAMING).rfind("idle", 0) != 0 && std::string(FRAMING) != "raw") { // time/read-bound framings
+    if (std::string(FRAMING).rfind("idle", 0) != 0 &&
+        std::string(FRAMING) != "raw") { // time/read-bound framings
         auto parts = run(*framing, data, split, &split_st);
         if (parts.size() != whole.size()) std::abort();
         for (size_t i = 0; i < parts.size(); ++i)
             if (parts[i].bytes != whole[i].bytes || parts[i].err != whole[i].err) std::abort();
-        if (split_st.drops != whole_st.drops || split_st.dropped_bytes != whole_st.dropped_bytes) std::abort();
+        if (split_st.drops != whole_st.drops || split_st.dropped_bytes != whole_st.dropped_bytes)
+            std::abort();
     }
     auto big = m2m::make_framing(FRAMING, {.max_frame = 1 << 20});
     std::string encoded;

@@ -24,7 +24,8 @@ std::vector<Frame> decode(const Framing& f, std::string_view stream, std::vector
 std::string encode_all(const Framing& f, const std::vector<std::string>& payloads) {
     auto enc = f.encoder();
     std::string out;
-    for (auto& p : payloads) REQUIRE(enc->encode(p, out));
+    for (auto& p : payloads)
+        REQUIRE(enc->encode(p, out));
     return out;
 }
 
@@ -43,7 +44,8 @@ std::vector<std::string> random_payloads(std::mt19937& rng, size_t n, size_t max
 
 std::vector<std::string> bytes_of(const std::vector<Frame>& frames) {
     std::vector<std::string> v;
-    for (auto& f : frames) v.push_back(f.bytes);
+    for (auto& f : frames)
+        v.push_back(f.bytes);
     return v;
 }
 
@@ -61,7 +63,8 @@ TEST_CASE("binary framings round-trip random payloads, whatever the split") {
             CHECK(bytes_of(decode(*f, stream)) == payloads);
             for (int trial = 0; trial < 20; ++trial) {
                 std::vector<size_t> cuts;
-                for (size_t at = 0; at < stream.size(); at += 1 + rng() % 97) cuts.push_back(at);
+                for (size_t at = 0; at < stream.size(); at += 1 + rng() % 97)
+                    cuts.push_back(at);
                 CHECK(bytes_of(decode(*f, stream, cuts)) == payloads);
             }
         }
@@ -74,7 +77,8 @@ TEST_CASE("COBS encodes canonically around 254-byte blocks") {
     std::string out;
     REQUIRE(f->encoder()->encode(block, out));
     CHECK(out.size() == 1 + 1 + 254 + 1); // leading delimiter, code 0xFF, data, delimiter
-    for (std::string p : {block + std::string(1, '\0'), std::string(1, '\0') + block, block + block, std::string()}) {
+    for (std::string p :
+         {block + std::string(1, '\0'), std::string(1, '\0') + block, block + block, std::string()}) {
         std::string s;
         REQUIRE(f->encoder()->encode(p, s));
         CHECK(bytes_of(decode(*f, s)) == std::vector<std::string>{p});
@@ -85,7 +89,8 @@ TEST_CASE("every split of a stream yields the same frames") {
     for (const char* spec : {"line", "crlf", "cr", "slip", "cobs", "len:u16be", "fixed:3"}) {
         SECTION(spec) {
             auto f = make_framing(spec, {.max_frame = 8});
-            std::string stream = encode_all(*f, {"abc", "xyz", "123"}) + std::string("\xC0\x00garbage\r\n\r", 12);
+            std::string stream =
+                encode_all(*f, {"abc", "xyz", "123"}) + std::string("\xC0\x00garbage\r\n\r", 12);
             auto whole = decode(*f, stream);
             for (size_t i = 0; i <= stream.size(); ++i)
                 for (size_t j = i; j <= stream.size(); ++j) {
@@ -143,17 +148,29 @@ TEST_CASE("garbage before the first frame is skipped and counted") {
 TEST_CASE("corrupt frames are dropped and counted, and the decoder resynchronises") {
     auto slip = make_framing("slip");
     DecoderStats st;
-    std::string bad = std::string("\xC0" "ab\xDB" "xcd\xC0", 8) + encode_all(*slip, {"good"});
+    std::string bad = std::string("\xC0"
+                                  "ab\xDB"
+                                  "xcd\xC0",
+                                  8) +
+                      encode_all(*slip, {"good"});
     CHECK(bytes_of(decode(*slip, bad, {}, &st)) == std::vector<std::string>{"good"});
     CHECK(st.drops["bad_escape"] == 1);
 
     auto cobs = make_framing("cobs");
-    std::string bad_cobs = std::string("\x00\x05" "ab\x00", 5) + encode_all(*cobs, {"fine"});
+    std::string bad_cobs = std::string("\x00\x05"
+                                       "ab\x00",
+                                       5) +
+                           encode_all(*cobs, {"fine"});
     CHECK(bytes_of(decode(*cobs, bad_cobs, {}, &st)) == std::vector<std::string>{"fine"});
     CHECK(st.drops["bad_cobs"] == 1);
 
     auto len = make_framing("len:u16be");
-    CHECK(bytes_of(decode(*len, std::string("\x00\x05" "abc", 5), {}, &st)).empty());
+    CHECK(bytes_of(decode(*len,
+                          std::string("\x00\x05"
+                                      "abc",
+                                      5),
+                          {}, &st))
+              .empty());
     CHECK(st.drops["truncated"] == 1);
 }
 

@@ -60,7 +60,8 @@ TEST_CASE("records: json payloads publish compact") {
 
 TEST_CASE("records: bad input is named precisely") {
     CHECK(error_of(R"({"text":"a")").find("JSON") != std::string::npos);
-    CHECK(error_of(R"({"text":"a","hex":"00"})").find("two payload keys ('text' and 'hex')") != std::string::npos);
+    CHECK(error_of(R"({"text":"a","hex":"00"})").find("two payload keys ('text' and 'hex')") !=
+          std::string::npos);
     CHECK(error_of(R"({"hex":"0g"})").find("not valid hex") != std::string::npos);
     CHECK(error_of(R"({"hex":"abc"})").find("not valid hex") != std::string::npos);
     CHECK(error_of(R"({"b64":"A==="})").find("not valid base64") != std::string::npos);
@@ -95,7 +96,8 @@ TEST_CASE("records: payload style for received bytes") {
 
 TEST_CASE("hex and base64 codecs") {
     std::string all;
-    for (int i = 0; i < 256; ++i) all += static_cast<char>(i);
+    for (int i = 0; i < 256; ++i)
+        all += static_cast<char>(i);
     for (size_t n = 0; n < 8; ++n) {
         std::string h, b;
         append_hex(h, all.substr(0, n) + all);
@@ -107,4 +109,12 @@ TEST_CASE("hex and base64 codecs") {
     CHECK(decode_base64("Zm8=") == "fo");
     CHECK_FALSE(decode_base64("Zm=v"));
     CHECK_FALSE(decode_base64("Zm9"));
+}
+
+#include "util/clock.hpp"
+TEST_CASE("timestamps are RFC 3339 UTC with microseconds") {
+    CHECK(format_rfc3339(0) == "1970-01-01T00:00:00.000000Z");
+    CHECK(format_rfc3339(1795284000123456) == "2026-11-21T18:00:00.123456Z");
+    CHECK(format_rfc3339(1795284000000007) == "2026-11-21T18:00:00.000007Z");
+    CHECK(format_rfc3339(1795284001999999) == "2026-11-21T18:00:01.999999Z");
 }
