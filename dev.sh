@@ -39,15 +39,13 @@ build_release() {
 demo() {
     deps
     build_release
-    local dir dev sender
-    dir=$(mktemp -d)
-    dev="$dir/sensor"
-    local n
+    DEMO_DIR=$(mktemp -d)
+    local dev="$DEMO_DIR/sensor" n
     n=$(grep -c . fixtures/demo-sensor.jsonl)
     # The virtual device: a pty at $dev that plays a pump sensor's lines, 4 per second.
     build/tools/m2m-send "pty:$dev" --interval 250ms < fixtures/demo-sensor.jsonl &
-    sender=$!
-    trap 'kill $sender 2>/dev/null; rm -rf "$dir"' EXIT
+    DEMO_SENDER=$!
+    trap 'kill "$DEMO_SENDER" 2>/dev/null; rm -rf "$DEMO_DIR"' EXIT
     for _ in $(seq 200); do [ -e "$dev" ] && break; sleep 0.02; done
     echo "dev.sh: decoding the virtual device at $dev (Ctrl-C stops)" >&2
     build/tools/m2m-listen "serial:$dev" --count "$n" --timeout 60s --stats

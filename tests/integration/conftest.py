@@ -19,7 +19,9 @@ def run(name, *args, input=None, timeout=60, env=None):
     if isinstance(input, str):
         input = input.encode()
     full_env = dict(os.environ, **(env or {}))
-    return subprocess.run([tool(name), *args], input=input, capture_output=True, timeout=timeout, env=full_env)
+    stdin = subprocess.DEVNULL if input is None else None  # never the test runner's own stdin
+    return subprocess.run([tool(name), *args], input=input, stdin=stdin, capture_output=True, timeout=timeout,
+                          env=full_env)
 
 
 def records(stdout):
