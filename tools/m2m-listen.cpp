@@ -29,16 +29,10 @@ int main(int argc, char** argv) {
           "a frame ending at 20 ms of silence."},
          {"m2m-listen --list", "List the serial ports with their USB identities."}}};
     CLI::App app;
-    m2m::cli::completes(app.add_option("LINK", args.link,
-                                       "The link to listen on: serial:PATH?baud=N, pty:[PATH], "
-                                       "tcp://HOST:PORT, tcp-listen://:PORT, udp://HOST:PORT, "
-                                       "udp-listen://:PORT, file:PATH or -"),
-                        "link");
+    m2m::cli::add_link_options(app, args.link, "listen on", false);
     app.add_flag("-l,--list", args.list,
                  "List serial ports (by-id path, VID:PID, serial number, manufacturer, "
                  "product) and exit")
-        ->group("Link");
-    app.add_flag("--no-reconnect", args.no_reconnect, "Exit 1 when the link is lost instead of reopening it")
         ->group("Link");
     m2m::cli::add_framing_options(app, args.framing);
     m2m::cli::add_output_options(app, args.output);

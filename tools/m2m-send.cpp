@@ -24,12 +24,7 @@ int main(int argc, char** argv) {
          {"m2m-listen serial:/dev/ttyUSB0 | m2m-send tcp://127.0.0.1:9000 --framing slip",
           "Forward every frame from a serial port to a TCP peer as SLIP."}}};
     CLI::App app;
-    m2m::cli::completes(app.add_option("LINK", args.link,
-                                       "The link to write to: serial:PATH?baud=N, pty:[PATH], "
-                                       "tcp://HOST:PORT, tcp-listen://:PORT, udp://HOST:PORT, "
-                                       "file:PATH or -")
-                            ->required(),
-                        "link");
+    m2m::cli::add_link_options(app, args.link, "write to", true);
     app.add_flag("-r,--raw", args.raw, "Each stdin line is a payload as it is, not a record")->group("Input");
     app.add_option("--max-line", args.max_line,
                    "Longest input line in bytes; longer ones are reported and skipped")
@@ -44,8 +39,6 @@ int main(int argc, char** argv) {
         ->option_text("DUR")
         ->capture_default_str()
         ->group("Reply");
-    app.add_flag("--no-reconnect", args.no_reconnect, "Exit 1 when the link is lost instead of reopening it")
-        ->group("Link");
     m2m::cli::add_framing_options(app, args.framing);
     m2m::cli::add_output_options(app, args.output);
     m2m::cli::add_limit_options(app, args.limits, "frames sent");

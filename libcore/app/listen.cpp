@@ -55,8 +55,8 @@ Expected<Exit> list_ports(const cli::OutputArgs& out) {
 
 Expected<Exit> run_listen(const ListenArgs& a) {
     if (a.list) return list_ports(a.output);
-    if (a.link.empty()) return fail(Exit::usage, "a LINK is required (or --list)");
-    auto uri = parse_uri(a.link);
+    if (a.link.uri.empty()) return fail(Exit::usage, "a LINK is required (or --list)");
+    auto uri = parse_uri(a.link.uri);
     if (!uri) return std::unexpected(uri.error());
     auto framing = make_framing(a.framing.framing, {.max_frame = a.framing.max_frame});
     if (!framing) return std::unexpected(framing.error());
@@ -67,7 +67,7 @@ Expected<Exit> run_listen(const ListenArgs& a) {
     RunStats stats;
     FrameRecorder recorder(loop, stats, a.output, a.limits, a.common.strict);
     if (auto st = recorder.init(); !st) return std::unexpected(st.error());
-    LinkSession session(loop, std::move(*link), !a.no_reconnect, stats);
+    LinkSession session(loop, std::move(*link), !a.link.no_reconnect, stats);
     auto decoder = framing->decoder();
     std::vector<Frame> frames;
     int idle_timer = -1;

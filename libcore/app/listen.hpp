@@ -5,9 +5,8 @@
 namespace m2m {
 
 struct ListenArgs {
-    std::string link;
+    cli::LinkArgs link;
     bool list = false;
-    bool no_reconnect = false;
     cli::FramingArgs framing;
     cli::OutputArgs output;
     cli::LimitArgs limits;

@@ -237,7 +237,7 @@ class Sender {
 } // namespace
 
 Expected<Exit> run_send(const SendArgs& a) {
-    auto uri = parse_uri(a.link);
+    auto uri = parse_uri(a.link.uri);
     if (!uri) return std::unexpected(uri.error());
     auto framing = make_framing(a.framing.framing, {.max_frame = a.framing.max_frame});
     if (!framing) return std::unexpected(framing.error());
@@ -260,7 +260,7 @@ Expected<Exit> run_send(const SendArgs& a) {
     reply_limits.count = 0; // --count counts frames sent, not replies
     FrameRecorder reply_recorder(loop, stats, a.output, reply_limits, a.common.strict);
     if (auto st = reply_recorder.init(); !st) return std::unexpected(st.error());
-    LinkSession session(loop, std::move(*link), !a.no_reconnect, stats, !stream);
+    LinkSession session(loop, std::move(*link), !a.link.no_reconnect, stats, !stream);
     if (auto st = session.start(); !st) return std::unexpected(st.error());
     Sender sender(a, loop, session, stats, reply_recorder, *framing, interval_us, reply_timeout_us);
     sender.start();

@@ -5,13 +5,12 @@
 namespace m2m {
 
 struct SendArgs {
-    std::string link;
+    cli::LinkArgs link;
     bool raw = false;
     size_t max_line = 1 << 20;
     std::string interval;
     bool reply = false;
     std::string reply_timeout = "1s";
-    bool no_reconnect = false;
     cli::FramingArgs framing;
     cli::OutputArgs output;
     cli::LimitArgs limits; // count: frames to send

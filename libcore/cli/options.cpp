@@ -53,6 +53,16 @@ void add_common_options(CLI::App& app, CommonArgs& a) {
         ->group("");
 }
 
+void add_link_options(CLI::App& app, LinkArgs& a, const std::string& role, bool required) {
+    auto* link = app.add_option("LINK", a.uri,
+                                "The link to " + role +
+                                    ": serial:PATH?baud=N, pty:[PATH], tcp://HOST:PORT, tcp-listen://:PORT, "
+                                    "udp://HOST:PORT, udp-listen://:PORT, file:PATH or -");
+    completes(required ? link->required() : link, "link");
+    app.add_flag("--no-reconnect", a.no_reconnect, "Exit 1 when the link is lost instead of reopening it")
+        ->group("Link");
+}
+
 void add_framing_options(CLI::App& app, FramingArgs& a) {
     std::vector<std::string> names;
     for (auto& [name, summary] : framing_catalogue())

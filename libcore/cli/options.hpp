@@ -16,6 +16,11 @@ struct CommonArgs {
     bool version = false;
 };
 
+struct LinkArgs {
+    std::string uri;
+    bool no_reconnect = false;
+};
+
 struct FramingArgs {
     std::string framing = "line";
     size_t max_frame = 65536;
@@ -35,6 +40,8 @@ struct LimitArgs {
 };
 
 void add_common_options(CLI::App& app, CommonArgs& a);
+/// The LINK argument (what the tool does with it in `role`) and --no-reconnect.
+void add_link_options(CLI::App& app, LinkArgs& a, const std::string& role, bool required);
 void add_framing_options(CLI::App& app, FramingArgs& a);
 void add_output_options(CLI::App& app, OutputArgs& a);
 void add_limit_options(CLI::App& app, LimitArgs& a, const std::string& count_what);
