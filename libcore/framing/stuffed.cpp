@@ -3,6 +3,7 @@
 // (counted as "garbage") and is in sync from there; the encoders send a leading delimiter, as
 // RFC 1055 recommends, so the first frame survives on a fresh link.
 #include "framing/codecs.hpp"
+#include "util/scan.hpp"
 
 namespace m2m {
 
@@ -74,10 +75,7 @@ class SlipDecoder final : public StuffedDecoder {
         for (size_t i = 0; i < bytes.size(); ++i) {
             auto c = static_cast<unsigned char>(bytes[i]);
             if (synced_ && !esc_ && c != kEnd && c != kEsc) { // a run of plain bytes, copied at once
-                size_t end = i + 1;
-                while (end < bytes.size() && static_cast<unsigned char>(bytes[end]) != kEnd &&
-                       static_cast<unsigned char>(bytes[end]) != kEsc)
-                    ++end;
+                size_t end = scan::find_either(bytes, i + 1, kEnd, kEsc);
                 put_run(bytes.substr(i, end - i));
                 i = end - 1;
                 continue;
@@ -115,9 +113,9 @@ class SlipEncoder final : public Encoder {
         if (payload.empty()) return fail(Exit::bad_data, "SLIP cannot carry an empty frame");
         out += static_cast<char>(kEnd);
         size_t run = 0;
-        for (size_t i = 0; i < payload.size(); ++i) {
+        for (size_t i = scan::find_either(payload, 0, kEnd, kEsc); i < payload.size();
+             i = scan::find_either(payload, i + 1, kEnd, kEsc)) {
             auto c = static_cast<unsigned char>(payload[i]);
-            if (c != kEnd && c != kEsc) continue;
             out.append(payload.data() + run, i - run);
             out += static_cast<char>(kEsc);
             out += static_cast<char>(c == kEnd ? kEscEnd : kEscEsc);

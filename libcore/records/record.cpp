@@ -1,5 +1,6 @@
 #include "records/record.hpp"
 #include "util/bytes.hpp"
+#include "util/scan.hpp"
 #include <array>
 #include <charconv>
 #include <simdjson.h>
@@ -96,9 +97,13 @@ void append_json_string(std::string& out, std::string_view s) {
     static constexpr char hex[] = "0123456789abcdef";
     out += '"';
     size_t run = 0;
-    for (size_t i = 0; i < s.size(); ++i) {
+    auto word = [](uint64_t v) {
+        return scan::has_less(v, 0x20) | scan::has_byte(v, '"') | scan::has_byte(v, '\\');
+    };
+    auto escape = [](unsigned char c) { return kNeedsEscape[c]; };
+    for (size_t i = scan::find_if(s, 0, word, escape); i < s.size();
+         i = scan::find_if(s, i + 1, word, escape)) {
         unsigned char c = static_cast<unsigned char>(s[i]);
-        if (!kNeedsEscape[c]) continue;
         out.append(s.data() + run, i - run);
         run = i + 1;
         switch (c) {

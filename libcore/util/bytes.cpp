@@ -1,4 +1,5 @@
 #include "util/bytes.hpp"
+#include "util/scan.hpp"
 #include <array>
 #include <cstdint>
 #include <simdjson.h>
@@ -92,8 +93,11 @@ bool is_valid_utf8(std::string_view s) {
 }
 
 bool is_printable_text(std::string_view s) {
-    for (unsigned char c : s)
-        if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f) return false;
+    auto control = [](unsigned char c) { return c < 0x20 || c == 0x7f; };
+    auto word = [](uint64_t v) { return scan::has_less(v, 0x20) | scan::has_byte(v, 0x7f); };
+    for (size_t i = scan::find_if(s, 0, word, control); i < s.size();
+         i = scan::find_if(s, i + 1, word, control))
+        if (s[i] != '\t' && s[i] != '\r' && s[i] != '\n') return false;
     return is_valid_utf8(s);
 }
 

@@ -118,3 +118,25 @@ TEST_CASE("timestamps are RFC 3339 UTC with microseconds") {
     CHECK(format_rfc3339(1795284000000007) == "2026-11-21T18:00:00.000007Z");
     CHECK(format_rfc3339(1795284001999999) == "2026-11-21T18:00:01.999999Z");
 }
+
+#include "util/scan.hpp"
+TEST_CASE("word-at-a-time scans find exactly what a byte loop finds") {
+    std::string s;
+    for (int i = 0; i < 600; ++i)
+        s += static_cast<char>((i * 37 + 11) % 256);
+    for (auto [a, b] : {std::pair<uint8_t, uint8_t>{0xC0, 0xDB}, {0x00, 0x0A}, {'"', '\\'}, {0xFF, 0x80}}) {
+        for (size_t from = 0; from < s.size(); from += 7) {
+            size_t slow = from;
+            while (slow < s.size() && static_cast<uint8_t>(s[slow]) != a &&
+                   static_cast<uint8_t>(s[slow]) != b)
+                ++slow;
+            CHECK(scan::find_either(s, from, a, b) == slow);
+        }
+    }
+    CHECK(is_printable_text("plain text with tab\tand\r\nnewlines, é ✓, long enough to span words"));
+    CHECK_FALSE(is_printable_text(std::string("sixteen bytes ok\x01 then", 22)));
+    CHECK_FALSE(is_printable_text("0123456789abcdef\x7f"));
+    std::string out;
+    append_json_string(out, std::string("0123456789\"abcdef\\ghij\x01klmnopqrstuvwxyz", 39));
+    CHECK(out == R"("0123456789\"abcdef\\ghij\u0001klmnopqrstuvwxyz")");
+}
