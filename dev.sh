@@ -5,13 +5,14 @@
 #                    under ASan+UBSan, then each fuzzer briefly (what CI runs)
 #   ./dev.sh bench   benchmarks side by side with the peers, as ratios
 #   ./dev.sh docs    regenerate man/ and completions/ from the CLI definitions
+#   ./dev.sh package build the Debian package (build/m2mkit_*.deb)
 set -euo pipefail
 cd "$(dirname "$0")"
 JOBS=$(nproc)
 FUZZ_SECONDS=${FUZZ_SECONDS:-15}
 
 PACKAGES=(g++ cmake ninja-build pkg-config git libcli11-dev libserialport-dev libfmt-dev catch2 libsimdjson-dev
-          python3 python3-pytest man-db clang-16 libclang-rt-16-dev socat)
+          python3 python3-pytest man-db clang-16 libclang-rt-16-dev socat dpkg-dev file)
 
 deps() {
     local missing=()
@@ -95,5 +96,6 @@ test) test_all ;;
 bench) bench ;;
 fuzz) deps; run_fuzzers ;;
 docs) build_release; scripts/gen-docs build/tools ;;
-*) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+package) deps; build_release; (cd build && cpack) ;;
+*) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

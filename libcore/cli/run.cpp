@@ -30,13 +30,17 @@ const std::vector<std::pair<int, std::string>>& exit_status_table() {
 
 int run_tool(CLI::App& app, const ToolDoc& doc, CommonArgs& common, int argc, char** argv,
              const std::function<Expected<Exit>()>& run) {
-    log::set_program(doc.name);
-    app.name(doc.name);
+    // The name the tool was called by: an install with a name prefix (m2m-bridge) speaks and
+    // documents itself under that name.
+    std::string name = argc > 0 ? std::string(argv[0]) : doc.name;
+    name = name.substr(name.find_last_of('/') + 1);
+    log::set_program(name);
+    app.name(name);
     app.description(doc.summary);
     std::string footer = "Exit status:";
     for (auto& [code, what] : exit_status_table())
         footer += fmt::format("\n  {:<4} {}", code, what);
-    app.footer(footer + fmt::format("\n\nSee {}(1) and m2mkit(7).", doc.name));
+    app.footer(footer + fmt::format("\n\nSee {}(1) and m2mkit(7).", name));
     add_env_names(app);
     // Precedence: command line, then M2MKIT_* environment, then --config file. CLI11 puts the
     // file above the environment, so environment values join the command line unless given there.
@@ -62,16 +66,16 @@ int run_tool(CLI::App& app, const ToolDoc& doc, CommonArgs& common, int argc, ch
     } catch (const CLI::RequiredError& e) {
         if (common.generate.empty() && !common.version) { // those need no LINK
             log::error("{}", e.what());
-            std::fprintf(stderr, "Run '%s --help' for usage.\n", doc.name.c_str());
+            std::fprintf(stderr, "Run '%s --help' for usage.\n", name.c_str());
             return static_cast<int>(Exit::usage);
         }
     } catch (const CLI::ParseError& e) {
         log::error("{}", e.what());
-        std::fprintf(stderr, "Run '%s --help' for usage.\n", doc.name.c_str());
+        std::fprintf(stderr, "Run '%s --help' for usage.\n", name.c_str());
         return static_cast<int>(Exit::usage);
     }
     if (common.version) {
-        std::fputs(version_text(doc.name).c_str(), stdout);
+        std::fputs(version_text(name).c_str(), stdout);
         return 0;
     }
     if (!common.generate.empty()) {

@@ -1,0 +1,77 @@
+"""cmake --install into a staging directory, with and without a name prefix, and the .deb."""
+import os
+import subprocess
+
+import pytest
+
+BUILD = os.environ.get("M2MKIT_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
+TOOLS = ["m2m-listen", "m2m-send"]
+
+
+def install(dest, prefix=None):
+    env = dict(os.environ, DESTDIR=str(dest))
+    if prefix is not None:
+        env["M2MKIT_NAME_PREFIX"] = prefix
+    subprocess.run(["cmake", "--install", BUILD, "--prefix", "/usr"], env=env, check=True, capture_output=True)
+    return dest / "usr"
+
+
+def tree(root):
+    return sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs)
+
+
+def expected_tree(names):
+    files = ["share/man/man7/m2mkit.7", "share/m2mkit/fixtures/demo-sensor.jsonl",
+             "share/m2mkit/fixtures/bad-records.jsonl", "share/m2mkit/fixtures/bad-records.expected"]
+    for n in names:
+        files += [f"bin/{n}", f"share/man/man1/{n}.1", f"share/bash-completion/completions/{n}",
+                  f"share/zsh/vendor-completions/_{n}", f"share/fish/vendor_completions.d/{n}.fish"]
+    return sorted(files)
+
+
+def test_staged_install_puts_everything_where_it_belongs(tmp_path):
+    root = install(tmp_path)
+    assert tree(root) == expected_tree(TOOLS)
+    for page in ["man1/m2m-listen.1", "man1/m2m-send.1", "man7/m2mkit.7"]:
+        r = subprocess.run(["man", "--warnings", "-l", str(root / "share/man" / page)], capture_output=True,
+                           env=dict(os.environ, MANWIDTH="80", MANPAGER="cat"))
+        assert r.returncode == 0 and r.stderr == b"", r.stderr.decode()
+    script = root / "share/bash-completion/completions/m2m-listen"
+    probe = (f"source {script}; complete -p m2m-listen; COMP_WORDS=(m2m-listen --stat); COMP_CWORD=1; "
+             f'_m2m_listen; echo "${{COMPREPLY[@]}}"')
+    out = subprocess.run(["bash", "-c", probe], capture_output=True, check=True).stdout.decode().splitlines()
+    assert out == ["complete -F _m2m_listen m2m-listen", "--stats"]
+    assert subprocess.run([str(root / "bin/m2m-send"), "--version"], capture_output=True).returncode == 0
+
+
+def test_a_name_prefix_renames_tools_pages_and_completions(tmp_path):
+    root = install(tmp_path, prefix="hw-")
+    names = [f"hw-{t}" for t in TOOLS]
+    assert tree(root) == expected_tree(names)
+    for n in names:
+        assert f".TH {n.upper()} 1" in (root / f"share/man/man1/{n}.1").read_text()
+        assert (root / f"share/bash-completion/completions/{n}").read_text().rstrip().endswith(
+            f"complete -F _{n.replace('-', '_')} {n}")
+        assert (root / f"share/zsh/vendor-completions/_{n}").read_text().startswith(f"#compdef {n}\n")
+        assert f"complete -c {n} " in (root / f"share/fish/vendor_completions.d/{n}.fish").read_text()
+        r = subprocess.run([str(root / f"bin/{n}"), "--bogus"], capture_output=True)
+        assert r.returncode == 2 and r.stderr.decode().startswith(f"{n}: error: ")
+    # a tool that already carries the prefix keeps its name
+    assert tree(install(tmp_path / "same", prefix="m2m-")) == expected_tree(TOOLS)
+
+
+def test_debian_package_lists_the_same_tree_and_its_real_dependencies(tmp_path):
+    r = subprocess.run(["cpack", "--config", os.path.join(BUILD, "CPackConfig.cmake"), "-B", str(tmp_path)],
+                       capture_output=True)
+    assert r.returncode == 0, r.stdout.decode() + r.stderr.decode()
+    debs = [f for f in os.listdir(tmp_path) if f.endswith(".deb")]
+    assert len(debs) == 1
+    deb = str(tmp_path / debs[0])
+    listing = subprocess.run(["dpkg-deb", "-c", deb], capture_output=True, check=True).stdout.decode()
+    files = sorted(line.split()[-1].lstrip("./").removeprefix("usr/") for line in listing.splitlines()
+                   if not line.startswith("d"))
+    assert files == expected_tree(TOOLS)
+    info = subprocess.run(["dpkg", "-I", deb], capture_output=True, check=True).stdout.decode()
+    depends = next(l for l in info.splitlines() if l.strip().startswith("Depends:"))
+    for lib in ["libserialport0", "libfmt9", "libsimdjson14", "libstdc++6"]:
+        assert lib in depends, depends
