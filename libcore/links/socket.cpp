@@ -90,6 +90,7 @@ class TcpListenLink final : public FdLink {
         auto fd = make_socket(uri_, SOCK_STREAM, true);
         if (!fd) return std::unexpected(fd.error());
         listen_fd_ = *fd;
+        log::info("{}: listening", name_);
         return {};
     }
     void close() override {

@@ -108,10 +108,3 @@ def as_file(tmp_path, text, name="input.jsonl"):
     path = tmp_path / name
     path.write_bytes(text.encode() if isinstance(text, str) else text)
     return open(path, "rb")
-
-
-def wait_path(path, timeout=10):
-    deadline = time.monotonic() + timeout
-    while not os.path.lexists(path):
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.005)

@@ -44,8 +44,7 @@ def test_reply_polls_a_device_and_prints_each_answer(tmp_path, procs):
     """A device answering each line: m2m-send --reply prints the answers as records."""
     dev = str(tmp_path / "dev")
     device_script = (
-        "import os,sys,tty,time\n"
-        "while not os.path.exists(sys.argv[1]): time.sleep(0.01)\n"
+        "import os,sys,tty\n"
         "fd=os.open(sys.argv[1],os.O_RDWR|os.O_NOCTTY); tty.setraw(fd, tty.TCSANOW); buf=b''\n"
         "while True:\n"
         "  b=os.read(fd,100)\n"
@@ -54,9 +53,10 @@ def test_reply_polls_a_device_and_prints_each_answer(tmp_path, procs):
         "  while b'\\n' in buf:\n"
         "    line,buf=buf.split(b'\\n',1)\n"
         "    if line!=b'SILENT': os.write(fd,b'ECHO '+line+b'\\n')\n")
-    device = subprocess.Popen(["/usr/bin/python3", "-c", device_script, dev])  # waits for the pty
-    owner = procs("m2m-send", f"pty:{dev}", "--reply", "--reply-timeout", "1s", "--stats",
+    owner = procs("m2m-send", f"pty:{dev}", "--reply", "--reply-timeout", "2s", "--stats",
                   stdin=as_file(tmp_path, '{"text":"A"}\n{"text":"SILENT"}\n{"text":"B"}\n'))
+    owner.wait_stderr("pty device at")  # "A" waits in the device's input until it opens
+    device = subprocess.Popen(["/usr/bin/python3", "-c", device_script, dev])
     try:
         code, out, err = owner.finish()
     finally:
@@ -65,7 +65,7 @@ def test_reply_polls_a_device_and_prints_each_answer(tmp_path, procs):
     assert [r["text"] for r in records(out)] == ["ECHO A", "ECHO B"]
     st = stats_of(err)
     assert (st["frames_out"], st["replies"], st["reply_timeouts"]) == (3, 2, 1)
-    assert "line 2: no reply within 1s" in err.decode()
+    assert "line 2: no reply within 2s" in err.decode()
 
 
 def test_user_fields_and_binary_survive_a_file_round_trip(tmp_path):

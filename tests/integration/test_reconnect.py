@@ -2,13 +2,13 @@
 import socket
 import subprocess
 
-from conftest import records, stats_of, wait_path
+from conftest import records, stats_of
 
 
 def test_listener_reconnects_when_a_new_pty_appears_at_the_same_path(tmp_path, procs):
     dev = str(tmp_path / "dev")
     first = procs("m2m-send", f"pty:{dev}", stdin=subprocess.PIPE)
-    wait_path(dev)
+    first.wait_stderr("pty device at")
     listener = procs("m2m-listen", f"serial:{dev}", "-C", "2", "--stats")
     first.p.stdin.write(b'{"text":"before"}\n')
     first.p.stdin.flush()
@@ -37,16 +37,9 @@ def free_port():
 def test_tcp_listener_serves_one_peer_after_another(procs):
     port = free_port()
     listener = procs("m2m-listen", f"tcp-listen://127.0.0.1:{port}", "--framing", "slip", "-C", "2", "-v")
-    for i, word in enumerate([b"first", b"second"]):
-        for _ in range(200):  # the listener binds after it starts: wait until it accepts
-            try:
-                c = socket.create_connection(("127.0.0.1", port), timeout=5)
-                break
-            except ConnectionRefusedError:
-                listener.p.poll()
-                assert listener.p.returncode is None, listener.finish()
-                import time
-                time.sleep(0.01)
+    listener.wait_stderr("listening")
+    for word in [b"first", b"second"]:
+        c = socket.create_connection(("127.0.0.1", port), timeout=5)
         c.sendall(b"\xc0" + word + b"\xc0")
         listener.read_until(lambda out, w=word: w in out)
         c.close()

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from conftest import as_file, records, run, stats_of, wait_path
+from conftest import as_file, records, run, stats_of
 
 N = 10_000
 
@@ -71,7 +71,7 @@ def test_sender_owns_pty(framing, tmp_path, procs):
     ps = payloads(framing, N, framing + "-b")
     dev = str(tmp_path / "dev")
     sender = procs("m2m-send", f"pty:{dev}", "--framing", framing, stdin=as_file(tmp_path, feed(ps)))
-    wait_path(dev)
+    sender.wait_stderr("pty device at")
     got = run("m2m-listen", f"serial:{dev}", "--framing", framing, "--payload", "hex", "-C", str(N))
     assert got.returncode == 0, got.stderr.decode()
     assert [bytes.fromhex(r["hex"]) for r in records(got.stdout)] == ps
