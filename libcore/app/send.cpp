@@ -5,7 +5,6 @@
 #include "util/clock.hpp"
 #include "util/duration.hpp"
 #include "util/log.hpp"
-#include <algorithm>
 #include <deque>
 #include <poll.h>
 #include <unistd.h>
@@ -28,8 +27,10 @@ class Sender {
         session_.on_writable = [this] { pump(); };
         session_.on_data = [this](std::string_view bytes) { received(bytes); };
         session_.on_lost = [this] { // resend the frame the loss cut, whole, once the link is back
-            out_.erase(0, done_);
-            done_ = 0;
+            out_.erase(0, frame_start_);
+            for (auto& e : ends_)
+                e -= frame_start_;
+            done_ = frame_start_ = 0;
         };
         session_.on_up = [this] { pump(); };
         pump();
@@ -140,16 +141,24 @@ class Sender {
         bool datagram = session_.link().datagram();
         while (done_ < out_.size() && session_.up()) {
             // A datagram link gets one frame per write: the datagram is the frame boundary.
-            size_t len = datagram
-                             ? ends_[static_cast<size_t>(std::distance(
-                                   ends_.begin(), std::upper_bound(ends_.begin(), ends_.end(), done_)))] -
-                                   done_
-                             : out_.size() - done_;
+            size_t len = datagram ? ends_.front() - done_ : out_.size() - done_;
             size_t n = session_.write(std::string_view(out_).substr(done_, len));
             if (n == 0) break;
             done_ += n;
+            count_sent_frames();
         }
+        if (done_ == out_.size()) {
+            out_.clear();
+            done_ = frame_start_ = 0;
+            ends_.clear();
+        }
+        session_.want_write(done_ < out_.size());
+    }
+
+    /// Counts the frames the last writes completed; each starts a reply wait or a pause.
+    void count_sent_frames() {
         while (!ends_.empty() && ends_.front() <= done_) {
+            frame_start_ = ends_.front();
             ends_.pop_front();
             ++stats_.frames_out;
             if (a_.reply) await_reply();
@@ -158,13 +167,6 @@ class Sender {
                 loop_.at(next_send_us_, [this] { pump(); });
             }
         }
-        if (done_ == out_.size()) {
-            for (auto& e : ends_)
-                e -= done_;
-            out_.clear();
-            done_ = 0;
-        }
-        session_.want_write(done_ < out_.size());
     }
 
     void await_reply() {
@@ -227,6 +229,7 @@ class Sender {
     std::string out_;
     size_t done_ = 0;
     std::deque<size_t> ends_; // where each queued frame ends in out_
+    size_t frame_start_ = 0;  // where the frame being written starts in out_
     bool awaiting_reply_ = false;
     int reply_timer_ = -1;
     int64_t next_send_us_ = 0;

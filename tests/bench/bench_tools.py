@@ -1,6 +1,7 @@
 """Whole-tool benchmarks against socat and a plain cat pipe, on the same bytes, as ratios.
 Bounded: fixed sizes, every process ends by itself (or is ended by its PID on a time limit)."""
 import os
+import select
 import statistics
 import subprocess
 import sys
@@ -15,12 +16,22 @@ def tool(name):
     return os.path.join(BIN, name)
 
 
-def wait_path(path, limit=10):
+def wait_line(proc, needle, limit=10):
+    """Reads proc's stderr until a line containing `needle`; returns that line."""
     deadline = time.monotonic() + limit
-    while not os.path.lexists(path):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{path} never appeared")
-        time.sleep(0.002)
+    buf = b""
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([proc.stderr], [], [], deadline - time.monotonic())
+        if not r:
+            break
+        chunk = os.read(proc.stderr.fileno(), 4096)
+        if not chunk:
+            break
+        buf += chunk
+        for line in buf.decode(errors="replace").splitlines():
+            if needle in line:
+                return line
+    raise RuntimeError(f"no {needle!r} from {proc.args[0]}: {buf.decode(errors='replace')}")
 
 
 def timed(fn):
@@ -71,18 +82,17 @@ def pty_bench(tmp, label, m, text_len):
     def m2m_pty():
         dev = os.path.join(tmp, f"m2m-dev-{text_len}-{next(runs)}")
         listener = subprocess.Popen([tool("m2m-listen"), f"pty:{dev}", "--framing", "slip", "-C", str(m)],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_path(dev)
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_line(listener, "pty device at")
         with open(small) as f:
             subprocess.run([tool("m2m-send"), f"serial:{dev}", "--framing", "slip"], stdin=f, check=True, timeout=300)
         if listener.wait(timeout=300) != 0:
             raise RuntimeError("m2m-listen failed")
 
     def socat_pty():
-        dev = os.path.join(tmp, f"socat-dev-{text_len}-{next(runs)}")
-        reader = subprocess.Popen(["socat", "-u", "-b", "65536", f"PTY,link={dev},rawer", "STDOUT"],
-                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        wait_path(dev)
+        reader = subprocess.Popen(["socat", "-d", "-d", "-u", "-b", "65536", "PTY,rawer", "STDOUT"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        dev = wait_line(reader, "PTY is ").rsplit("PTY is ", 1)[1].strip()
         writer = subprocess.Popen(["socat", "-u", "-b", "65536", f"OPEN:{stream}", f"OPEN:{dev},rawer"])
         got = 0
         deadline = time.monotonic() + 300

@@ -46,3 +46,25 @@ def test_tcp_listener_serves_one_peer_after_another(procs):
     code, out, err = listener.finish()
     assert code == 0, err.decode()
     assert [r["text"] for r in records(out)] == ["first", "second"]
+
+
+def test_sender_reconnects_and_goes_on_when_the_device_comes_back(tmp_path, procs):
+    dev = str(tmp_path / "dev")
+    first = procs("m2m-listen", f"pty:{dev}", "-C", "1")
+    first.wait_stderr("pty device at")
+    sender = procs("m2m-send", f"serial:{dev}", "--stats", stdin=subprocess.PIPE)
+    sender.p.stdin.write(b'{"text":"one"}\n')
+    sender.p.stdin.flush()
+    code, out, _ = first.finish()  # takes one frame and goes away with its pty
+    assert code == 0 and [r["text"] for r in records(out)] == ["one"]
+    sender.wait_stderr("lost")
+    second = procs("m2m-listen", f"pty:{dev}", "-C", "2")
+    second.wait_stderr("pty device at")
+    sender.p.stdin.write(b'{"text":"two"}\n{"text":"three"}\n')
+    sender.p.stdin.close()
+    code, out, err = second.finish()
+    assert code == 0, err.decode()
+    assert [r["text"] for r in records(out)] == ["two", "three"]
+    assert sender.p.wait(timeout=20) == 0
+    st = stats_of(sender.p.stderr.read())
+    assert (st["frames_out"], st["reconnects"]) == (3, 1)

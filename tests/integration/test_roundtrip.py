@@ -93,7 +93,7 @@ def test_idle_framing_cuts_on_silence(tmp_path, procs):
 
 
 def test_raw_framing_keeps_every_byte(tmp_path, procs):
-    ps = payloads("len:u16be", 2000, "raw")
+    ps = payloads("len:u16le", N, "raw")
     expected = b"".join(ps)
     dev = str(tmp_path / "dev")
     listener = procs("m2m-listen", f"pty:{dev}", "--framing", "raw", "--payload", "hex")
