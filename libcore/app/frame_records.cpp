@@ -47,24 +47,29 @@ void FrameRecorder::record(std::vector<Frame>& frames, const std::string& src) {
         r.ts = format_rfc3339(now);
         r.src = src;
         r.dir = "rx";
-        r.seq = ++seq_;
-        bool matched = until_ && std::regex_search(f.bytes, *until_);
         set_payload(r, std::move(f.bytes), style_);
         r.err = std::move(f.err);
         ++stats_.frames_in;
-        printer_.print(r, now);
-        ++stats_.records_out;
-        if (!r.err.empty()) {
-            ++stats_.bad_frames;
-            if (strict_) {
-                failure_ = fmt::format("frame {}: {}", seq_, r.err);
-                loop_.stop(Exit::bad_data);
-            }
-        }
-        if (matched || (limits_.count && stats_.frames_in >= limits_.count)) loop_.stop(Exit::ok);
+        emit(r, now);
     }
     frames.clear();
     flush();
+}
+
+void FrameRecorder::emit(Record& r, int64_t now) {
+    r.seq = ++seq_;
+    bool matched = until_ && std::regex_search(r.payload, *until_);
+    printer_.print(r, now);
+    ++stats_.records_out;
+    if (!r.err.empty()) {
+        ++stats_.bad_frames;
+        if (strict_) {
+            failure_ = fmt::format("frame {}: {}", seq_, r.err);
+            loop_.stop(Exit::bad_data);
+        }
+    }
+    if (matched || (limits_.count && stats_.records_out >= limits_.count)) loop_.stop(Exit::ok);
+    if (printer_.should_flush()) flush();
 }
 
 void FrameRecorder::check_drops(const DecoderStats& d) {

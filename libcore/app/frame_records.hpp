@@ -1,6 +1,7 @@
 #pragma once
-// What m2m-listen and m2m-send --reply share: turning decoded frames into records on stdout,
-// with --count / --until / --strict applied.
+// What the tools that print records share (m2m-listen, m2m-send --reply, iot-sub, iot-pub --rr):
+// turning decoded frames or arrived messages into records on stdout, with --count / --until /
+// --strict applied.
 #include "cli/options.hpp"
 #include "framing/framing.hpp"
 #include "loop/event_loop.hpp"
@@ -19,6 +20,10 @@ class FrameRecorder {
     Status init();
     /// Prints the frames as records from `src`; stops the loop at --count, --until or a strict error.
     void record(std::vector<Frame>& frames, const std::string& src);
+    /// Prints one record built by the caller (seq is set here), with the same limits applied.
+    void emit(Record& r, int64_t now_wall_us);
+    /// How --payload asked payloads to be shown.
+    PayloadStyle style() const { return style_; }
     /// Stops the loop if the decoder dropped bytes under --strict.
     void check_drops(const DecoderStats& d);
     /// Writes out what is buffered; a closed pipe stops the loop with exit 0.

@@ -1,5 +1,6 @@
 #include "app/send.hpp"
 #include "app/frame_records.hpp"
+#include "app/line_input.hpp"
 #include "app/link_session.hpp"
 #include "records/parser.hpp"
 #include "util/clock.hpp"
@@ -36,55 +37,17 @@ class Sender {
         pump();
     }
     uint64_t frames_out() const { return stats_.frames_out; }
-    uint64_t lines() const { return line_no_; }
+    uint64_t lines() const { return input_.line_no(); }
     const DecoderStats& reply_stats() const { return decoder_->stats(); }
     std::string failure;
 
   private:
     void read_stdin() {
-        char buf[65536];
-        ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
-        if (n > 0)
-            in_.append(buf, static_cast<size_t>(n));
-        else if (n == 0 || (errno != EINTR && errno != EAGAIN))
-            stdin_eof_ = true;
+        input_.read_from(STDIN_FILENO);
         pump();
     }
 
-    bool next_line(std::string& line) {
-        size_t nl;
-        while ((nl = in_.find('\n', in_pos_)) - in_pos_ > a_.max_line &&
-               (nl != std::string::npos || in_.size() - in_pos_ > a_.max_line)) {
-            // Overlong: report once, then skip to the end of the line.
-            if (!skipping_)
-                ++line_no_, bad(fmt::format("longer than {} bytes (--max-line); skipped", a_.max_line));
-            skipping_ = nl == std::string::npos;
-            in_pos_ = skipping_ ? in_.size() : nl + 1;
-            if (skipping_) return false;
-        }
-        if (skipping_ && nl != std::string::npos) { // the tail of an overlong line
-            in_pos_ = nl + 1;
-            skipping_ = false;
-            return next_line(line);
-        }
-        if (nl == std::string::npos) {
-            if (!stdin_eof_ || in_pos_ >= in_.size()) return false;
-            if (skipping_) return in_pos_ = in_.size(), false;
-            nl = in_.size(); // a last line without '\n'
-        }
-        line.assign(in_, in_pos_, nl - in_pos_);
-        in_pos_ = std::min(nl + 1, in_.size());
-        if (in_pos_ > (1 << 16)) in_.erase(0, in_pos_), in_pos_ = 0;
-        ++line_no_;
-        return true;
-    }
-
-    bool input_done() const {
-        return (stdin_eof_ && in_pos_ >= in_.size()) || (a_.limits.count && queued_ >= a_.limits.count);
-    }
-    bool has_line() const {
-        return in_.find('\n', in_pos_) != std::string::npos || (stdin_eof_ && in_pos_ < in_.size());
-    }
+    bool input_done() const { return input_.exhausted() || (a_.limits.count && queued_ >= a_.limits.count); }
 
     /// Turns input lines into frames while the pacing, the reply wait and the buffer allow, and
     /// writes them out; finishes when input has ended and every frame has left.
@@ -93,14 +56,14 @@ class Sender {
         for (int round = 0;; ++round) {
             while (!loop_.stopped() && session_.up() && !awaiting_reply_ && mono_us() >= next_send_us_ &&
                    out_.size() < (1 << 16) && !input_done()) {
-                if (!next_line(line)) break;
+                if (!input_.next_line(line)) break;
                 if (!encode(line)) continue;
                 ++queued_;
                 if (interval_us_ || a_.reply) break; // one frame at a time
             }
             write_out();
             if (loop_.stopped() || !out_.empty() || awaiting_reply_ || interval_us_ || !session_.up() ||
-                input_done() || !has_line())
+                input_done() || !input_.has_line())
                 break;
             if (round == 64) { // let the other watches have a turn
                 loop_.at(0, [this] { pump(); });
@@ -108,7 +71,7 @@ class Sender {
             }
         }
         if (loop_.stopped()) return;
-        bool input_wanted = !stdin_eof_ && in_.size() - in_pos_ < (1 << 20) && !input_done();
+        bool input_wanted = !input_.eof() && input_.buffered() < (1 << 20) && !input_done();
         loop_.set_events(stdin_watch_, input_wanted ? POLLIN : 0);
         if (input_done() && out_.empty() && !awaiting_reply_) finish();
     }
@@ -129,9 +92,9 @@ class Sender {
 
     bool bad(const std::string& why) {
         ++stats_.bad_records;
-        log::error("line {}: {}", line_no_, why);
+        log::error("line {}: {}", input_.line_no(), why);
         if (a_.common.strict) {
-            failure = fmt::format("line {}: {}", line_no_, why);
+            failure = fmt::format("line {}: {}", input_.line_no(), why);
             loop_.stop(Exit::bad_data);
         }
         return false;
@@ -174,7 +137,7 @@ class Sender {
         reply_timer_ = loop_.at(mono_us() + reply_timeout_us_, [this] {
             reply_timer_ = -1;
             ++stats_.reply_timeouts;
-            log::warn("line {}: no reply within {}", line_no_, a_.reply_timeout);
+            log::warn("line {}: no reply within {}", input_.line_no(), a_.reply_timeout);
             awaiting_reply_ = false;
             pump();
         });
@@ -221,11 +184,8 @@ class Sender {
     std::string scratch_;
     int64_t interval_us_, reply_timeout_us_;
     int stdin_watch_ = -1;
-    std::string in_;
-    size_t in_pos_ = 0;
-    bool stdin_eof_ = false;
-    bool skipping_ = false; // inside an overlong line
-    uint64_t line_no_ = 0, queued_ = 0;
+    LineInput input_{a_.max_line, [this](const std::string& why) { bad(why); }};
+    uint64_t queued_ = 0;
     std::string out_;
     size_t done_ = 0;
     std::deque<size_t> ends_; // where each queued frame ends in out_

@@ -9,19 +9,22 @@
 
 namespace m2m::cli {
 
-std::string version_text(const std::string& tool) {
+std::string version_text(const std::string& tool, const std::string& libraries) {
     std::string git = M2MKIT_GIT;
-    return fmt::format("{} {}{}\nlibserialport {}\n", tool, M2MKIT_VERSION,
-                       git.empty() ? "" : " (git " + git + ")", sp_get_package_version_string());
+    return fmt::format("{} {}{}\nlibserialport {}\n{}", tool, M2MKIT_VERSION,
+                       git.empty() ? "" : " (git " + git + ")", sp_get_package_version_string(),
+                       libraries.empty() ? "" : libraries + "\n");
 }
 
 const std::vector<std::pair<int, std::string>>& exit_status_table() {
     static const std::vector<std::pair<int, std::string>> t = {
         {0, "done: input ended, --count reached, --until matched; a closed output pipe is not an error"},
-        {1, "runtime failure: link lost and not recovered, write failed"},
+        {1,
+         "runtime failure: link or broker connection lost and not recovered, broker refused, write failed"},
         {2, "usage: bad option, bad URI, conflicting options"},
         {3, "bad data under --strict (a malformed record, a frame that cannot be encoded or decoded)"},
-        {4, "endpoint unavailable at start: port absent, peer unreachable (the hardware is not there)"},
+        {4, "endpoint unavailable at start: port absent, peer or broker unreachable, broker refused the "
+            "connection"},
         {124, "--timeout ran out before --count or --until was met"},
         {130, "interrupted (SIGINT, SIGTERM)"},
     };
@@ -75,7 +78,7 @@ int run_tool(CLI::App& app, const ToolDoc& doc, CommonArgs& common, int argc, ch
         return static_cast<int>(Exit::usage);
     }
     if (common.version) {
-        std::fputs(version_text(name).c_str(), stdout);
+        std::fputs(version_text(name, doc.libraries).c_str(), stdout);
         return 0;
     }
     if (!common.generate.empty()) {

@@ -15,6 +15,7 @@ struct ToolDoc {
     std::string summary;     // one line: the app description
     std::string description; // man page DESCRIPTION; paragraphs split by blank lines
     std::vector<std::pair<std::string, std::string>> examples; // command, what it does
+    std::string libraries = {}; // extra --version lines: the libraries this tool runs on
 };
 
 /// Parses argv and runs `run` (which returns the exit status or an Error), printing errors as
@@ -22,7 +23,7 @@ struct ToolDoc {
 int run_tool(CLI::App& app, const ToolDoc& doc, CommonArgs& common, int argc, char** argv,
              const std::function<Expected<Exit>()>& run);
 
-std::string version_text(const std::string& tool);
+std::string version_text(const std::string& tool, const std::string& libraries = "");
 
 std::string generate_man(const CLI::App& app, const ToolDoc& doc);
 std::string generate_manual7();

@@ -53,8 +53,24 @@ void Record::clear() {
     extra.clear();
 }
 
-static bool is_json_text(std::string_view bytes) {
-    simdjson::dom::parser parser;
+/// Valid JSON with no whitespace outside strings: what a json payload re-emits byte for byte.
+static bool is_compact_json(std::string_view bytes) {
+    bool in_string = false;
+    for (size_t i = 0; i < bytes.size(); ++i) {
+        char c = bytes[i];
+        if (in_string) {
+            if (c == '\\')
+                ++i;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+            return false;
+        }
+    }
+    if (bytes.empty()) return false;
+    static thread_local simdjson::dom::parser parser;
     simdjson::dom::element el;
     return !parser.parse(bytes.data(), bytes.size()).get(el);
 }
@@ -69,7 +85,10 @@ void set_payload(Record& r, std::string bytes, PayloadStyle style, PayloadKind b
                    : binary;
         break;
     case PayloadStyle::json:
-        kind = is_json_text(bytes) ? PayloadKind::json : binary;
+        kind = is_compact_json(bytes) ? PayloadKind::json : binary;
+        break;
+    case PayloadStyle::auto_message:
+        kind = is_compact_json(bytes) ? PayloadKind::json : is_valid_utf8(bytes) ? PayloadKind::text : binary;
         break;
     case PayloadStyle::hex:
         kind = PayloadKind::hex;

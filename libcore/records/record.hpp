@@ -43,10 +43,13 @@ struct Record {
 };
 
 /// How a tool chooses the payload key for bytes it received.
-enum class PayloadStyle { auto_, text, json, hex, b64 };
+enum class PayloadStyle { auto_, auto_message, text, json, hex, b64 };
 
 /// Stores `bytes` as the record's payload in the requested style. `auto_` picks text when the
-/// bytes are printable UTF-8, else `binary` (hex or b64). Styles that cannot hold the bytes
+/// bytes are printable UTF-8, else `binary` (hex or b64). `auto_message` (MQTT payloads) picks
+/// json when the bytes are compact JSON, else text when they are valid UTF-8, else `binary`.
+/// json is only chosen for compact JSON (no whitespace outside strings), so that publishing the
+/// record again gives back the same bytes. Styles that cannot hold the bytes
 /// losslessly (text for invalid UTF-8, json for non-JSON) fall back to `binary`.
 void set_payload(Record& r, std::string bytes, PayloadStyle style, PayloadKind binary = PayloadKind::hex);
 

@@ -17,12 +17,17 @@ std::string RunStats::to_json() const {
             s += fmt::format("{}\"{}\":{}", s.size() > 1 ? "," : "", k, v);
         return s + "}";
     };
+    std::string mqtt_part;
+    if (mqtt)
+        mqtt_part =
+            fmt::format(R"("published":{},"acked":{},"failed":{},"resent":{},"received":{},"duplicates":{},)",
+                        published, acked, failed, resent, received, duplicates);
     return fmt::format(
         "{{\"frames_in\":{},\"bytes_in\":{},\"frames_out\":{},\"bytes_out\":{},\"records_in\":{},"
-        "\"records_out\":{},\"bad_records\":{},\"bad_frames\":{},\"replies\":{},\"reply_timeouts\":{},"
+        "\"records_out\":{},\"bad_records\":{},\"bad_frames\":{},\"replies\":{},\"reply_timeouts\":{},{}"
         "\"reconnects\":{},\"drops\":{},\"dropped_bytes\":{}}}",
         frames_in, bytes_in, frames_out, bytes_out, records_in, records_out, bad_records, bad_frames, replies,
-        reply_timeouts, reconnects, map_json(drops), map_json(dropped_bytes));
+        reply_timeouts, mqtt_part, reconnects, map_json(drops), map_json(dropped_bytes));
 }
 
 } // namespace m2m

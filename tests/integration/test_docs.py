@@ -10,7 +10,7 @@ import pytest
 from conftest import run, tool
 
 TOP = os.path.join(os.path.dirname(__file__), "../..")
-TOOLS = ["m2m-listen", "m2m-send"]
+TOOLS = ["m2m-listen", "m2m-send", "iot-pub", "iot-sub"]
 GENERATED = [(t, kind, path) for t in TOOLS for kind, path in [
     ("man", f"man/{t}.1"), ("bash", f"completions/bash/{t}"), ("zsh", f"completions/zsh/_{t}"),
     ("fish", f"completions/fish/{t}.fish")]] + [("m2m-listen", "man7", "man/m2mkit.7")]
@@ -32,14 +32,14 @@ def test_every_option_in_help_is_in_the_man_page_and_completions(tool_name):
     bash = open(os.path.join(TOP, f"completions/bash/{tool_name}")).read()
     options_part = help_text.split("Exit status:")[0]
     longs = set(re.findall(r"(?<![\w-])--[a-z][a-z-]+", options_part))
-    assert "--framing" in longs and "--count" in longs
+    assert "--count" in longs and ("--framing" in longs or "--qos" in longs)
     for opt in longs:
         assert opt in man, f"{opt} missing from the man page"
         assert opt in bash, f"{opt} missing from the bash completion"
 
 
 @pytest.mark.skipif(not shutil.which("man"), reason="man-db is not installed")
-@pytest.mark.parametrize("page", ["man/m2m-listen.1", "man/m2m-send.1", "man/m2mkit.7"])
+@pytest.mark.parametrize("page", ["man/m2m-listen.1", "man/m2m-send.1", "man/iot-pub.1", "man/iot-sub.1", "man/m2mkit.7"])
 def test_man_pages_render_without_warnings(page):
     r = subprocess.run(["man", "--warnings", "-l", os.path.join(TOP, page)], capture_output=True,
                        env=dict(os.environ, MANWIDTH="80", MANPAGER="cat"))
@@ -48,11 +48,21 @@ def test_man_pages_render_without_warnings(page):
     assert b"EXIT STATUS" in r.stdout
 
 
+COMPLETION_PROBES = {  # tool: [(words being completed, what bash must offer)]
+    "m2m-listen": [("--fram", "--framing"), ("--framing s", "slip")],
+    "m2m-send": [("--fram", "--framing"), ("--framing s", "slip")],
+    "iot-pub": [("--qo", "--qos"), ("--qos ''", "0 1 2"), ("-V ''", "311 5"), ("mqtt", "mqtt:// mqtts://")],
+    "iot-sub": [("--qo", "--qos"), ("-q ''", "0 1 2"), ("-V ''", "311 5"), ("--retained", "--retained-only")],
+}
+
+
 @pytest.mark.parametrize("tool_name", TOOLS)
 def test_bash_completion_completes_options_and_values(tool_name):
     script = os.path.join(TOP, f"completions/bash/{tool_name}")
     fn = "_" + tool_name.replace("-", "_")
-    probe = (f'source {script}; COMP_WORDS=({tool_name} --fram); COMP_CWORD=1; {fn}; echo "${{COMPREPLY[@]}}"; '
-             f'COMP_WORDS=({tool_name} --framing s); COMP_CWORD=2; {fn}; echo "${{COMPREPLY[@]}}"')
+    probes = COMPLETION_PROBES[tool_name]
+    probe = f"source {script}; " + "".join(
+        f'COMP_WORDS=({tool_name} {words}); COMP_CWORD={len(words.split())}; {fn}; echo "${{COMPREPLY[@]}}"; '
+        for words, _ in probes)
     r = subprocess.run(["bash", "-c", probe], capture_output=True)
-    assert r.stdout.decode().splitlines() == ["--framing", "slip"]
+    assert r.stdout.decode().splitlines() == [want for _, want in probes]

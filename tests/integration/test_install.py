@@ -5,7 +5,7 @@ import subprocess
 import pytest
 
 BUILD = os.environ.get("M2MKIT_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
-TOOLS = ["m2m-listen", "m2m-send"]
+TOOLS = ["m2m-listen", "m2m-send", "iot-pub", "iot-sub"]
 
 
 def install(dest, prefix=None):
@@ -57,7 +57,9 @@ def test_a_name_prefix_renames_tools_pages_and_completions(tmp_path):
         r = subprocess.run([str(root / f"bin/{n}"), "--bogus"], capture_output=True)
         assert r.returncode == 2 and r.stderr.decode().startswith(f"{n}: error: ")
     # a tool that already carries the prefix keeps its name
-    assert tree(install(tmp_path / "same", prefix="m2m-")) == expected_tree(TOOLS)
+    # Tools that already carry the prefix keep their name; the others get it.
+    assert tree(install(tmp_path / "same", prefix="m2m-")) == expected_tree(
+        [t if t.startswith("m2m-") else "m2m-" + t for t in TOOLS])
 
 
 def test_debian_package_lists_the_same_tree_and_its_real_dependencies(tmp_path):

@@ -1,0 +1,49 @@
+#include "app/line_input.hpp"
+#include <cerrno>
+#include <fmt/format.h>
+#include <unistd.h>
+
+namespace m2m {
+
+void LineInput::read_from(int fd) {
+    char chunk[65536];
+    ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n > 0)
+        buf_.append(chunk, static_cast<size_t>(n));
+    else if (n == 0 || (errno != EINTR && errno != EAGAIN))
+        eof_ = true;
+}
+
+bool LineInput::has_line() const {
+    return buf_.find('\n', pos_) != std::string::npos || (eof_ && pos_ < buf_.size());
+}
+
+bool LineInput::next_line(std::string& line) {
+    size_t nl;
+    while ((nl = buf_.find('\n', pos_)) - pos_ > max_line_ &&
+           (nl != std::string::npos || buf_.size() - pos_ > max_line_)) {
+        // Overlong: report once, then skip to the end of the line.
+        if (!skipping_)
+            ++line_no_, on_overlong_(fmt::format("longer than {} bytes (--max-line); skipped", max_line_));
+        skipping_ = nl == std::string::npos;
+        pos_ = skipping_ ? buf_.size() : nl + 1;
+        if (skipping_) return false;
+    }
+    if (skipping_ && nl != std::string::npos) { // the tail of an overlong line
+        pos_ = nl + 1;
+        skipping_ = false;
+        return next_line(line);
+    }
+    if (nl == std::string::npos) {
+        if (!eof_ || pos_ >= buf_.size()) return false;
+        if (skipping_) return pos_ = buf_.size(), false;
+        nl = buf_.size(); // a last line without '\n'
+    }
+    line.assign(buf_, pos_, nl - pos_);
+    pos_ = std::min(nl + 1, buf_.size());
+    if (pos_ > (1 << 16)) buf_.erase(0, pos_), pos_ = 0;
+    ++line_no_;
+    return true;
+}
+
+} // namespace m2m

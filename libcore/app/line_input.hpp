@@ -1,0 +1,37 @@
+#pragma once
+// Lines from a file descriptor (stdin), for the tools that read records: batched reads, a
+// bounded line length (an overlong line is reported once, by number, and skipped), a last
+// line without '\n' still counted.
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace m2m {
+
+class LineInput {
+  public:
+    LineInput(size_t max_line, std::function<void(const std::string& why)> on_overlong)
+        : max_line_(max_line), on_overlong_(std::move(on_overlong)) {}
+    /// One read(2) from `fd` into the buffer; end of input and errors set eof().
+    void read_from(int fd);
+    /// The next complete line (without '\n'), counting it; false when none is complete yet.
+    bool next_line(std::string& line);
+    bool has_line() const;
+    bool eof() const { return eof_; }
+    /// Input ended and every line was taken.
+    bool exhausted() const { return eof_ && pos_ >= buf_.size(); }
+    size_t buffered() const { return buf_.size() - pos_; }
+    /// The number of the last line taken (1-based).
+    uint64_t line_no() const { return line_no_; }
+
+  private:
+    size_t max_line_;
+    std::function<void(const std::string&)> on_overlong_;
+    std::string buf_;
+    size_t pos_ = 0;
+    bool eof_ = false;
+    bool skipping_ = false; // inside an overlong line
+    uint64_t line_no_ = 0;
+};
+
+} // namespace m2m

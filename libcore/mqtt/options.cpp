@@ -1,0 +1,172 @@
+#include "mqtt/options.hpp"
+#include "cli/options.hpp"
+#include "util/duration.hpp"
+#include <cstdio>
+#include <cstdlib>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <fstream>
+#include <termios.h>
+#include <unistd.h>
+
+namespace m2m {
+
+void add_mqtt_options(CLI::App& app, MqttArgs& a, const std::string& role) {
+    app.set_help_flag("--help", "Print this help message and exit"); // -h is the broker host
+    cli::completes(app.add_option("BROKER", a.broker,
+                                  "The broker to " + role +
+                                      ": mqtt://[USER@]HOST[:PORT][/TOPIC]?qos=N&v=5, or mqtts://... for TLS "
+                                      "(default mqtt://localhost:1883)"),
+                   "broker");
+    const char* g = "Broker";
+    app.add_option("-h,--host", a.host, "Broker host (overrides BROKER's)")->group(g);
+    app.add_option("-p,--port", a.port, "Broker port (default 1883, 8883 with TLS)")->group(g);
+    cli::choices(app.add_option("-V,--protocol-version", a.version,
+                                "MQTT version: 311 (3.1.1, the default) or 5"),
+                 {"311", "5"})
+        ->group(g);
+    app.add_option("-i,--id", a.client_id, "Client id (default: generated, unique per process)")->group(g);
+    app.add_option("-k,--keepalive", a.keepalive, "Keepalive in seconds (default 60)")->group(g);
+    app.add_flag("-c,--no-clean", a.no_clean,
+                 "Keep the session: the broker queues QoS 1/2 messages while the client is away "
+                 "(use with a fixed --id)")
+        ->group(g);
+    app.add_option("--session-expiry", a.session_expiry,
+                   "MQTT 5: how long the broker keeps the session after a disconnect (DUR; with -c, default "
+                   "never)")
+        ->option_text("DUR")
+        ->group(g);
+    app.add_option("--connect-timeout", a.connect_timeout, "How long a connection attempt may take")
+        ->option_text("DUR")
+        ->capture_default_str()
+        ->group(g);
+    app.add_flag("--no-reconnect", a.no_reconnect,
+                 "Exit (status 1) when the connection is lost instead of reconnecting with backoff")
+        ->group(g);
+    const char* c = "Credentials";
+    app.add_option("-u,--username", a.user, "User name (or USER@ in BROKER)")->group(c);
+    cli::completes(app.add_option("--password-file", a.password_file,
+                                  "Read the password from the first line of FILE (else M2MKIT_MQTT_PASSWORD, "
+                                  "else a prompt on the terminal); never on the command line"),
+                   "file")
+        ->group(c);
+    const char* t = "TLS (mqtts://)";
+    cli::completes(app.add_option("--cafile", a.cafile, "CA certificates to trust (PEM; default: the system store)"),
+                   "file")
+        ->group(t);
+    cli::completes(app.add_option("--capath", a.capath, "Directory of CA certificates (hashed, as c_rehash makes)"),
+                   "file")
+        ->group(t);
+    cli::completes(app.add_option("--cert", a.cert, "Client certificate (PEM)"), "file")->group(t);
+    cli::completes(app.add_option("--key", a.key, "Client private key (PEM)"), "file")->group(t);
+    app.add_flag("--insecure", a.insecure,
+                 "Do not verify the broker's certificate or host name (explicit opt-out; never the default)")
+        ->group(t);
+    const char* w = "Last will";
+    app.add_option("--will-topic", a.will_topic, "Topic the broker publishes to if this client vanishes")->group(w);
+    app.add_option("--will-payload", a.will_payload, "The will message")->group(w);
+    cli::choices(app.add_option("--will-qos", a.will_qos, "QoS of the will"), {"0", "1", "2"})->group(w);
+    app.add_flag("--will-retain", a.will_retain, "Retain the will message")->group(w);
+}
+
+namespace {
+
+std::string prompt_password(const std::string& who) {
+    int fd = ::open("/dev/tty", O_RDWR | O_CLOEXEC);
+    if (fd < 0) return {};
+    std::string prompt = fmt::format("Password for {}: ", who);
+    (void)!::write(fd, prompt.data(), prompt.size());
+    termios old{};
+    bool restore = tcgetattr(fd, &old) == 0;
+    if (restore) {
+        termios quiet = old;
+        quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+        tcsetattr(fd, TCSANOW, &quiet);
+    }
+    std::string pw;
+    char ch;
+    while (::read(fd, &ch, 1) == 1 && ch != '\n')
+        pw += ch;
+    if (restore) tcsetattr(fd, TCSANOW, &old);
+    (void)!::write(fd, "\n", 1);
+    ::close(fd);
+    return pw;
+}
+
+} // namespace
+
+Expected<MqttConfig> resolve_mqtt(const MqttArgs& a, const std::string& tool, Uri& u) {
+    std::string text = a.broker.empty() ? "mqtt://localhost" : a.broker;
+    if (text.find("://") == std::string::npos) text = "mqtt://" + text; // "host:port" alone
+    auto uri = parse_uri(text);
+    if (!uri) return std::unexpected(uri.error());
+    if (!uri->scheme.starts_with("mqtt"))
+        return fail(Exit::usage, fmt::format("bad BROKER '{}': expected mqtt:// or mqtts://", a.broker));
+    u = *uri;
+    MqttConfig c;
+    c.tls = u.scheme == "mqtts";
+    c.host = a.host.empty() ? u.host : a.host;
+    if (a.port) {
+        c.port = a.port;
+    } else {
+        try {
+            c.port = std::stoi(u.port);
+        } catch (...) {
+            return fail(Exit::usage, fmt::format("bad BROKER '{}': port '{}' is not a number", a.broker, u.port));
+        }
+    }
+    if (c.port <= 0 || c.port > 65535) return fail(Exit::usage, fmt::format("bad port {}", c.port));
+    std::string v = !a.version.empty() ? a.version : u.get("v", "311");
+    if (v == "5" || v == "50" || v == "mqttv5")
+        c.version = 5;
+    else if (v == "311" || v == "4" || v == "mqttv311")
+        c.version = 4;
+    else
+        return fail(Exit::usage, fmt::format("bad MQTT version '{}': use 311 or 5", v));
+    c.client_id = !a.client_id.empty() ? a.client_id : u.get("client-id");
+    if (c.client_id.empty()) c.client_id = default_client_id(tool);
+    c.keepalive = a.keepalive >= 0 ? a.keepalive : std::atoi(u.get("keepalive", "60").c_str());
+    c.clean = !a.no_clean;
+    if (!a.session_expiry.empty()) {
+        auto d = parse_duration(a.session_expiry);
+        if (!d) return std::unexpected(d.error());
+        c.session_expiry = static_cast<uint32_t>(std::min<int64_t>(d->count() / 1000000, 0xFFFFFFFE));
+        if (c.version != 5) return fail(Exit::usage, "--session-expiry needs MQTT 5 (-V 5)");
+    }
+    auto ct = parse_duration(a.connect_timeout);
+    if (!ct) return std::unexpected(ct.error());
+    c.connect_timeout_ms = static_cast<int>(std::max<int64_t>(1, ct->count() / 1000));
+    c.user = !a.user.empty() ? a.user : u.user;
+    if (!a.password_file.empty()) {
+        std::ifstream f(a.password_file);
+        if (!f) return fail(Exit::usage, fmt::format("cannot read --password-file '{}'", a.password_file));
+        std::getline(f, c.password);
+        if (!c.password.empty() && c.password.back() == '\r') c.password.pop_back();
+        c.has_password = true;
+    } else if (const char* env = std::getenv("M2MKIT_MQTT_PASSWORD")) {
+        c.password = env;
+        c.has_password = true;
+    } else if (!c.user.empty()) {
+        c.password = prompt_password(c.user + "@" + c.host);
+        c.has_password = !c.password.empty();
+    }
+    if (c.has_password && c.user.empty())
+        return fail(Exit::usage, "a password needs a user name (-u or USER@ in BROKER)");
+    c.cafile = a.cafile;
+    c.capath = a.capath;
+    c.cert = a.cert;
+    c.key = a.key;
+    c.insecure = a.insecure;
+    if (!c.tls && (!a.cafile.empty() || !a.capath.empty() || !a.cert.empty() || a.insecure))
+        return fail(Exit::usage, "TLS options need an mqtts:// BROKER");
+    if (a.cert.empty() != a.key.empty()) return fail(Exit::usage, "--cert and --key go together");
+    c.will_topic = a.will_topic;
+    c.will_payload = a.will_payload;
+    c.will_qos = a.will_qos;
+    c.will_retain = a.will_retain;
+    if (c.will_topic.empty() && (!a.will_payload.empty() || a.will_retain))
+        return fail(Exit::usage, "--will-payload and --will-retain need --will-topic");
+    return c;
+}
+
+} // namespace m2m

@@ -1,0 +1,38 @@
+#pragma once
+// The broker options every MQTT tool shares (iot-pub, iot-sub, bridge, loadgen): the BROKER
+// URI and the flags mosquitto users know (-h -p -V -i -u -k -c), credentials, TLS, last will.
+#include "links/uri.hpp"
+#include "mqtt/client.hpp"
+#include <CLI/CLI.hpp>
+
+namespace m2m {
+
+struct MqttArgs {
+    std::string broker; // mqtt://[user@]host[:port][/topic]?qos=&v=
+    std::string host;
+    int port = 0;
+    std::string version; // 311 | 5
+    std::string client_id;
+    int keepalive = -1;
+    bool no_clean = false;
+    std::string session_expiry;
+    std::string user;
+    std::string password_file;
+    std::string cafile, capath, cert, key;
+    bool insecure = false;
+    std::string will_topic, will_payload;
+    int will_qos = 0;
+    bool will_retain = false;
+    std::string connect_timeout = "10s";
+    bool no_reconnect = false;
+};
+
+/// Adds BROKER and the broker flags. `role` says what the tool does there ("publish to").
+void add_mqtt_options(CLI::App& app, MqttArgs& a, const std::string& role);
+
+/// What the BROKER URI and the flags say, merged (flags win over the URI). The password comes
+/// from --password-file, else M2MKIT_MQTT_PASSWORD, else a prompt on the terminal when a user
+/// name is given and there is one. `uri_out` receives the parsed URI (topic, qos, retain).
+Expected<MqttConfig> resolve_mqtt(const MqttArgs& a, const std::string& tool, Uri& uri_out);
+
+} // namespace m2m

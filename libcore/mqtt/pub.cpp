@@ -1,0 +1,452 @@
+#include "mqtt/pub.hpp"
+#include "app/frame_records.hpp"
+#include "app/line_input.hpp"
+#include "mqtt/props.hpp"
+#include "mqtt/session.hpp"
+#include "records/parser.hpp"
+#include "util/bytes.hpp"
+#include "util/clock.hpp"
+#include "util/duration.hpp"
+#include "util/log.hpp"
+#include <deque>
+#include <fstream>
+#include <poll.h>
+#include <simdjson.h>
+#include <sstream>
+#include <unistd.h>
+
+namespace m2m {
+
+namespace {
+
+/// A topic template: literal text and {field} references, parsed once.
+struct TopicTemplate {
+    struct Part {
+        std::string text;
+        bool field = false;
+    };
+    std::vector<Part> parts;
+    bool has_fields() const {
+        for (auto& p : parts)
+            if (p.field) return true;
+        return false;
+    }
+    static Expected<TopicTemplate> parse(const std::string& t) {
+        TopicTemplate tt;
+        size_t i = 0;
+        while (i < t.size()) {
+            size_t open = t.find('{', i);
+            if (open == std::string::npos) {
+                tt.parts.push_back({t.substr(i), false});
+                break;
+            }
+            if (open > i) tt.parts.push_back({t.substr(i, open - i), false});
+            size_t close = t.find('}', open);
+            if (close == std::string::npos || close == open + 1)
+                return fail(Exit::usage, fmt::format("bad topic template '{}': '{{' without a field name and '}}'", t));
+            tt.parts.push_back({t.substr(open + 1, close - open - 1), true});
+            i = close + 1;
+        }
+        return tt;
+    }
+};
+
+/// A field's value as topic text: strings unescaped, numbers and booleans as written.
+Expected<std::string> field_text(const Record& r, const std::string& name) {
+    if (name == "topic" && r.topic) return *r.topic;
+    if (name == "src" && !r.src.empty()) return r.src;
+    if (name == "dir" && !r.dir.empty()) return r.dir;
+    if (name == "seq" && r.seq) return std::to_string(*r.seq);
+    if (name == "qos" && r.qos) return std::to_string(*r.qos);
+    for (auto& f : r.extra) {
+        if (f.key != name) continue;
+        const std::string& raw = f.raw_value;
+        if (!raw.empty() && raw[0] == '"') {
+            if (raw.find('\\') == std::string::npos) return raw.substr(1, raw.size() - 2);
+            static thread_local simdjson::dom::parser parser;
+            std::string_view s;
+            if (!parser.parse(raw).get_string().get(s)) return std::string(s);
+        } else if (!raw.empty() && raw[0] != '{' && raw[0] != '[' && raw != "null") {
+            return raw;
+        }
+        return fail(Exit::bad_data, fmt::format("topic field '{}' is not a string, number or boolean", name));
+    }
+    return fail(Exit::bad_data, fmt::format("the topic template needs field '{}', which the record lacks", name));
+}
+
+Status check_topic(const std::string& t) {
+    if (t.empty()) return fail(Exit::bad_data, "empty topic");
+    if (t.find_first_of("+#") != std::string::npos)
+        return fail(Exit::bad_data, fmt::format("topic '{}' has a wildcard (+ or #), which a publish cannot use", t));
+    if (t.find('\0') != std::string::npos || !is_valid_utf8(t))
+        return fail(Exit::bad_data, "topic is not valid UTF-8 (or holds a NUL)");
+    return {};
+}
+
+struct OutMsg {
+    std::string topic, payload;
+    int qos = 0;
+    bool retain = false;
+    bool has_props = false;
+    PubProps props;
+    uint64_t line = 0;
+    bool resend = false;
+};
+
+struct InFlight {
+    int token;
+    bool done;
+    OutMsg msg;
+};
+
+class Publisher {
+  public:
+    Publisher(const PubArgs& a, EventLoop& loop, MqttSession& session, RunStats& stats, FrameRecorder& recorder,
+              std::optional<TopicTemplate> tmpl, int qos, bool retain, PubProps flag_props)
+        : a_(a), loop_(loop), session_(session), stats_(stats), recorder_(recorder), tmpl_(std::move(tmpl)),
+          qos_(qos), retain_(retain), flag_props_(std::move(flag_props)) {
+        stamp_.assign(65536, 0);
+    }
+
+    std::string failure;
+    std::string rr_topic, rr_prefix;
+
+    /// A single message (-m, -f, -n) instead of stdin.
+    void single(std::string payload) {
+        OutMsg m;
+        m.topic = expand_plain();
+        m.payload = std::move(payload);
+        m.qos = qos_;
+        m.retain = retain_;
+        m.line = 1;
+        if (!flag_props_.empty()) m.has_props = true, m.props = flag_props_;
+        ++stats_.records_in;
+        queue_.push_back(std::move(m));
+        single_ = true;
+    }
+
+    void start() {
+        if (!single_) stdin_watch_ = loop_.watch(STDIN_FILENO, POLLIN, [this](short) {
+            input_.read_from(STDIN_FILENO);
+            pump();
+        });
+        session_.on_serviced = [this] { acks(); pump(); };
+        session_.on_lost = [this] { requeue(); };
+        pump();
+    }
+
+    void on_reply(const MqttArrival& m) {
+        if (!a_.rr || !awaiting_ || m.topic != rr_topic) return;
+        if (m.props && MQTTProperties_hasProperty(const_cast<MQTTProperties*>(m.props), MQTTPROPERTY_CODE_CORRELATION_DATA)) {
+            auto* p = MQTTProperties_getProperty(const_cast<MQTTProperties*>(m.props), MQTTPROPERTY_CODE_CORRELATION_DATA);
+            if (std::string_view(p->value.data.data, static_cast<size_t>(p->value.data.len)) != awaited_) return;
+        }
+        awaiting_ = false;
+        ++stats_.replies;
+        int64_t now = wall_us();
+        Record r;
+        r.ts = format_rfc3339(now);
+        r.src = session_.client().config().src();
+        r.topic = std::string(m.topic);
+        r.qos = m.qos;
+        r.retain = m.retain;
+        if (m.props) r.props_raw = props_to_json(*m.props);
+        PayloadStyle style = recorder_.style() == PayloadStyle::auto_ ? PayloadStyle::auto_message : recorder_.style();
+        set_payload(r, std::string(m.payload), style, PayloadKind::b64);
+        recorder_.emit(r, now);
+        recorder_.flush();
+        loop_.at(0, [this] { pump(); });
+    }
+
+  private:
+    std::string expand_plain() const {
+        std::string t;
+        if (tmpl_)
+            for (auto& p : tmpl_->parts)
+                t += p.text;
+        return t;
+    }
+
+    bool limit_reached() const { return a_.limits.count && stats_.records_in >= a_.limits.count; }
+
+    /// Parses input lines into messages while the offline buffer has room.
+    void fill(size_t want) {
+        std::string line;
+        while (queue_.size() < want && !limit_reached() && input_.next_line(line)) {
+            OutMsg m;
+            if (encode(line, m)) queue_.push_back(std::move(m));
+            if (loop_.stopped()) return;
+        }
+    }
+
+    bool encode(const std::string& line, OutMsg& m) {
+        ++stats_.records_in;
+        m.line = input_.line_no();
+        m.qos = qos_;
+        m.retain = retain_;
+        if (a_.raw) {
+            m.topic = expand_plain();
+            m.payload = line;
+        } else {
+            if (auto st = parser_.parse(line, rec_); !st) return bad(m.line, st.error().message);
+            if (tmpl_) {
+                m.topic.clear();
+                for (auto& p : tmpl_->parts) {
+                    if (!p.field) {
+                        m.topic += p.text;
+                        continue;
+                    }
+                    auto v = field_text(rec_, p.text);
+                    if (!v) return bad(m.line, v.error().message);
+                    m.topic += *v;
+                }
+            } else if (rec_.topic) {
+                m.topic = *rec_.topic;
+            } else {
+                return bad(m.line, "no topic: the record has no 'topic' field and no --topic was given");
+            }
+            if (a_.whole) {
+                m.payload = line;
+            } else {
+                if (rec_.kind == PayloadKind::none) return bad(m.line, "no payload: a record needs one of text, json, hex, b64");
+                m.payload.assign(rec_.payload_view(scratch_));
+            }
+            if (rec_.qos) {
+                if (*rec_.qos < 0 || *rec_.qos > 2) return bad(m.line, fmt::format("qos {} is not 0, 1 or 2", *rec_.qos));
+                m.qos = *rec_.qos;
+            }
+            if (rec_.retain) m.retain = *rec_.retain;
+            m.has_props = !flag_props_.empty();
+            m.props = flag_props_;
+            if (!rec_.props_raw.empty()) {
+                if (session_.client().config().version != 5) {
+                    if (!props_warned_) log::warn("line {}: props need MQTT 5 (-V 5); sent without them (counted as props_dropped)", m.line);
+                    props_warned_ = true;
+                    stats_.drops["props_dropped"]++;
+                } else if (auto st = m.props.merge_json(rec_.props_raw); !st) {
+                    return bad(m.line, st.error().message);
+                } else {
+                    m.has_props = true;
+                }
+            }
+        }
+        if (auto st = check_topic(m.topic); !st) return bad(m.line, st.error().message);
+        return true;
+    }
+
+    bool bad(uint64_t line, const std::string& why) {
+        ++stats_.bad_records;
+        log::error("line {}: {}", line, why);
+        if (a_.common.strict) {
+            failure = fmt::format("line {}: {}", line, why);
+            loop_.stop(Exit::bad_data);
+        }
+        return false;
+    }
+
+    /// Sends what the window and the connection allow; finishes when everything is acknowledged.
+    void pump() {
+        if (loop_.stopped()) return;
+        int sent = 0;
+        while (session_.up() && !awaiting_) {
+            if (queue_.empty()) fill(64);
+            if (queue_.empty()) break;
+            OutMsg& m = queue_.front();
+            if (m.qos > 0 && inflight_count_ >= session_.client().window()) break;
+            if (!send(m)) break;
+            queue_.pop_front();
+            if (++sent == 4096) { // let acknowledgements and signals in
+                loop_.at(0, [this] { pump(); });
+                break;
+            }
+        }
+        if (!single_ && stdin_watch_ >= 0) {
+            bool want = !input_.eof() && !limit_reached() && queue_.size() < a_.buffer &&
+                        (session_.up() || input_.buffered() < (1 << 20));
+            if (!session_.up()) fill(a_.buffer); // offline: parse into the bounded buffer
+            loop_.set_events(stdin_watch_, want && queue_.size() < a_.buffer ? POLLIN : 0);
+        }
+        bool input_done = single_ || input_.exhausted() || limit_reached();
+        if (input_done && queue_.empty() && inflight_count_ == 0 && !awaiting_ && session_.up()) {
+            session_.client().disconnect();
+            loop_.stop(Exit::ok);
+        }
+    }
+
+    bool send(OutMsg& m) {
+        MQTTProperties props = MQTTProperties_initializer;
+        std::string corr;
+        if (a_.rr) {
+            m.has_props = true;
+            m.props.response_topic = rr_topic;
+            if (!m.props.correlation_data) m.props.correlation_data = fmt::format("{}-{}", rr_prefix, m.line);
+            awaited_ = *m.props.correlation_data;
+        }
+        if (m.has_props) m.props.build(props);
+        auto token = session_.client().publish(m.topic.c_str(), m.payload, m.qos, m.retain, m.has_props ? &props : nullptr);
+        MQTTProperties_free(&props);
+        if (!token) {
+            if (token.error().code == Exit::runtime) return false; // connection gone: stays queued
+            ++stats_.failed;
+            bad(m.line, token.error().message);
+            return true; // dropped, counted
+        }
+        if (m.resend)
+            ++stats_.resent;
+        else
+            ++stats_.published;
+        if (a_.rr) awaiting_ = true;
+        if (m.qos > 0) {
+            inflight_.push_back({*token, false, std::move(m)});
+            ++inflight_count_;
+        }
+        return true;
+    }
+
+    /// Retires the in-flight messages the broker acknowledged.
+    void acks() {
+        if (inflight_count_ == 0) return;
+        auto failed = session_.client().take_failed();
+        session_.client().pending(tokens_);
+        ++epoch_;
+        for (int t : tokens_)
+            if (t > 0 && t < 65536) stamp_[static_cast<size_t>(t)] = epoch_;
+        for (auto& f : inflight_) {
+            if (f.done || stamp_[static_cast<size_t>(f.token) & 0xffff] == epoch_) continue;
+            f.done = true;
+            --inflight_count_;
+            bool refused = false;
+            for (auto& [tok, why] : failed)
+                if (tok == f.token) {
+                    refused = true;
+                    ++stats_.failed;
+                    log::warn("line {}: the broker refused the message: {}", f.msg.line, why);
+                }
+            if (!refused) ++stats_.acked;
+        }
+        while (!inflight_.empty() && inflight_.front().done)
+            inflight_.pop_front();
+    }
+
+    /// The connection is gone: what was not acknowledged goes back to the front of the queue,
+    /// in the order it was sent, to be sent again after the reconnect.
+    void requeue() {
+        if (!session_.client().config().persist_dir.empty()) return; // Paho resends from its store
+        for (auto it = inflight_.rbegin(); it != inflight_.rend(); ++it)
+            if (!it->done) {
+                it->msg.resend = true;
+                queue_.push_front(std::move(it->msg));
+            }
+        inflight_.clear();
+        inflight_count_ = 0;
+        awaiting_ = false;
+    }
+
+    const PubArgs& a_;
+    EventLoop& loop_;
+    MqttSession& session_;
+    RunStats& stats_;
+    FrameRecorder& recorder_;
+    std::optional<TopicTemplate> tmpl_;
+    int qos_;
+    bool retain_;
+    PubProps flag_props_;
+    LineInput input_{a_.max_line, [this](const std::string& why) { bad(input_.line_no(), why); }};
+    RecordParser parser_;
+    Record rec_;
+    std::string scratch_;
+    std::deque<OutMsg> queue_;
+    std::deque<InFlight> inflight_;
+    int inflight_count_ = 0;
+    std::vector<int> tokens_;
+    std::vector<uint32_t> stamp_;
+    uint32_t epoch_ = 0;
+    int stdin_watch_ = -1;
+    bool single_ = false;
+    bool props_warned_ = false;
+    bool awaiting_ = false;
+    std::string awaited_;
+};
+
+} // namespace
+
+Expected<Exit> run_pub(const PubArgs& a) {
+    Uri uri;
+    auto cfg = resolve_mqtt(a.mqtt, "iot-pub", uri);
+    if (!cfg) return std::unexpected(cfg.error());
+    cfg->max_inflight = std::max(1, a.max_inflight);
+    cfg->persist_dir = a.persist;
+    if (!a.persist.empty()) cfg->clean = false;
+    int qos = a.qos >= 0 ? a.qos : std::atoi(uri.get("qos", "0").c_str());
+    if (qos < 0 || qos > 2) return fail(Exit::usage, fmt::format("bad QoS {}: use 0, 1 or 2", qos));
+    bool retain = a.retain || uri.get("retain") == "1" || uri.get("retain") == "true";
+    std::string topic = !a.topic.empty() ? a.topic : uri.path;
+    std::optional<TopicTemplate> tmpl;
+    if (!topic.empty()) {
+        auto t = TopicTemplate::parse(topic);
+        if (!t) return std::unexpected(t.error());
+        tmpl = std::move(*t);
+    }
+    int singles = a.has_message + !a.file.empty() + a.null_message;
+    if (singles > 1) return fail(Exit::usage, "-m, -f and -n exclude each other");
+    if (singles && (a.raw || a.whole)) return fail(Exit::usage, "-m/-f/-n send one message; --raw and --whole read stdin");
+    if ((singles || a.raw) && (!tmpl || tmpl->has_fields()))
+        return fail(Exit::usage, singles ? "a single message needs a plain --topic (no {fields})"
+                                         : "--raw lines have no fields: give a plain --topic");
+    PubProps props;
+    bool props_given = !a.content_type.empty() || !a.response_topic.empty() || !a.correlation_data.empty() ||
+                       !a.message_expiry.empty() || a.topic_alias || !a.user_props.empty();
+    if ((props_given || a.rr) && cfg->version != 5) return fail(Exit::usage, "MQTT 5 properties and --rr need -V 5");
+    if (!a.content_type.empty()) props.content_type = a.content_type;
+    if (!a.response_topic.empty()) props.response_topic = a.response_topic;
+    if (!a.correlation_data.empty()) props.correlation_data = a.correlation_data;
+    if (!a.message_expiry.empty()) {
+        auto d = parse_duration(a.message_expiry);
+        if (!d) return std::unexpected(d.error());
+        props.message_expiry = static_cast<uint32_t>(d->count() / 1000000);
+    }
+    if (a.topic_alias) props.topic_alias = a.topic_alias;
+    for (auto& kv : a.user_props) {
+        auto eq = kv.find('=');
+        if (eq == std::string::npos) return fail(Exit::usage, fmt::format("--user-property '{}': expected KEY=VALUE", kv));
+        props.user.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+    }
+    std::string single_payload;
+    if (!a.file.empty()) {
+        std::ifstream f(a.file, std::ios::binary);
+        if (!f) return fail(Exit::usage, fmt::format("cannot read -f '{}'", a.file));
+        std::ostringstream ss;
+        ss << f.rdbuf();
+        single_payload = ss.str();
+    } else if (a.has_message) {
+        single_payload = a.message;
+    }
+
+    EventLoop loop;
+    RunStats stats;
+    FrameRecorder recorder(loop, stats, a.output, a.limits, a.common.strict);
+    if (auto st = recorder.init(); !st) return std::unexpected(st.error());
+    MqttSession session(loop, *cfg, !a.mqtt.no_reconnect, stats);
+    Publisher pub(a, loop, session, stats, recorder, std::move(tmpl), qos, retain, std::move(props));
+    if (a.rr) {
+        pub.rr_topic = !a.response_topic.empty() ? a.response_topic : "m2mkit/rr/" + cfg->client_id;
+        pub.rr_prefix = cfg->client_id;
+        session.on_up = [&]() -> Status { return session.client().subscribe({{pub.rr_topic, 1, false, false, 0}}); };
+        session.on_message = [&](const MqttArrival& m) { pub.on_reply(m); };
+    }
+    if (singles) pub.single(std::move(single_payload));
+    if (auto st = session.start(); !st) return std::unexpected(st.error());
+    recorder.arm_timeout();
+    pub.start();
+    Exit code = loop.run();
+    recorder.flush();
+    if (a.common.stats) log::write("", "stats: " + stats.to_json());
+    uint64_t unacked = stats.published + stats.resent - stats.acked - stats.failed;
+    (void)unacked;
+    if (code == Exit::runtime) return fail(code, !pub.failure.empty() ? pub.failure : session.failure());
+    if (code == Exit::bad_data) return fail(code, pub.failure);
+    if (code == Exit::timeout) log::note("timed out: {} published, {} acknowledged", stats.published, stats.acked);
+    return code;
+}
+
+} // namespace m2m

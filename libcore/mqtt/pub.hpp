@@ -1,0 +1,34 @@
+#pragma once
+#include "cli/options.hpp"
+#include "mqtt/options.hpp"
+
+namespace m2m {
+
+struct PubArgs {
+    MqttArgs mqtt;
+    std::string topic; // template over record fields: plant/{dev}/{ch}
+    int qos = -1;      // -1: the BROKER URI's ?qos=, else 0
+    bool retain = false;
+    bool whole = false;
+    bool raw = false;
+    std::string message;
+    bool has_message = false;
+    std::string file;
+    bool null_message = false;
+    size_t max_line = 1 << 20;
+    int max_inflight = 1000;
+    size_t buffer = 100000;
+    std::string persist;
+    // MQTT 5 properties for every message (a record's own "props" win)
+    std::string content_type, response_topic, correlation_data, message_expiry;
+    int topic_alias = 0;
+    std::vector<std::string> user_props; // KEY=VALUE
+    bool rr = false;
+    cli::OutputArgs output;
+    cli::LimitArgs limits;
+    cli::CommonArgs common;
+};
+
+Expected<Exit> run_pub(const PubArgs& a);
+
+} // namespace m2m

@@ -1,0 +1,95 @@
+#include "mqtt/session.hpp"
+#include "util/clock.hpp"
+#include "util/log.hpp"
+#include <poll.h>
+
+namespace m2m {
+
+MqttSession::MqttSession(EventLoop& loop, MqttConfig cfg, bool reconnect, RunStats& stats)
+    : loop_(loop), client_(std::move(cfg)), reconnect_(reconnect), stats_(stats) {
+    stats_.mqtt = true;
+}
+
+MqttSession::~MqttSession() {
+    if (watch_ >= 0) loop_.unwatch(watch_);
+    if (tick_ >= 0) loop_.cancel(tick_);
+}
+
+Status MqttSession::start() {
+    if (auto st = client_.connect(); !st) return st;
+    log::info("connected to {} as {}", client_.config().src(), client_.config().client_id);
+    attach();
+    if (on_up) return on_up();
+    return {};
+}
+
+void MqttSession::attach() {
+    up_ = true;
+    backoff_us_ = 50000;
+    watch_ = loop_.watch(client_.fd(), POLLIN, [this](short) { service(); });
+    arm_tick();
+}
+
+void MqttSession::arm_tick() {
+    if (tick_ >= 0) loop_.cancel(tick_);
+    tick_ = loop_.at(mono_us() + 200000, [this] {
+        tick_ = -1;
+        if (!up_) return;
+        service();
+        if (up_) arm_tick();
+    });
+}
+
+void MqttSession::service() {
+    if (!up_) return;
+    bool alive = client_.service([this](const MqttArrival& a) {
+        ++stats_.received;
+        if (a.dup) ++stats_.duplicates;
+        if (on_message) on_message(a);
+    });
+    if (on_serviced) on_serviced();
+    if (!alive && up_ && !loop_.stopped()) lost();
+}
+
+void MqttSession::lost() {
+    up_ = false;
+    if (watch_ >= 0) loop_.unwatch(watch_), watch_ = -1;
+    if (tick_ >= 0) loop_.cancel(tick_), tick_ = -1;
+    if (on_lost) on_lost();
+    if (!reconnect_) {
+        failure_ = fmt::format("{}: connection lost", client_.config().src());
+        loop_.stop(Exit::runtime);
+        return;
+    }
+    log::note("{}: connection lost; reconnecting", client_.config().src());
+    loop_.at(mono_us() + backoff_us_, [this] { retry(); });
+}
+
+void MqttSession::retry() {
+    if (loop_.stopped()) return;
+    auto st = client_.connect();
+    if (!st) {
+        if (client_.auth_refused()) {
+            failure_ = st.error().message;
+            loop_.stop(Exit::runtime);
+            return;
+        }
+        log::info("{}", st.error().message);
+        backoff_us_ = std::min<int64_t>(backoff_us_ * 2, 2000000);
+        loop_.at(mono_us() + backoff_us_, [this] { retry(); });
+        return;
+    }
+    ++stats_.reconnects;
+    log::note("{}: reconnected", client_.config().src());
+    attach();
+    if (on_up) {
+        if (auto s = on_up(); !s) {
+            failure_ = s.error().message;
+            loop_.stop(Exit::runtime);
+            return;
+        }
+    }
+    service();
+}
+
+} // namespace m2m

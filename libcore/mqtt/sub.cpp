@@ -1,0 +1,73 @@
+#include "mqtt/sub.hpp"
+#include "app/frame_records.hpp"
+#include "mqtt/props.hpp"
+#include "mqtt/session.hpp"
+#include "util/clock.hpp"
+#include "util/log.hpp"
+
+namespace m2m {
+
+Expected<Exit> run_sub(const SubArgs& a) {
+    Uri uri;
+    auto cfg = resolve_mqtt(a.mqtt, "iot-sub", uri);
+    if (!cfg) return std::unexpected(cfg.error());
+    std::vector<std::string> filters = a.topics;
+    if (!uri.path.empty()) filters.insert(filters.begin(), uri.path);
+    if (filters.empty()) return fail(Exit::usage, "no topic: give -t FILTER (or BROKER/FILTER)");
+    int qos = a.qos >= 0 ? a.qos : std::atoi(uri.get("qos", "0").c_str());
+    if (qos < 0 || qos > 2) return fail(Exit::usage, fmt::format("bad QoS {}: use 0, 1 or 2", qos));
+    if (a.no_local && cfg->version != 5) return fail(Exit::usage, "--no-local needs MQTT 5 (-V 5)");
+    if (a.retained_only && a.ignore_retained)
+        return fail(Exit::usage, "--retained-only and --ignore-retained exclude each other");
+    for (auto& f : filters)
+        if (f.empty()) return fail(Exit::usage, "an empty topic filter");
+
+    EventLoop loop;
+    RunStats stats;
+    FrameRecorder recorder(loop, stats, a.output, a.limits, a.common.strict);
+    if (auto st = recorder.init(); !st) return std::unexpected(st.error());
+    PayloadStyle style = recorder.style() == PayloadStyle::auto_ ? PayloadStyle::auto_message : recorder.style();
+    MqttSession session(loop, *cfg, !a.mqtt.no_reconnect, stats);
+    std::vector<MqttClient::Subscription> subs;
+    for (auto& f : filters)
+        subs.push_back({f, qos, a.no_local, false, a.ignore_retained && cfg->version == 5 ? 2 : 0});
+    std::string src = cfg->src();
+    uint64_t skipped_retained = 0;
+
+    session.on_up = [&]() -> Status {
+        if (auto st = session.client().subscribe(subs); !st) return st;
+        log::info("subscribed to {}", fmt::join(filters, ", "));
+        return {};
+    };
+    Record r;
+    session.on_message = [&](const MqttArrival& m) {
+        if (loop.stopped()) return;
+        if (a.ignore_retained && m.retain) return void(++skipped_retained);
+        if (a.retained_only && !m.retain) return loop.stop(Exit::ok);
+        int64_t now = wall_us();
+        r.clear();
+        r.ts = format_rfc3339(now);
+        r.src = src;
+        r.topic = std::string(m.topic);
+        r.qos = m.qos;
+        r.retain = m.retain;
+        if (m.props) r.props_raw = props_to_json(*m.props);
+        set_payload(r, std::string(m.payload), style, PayloadKind::b64);
+        recorder.emit(r, now);
+    };
+    session.on_serviced = [&] { recorder.flush(); };
+    if (auto st = session.start(); !st) return std::unexpected(st.error()); // 4: unreachable or refused
+    recorder.arm_timeout();
+    Exit code = loop.run();
+    recorder.flush();
+    session.client().disconnect();
+    if (skipped_retained) log::info("{} retained message(s) not shown (--ignore-retained)", skipped_retained);
+    if (a.common.stats) log::write("", "stats: " + stats.to_json());
+    if (code == Exit::runtime)
+        return fail(code, session.failure().empty() ? recorder.failure() : session.failure());
+    if (code == Exit::bad_data) return fail(code, recorder.failure());
+    if (code == Exit::timeout) log::info("timed out after {} message(s)", stats.records_out);
+    return code;
+}
+
+} // namespace m2m

@@ -1,0 +1,91 @@
+// iot-pub: read records on stdin and publish each to an MQTT broker.
+#include "cli/tool.hpp"
+#include "mqtt/pub.hpp"
+
+int main(int argc, char** argv) {
+    m2m::PubArgs args;
+    m2m::cli::ToolDoc doc{
+        "iot-pub",
+        "publish records from stdin (or one message) to an MQTT broker",
+        "iot-pub reads records (JSON Lines) on stdin and publishes each one. The topic is --topic (or the "
+        "topic in BROKER), a template over the record's fields such as plant/{dev}/{ch}; without one, the "
+        "record's own topic field. The message is the record's payload (json published as compact JSON, "
+        "text as UTF-8, hex and b64 decoded to bytes), or the whole line with --whole. A record's qos, "
+        "retain and props (MQTT 5 properties) override the flags for that message. -l/--raw publishes "
+        "each stdin line as it is (as mosquitto_pub -l); -m, -f and -n publish one message.\n\n"
+        "QoS 1 and 2 messages are pipelined: up to --max-inflight wait for their acknowledgement at once "
+        "(capped by the broker's Receive Maximum under MQTT 5), and stdin is not read further while the "
+        "window is full. When the connection is lost, iot-pub reconnects with backoff, keeps reading into a "
+        "bounded buffer (--buffer messages; then stdin waits), and sends every unacknowledged message "
+        "again (counted as resent; a subscriber may see it twice). At the end of input it waits until "
+        "every QoS 1/2 message is acknowledged, then disconnects; --stats reports published, acked, failed "
+        "and resent.\n\n"
+        "A line that is not a valid record, lacks a field the topic template needs, or names a topic "
+        "with a wildcard is reported with its line number, counted and skipped; --strict makes it fatal "
+        "(exit 3).\n\n"
+        "--rr (MQTT 5) is request/response, as mosquitto_rr: each message carries a response topic and "
+        "correlation data, and iot-pub waits for the reply and prints it as a record before sending the "
+        "next.",
+        {{"m2m-listen serial:/dev/ttyUSB0 | iot-pub mqtt://localhost/plant/{dev}",
+          "Publish every frame from a serial device under plant/<dev>."},
+         {"seq 1000 | iot-pub -l -t test/counter -q 1", "Publish 1000 lines at QoS 1."},
+         {"iot-pub -t lamp/set -m on -q 1 -r", "Publish one retained message."},
+         {"iot-pub -V 5 -t svc/time --rr -m now -W 5s", "Ask a service and print its reply."}}};
+    doc.libraries = m2m::paho_version();
+    CLI::App app;
+    m2m::add_mqtt_options(app, args.mqtt, "publish to");
+    const char* g = "Messages";
+    app.add_option("-t,--topic", args.topic,
+                   "Topic, or a template over record fields: plant/{dev}/{ch} (default: BROKER's topic, else "
+                   "each record's topic field)")
+        ->group(g);
+    m2m::cli::choices(
+        app.add_option("-q,--qos", args.qos, "QoS (default 0, or BROKER's ?qos=); a record's qos wins"),
+        {"0", "1", "2"})
+        ->group(g);
+    app.add_flag("-r,--retain", args.retain, "Retain the messages; a record's retain wins")->group(g);
+    app.add_flag("--whole", args.whole, "Publish each whole record line, not its payload")->group(g);
+    app.add_flag("-l,--raw", args.raw, "Each stdin line is one message as it is (as mosquitto_pub -l)")
+        ->group(g);
+    app.add_option("-m,--message", args.message, "Publish this one message and exit")
+        ->each([&](const std::string&) { args.has_message = true; })
+        ->group(g);
+    m2m::cli::completes(app.add_option("-f,--file", args.file, "Publish the content of FILE as one message"),
+                        "file")
+        ->group(g);
+    app.add_flag("-n,--null-message", args.null_message, "Publish one empty message (clears a retained one)")
+        ->group(g);
+    app.add_option("--max-line", args.max_line,
+                   "Longest input line in bytes; longer ones are reported and skipped")
+        ->capture_default_str()
+        ->group(g);
+    const char* f = "Flow";
+    app.add_option("--max-inflight", args.max_inflight,
+                   "QoS 1/2 messages awaiting acknowledgement at once (the broker's Receive Maximum caps it)")
+        ->capture_default_str()
+        ->group(f);
+    app.add_option("--buffer", args.buffer, "Messages held while the broker is away; then stdin waits")
+        ->capture_default_str()
+        ->group(f);
+    m2m::cli::completes(app.add_option("--persist", args.persist,
+                                       "Keep QoS 1/2 messages in DIR until acknowledged (Paho's file store; "
+                                       "survives a restart of iot-pub; implies -c)"),
+                        "file")
+        ->group(f);
+    const char* p = "MQTT 5 properties";
+    app.add_option("--content-type", args.content_type, "Content type of every message")->group(p);
+    app.add_option("--response-topic", args.response_topic, "Response topic (with --rr: where replies come)")
+        ->group(p);
+    app.add_option("--correlation-data", args.correlation_data, "Correlation data")->group(p);
+    app.add_option("--message-expiry", args.message_expiry, "Message expiry interval (DUR)")
+        ->option_text("DUR")
+        ->group(p);
+    app.add_option("--topic-alias", args.topic_alias, "Topic alias (1..the broker's maximum)")->group(p);
+    app.add_option("-D,--user-property", args.user_props, "User property KEY=VALUE (repeatable)")->group(p);
+    app.add_flag("--rr", args.rr, "Request/response: wait for each message's reply and print it as a record")
+        ->group(p);
+    m2m::cli::add_output_options(app, args.output);
+    m2m::cli::add_limit_options(app, args.limits, "records read");
+    m2m::cli::add_common_options(app, args.common);
+    return m2m::cli::run_tool(app, doc, args.common, argc, argv, [&] { return m2m::run_pub(args); });
+}
