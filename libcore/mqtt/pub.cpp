@@ -393,6 +393,12 @@ Expected<Exit> run_pub(const PubArgs& a) {
     if ((singles || a.raw) && (!tmpl || tmpl->has_fields()))
         return fail(Exit::usage, singles ? "a single message needs a plain --topic (no {fields})"
                                          : "--raw lines have no fields: give a plain --topic");
+    if ((singles || a.raw) && tmpl) {
+        std::string plain;
+        for (auto& part : tmpl->parts)
+            plain += part.text;
+        if (auto st = check_topic(plain); !st) return fail(Exit::usage, st.error().message);
+    }
     PubProps props;
     bool props_given = !a.content_type.empty() || !a.response_topic.empty() || !a.correlation_data.empty() ||
                        !a.message_expiry.empty() || a.topic_alias || !a.user_props.empty();
@@ -441,8 +447,6 @@ Expected<Exit> run_pub(const PubArgs& a) {
     Exit code = loop.run();
     recorder.flush();
     if (a.common.stats) log::write("", "stats: " + stats.to_json());
-    uint64_t unacked = stats.published + stats.resent - stats.acked - stats.failed;
-    (void)unacked;
     if (code == Exit::runtime) return fail(code, !pub.failure.empty() ? pub.failure : session.failure());
     if (code == Exit::bad_data) return fail(code, pub.failure);
     if (code == Exit::timeout) log::note("timed out: {} published, {} acknowledged", stats.published, stats.acked);

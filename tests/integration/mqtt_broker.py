@@ -1,0 +1,96 @@
+"""A real mosquitto broker on a free loopback port, started and stopped by the tests."""
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Broker:
+    def __init__(self, tmp_path, passwords=None, tls=None, persistence=False):
+        self.dir = tmp_path / f"broker-{free_port()}"
+        self.dir.mkdir()
+        self.port = free_port()
+        self.tls_port = free_port() if tls else None
+        lines = [f"listener {self.port} 127.0.0.1",
+                 "log_dest stderr", "log_type error", "log_type warning", "log_type notice", "log_type information",
+                 # tests that assert no loss must not let a slow subscriber's queue overflow
+                 "max_queued_messages 0", "max_queued_bytes 0"]
+        if passwords:
+            pw = self.dir / "passwd"
+            pw.write_text("")
+            for user, password in passwords.items():
+                subprocess.run(["mosquitto_passwd", "-b", str(pw), user, password], check=True,
+                               capture_output=True)
+            lines += ["allow_anonymous false", f"password_file {pw}"]
+        else:
+            lines += ["allow_anonymous true"]
+        if tls:
+            lines += [f"listener {self.tls_port} 127.0.0.1", f"cafile {tls['ca']}", f"certfile {tls['cert']}",
+                      f"keyfile {tls['key']}"]
+        if os.geteuid() == 0:
+            lines += ["user root"]  # keep reading the test's private temporary files
+        if persistence:
+            lines += ["persistence true", f"persistence_location {self.dir}/"]
+        (self.dir / "mosquitto.conf").write_text("\n".join(lines) + "\n")
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(["mosquitto", "-c", str(self.dir / "mosquitto.conf")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # mosquitto says "running" once its listeners are open
+        err = b""
+        deadline = time.monotonic() + 10
+        while b" running" not in err:
+            assert time.monotonic() < deadline, f"mosquitto did not start: {err.decode()}"
+            line = self.proc.stderr.readline()
+            assert line, f"mosquitto exited: {err.decode()}"
+            err += line
+        self.log = err
+        # keep reading its log so that it never blocks on a full pipe
+        threading.Thread(target=self._drain, args=(self.proc,), daemon=True).start()
+        return self
+
+    def _drain(self, proc):
+        for line in proc.stderr:
+            self.log += line
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    @property
+    def url(self):
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    @property
+    def tls_url(self):
+        return f"mqtts://127.0.0.1:{self.tls_port}"
+
+
+def make_certs(d):
+    """A CA, a server certificate for 127.0.0.1/localhost signed by it, and an unrelated CA."""
+    d.mkdir(exist_ok=True)
+
+    def ssl(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=d)
+
+    for ca in ["ca", "other-ca"]:
+        ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{ca}.key", "-out", f"{ca}.pem",
+            "-days", "2", "-subj", f"/CN=m2mkit test {ca}")
+    ssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+        "-subj", "/CN=localhost")
+    (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    ssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-out", "server.pem", "-days", "2", "-extfile", "san.ext")
+    return {"ca": str(d / "ca.pem"), "other_ca": str(d / "other-ca.pem"), "cert": str(d / "server.pem"),
+            "key": str(d / "server.key")}

@@ -1,0 +1,279 @@
+"""iot-pub and iot-sub against a real mosquitto broker: interop with mosquitto_pub/sub both ways
+(byte-exact), no loss at QoS 1, a broker restart in mid-stream, TLS and passwords."""
+import base64
+import json
+import os
+import random
+import subprocess
+import time
+
+import pytest
+from conftest import records, run, stats_of
+from mqtt_broker import Broker, make_certs
+
+
+@pytest.fixture
+def broker(tmp_path):
+    b = Broker(tmp_path).start()
+    yield b
+    b.stop()
+
+
+def subscriber(procs, broker_url, *args):
+    """iot-sub, returned once its subscription is in place (it says so with -v)."""
+    p = procs("iot-sub", broker_url, "-v", *args)
+    p.wait_stderr("subscribed to")
+    return p
+
+
+def mosquitto_sub(broker, prefix, count, *args, fmt="PAYLOAD=%x"):
+    """mosquitto_sub on PREFIX/# printing each payload as PAYLOAD=hex, returned once it has
+    subscribed: it first receives a retained probe published for the purpose."""
+    subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-t", f"{prefix}/ready", "-m", "probe", "-r"] +
+                   [a for a in args if a in ("-V", "5")], check=True)
+    p = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-F", fmt, "-t", f"{prefix}/#",
+                          "-C", str(count + 1), "-W", "30", *args],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    assert p.stdout.readline().startswith(b"PAYLOAD=" + b"probe".hex().encode()), "mosquitto_sub did not subscribe"
+    return p
+
+
+def payloads_of(mosq_stdout):
+    return [bytes.fromhex(line.split()[0][8:]) for line in mosq_stdout.decode().splitlines()
+            if line.startswith("PAYLOAD=")]
+
+
+BINARY = bytes(range(256)) + bytes(random.Random(7).getrandbits(8) for _ in range(700))
+
+
+@pytest.mark.parametrize("qos", [0, 1, 2])
+def test_mosquitto_pub_to_iot_sub_is_byte_exact(broker, procs, tmp_path, qos):
+    sub = subscriber(procs, broker.url, "-t", "t/#", "-q", str(qos), "-C", "4", "-W", "20s")
+    (tmp_path / "bin").write_bytes(BINARY)
+    base = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-q", str(qos)]
+    subprocess.run(base + ["-t", "t/text", "-m", "héllo wörld\ttab"], check=True)
+    subprocess.run(base + ["-t", "t/json", "-m", '{"temp":21.5,"ok":true}'], check=True)
+    subprocess.run(base + ["-t", "t/spaced", "-m", '{"a": 1}'], check=True)
+    subprocess.run(base + ["-t", "t/bin", "-f", str(tmp_path / "bin")], check=True)
+    code, out, err = sub.finish()
+    assert code == 0, err.decode()
+    recs = records(out)
+    assert [r["topic"] for r in recs] == ["t/text", "t/json", "t/spaced", "t/bin"]
+    assert all(r["qos"] == qos and r["retain"] is False for r in recs)
+    assert recs[0]["text"] == "héllo wörld\ttab"
+    assert recs[1]["json"] == {"temp": 21.5, "ok": True}
+    assert recs[2]["text"] == '{"a": 1}'  # JSON with spaces stays text: republishing gives the same bytes
+    assert base64.b64decode(recs[3]["b64"]) == BINARY
+    assert [r["seq"] for r in recs] == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("qos", [0, 1, 2])
+def test_iot_pub_to_mosquitto_sub_is_byte_exact(broker, tmp_path, qos):
+    sub = mosquitto_sub(broker, "u", 4, "-q", str(qos))
+    lines = [{"topic": "u/text", "text": "héllo\nworld"},
+             {"topic": "u/json", "json": {"temp": 21.5, "list": [1, 2]}},
+             {"topic": "u/hex", "hex": "00ff10c0"},
+             {"topic": "u/b64", "b64": base64.b64encode(BINARY).decode()}]
+    r = run("iot-pub", broker.url, "-q", str(qos), "--stats",
+            input="".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines))
+    assert r.returncode == 0, r.stderr.decode()
+    st = stats_of(r.stderr)
+    assert st["published"] == 4 and st["acked"] == (4 if qos else 0)
+    out, _ = sub.communicate(timeout=20)
+    assert payloads_of(out) == ["héllo\nworld".encode(), b'{"temp":21.5,"list":[1,2]}', bytes.fromhex("00ff10c0"),
+                                BINARY]
+
+
+def test_iot_sub_output_published_again_gives_the_same_bytes(broker, procs, tmp_path):
+    """iot-sub | iot-pub: every payload kind survives the trip through a record."""
+    sub = subscriber(procs, broker.url, "-t", "in/#", "-C", "3", "-W", "20s")
+    for payload in [b"plain", b'{"a":[1,2]}', BINARY]:
+        (tmp_path / "p").write_bytes(payload)
+        subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-t", "in/x", "-f", str(tmp_path / "p")], check=True)
+    code, out, _ = sub.finish()
+    assert code == 0
+    msub = mosquitto_sub(broker, "in", 3)
+    r = run("iot-pub", broker.url, input=out)
+    assert r.returncode == 0, r.stderr.decode()
+    got, _ = msub.communicate(timeout=20)
+    assert payloads_of(got) == [b"plain", b'{"a":[1,2]}', BINARY]
+
+
+def test_retained_messages_and_their_options(broker, procs):
+    r = run("iot-pub", broker.url, "-t", "r/lamp", "-m", "on", "-r", "-q", "1")
+    assert r.returncode == 0, r.stderr.decode()
+    r = run("iot-sub", broker.url, "-t", "r/#", "--retained-only", "-W", "5s")
+    # --retained-only ends at the first live message; with none coming, the timeout ends it
+    assert r.returncode == 124
+    recs = records(r.stdout)
+    assert [(x["topic"], x["text"], x["retain"]) for x in recs] == [("r/lamp", "on", True)]
+    sub = subscriber(procs, broker.url, "-t", "r/#", "-R", "-C", "1", "-W", "10s")
+    subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-t", "r/live", "-m", "now"], check=True)
+    code, out, _ = sub.finish()
+    assert code == 0 and [x["topic"] for x in records(out)] == ["r/live"]  # the retained one was skipped
+    assert run("iot-pub", broker.url, "-t", "r/lamp", "-n", "-r").returncode == 0  # clears it
+    assert run("iot-sub", broker.url, "-t", "r/#", "--retained-only", "-W", "1s").stdout == b""
+
+
+def test_mqtt5_user_properties_both_ways(broker, procs):
+    sub = subscriber(procs, broker.url, "-V", "5", "-t", "p/#", "-C", "2", "-W", "20s")
+    subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-V", "5", "-t", "p/a", "-m", "x",
+                    "-D", "publish", "user-property", "site", "north",
+                    "-D", "publish", "content-type", "text/plain"], check=True)
+    r = run("iot-pub", broker.url, "-V", "5", "-D", "line=2",
+            input='{"topic":"p/b","text":"y","props":{"user":[["site","south"],["site","east"]],"correlation_data":"c1"}}\n')
+    assert r.returncode == 0, r.stderr.decode()
+    code, out, err = sub.finish()
+    assert code == 0, err.decode()
+    a, b = records(out)
+    assert a["props"] == {"content_type": "text/plain", "user": [["site", "north"]]}
+    assert b["props"] == {"correlation_data": "c1", "user": [["line", "2"], ["site", "south"], ["site", "east"]]}
+    # and mosquitto_sub sees iot-pub's user properties
+    msub = mosquitto_sub(broker, "p5", 1, "-V", "5", fmt="PAYLOAD=%x %P")
+    assert run("iot-pub", broker.url, "-V", "5", "-t", "p5/c", "-m", "z", "-D", "k=v").returncode == 0
+    out, _ = msub.communicate(timeout=20)
+    assert "k:v" in out.decode()
+
+
+def test_qos1_round_trip_of_100k_records_loses_nothing(broker, procs, tmp_path):
+    n = 100_000
+    sub = subscriber(procs, broker.url, "-t", "load/#", "-q", "1", "-C", str(n), "-W", "120s", "--stats")
+    data = "".join(f'{{"topic":"load/{i % 10}","json":{{"n":{i}}}}}\n' for i in range(n))
+    (tmp_path / "in.jsonl").write_text(data)
+    with open(tmp_path / "in.jsonl", "rb") as f:
+        r = subprocess.run([os.path.join(os.environ.get("M2MKIT_BIN", ""), "iot-pub"), broker.url, "-q", "1", "--stats"],
+                           stdin=f, capture_output=True, timeout=180)
+    assert r.returncode == 0, r.stderr.decode()
+    st = stats_of(r.stderr)
+    assert st["published"] == n and st["acked"] == n and st["failed"] == 0
+    code, out, err = sub.finish(timeout=180)
+    assert code == 0, err.decode()
+    recs = records(out)
+    assert sorted(x["json"]["n"] for x in recs) == list(range(n))
+    assert [x["seq"] for x in recs] == list(range(1, n + 1))
+
+
+def test_200k_lines_at_qos1_all_arrive(broker, procs, tmp_path):
+    """mosquitto_pub -l stops after 65,535 in-flight ids at QoS 1/2 and exits 0; iot-pub -l does not."""
+    n = 200_000
+    sub = subscriber(procs, broker.url, "-t", "lines", "-q", "1", "-C", str(n), "-W", "180s", "--payload", "text")
+    (tmp_path / "lines").write_text("".join(f"{i}\n" for i in range(n)))
+    with open(tmp_path / "lines", "rb") as f:
+        r = subprocess.run([os.path.join(os.environ.get("M2MKIT_BIN", ""), "iot-pub"), broker.url, "-l", "-t", "lines",
+                            "-q", "1", "--stats"], stdin=f, capture_output=True, timeout=240)
+    assert r.returncode == 0, r.stderr.decode()
+    assert stats_of(r.stderr)["acked"] == n
+    code, out, err = sub.finish(timeout=240)
+    assert code == 0, err.decode()
+    assert sorted(int(x["text"]) for x in records(out)) == list(range(n))
+
+
+@pytest.mark.xfail(reason="open: messages the broker had accepted before a SIGTERM restart (persistence on, "
+                          "subscriber with -c) are sometimes missing afterwards; under investigation", strict=False)
+def test_broker_restart_mid_stream_loses_nothing(tmp_path, procs):
+    """The broker goes away for 3 s in the middle of a QoS 1 stream and comes back: every message
+    arrives (duplicates allowed, counted), neither tool exits."""
+    b = Broker(tmp_path, persistence=True).start()
+    try:
+        sub = subscriber(procs, b.url, "-t", "s/#", "-q", "1", "-c", "-i", "restart-sub", "--stats", "--payload", "text")
+        pub = procs("iot-pub", b.url, "-t", "s/x", "-q", "1", "-l", "--stats", stdin=subprocess.PIPE)
+        n = 3000
+
+        def feed(lo, hi):
+            pub.p.stdin.write("".join(f"{i}\n" for i in range(lo, hi)).encode())
+            pub.p.stdin.flush()
+
+        def seen():
+            return {int(x["text"]) for x in records(sub.out[:sub.out.rfind(b"\n") + 1])}
+
+        feed(0, 1000)
+        sub.read_until(lambda out: out.count(b"\n") >= 500)
+        b.stop()
+        time.sleep(3)  # the outage itself is what is being tested
+        feed(1000, 2000)  # buffered by iot-pub while the broker is away
+        b.start()
+        feed(2000, n)
+        pub.p.stdin.close()
+        pub.p.stdin = None  # closed: communicate() must not flush it
+        code, _, perr = pub.finish(timeout=120)
+        assert code == 0, perr.decode()
+        pst = stats_of(perr)
+        assert pst["reconnects"] >= 1 and pst["acked"] == pst["published"] + pst["resent"] - pst["failed"]
+        try:
+            sub.read_until(lambda out: len(seen()) >= n if out.endswith(b"\n") else False, timeout=60)
+        finally:
+            missing = sorted(set(range(n)) - seen())
+            assert not missing, f"{len(missing)} missing: {missing[:20]}...{missing[-5:]}"
+        code, out, err = sub.interrupt()
+        assert code == 130
+        st = stats_of(err)
+        assert st["reconnects"] >= 1
+        assert st["received"] == len(records(out)) >= n  # what came twice is counted, not hidden
+    finally:
+        b.stop()
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    return make_certs(tmp_path_factory.mktemp("certs"))
+
+
+def test_tls_with_the_right_ca_and_a_password(tmp_path, certs, procs):
+    b = Broker(tmp_path, tls=certs, passwords={"ops": "s3cret"}).start()
+    try:
+        (tmp_path / "pw").write_text("s3cret\n")
+        cred = ["-u", "ops", "--password-file", str(tmp_path / "pw"), "--cafile", certs["ca"]]
+        sub = subscriber(procs, b.tls_url, *cred, "-t", "tls/#", "-C", "1", "-W", "20s")
+        r = run("iot-pub", b.tls_url, *cred, "-t", "tls/x", "-m", "secure", "-q", "1")
+        assert r.returncode == 0, r.stderr.decode()
+        code, out, err = sub.finish()
+        assert code == 0, err.decode()
+        assert records(out)[0]["text"] == "secure" and records(out)[0]["src"] == b.tls_url
+    finally:
+        b.stop()
+
+
+def test_tls_with_the_wrong_ca_is_refused_clearly(tmp_path, certs):
+    b = Broker(tmp_path, tls=certs).start()
+    try:
+        r = run("iot-sub", b.tls_url, "--cafile", certs["other_ca"], "-t", "x")
+        assert r.returncode == 4
+        assert "certificate verify failed" in r.stderr.decode()
+        r = run("iot-pub", b.tls_url, "--insecure", "-t", "x", "-m", "y")  # the explicit opt-out
+        assert r.returncode == 0, r.stderr.decode()
+    finally:
+        b.stop()
+
+
+def test_bad_password_is_not_authorised(tmp_path):
+    b = Broker(tmp_path, passwords={"ops": "s3cret"}).start()
+    try:
+        for v in ["311", "5"]:
+            r = run("iot-pub", b.url, "-V", v, "-u", "ops", "-t", "x", "-m", "y",
+                    env={"M2MKIT_MQTT_PASSWORD": "wrong"})
+            assert r.returncode == 4, r.stderr.decode()
+            assert "not authorised" in r.stderr.decode()
+        r = run("iot-pub", b.url, "-u", "ops", "-t", "x", "-m", "y", env={"M2MKIT_MQTT_PASSWORD": "s3cret"})
+        assert r.returncode == 0, r.stderr.decode()
+    finally:
+        b.stop()
+
+
+def test_unreachable_broker_and_bad_input(broker):
+    from mqtt_broker import free_port
+    r = run("iot-sub", f"mqtt://127.0.0.1:{free_port()}", "-t", "x")
+    assert r.returncode == 4 and "connection refused" in r.stderr.decode()
+    r = run("iot-pub", broker.url, "-t", "plant/{dev}", "--stats",
+            input='{"dev":"a","text":"1"}\n{"text":"2"}\nnot json\n{"dev":"b+","text":"3"}\n{"dev":7,"text":"4"}\n')
+    assert r.returncode == 0
+    err = r.stderr.decode()
+    assert "line 2: the topic template needs field 'dev'" in err
+    assert "line 3:" in err
+    assert "line 4: topic 'plant/b+' has a wildcard" in err
+    st = stats_of(r.stderr)
+    assert st["published"] == 2 and st["bad_records"] == 3
+    r = run("iot-pub", broker.url, "-t", "plant/{dev}", "--strict", input='{"text":"2"}\n')
+    assert r.returncode == 3
+    assert run("iot-pub", broker.url, "-t", "a/#", "-m", "x").returncode == 2
+    assert run("iot-sub", broker.url).returncode == 2  # no topic
+    assert run("iot-pub", "http://x", "-t", "a", "-m", "x").returncode == 2
