@@ -51,7 +51,7 @@ def test_man_pages_render_without_warnings(page):
 COMPLETION_PROBES = {  # tool: [(words being completed, what bash must offer)]
     "m2m-listen": [("--fram", "--framing"), ("--framing s", "slip")],
     "m2m-send": [("--fram", "--framing"), ("--framing s", "slip")],
-    "iot-pub": [("--qo", "--qos"), ("--qos ''", "0 1 2"), ("-V ''", "311 5"), ("mqtt", "mqtt:// mqtts://")],
+    "iot-pub": [("--qo", "--qos"), ("--qos ''", "0 1 2"), ("-V ''", "311 5"), ("--max-in", "--max-inflight")],
     "iot-sub": [("--qo", "--qos"), ("-q ''", "0 1 2"), ("-V ''", "311 5"), ("--retained", "--retained-only")],
 }
 
