@@ -17,13 +17,15 @@ scale = float(sys.argv[2]) if len(sys.argv) > 2 else 1.0
 def delivered_rate(broker, publisher_cmd, n, qos, lines_file):
     """Messages/s counted by a mosquitto_sub that must see all n (bounded by a timeout)."""
     topic = f"bench/{time.monotonic_ns()}"
-    sub = subprocess.Popen(["mosquitto_sub", "-p", str(broker.port), "-t", topic, "-q", str(qos), "-C", str(n),
-                            "-W", "300"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    time.sleep(0.3)  # mosquitto_sub has no readiness signal; measured time starts after this
+    # mosquitto_sub says nothing when it has subscribed: a retained probe it receives first tells us
+    subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-t", topic + "/ready", "-m", "probe", "-r"], check=True)
+    sub = subprocess.Popen(["mosquitto_sub", "-p", str(broker.port), "-t", topic, "-t", topic + "/ready", "-q", str(qos),
+                            "-C", str(n + 1), "-W", "300"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert sub.stdout.readline() == b"probe\n", "mosquitto_sub did not subscribe"
     t0 = time.monotonic()
     with open(lines_file, "rb") as f:
         subprocess.run(publisher_cmd(topic), stdin=f, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
-    sub.wait(timeout=300)
+    sub.communicate(timeout=300)
     dt = time.monotonic() - t0
     return (n / dt if sub.returncode == 0 else 0.0), sub.returncode
 
