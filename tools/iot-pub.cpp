@@ -60,8 +60,10 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->group(g);
     const char* f = "Flow";
-    app.add_option("--max-inflight", args.max_inflight,
-                   "QoS 1/2 messages awaiting acknowledgement at once (the broker's Receive Maximum caps it)")
+    app.add_option(
+           "--max-inflight", args.max_inflight,
+           "QoS 1/2 messages awaiting acknowledgement at once (the broker's Receive Maximum caps it; "
+           "mosquitto 2.0 silently drops QoS 2 messages beyond its max_inflight_messages, 20 by default)")
         ->capture_default_str()
         ->group(f);
     app.add_option("--buffer", args.buffer, "Messages held while the broker is away; then stdin waits")

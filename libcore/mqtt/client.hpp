@@ -31,7 +31,7 @@ struct MqttConfig {
     int will_qos = 0;
     bool will_retain = false;
     int connect_timeout_ms = 10000;
-    int max_inflight = 1000;
+    int max_inflight = 20;
     std::string persist_dir; // Paho file persistence for QoS >= 1, when set
 
     /// How records name this broker: mqtt://host:port (or mqtts://).

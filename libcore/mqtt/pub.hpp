@@ -16,7 +16,8 @@ struct PubArgs {
     std::string file;
     bool null_message = false;
     size_t max_line = 1 << 20;
-    int max_inflight = 1000;
+    int max_inflight =
+        20; // mosquitto's own default: beyond it, mosquitto 2.0 drops QoS 2 messages it has acknowledged
     size_t buffer = 100000;
     std::string persist;
     // MQTT 5 properties for every message (a record's own "props" win)
