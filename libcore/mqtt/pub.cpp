@@ -261,10 +261,11 @@ class Publisher {
             }
         }
         if (!single_ && stdin_watch_ >= 0) {
-            bool want = !input_.eof() && !limit_reached() && queue_.size() < a_.buffer &&
-                        (session_.up() || input_.buffered() < (1 << 20));
             if (!session_.up()) fill(a_.buffer); // offline: parse into the bounded buffer
-            loop_.set_events(stdin_watch_, want && queue_.size() < a_.buffer ? POLLIN : 0);
+            // Backpressure: stop reading when the window is full and the lines waiting pile up.
+            bool want = !input_.eof() && !limit_reached() && queue_.size() < a_.buffer &&
+                        input_.buffered() < (1 << 20);
+            loop_.set_events(stdin_watch_, want ? POLLIN : 0);
         }
         bool input_done = single_ || input_.exhausted() || limit_reached();
         if (input_done && queue_.empty() && inflight_count_ == 0 && !awaiting_ && session_.up()) {
