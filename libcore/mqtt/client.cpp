@@ -179,7 +179,10 @@ Status MqttClient::connect() {
     int hook_error = 0;
     MQTTResponse resp = MQTTResponse_initializer;
     {
-        paho_hook::Arm arm(cfg_.connect_timeout_ms);
+        // Plain TCP only: when a TLS handshake also completes within Paho's first SSL_connect
+        // (it can, on a busy machine), Paho 1.3.12 takes that as a failure and disconnects.
+        // TLS connections keep Paho's own (100 ms slower) path.
+        paho_hook::Arm arm(cfg_.connect_timeout_ms, /*complete=*/!cfg_.tls);
         if (v5) {
             resp = MQTTClient_connect5(client_, &o, &props, nullptr);
             rc = resp.reasonCode;
@@ -215,7 +218,7 @@ Status MqttClient::connect() {
     } else if (!ssl_error_.empty()) {
         why = "TLS: " + ssl_error_;
     } else if (cfg_.tls) {
-        why = "TLS handshake failed (certificate or host name not accepted)";
+        why = "no TLS session (broker unreachable, or its certificate or host name not accepted)";
     } else if (rc == MQTTCLIENT_FAILURE) {
         why = fmt::format("no CONNACK from the broker within {} s", o.connectTimeout);
     } else {

@@ -5,7 +5,9 @@
 // C library's connect and, only while MQTTClient::connect() holds an Arm on this thread, waits
 // for a pending connect to finish (poll for POLLOUT, bounded by the connect timeout) and
 // returns its result, so Paho takes the "connected at once" path and sends CONNECT directly.
-// Every other connect in the process passes straight through.
+// Every other connect in the process passes straight through. TLS connections are not
+// completed here (only their socket is noted): when the TLS handshake also finishes inside
+// Paho's first SSL_connect, which a quick broker allows, Paho 1.3.12 reports a failure.
 #include "mqtt/connect_hook.hpp"
 #include <cerrno>
 #include <dlfcn.h>
@@ -16,6 +18,7 @@ namespace {
 
 struct State {
     bool armed = false;
+    bool complete = true;
     int timeout_ms = 0;
     int fd = -1;
     int error = 0;
@@ -34,6 +37,10 @@ ConnectFn real_connect() {
 extern "C" int connect(int fd, const sockaddr* addr, socklen_t len) {
     int rc = real_connect()(fd, addr, len);
     if (!state.armed) return rc;
+    if (!state.complete) {
+        if (rc == 0 || errno == EINPROGRESS) state.fd = fd;
+        return rc;
+    }
     if (rc < 0 && errno == EINPROGRESS) {
         pollfd p{fd, POLLOUT, 0};
         int n;
@@ -63,7 +70,7 @@ extern "C" int connect(int fd, const sockaddr* addr, socklen_t len) {
 
 namespace m2m::paho_hook {
 
-Arm::Arm(int timeout_ms) { state = State{true, timeout_ms, -1, 0}; }
+Arm::Arm(int timeout_ms, bool complete) { state = State{true, complete, timeout_ms, -1, 0}; }
 Arm::~Arm() { state.armed = false; }
 int Arm::fd() const { return state.fd; }
 int Arm::error() const { return state.error; }

@@ -8,7 +8,8 @@ namespace m2m::paho_hook {
 /// for here, up to `timeout_ms`, so Paho sees a connected socket at once.
 class Arm {
   public:
-    explicit Arm(int timeout_ms);
+    /// With complete = false the connect only passes through and its socket is noted.
+    explicit Arm(int timeout_ms, bool complete = true);
     ~Arm();
     Arm(const Arm&) = delete;
     Arm& operator=(const Arm&) = delete;
