@@ -291,7 +291,9 @@ Expected<int> MqttClient::publish(const char* topic, std::string_view payload, i
     }
     if (rc != MQTTCLIENT_SUCCESS) {
         const char* s = MQTTClient_strerror(rc);
-        return fail(rc == MQTTCLIENT_DISCONNECTED ? Exit::runtime : Exit::bad_data,
+        // A write that finds the connection broken fails a QoS 0 publish: the message stays queued.
+        bool gone = rc == MQTTCLIENT_DISCONNECTED || !MQTTClient_isConnected(client_);
+        return fail(gone ? Exit::runtime : Exit::bad_data,
                     s ? s : fmt::format("Paho error {}", rc));
     }
     return qos > 0 ? token : 0;

@@ -47,8 +47,13 @@ void MqttSession::service() {
         if (a.dup) ++stats_.duplicates;
         if (on_message) on_message(a);
     });
-    if (on_serviced) on_serviced();
-    if (!alive && up_ && !loop_.stopped()) lost();
+    // Once Paho has seen the connection drop it has emptied its list of pending deliveries, so
+    // on_serviced must not run then: it would take the messages still in flight as acknowledged.
+    if (alive) {
+        if (on_serviced) on_serviced();
+    } else if (up_ && !loop_.stopped()) {
+        lost();
+    }
 }
 
 void MqttSession::lost() {
