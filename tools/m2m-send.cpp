@@ -21,6 +21,9 @@ int main(int argc, char** argv) {
           "Send AT to a modem and print its answer."},
          {"printf 'hello\\nworld\\n' | m2m-send pty:/tmp/dev0 --raw",
           "Offer two lines on a virtual serial device."},
+         {"echo '{\"modbus\":{\"unit\":1,\"fc\":3,\"addr\":0,\"count\":4}}' | "
+          "m2m-send 'serial:/dev/ttyUSB0?baud=9600' --framing modbus-rtu --reply",
+          "Read four holding registers from Modbus unit 1 and print the decoded response."},
          {"m2m-listen serial:/dev/ttyUSB0 | m2m-send tcp://127.0.0.1:9000 --framing slip",
           "Forward every frame from a serial port to a TCP peer as SLIP."}}};
     CLI::App app;

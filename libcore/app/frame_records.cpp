@@ -49,6 +49,7 @@ void FrameRecorder::record(std::vector<Frame>& frames, const std::string& src) {
         r.dir = "rx";
         set_payload(r, std::move(f.bytes), style_);
         r.err = std::move(f.err);
+        if (!f.view.empty()) r.extra.push_back(ExtraField{std::move(f.view_key), std::move(f.view)});
         ++stats_.frames_in;
         emit(r, now);
     }

@@ -20,7 +20,8 @@ class Sender {
     Sender(const SendArgs& a, EventLoop& loop, LinkSession& session, RunStats& stats, FrameRecorder& recorder,
            const Framing& framing, int64_t interval_us, int64_t reply_timeout_us)
         : a_(a), loop_(loop), session_(session), stats_(stats), recorder_(recorder),
-          encoder_(framing.encoder()), decoder_(framing.decoder()), interval_us_(interval_us),
+          encoder_(framing.encoder()), decoder_(framing.decoder()), view_key_(framing.view_key),
+          from_view_(framing.from_view), interval_us_(interval_us),
           reply_timeout_us_(reply_timeout_us) {}
 
     void start() {
@@ -81,11 +82,25 @@ class Sender {
         if (!a_.raw) {
             stats_.records_in++;
             if (auto st = parser_.parse(line, record_); !st) return bad(st.error().message);
-            if (record_.kind == PayloadKind::none)
-                return bad("no payload: a record needs one of text, json, hex, b64");
-            payload = record_.payload_view(scratch_);
+            if (record_.kind == PayloadKind::none) {
+                const ExtraField* view = nullptr;
+                for (auto& f : record_.extra)
+                    if (!view_key_.empty() && f.key == view_key_) view = &f;
+                if (!view)
+                    return bad(view_key_.empty()
+                                   ? "no payload: a record needs one of text, json, hex, b64"
+                                   : fmt::format("no payload: a record needs one of text, json, hex, b64, or {}",
+                                                 view_key_));
+                auto built = from_view_(view->raw_value);
+                if (!built) return bad(built.error().message);
+                scratch_ = std::move(*built);
+                payload = scratch_;
+            } else {
+                payload = record_.payload_view(scratch_);
+            }
         }
         if (auto st = encoder_->encode(payload, out_); !st) return bad(st.error().message);
+        if (a_.reply) decoder_->sent(payload);
         ends_.push_back(out_.size());
         return true;
     }
@@ -147,6 +162,19 @@ class Sender {
         if (!a_.reply) return; // not asked to listen: counted in bytes_in only
         std::vector<Frame> frames;
         decoder_->feed(bytes, mono_us(), frames);
+        replies(frames);
+    }
+
+    void replies(std::vector<Frame>& frames) {
+        // time-based framings (idle, a Modbus RTU frame with a bad CRC) end a frame at a silence
+        if (tick_timer_ >= 0) loop_.cancel(tick_timer_), tick_timer_ = -1;
+        if (int64_t at = decoder_->deadline(); at >= 0)
+            tick_timer_ = loop_.at(at, [this] {
+                tick_timer_ = -1;
+                std::vector<Frame> more;
+                decoder_->tick(mono_us(), more);
+                replies(more);
+            });
         if (!frames.empty() && awaiting_reply_) {
             ++stats_.replies;
             awaiting_reply_ = false;
@@ -179,6 +207,8 @@ class Sender {
     FrameRecorder& recorder_;
     std::unique_ptr<Encoder> encoder_;
     std::unique_ptr<Decoder> decoder_;
+    std::string view_key_;
+    std::function<Expected<std::string>(std::string_view)> from_view_;
     RecordParser parser_;
     Record record_;
     std::string scratch_;
@@ -192,6 +222,7 @@ class Sender {
     size_t frame_start_ = 0;  // where the frame being written starts in out_
     bool awaiting_reply_ = false;
     int reply_timer_ = -1;
+    int tick_timer_ = -1;
     int64_t next_send_us_ = 0;
     bool drain_timer_ = false;
     int quiet_ = 0; // readings in a row with nothing left in the link's queue
@@ -202,7 +233,8 @@ class Sender {
 Expected<Exit> run_send(const SendArgs& a) {
     auto uri = parse_uri(a.link.uri);
     if (!uri) return std::unexpected(uri.error());
-    auto framing = make_framing(a.framing.framing, {.max_frame = a.framing.max_frame});
+    // what comes back on the link are the device's replies (Modbus: responses, not requests)
+    auto framing = make_framing(a.framing.framing, {.max_frame = a.framing.max_frame, .expect = Expect::responses});
     if (!framing) return std::unexpected(framing.error());
     int64_t interval_us = 0, reply_timeout_us = 0;
     if (!a.interval.empty()) {

@@ -94,6 +94,32 @@ after garbage, and count every byte they drop, by cause (\fB\-\-stats\fR). Frame
 SLIP and COBS decoders treat bytes before the first delimiter as garbage (they may be the tail of
 a frame sent before the link opened); their encoders send a leading delimiter so the first frame
 survives. SLIP cannot carry an empty frame.
+.SS Modbus
+The payload of a \fBmodbus\-rtu\fR or \fBmodbus\-tcp\fR frame is the unit id and the PDU (function code
+and data) without its wrapping (CRC, MBAP header), so a capture moves between the two. Each
+frame's record gets a \fBmodbus\fR object beside the payload:
+.RS
+.nf
+{"unit":1,"fc":3,"kind":"request","addr":0,"count":2}
+{"unit":1,"fc":3,"kind":"response","addr":0,"regs":[1234,65534]}
+{"unit":1,"fc":3,"kind":"exception","exception":2,"error":"illegal data address"}
+.fi
+.RE
+Function codes 1, 2, 3, 4, 5, 6, 15, 16 and 23 are decoded by name (\fBbits\fR, \fBregs\fR,
+\fBvalue\fR, \fBcount\fR); 7, 8, 11 and 17 by length; others as \fB"kind":"unknown"\fR with their
+data in hex. A record with a \fBmodbus\fR object and no payload is encoded from it, so one line
+polls a device: \fB{"modbus":{"unit":1,"fc":16,"addr":8,"regs":[1,2]}}\fR (coils: \fB"bits"\fR
+for 15, \fB"value":true\fR for 5). RTU frames are found by the length rules of each function code
+and the CRC; a frame whose CRC fails is printed at the silence that ends it, with
+\fBerr\fR "CRC mismatch: ...", and counted as a bad frame; bytes before a good frame are counted as
+garbage. \fBmodbus\-rtu:MS\fR sets that silence (default 4 ms, 3.5 characters at 9600 baud).
+Modbus TCP adds the transaction id as \fBtid\fR.
+.SS NMEA 0183
+\fBnmea\fR frames are sentences from \fB$\fR or \fB!\fR to the line end, payload without CR LF.
+The checksum is verified (a mismatch or a missing \fB*hh\fR gives \fBerr\fR); good sentences
+get an \fBnmea\fR object: talker, type and the fields, and for GGA, RMC, VTG and GSV the values
+by name (lat/lon in signed decimal degrees, speed, course, satellites). The encoder appends the
+checksum when the payload has none, and CR LF.
 .SH COMMON OPTIONS
 \fB\-\-count N\fR, \fB\-\-timeout DUR\fR and \fB\-\-until REGEX\fR make any reader a CI
 assertion. Durations read as 250ms, 5s, 2m. Every option can come from \fB\-\-config FILE\fR

@@ -35,6 +35,11 @@ void register_builtin_framings() {
     register_framing("fixed", "fixed:N, frames of exactly N bytes", fixed_framing);
     register_framing("idle", "idle:MS, a frame ends after MS milliseconds of silence", idle_framing);
     register_framing("raw", "bytes as they arrive, one frame per read", no_arg("raw", raw_framing));
+    register_framing("modbus-rtu",
+                     "Modbus RTU: unit, function, data, CRC-16 (modbus-rtu:MS sets the silence, default 4)",
+                     modbus_rtu_framing);
+    register_framing("modbus-tcp", "Modbus TCP: MBAP header, transaction ids", no_arg("modbus-tcp", modbus_tcp_framing));
+    register_framing("nmea", "NMEA 0183 sentences, $...*hh, checksum verified", no_arg("nmea", nmea_framing));
 }
 
 } // namespace m2m

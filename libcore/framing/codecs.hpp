@@ -11,5 +11,8 @@ Expected<Framing> length_framing(std::string_view width, const FramingOptions& o
 Expected<Framing> fixed_framing(std::string_view size, const FramingOptions& opts);
 Expected<Framing> idle_framing(std::string_view millis, const FramingOptions& opts);
 Framing raw_framing(const FramingOptions& opts);
+Expected<Framing> modbus_rtu_framing(std::string_view gap_ms, const FramingOptions& opts);
+Framing modbus_tcp_framing(const FramingOptions& opts);
+Framing nmea_framing(const FramingOptions& opts);
 
 } // namespace m2m

@@ -23,6 +23,12 @@ void Decoder::emit(std::vector<Frame>& out, std::string bytes, std::string err) 
     out.push_back(Frame{std::move(bytes), std::move(err)});
 }
 
+void Decoder::emit_view(std::vector<Frame>& out, std::string bytes, std::string err, const char* key,
+                        std::string view) {
+    ++stats_.frames;
+    out.push_back(Frame{std::move(bytes), std::move(err), key, std::move(view)});
+}
+
 void Decoder::drop(const std::string& cause, uint64_t nbytes) {
     ++stats_.drops[cause];
     stats_.dropped_bytes[cause] += nbytes;

@@ -16,7 +16,9 @@ namespace m2m {
 
 struct Frame {
     std::string bytes;
-    std::string err; // why the frame is suspect (cut overlong, CRC mismatch); empty when good
+    std::string err;      // why the frame is suspect (cut overlong, CRC mismatch); empty when good
+    std::string view_key = {}; // a decoder's structured view beside the payload ("modbus", "nmea")
+    std::string view = {};     // ... as a JSON object; empty when none
 };
 
 struct DecoderStats {
@@ -37,6 +39,9 @@ class Decoder {
     virtual void tick(int64_t /*now_us*/, std::vector<Frame>& /*out*/) {}
     /// When tick() could next emit a frame (monotonic µs), or -1.
     virtual int64_t deadline() const { return -1; }
+    /// The payload of a request this side just sent, for decoders that read the reply in its light
+    /// (a Modbus coil response carries whole bytes; the request says how many bits are meant).
+    virtual void sent(std::string_view /*payload*/) {}
     /// End of stream: emits or drops (as "truncated") what is buffered.
     virtual void finish(std::vector<Frame>& out) = 0;
     const DecoderStats& stats() const { return stats_; }
@@ -44,6 +49,7 @@ class Decoder {
   protected:
     virtual void do_feed(std::string_view bytes, int64_t now_us, std::vector<Frame>& out) = 0;
     void emit(std::vector<Frame>& out, std::string bytes, std::string err = {});
+    void emit_view(std::vector<Frame>& out, std::string bytes, std::string err, const char* key, std::string view);
     void drop(const std::string& cause, uint64_t nbytes);
     /// Emits the first max_frame bytes of an overlong frame, marked, and counts the rest dropped.
     void emit_cut(std::vector<Frame>& out, std::string bytes, uint64_t rest);
@@ -58,8 +64,13 @@ class Encoder {
     virtual Status encode(std::string_view payload, std::string& out) = 0;
 };
 
+/// Which side's frames a decoder reads, where the bytes alone are ambiguous (Modbus requests and
+/// responses): a master reads responses, a simulated device reads requests, a sniffer both.
+enum class Expect { any, requests, responses };
+
 struct FramingOptions {
     size_t max_frame = 65536;
+    Expect expect = Expect::any;
 };
 
 /// A parsed --framing spec: its canonical name and factories for fresh codecs.
@@ -67,6 +78,10 @@ struct Framing {
     std::string name;
     std::function<std::unique_ptr<Decoder>()> decoder;
     std::function<std::unique_ptr<Encoder>()> encoder;
+    /// Framings with a structured view ("modbus", "nmea") build a payload from it, so a record can
+    /// carry the view instead of the bytes: {"modbus":{"unit":1,"fc":3,"addr":0,"count":2}}.
+    std::string view_key = {};
+    std::function<Expected<std::string>(std::string_view view_json)> from_view = {};
 };
 
 using FramingFactory = std::function<Expected<Framing>(std::string_view arg, const FramingOptions&)>;

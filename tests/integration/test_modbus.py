@@ -1,0 +1,122 @@
+"""Modbus RTU and TCP against a real peer (pymodbus), cross-checked with mbpoll; NMEA from a
+fixture of real-world sentence types."""
+import json
+import os
+import subprocess
+
+import pytest
+from conftest import records, run, stats_of
+from modbus_device import Meter
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "../../fixtures")
+
+
+@pytest.fixture(params=["rtu", "tcp"])
+def meter(request, tmp_path):
+    m = Meter(tmp_path, tcp=request.param == "tcp")
+    m.framing = "modbus-" + request.param
+    yield m
+    m.stop()
+
+
+def ask(meter, *requests, extra=()):
+    """m2m-send one request per line with --reply; returns the replies' modbus views."""
+    lines = "".join(json.dumps({"modbus": q}) + "\n" for q in requests)
+    r = run("m2m-send", meter.uri, "--framing", meter.framing, "--reply", "--reply-timeout", "2s", "--stats",
+            *extra, input=lines)
+    assert r.returncode == 0, r.stderr.decode()
+    recs = records(r.stdout)
+    assert len(recs) == len(requests), r.stderr.decode()
+    views = [{k: v for k, v in x["modbus"].items() if k != "tid"} for x in recs]
+    return views, recs, stats_of(r.stderr)
+
+
+def test_reads_match_mbpoll(meter):
+    views, recs, st = ask(meter, {"unit": 1, "fc": 3, "addr": 0, "count": 8}, {"fc": 4, "addr": 0, "count": 3},
+                          {"fc": 1, "addr": 0, "count": 12}, {"fc": 2, "addr": 0, "count": 8})
+    hr, ir, co, di = views
+    assert hr["kind"] == "response" and hr["addr"] == 0
+    assert hr["regs"] == [v & 0xFFFF for _, v in sorted(meter.mbpoll("-t", "4", "-r", "0", "-c", "8").items())]
+    assert hr["regs"][:2] == [1234, 65534]
+    assert ir["regs"] == [v & 0xFFFF for _, v in sorted(meter.mbpoll("-t", "3", "-r", "0", "-c", "3").items())]
+    assert co["bits"] == [v for _, v in sorted(meter.mbpoll("-t", "0", "-r", "0", "-c", "12").items())]
+    assert co["bits"] == [1, 0, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0]
+    assert di["bits"] == [v for _, v in sorted(meter.mbpoll("-t", "1", "-r", "0", "-c", "8").items())]
+    assert st["replies"] == 4 and st["reply_timeouts"] == 0 and st["bad_frames"] == 0
+    if meter.framing == "modbus-tcp":
+        assert [x["modbus"]["tid"] for x in recs] == [1, 2, 3, 4]
+    else:  # the payload is the ADU without the CRC
+        assert recs[0]["hex"].startswith("010310" + "04d2fffe")
+
+
+def test_writes_seen_by_mbpoll_and_back(meter):
+    views, _, _ = ask(meter, {"fc": 16, "addr": 8, "regs": [11, 22, -3]}, {"fc": 6, "addr": 12, "value": 4242},
+                      {"fc": 15, "addr": 2, "bits": [0, 1, 1]}, {"fc": 5, "addr": 15, "value": True})
+    assert views[0] == {"unit": 1, "fc": 16, "kind": "response", "addr": 8, "count": 3}
+    assert views[1]["value"] == 4242 and views[3]["value"] is True
+    got = meter.mbpoll("-t", "4", "-r", "8", "-c", "5")
+    assert [got[a] & 0xFFFF for a in range(8, 13)] == [11, 22, 65533, 0, 4242]
+    bits = meter.mbpoll("-t", "0", "-r", "0", "-c", "16")
+    assert [bits[a] for a in (2, 3, 4, 15)] == [0, 1, 1, 1]
+    # and the other way: mbpoll writes, m2m-send reads
+    meter.mbpoll("-t", "4", "-r", "14", write=[7, 8, 9])
+    views, _, _ = ask(meter, {"fc": 3, "addr": 14, "count": 3})
+    assert views[0]["regs"] == [7, 8, 9]
+
+
+def test_exception_responses_are_records_and_counted(meter):
+    views, recs, st = ask(meter, {"fc": 3, "addr": 100, "count": 2}, {"fc": 3, "addr": 0, "count": 1})
+    assert views[0] == {"unit": 1, "fc": 3, "kind": "exception", "exception": 2, "error": "illegal data address"}
+    assert views[1]["regs"] == [1234]
+    assert st["replies"] == 2
+
+
+def test_bad_modbus_object_names_the_line(meter):
+    r = run("m2m-send", meter.uri, "--framing", meter.framing, "--reply", "--stats",
+            input='{"modbus":{"fc":3,"addr":0}}\n{"modbus":{"fc":3,"addr":0,"count":1}}\n')
+    assert r.returncode == 0
+    assert 'line 1: modbus: "count" is missing' in r.stderr.decode()
+    assert stats_of(r.stderr)["bad_records"] == 1 and len(records(r.stdout)) == 1
+
+
+def test_rtu_crc_errors_become_error_records(tmp_path, procs):
+    """A device sending a frame with a broken CRC, seen by m2m-listen on a pty: one record with
+    the error, counted as a bad frame; the good frame after it is decoded."""
+    dev = tmp_path / "dev"
+    listen = procs("m2m-listen", f"pty:{dev}", "--framing", "modbus-rtu", "--stats", "-C", "2")
+    listen.wait_stderr("pty")
+    good = bytes.fromhex("01030404d2fffe")
+    crc = 0xFFFF
+    for b in good:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    frame = good + bytes([crc & 0xFF, crc >> 8])
+    with open(dev, "wb", buffering=0) as d:
+        d.write(frame[:-1] + bytes([frame[-1] ^ 0xFF]))
+        listen.read_until(lambda out: b"CRC mismatch" in out)  # the silence after it ends the frame
+        d.write(frame)
+        code, out, err = listen.finish()
+    assert code == 0, err.decode()
+    recs = records(out)
+    assert recs[0]["err"].startswith("CRC mismatch") and "modbus" not in recs[0]
+    assert recs[1]["modbus"]["regs"] == [1234, 65534] and "err" not in recs[1]
+    assert stats_of(err)["bad_frames"] == 1
+
+
+def test_nmea_fixture():
+    r = run("m2m-listen", f"file:{FIXTURES}/nmea/gps-sample.nmea", "--framing", "nmea", "--stats")
+    assert r.returncode == 0, r.stderr.decode()
+    recs = records(r.stdout)
+    types = [x.get("nmea", {}).get("type") for x in recs]
+    assert types == ["GGA", "GSA", "GSV", "GSV", "RMC", "VTG", "GGA", "RMC", None, None, "VTG"]
+    gga = recs[0]["nmea"]
+    assert (gga["talker"], gga["lat"], gga["lon"], gga["sats"], gga["alt"]) == ("GP", 48.1173, 11.5166667, 8, 545.4)
+    assert recs[6]["nmea"]["lon"] == pytest.approx(-121.3143268, abs=1e-7)
+    assert recs[4]["nmea"]["speed_kn"] == 22.4 and recs[4]["nmea"]["status"] == "A"
+    assert len(recs[2]["nmea"]["sats"]) == 4 and recs[2]["nmea"]["in_view"] == 8
+    assert recs[8]["err"] == "checksum mismatch: sentence says 48, computed 47"
+    assert recs[9]["err"] == "no checksum (*hh)"
+    st = stats_of(r.stderr)
+    assert st["bad_frames"] == 2 and st["drops"] == {"garbage": 1}
+    assert st["dropped_bytes"]["garbage"] == len("noise between sentences")
