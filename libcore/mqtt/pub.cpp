@@ -1,6 +1,7 @@
 #include "mqtt/pub.hpp"
 #include "app/frame_records.hpp"
 #include "app/line_input.hpp"
+#include "mqtt/outbox.hpp"
 #include "mqtt/props.hpp"
 #include "mqtt/session.hpp"
 #include "records/parser.hpp"
@@ -19,93 +20,13 @@ namespace m2m {
 
 namespace {
 
-/// A topic template: literal text and {field} references, parsed once.
-struct TopicTemplate {
-    struct Part {
-        std::string text;
-        bool field = false;
-    };
-    std::vector<Part> parts;
-    bool has_fields() const {
-        for (auto& p : parts)
-            if (p.field) return true;
-        return false;
-    }
-    static Expected<TopicTemplate> parse(const std::string& t) {
-        TopicTemplate tt;
-        size_t i = 0;
-        while (i < t.size()) {
-            size_t open = t.find('{', i);
-            if (open == std::string::npos) {
-                tt.parts.push_back({t.substr(i), false});
-                break;
-            }
-            if (open > i) tt.parts.push_back({t.substr(i, open - i), false});
-            size_t close = t.find('}', open);
-            if (close == std::string::npos || close == open + 1)
-                return fail(Exit::usage, fmt::format("bad topic template '{}': '{{' without a field name and '}}'", t));
-            tt.parts.push_back({t.substr(open + 1, close - open - 1), true});
-            i = close + 1;
-        }
-        return tt;
-    }
-};
-
-/// A field's value as topic text: strings unescaped, numbers and booleans as written.
-Expected<std::string> field_text(const Record& r, const std::string& name) {
-    if (name == "topic" && r.topic) return *r.topic;
-    if (name == "src" && !r.src.empty()) return r.src;
-    if (name == "dir" && !r.dir.empty()) return r.dir;
-    if (name == "seq" && r.seq) return std::to_string(*r.seq);
-    if (name == "qos" && r.qos) return std::to_string(*r.qos);
-    for (auto& f : r.extra) {
-        if (f.key != name) continue;
-        const std::string& raw = f.raw_value;
-        if (!raw.empty() && raw[0] == '"') {
-            if (raw.find('\\') == std::string::npos) return raw.substr(1, raw.size() - 2);
-            static thread_local simdjson::dom::parser parser;
-            std::string_view s;
-            if (!parser.parse(raw).get_string().get(s)) return std::string(s);
-        } else if (!raw.empty() && raw[0] != '{' && raw[0] != '[' && raw != "null") {
-            return raw;
-        }
-        return fail(Exit::bad_data, fmt::format("topic field '{}' is not a string, number or boolean", name));
-    }
-    return fail(Exit::bad_data, fmt::format("the topic template needs field '{}', which the record lacks", name));
-}
-
-Status check_topic(const std::string& t) {
-    if (t.empty()) return fail(Exit::bad_data, "empty topic");
-    if (t.find_first_of("+#") != std::string::npos)
-        return fail(Exit::bad_data, fmt::format("topic '{}' has a wildcard (+ or #), which a publish cannot use", t));
-    if (t.find('\0') != std::string::npos || !is_valid_utf8(t))
-        return fail(Exit::bad_data, "topic is not valid UTF-8 (or holds a NUL)");
-    return {};
-}
-
-struct OutMsg {
-    std::string topic, payload;
-    int qos = 0;
-    bool retain = false;
-    bool has_props = false;
-    PubProps props;
-    uint64_t line = 0;
-    bool resend = false;
-};
-
-struct InFlight {
-    int token;
-    bool done;
-    OutMsg msg;
-};
-
 class Publisher {
   public:
     Publisher(const PubArgs& a, EventLoop& loop, MqttSession& session, RunStats& stats, FrameRecorder& recorder,
               std::optional<TopicTemplate> tmpl, int qos, bool retain, PubProps flag_props)
         : a_(a), loop_(loop), session_(session), stats_(stats), recorder_(recorder), tmpl_(std::move(tmpl)),
           qos_(qos), retain_(retain), flag_props_(std::move(flag_props)) {
-        stamp_.assign(65536, 0);
+        out_.on_bad = [this](uint64_t line, const std::string& why) { bad(line, why); };
     }
 
     std::string failure;
@@ -130,8 +51,14 @@ class Publisher {
             input_.read_from(STDIN_FILENO);
             pump();
         });
-        session_.on_serviced = [this] { acks(); pump(); };
-        session_.on_lost = [this] { requeue(); };
+        session_.on_serviced = [this] {
+            out_.acks();
+            pump();
+        };
+        session_.on_lost = [this] {
+            out_.requeue();
+            awaiting_ = false;
+        };
         pump();
     }
 
@@ -159,13 +86,7 @@ class Publisher {
     }
 
   private:
-    std::string expand_plain() const {
-        std::string t;
-        if (tmpl_)
-            for (auto& p : tmpl_->parts)
-                t += p.text;
-        return t;
-    }
+    std::string expand_plain() const { return tmpl_ ? tmpl_->plain() : std::string(); }
 
     bool limit_reached() const { return a_.limits.count && stats_.records_in >= a_.limits.count; }
 
@@ -190,16 +111,9 @@ class Publisher {
         } else {
             if (auto st = parser_.parse(line, rec_); !st) return bad(m.line, st.error().message);
             if (tmpl_) {
-                m.topic.clear();
-                for (auto& p : tmpl_->parts) {
-                    if (!p.field) {
-                        m.topic += p.text;
-                        continue;
-                    }
-                    auto v = field_text(rec_, p.text);
-                    if (!v) return bad(m.line, v.error().message);
-                    m.topic += *v;
-                }
+                auto t = tmpl_->expand(rec_);
+                if (!t) return bad(m.line, t.error().message);
+                m.topic = std::move(*t);
             } else if (rec_.topic) {
                 m.topic = *rec_.topic;
             } else {
@@ -252,7 +166,7 @@ class Publisher {
             if (queue_.empty()) fill(64);
             if (queue_.empty()) break;
             OutMsg& m = queue_.front();
-            if (m.qos > 0 && inflight_count_ >= session_.client().window()) break;
+            if (!out_.can_send(m)) break;
             if (!send(m)) break;
             queue_.pop_front();
             if (++sent == 4096) { // let acknowledgements and signals in
@@ -268,7 +182,7 @@ class Publisher {
             loop_.set_events(stdin_watch_, want ? POLLIN : 0);
         }
         bool input_done = single_ || input_.exhausted() || limit_reached();
-        if (input_done && queue_.empty() && inflight_count_ == 0 && !awaiting_ && session_.up()) {
+        if (input_done && queue_.empty() && out_.inflight() == 0 && !awaiting_ && session_.up()) {
             session_.client().disconnect();
             loop_.stop(Exit::ok);
         }
@@ -284,63 +198,10 @@ class Publisher {
             awaited_ = *m.props.correlation_data;
         }
         if (m.has_props) m.props.build(props);
-        auto token = session_.client().publish(m.topic.c_str(), m.payload, m.qos, m.retain, m.has_props ? &props : nullptr);
+        bool sent = out_.send(m, m.has_props ? &props : nullptr);
         MQTTProperties_free(&props);
-        if (!token) {
-            if (token.error().code == Exit::runtime) return false; // connection gone: stays queued
-            ++stats_.failed;
-            bad(m.line, token.error().message);
-            return true; // dropped, counted
-        }
-        if (m.resend)
-            ++stats_.resent;
-        else
-            ++stats_.published;
-        if (a_.rr) awaiting_ = true;
-        if (m.qos > 0) {
-            inflight_.push_back({*token, false, std::move(m)});
-            ++inflight_count_;
-        }
-        return true;
-    }
-
-    /// Retires the in-flight messages the broker acknowledged.
-    void acks() {
-        if (inflight_count_ == 0) return;
-        auto failed = session_.client().take_failed();
-        session_.client().pending(tokens_);
-        ++epoch_;
-        for (int t : tokens_)
-            if (t > 0 && t < 65536) stamp_[static_cast<size_t>(t)] = epoch_;
-        for (auto& f : inflight_) {
-            if (f.done || stamp_[static_cast<size_t>(f.token) & 0xffff] == epoch_) continue;
-            f.done = true;
-            --inflight_count_;
-            bool refused = false;
-            for (auto& [tok, why] : failed)
-                if (tok == f.token) {
-                    refused = true;
-                    ++stats_.failed;
-                    log::warn("line {}: the broker refused the message: {}", f.msg.line, why);
-                }
-            if (!refused) ++stats_.acked;
-        }
-        while (!inflight_.empty() && inflight_.front().done)
-            inflight_.pop_front();
-    }
-
-    /// The connection is gone: what was not acknowledged goes back to the front of the queue,
-    /// in the order it was sent, to be sent again after the reconnect.
-    void requeue() {
-        if (!session_.client().config().persist_dir.empty()) return; // Paho resends from its store
-        for (auto it = inflight_.rbegin(); it != inflight_.rend(); ++it)
-            if (!it->done) {
-                it->msg.resend = true;
-                queue_.push_front(std::move(it->msg));
-            }
-        inflight_.clear();
-        inflight_count_ = 0;
-        awaiting_ = false;
+        if (sent && a_.rr) awaiting_ = true;
+        return sent;
     }
 
     const PubArgs& a_;
@@ -356,12 +217,8 @@ class Publisher {
     RecordParser parser_;
     Record rec_;
     std::string scratch_;
-    std::deque<OutMsg> queue_;
-    std::deque<InFlight> inflight_;
-    int inflight_count_ = 0;
-    std::vector<int> tokens_;
-    std::vector<uint32_t> stamp_;
-    uint32_t epoch_ = 0;
+    Outbox out_{session_, stats_};
+    std::deque<OutMsg>& queue_ = out_.queue;
     int stdin_watch_ = -1;
     bool single_ = false;
     bool props_warned_ = false;

@@ -1,0 +1,164 @@
+#include "mqtt/outbox.hpp"
+#include "util/bytes.hpp"
+#include "util/log.hpp"
+#include <fmt/format.h>
+#include <simdjson.h>
+
+namespace m2m {
+
+bool TopicTemplate::has_fields() const {
+    for (auto& p : parts)
+        if (p.field) return true;
+    return false;
+}
+
+Expected<TopicTemplate> TopicTemplate::parse(const std::string& t) {
+    TopicTemplate tt;
+    size_t i = 0;
+    while (i < t.size()) {
+        size_t open = t.find('{', i);
+        if (open == std::string::npos) {
+            tt.parts.push_back({t.substr(i), false});
+            break;
+        }
+        if (open > i) tt.parts.push_back({t.substr(i, open - i), false});
+        size_t close = t.find('}', open);
+        if (close == std::string::npos || close == open + 1)
+            return fail(Exit::usage, fmt::format("bad topic template '{}': '{{' without a field name and '}}'", t));
+        tt.parts.push_back({t.substr(open + 1, close - open - 1), true});
+        i = close + 1;
+    }
+    return tt;
+}
+
+Expected<std::string> TopicTemplate::expand(const Record& r) const {
+    std::string topic;
+    for (auto& p : parts) {
+        if (!p.field) {
+            topic += p.text;
+            continue;
+        }
+        auto v = field_text(r, p.text);
+        if (!v) return v;
+        topic += *v;
+    }
+    return topic;
+}
+
+std::string TopicTemplate::plain() const {
+    std::string t;
+    for (auto& p : parts)
+        t += p.text;
+    return t;
+}
+
+Expected<std::string> field_text(const Record& r, const std::string& name) {
+    if (name == "topic" && r.topic) return *r.topic;
+    if (name == "src" && !r.src.empty()) return r.src;
+    if (name == "dir" && !r.dir.empty()) return r.dir;
+    if (name == "seq" && r.seq) return std::to_string(*r.seq);
+    if (name == "qos" && r.qos) return std::to_string(*r.qos);
+    for (auto& f : r.extra) {
+        if (f.key != name) continue;
+        const std::string& raw = f.raw_value;
+        if (!raw.empty() && raw[0] == '"') {
+            if (raw.find('\\') == std::string::npos) return raw.substr(1, raw.size() - 2);
+            static thread_local simdjson::dom::parser parser;
+            std::string_view s;
+            if (!parser.parse(raw).get_string().get(s)) return std::string(s);
+        } else if (!raw.empty() && raw[0] != '{' && raw[0] != '[' && raw != "null") {
+            return raw;
+        }
+        return fail(Exit::bad_data, fmt::format("topic field '{}' is not a string, number or boolean", name));
+    }
+    return fail(Exit::bad_data, fmt::format("the topic template needs field '{}', which the record lacks", name));
+}
+
+Status check_topic(const std::string& t) {
+    if (t.empty()) return fail(Exit::bad_data, "empty topic");
+    if (t.find_first_of("+#") != std::string::npos)
+        return fail(Exit::bad_data, fmt::format("topic '{}' has a wildcard (+ or #), which a publish cannot use", t));
+    if (t.find('\0') != std::string::npos || !is_valid_utf8(t))
+        return fail(Exit::bad_data, "topic is not valid UTF-8 (or holds a NUL)");
+    return {};
+}
+
+Outbox::Outbox(MqttSession& session, RunStats& stats) : session_(session), stats_(stats) { stamp_.assign(65536, 0); }
+
+bool Outbox::can_send(const OutMsg& m) const {
+    return session_.up() && (m.qos == 0 || inflight_count_ < session_.client().window());
+}
+
+bool Outbox::send(OutMsg& m, MQTTProperties* props) {
+    auto token = session_.client().publish(m.topic.c_str(), m.payload, m.qos, m.retain, props);
+    if (!token) {
+        if (token.error().code == Exit::runtime) return false; // connection gone: stays queued
+        ++stats_.failed;
+        if (on_bad) on_bad(m.line, token.error().message);
+        return true; // dropped, counted
+    }
+    if (m.resend)
+        ++stats_.resent;
+    else
+        ++stats_.published;
+    if (m.qos > 0) {
+        inflight_.push_back({*token, false, std::move(m)});
+        ++inflight_count_;
+    } else if (on_done) {
+        on_done(m);
+    }
+    return true;
+}
+
+size_t Outbox::send_queued(size_t max) {
+    size_t n = 0;
+    while (n < max && !queue.empty() && can_send(queue.front())) {
+        OutMsg& m = queue.front();
+        MQTTProperties props = MQTTProperties_initializer;
+        if (m.has_props) m.props.build(props);
+        bool sent = send(m, m.has_props ? &props : nullptr);
+        MQTTProperties_free(&props);
+        if (!sent) break;
+        queue.pop_front();
+        ++n;
+    }
+    return n;
+}
+
+void Outbox::acks() {
+    if (inflight_count_ == 0) return;
+    auto failed = session_.client().take_failed();
+    session_.client().pending(tokens_);
+    ++epoch_;
+    for (int t : tokens_)
+        if (t > 0 && t < 65536) stamp_[static_cast<size_t>(t)] = epoch_;
+    for (auto& f : inflight_) {
+        if (f.done || stamp_[static_cast<size_t>(f.token) & 0xffff] == epoch_) continue;
+        f.done = true;
+        --inflight_count_;
+        bool refused = false;
+        for (auto& [tok, why] : failed)
+            if (tok == f.token) {
+                refused = true;
+                ++stats_.failed;
+                log::warn("line {}: the broker refused the message: {}", f.msg.line, why);
+            }
+        if (!refused) ++stats_.acked;
+        if (on_done) on_done(f.msg);
+    }
+    while (!inflight_.empty() && inflight_.front().done)
+        inflight_.pop_front();
+}
+
+void Outbox::requeue() {
+    if (!session_.client().config().persist_dir.empty()) return; // Paho resends from its store
+    for (auto it = inflight_.rbegin(); it != inflight_.rend(); ++it)
+        if (!it->done) {
+            it->msg.resend = true;
+            queue.push_front(std::move(it->msg));
+        }
+    inflight_.clear();
+    inflight_count_ = 0;
+}
+
+} // namespace m2m

@@ -1,0 +1,85 @@
+#pragma once
+// What the publishing tools share (iot-pub, bridge): topic templates over record fields and the
+// outbox -- a queue of messages, a window of QoS 1/2 messages in flight, acknowledgements, and
+// the messages a lost connection cut sent again after the reconnect.
+#include "mqtt/props.hpp"
+#include "mqtt/session.hpp"
+#include "records/record.hpp"
+#include "stats/stats.hpp"
+#include <deque>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace m2m {
+
+/// A topic template: literal text and {field} references, parsed once.
+struct TopicTemplate {
+    struct Part {
+        std::string text;
+        bool field = false;
+    };
+    std::vector<Part> parts;
+    bool has_fields() const;
+    static Expected<TopicTemplate> parse(const std::string& t);
+    /// The topic for a record; an error names the missing or unusable field.
+    Expected<std::string> expand(const Record& r) const;
+    /// The literal text alone (a template without fields).
+    std::string plain() const;
+};
+
+/// A field's value as topic text: strings unescaped, numbers and booleans as written.
+Expected<std::string> field_text(const Record& r, const std::string& name);
+/// A topic a publish may use: not empty, no wildcard, UTF-8 without NUL.
+Status check_topic(const std::string& t);
+
+struct OutMsg {
+    std::string topic, payload;
+    int qos = 0;
+    bool retain = false;
+    bool has_props = false;
+    PubProps props;
+    uint64_t line = 0; // the input line (iot-pub) or journal entry (bridge) it came from
+    bool resend = false;
+};
+
+class Outbox {
+  public:
+    Outbox(MqttSession& session, RunStats& stats);
+    std::deque<OutMsg> queue; // waiting to be sent, oldest first
+
+    /// Can `m` go out now (connected, and for QoS 1/2 room in the window)?
+    bool can_send(const OutMsg& m) const;
+    /// Publishes `m` (props built by the caller, or null). False when the connection is gone
+    /// (the message stays the caller's); a message the client refuses is counted as failed,
+    /// reported through on_bad, and true is returned.
+    bool send(OutMsg& m, MQTTProperties* props);
+    /// Sends from the front of the queue while can_send(); returns how many went.
+    size_t send_queued(size_t max);
+    /// Retires the messages the broker acknowledged (call after each service pass).
+    void acks();
+    /// The connection is gone: unacknowledged messages go back to the front of the queue, in
+    /// the order they were sent. (With Paho persistence, Paho resends them itself.)
+    void requeue();
+    int inflight() const { return inflight_count_; }
+    bool idle() const { return queue.empty() && inflight_count_ == 0; }
+
+    std::function<void(uint64_t line, const std::string& why)> on_bad;
+    std::function<void(const OutMsg& m)> on_done; // acknowledged (QoS 1/2) or written (QoS 0)
+
+  private:
+    struct InFlight {
+        int token;
+        bool done;
+        OutMsg msg;
+    };
+    MqttSession& session_;
+    RunStats& stats_;
+    std::deque<InFlight> inflight_;
+    int inflight_count_ = 0;
+    std::vector<int> tokens_;
+    std::vector<uint32_t> stamp_;
+    uint32_t epoch_ = 0;
+};
+
+} // namespace m2m
