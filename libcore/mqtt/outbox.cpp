@@ -24,7 +24,8 @@ Expected<TopicTemplate> TopicTemplate::parse(const std::string& t) {
         if (open > i) tt.parts.push_back({t.substr(i, open - i), false});
         size_t close = t.find('}', open);
         if (close == std::string::npos || close == open + 1)
-            return fail(Exit::usage, fmt::format("bad topic template '{}': '{{' without a field name and '}}'", t));
+            return fail(Exit::usage,
+                        fmt::format("bad topic template '{}': '{{' without a field name and '}}'", t));
         tt.parts.push_back({t.substr(open + 1, close - open - 1), true});
         i = close + 1;
     }
@@ -71,19 +72,23 @@ Expected<std::string> field_text(const Record& r, const std::string& name) {
         }
         return fail(Exit::bad_data, fmt::format("topic field '{}' is not a string, number or boolean", name));
     }
-    return fail(Exit::bad_data, fmt::format("the topic template needs field '{}', which the record lacks", name));
+    return fail(Exit::bad_data,
+                fmt::format("the topic template needs field '{}', which the record lacks", name));
 }
 
 Status check_topic(const std::string& t) {
     if (t.empty()) return fail(Exit::bad_data, "empty topic");
     if (t.find_first_of("+#") != std::string::npos)
-        return fail(Exit::bad_data, fmt::format("topic '{}' has a wildcard (+ or #), which a publish cannot use", t));
+        return fail(Exit::bad_data,
+                    fmt::format("topic '{}' has a wildcard (+ or #), which a publish cannot use", t));
     if (t.find('\0') != std::string::npos || !is_valid_utf8(t))
         return fail(Exit::bad_data, "topic is not valid UTF-8 (or holds a NUL)");
     return {};
 }
 
-Outbox::Outbox(MqttSession& session, RunStats& stats) : session_(session), stats_(stats) { stamp_.assign(65536, 0); }
+Outbox::Outbox(MqttSession& session, RunStats& stats) : session_(session), stats_(stats) {
+    stamp_.assign(65536, 0);
+}
 
 bool Outbox::can_send(const OutMsg& m) const {
     return session_.up() && (m.qos == 0 || inflight_count_ < session_.client().window());

@@ -22,8 +22,9 @@ namespace {
 
 class Publisher {
   public:
-    Publisher(const PubArgs& a, EventLoop& loop, MqttSession& session, RunStats& stats, FrameRecorder& recorder,
-              std::optional<TopicTemplate> tmpl, int qos, bool retain, PubProps flag_props)
+    Publisher(const PubArgs& a, EventLoop& loop, MqttSession& session, RunStats& stats,
+              FrameRecorder& recorder, std::optional<TopicTemplate> tmpl, int qos, bool retain,
+              PubProps flag_props)
         : a_(a), loop_(loop), session_(session), stats_(stats), recorder_(recorder), tmpl_(std::move(tmpl)),
           qos_(qos), retain_(retain), flag_props_(std::move(flag_props)) {
         out_.on_bad = [this](uint64_t line, const std::string& why) { bad(line, why); };
@@ -47,10 +48,11 @@ class Publisher {
     }
 
     void start() {
-        if (!single_) stdin_watch_ = loop_.watch(STDIN_FILENO, POLLIN, [this](short) {
-            input_.read_from(STDIN_FILENO);
-            pump();
-        });
+        if (!single_)
+            stdin_watch_ = loop_.watch(STDIN_FILENO, POLLIN, [this](short) {
+                input_.read_from(STDIN_FILENO);
+                pump();
+            });
         session_.on_serviced = [this] {
             out_.acks();
             pump();
@@ -64,9 +66,12 @@ class Publisher {
 
     void on_reply(const MqttArrival& m) {
         if (!a_.rr || !awaiting_ || m.topic != rr_topic) return;
-        if (m.props && MQTTProperties_hasProperty(const_cast<MQTTProperties*>(m.props), MQTTPROPERTY_CODE_CORRELATION_DATA)) {
-            auto* p = MQTTProperties_getProperty(const_cast<MQTTProperties*>(m.props), MQTTPROPERTY_CODE_CORRELATION_DATA);
-            if (std::string_view(p->value.data.data, static_cast<size_t>(p->value.data.len)) != awaited_) return;
+        if (m.props && MQTTProperties_hasProperty(const_cast<MQTTProperties*>(m.props),
+                                                  MQTTPROPERTY_CODE_CORRELATION_DATA)) {
+            auto* p = MQTTProperties_getProperty(const_cast<MQTTProperties*>(m.props),
+                                                 MQTTPROPERTY_CODE_CORRELATION_DATA);
+            if (std::string_view(p->value.data.data, static_cast<size_t>(p->value.data.len)) != awaited_)
+                return;
         }
         awaiting_ = false;
         ++stats_.replies;
@@ -78,7 +83,8 @@ class Publisher {
         r.qos = m.qos;
         r.retain = m.retain;
         if (m.props) r.props_raw = props_to_json(*m.props);
-        PayloadStyle style = recorder_.style() == PayloadStyle::auto_ ? PayloadStyle::auto_message : recorder_.style();
+        PayloadStyle style =
+            recorder_.style() == PayloadStyle::auto_ ? PayloadStyle::auto_message : recorder_.style();
         set_payload(r, std::string(m.payload), style, PayloadKind::b64);
         recorder_.emit(r, now);
         recorder_.flush();
@@ -122,11 +128,13 @@ class Publisher {
             if (a_.whole) {
                 m.payload = line;
             } else {
-                if (rec_.kind == PayloadKind::none) return bad(m.line, "no payload: a record needs one of text, json, hex, b64");
+                if (rec_.kind == PayloadKind::none)
+                    return bad(m.line, "no payload: a record needs one of text, json, hex, b64");
                 m.payload.assign(rec_.payload_view(scratch_));
             }
             if (rec_.qos) {
-                if (*rec_.qos < 0 || *rec_.qos > 2) return bad(m.line, fmt::format("qos {} is not 0, 1 or 2", *rec_.qos));
+                if (*rec_.qos < 0 || *rec_.qos > 2)
+                    return bad(m.line, fmt::format("qos {} is not 0, 1 or 2", *rec_.qos));
                 m.qos = *rec_.qos;
             }
             if (rec_.retain) m.retain = *rec_.retain;
@@ -134,7 +142,10 @@ class Publisher {
             m.props = flag_props_;
             if (!rec_.props_raw.empty()) {
                 if (session_.client().config().version != 5) {
-                    if (!props_warned_) log::warn("line {}: props need MQTT 5 (-V 5); sent without them (counted as props_dropped)", m.line);
+                    if (!props_warned_)
+                        log::warn(
+                            "line {}: props need MQTT 5 (-V 5); sent without them (counted as props_dropped)",
+                            m.line);
                     props_warned_ = true;
                     stats_.drops["props_dropped"]++;
                 } else if (auto st = m.props.merge_json(rec_.props_raw); !st) {
@@ -247,7 +258,8 @@ Expected<Exit> run_pub(const PubArgs& a) {
     }
     int singles = a.has_message + !a.file.empty() + a.null_message;
     if (singles > 1) return fail(Exit::usage, "-m, -f and -n exclude each other");
-    if (singles && (a.raw || a.whole)) return fail(Exit::usage, "-m/-f/-n send one message; --raw and --whole read stdin");
+    if (singles && (a.raw || a.whole))
+        return fail(Exit::usage, "-m/-f/-n send one message; --raw and --whole read stdin");
     if ((singles || a.raw) && (!tmpl || tmpl->has_fields()))
         return fail(Exit::usage, singles ? "a single message needs a plain --topic (no {fields})"
                                          : "--raw lines have no fields: give a plain --topic");
@@ -260,7 +272,8 @@ Expected<Exit> run_pub(const PubArgs& a) {
     PubProps props;
     bool props_given = !a.content_type.empty() || !a.response_topic.empty() || !a.correlation_data.empty() ||
                        !a.message_expiry.empty() || a.topic_alias || !a.user_props.empty();
-    if ((props_given || a.rr) && cfg->version != 5) return fail(Exit::usage, "MQTT 5 properties and --rr need -V 5");
+    if ((props_given || a.rr) && cfg->version != 5)
+        return fail(Exit::usage, "MQTT 5 properties and --rr need -V 5");
     if (!a.content_type.empty()) props.content_type = a.content_type;
     if (!a.response_topic.empty()) props.response_topic = a.response_topic;
     if (!a.correlation_data.empty()) props.correlation_data = a.correlation_data;
@@ -272,7 +285,8 @@ Expected<Exit> run_pub(const PubArgs& a) {
     if (a.topic_alias) props.topic_alias = a.topic_alias;
     for (auto& kv : a.user_props) {
         auto eq = kv.find('=');
-        if (eq == std::string::npos) return fail(Exit::usage, fmt::format("--user-property '{}': expected KEY=VALUE", kv));
+        if (eq == std::string::npos)
+            return fail(Exit::usage, fmt::format("--user-property '{}': expected KEY=VALUE", kv));
         props.user.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
     }
     std::string single_payload;
@@ -295,7 +309,9 @@ Expected<Exit> run_pub(const PubArgs& a) {
     if (a.rr) {
         pub.rr_topic = !a.response_topic.empty() ? a.response_topic : "m2mkit/rr/" + cfg->client_id;
         pub.rr_prefix = cfg->client_id;
-        session.on_up = [&]() -> Status { return session.client().subscribe({{pub.rr_topic, 1, false, false, 0}}); };
+        session.on_up = [&]() -> Status {
+            return session.client().subscribe({{pub.rr_topic, 1, false, false, 0}});
+        };
         session.on_message = [&](const MqttArrival& m) { pub.on_reply(m); };
     }
     if (singles) pub.single(std::move(single_payload));
@@ -307,7 +323,8 @@ Expected<Exit> run_pub(const PubArgs& a) {
     if (a.common.stats) log::write("", "stats: " + stats.to_json());
     if (code == Exit::runtime) return fail(code, !pub.failure.empty() ? pub.failure : session.failure());
     if (code == Exit::bad_data) return fail(code, pub.failure);
-    if (code == Exit::timeout) log::note("timed out: {} published, {} acknowledged", stats.published, stats.acked);
+    if (code == Exit::timeout)
+        log::note("timed out: {} published, {} acknowledged", stats.published, stats.acked);
     return code;
 }
 

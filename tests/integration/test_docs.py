@@ -10,7 +10,7 @@ import pytest
 from conftest import run, tool
 
 TOP = os.path.join(os.path.dirname(__file__), "../..")
-TOOLS = ["m2m-listen", "m2m-send", "iot-pub", "iot-sub"]
+TOOLS = ["m2m-listen", "m2m-send", "iot-pub", "iot-sub", "bridge"]
 GENERATED = [(t, kind, path) for t in TOOLS for kind, path in [
     ("man", f"man/{t}.1"), ("bash", f"completions/bash/{t}"), ("zsh", f"completions/zsh/_{t}"),
     ("fish", f"completions/fish/{t}.fish")]] + [("m2m-listen", "man7", "man/m2mkit.7")]
@@ -32,7 +32,7 @@ def test_every_option_in_help_is_in_the_man_page_and_completions(tool_name):
     bash = open(os.path.join(TOP, f"completions/bash/{tool_name}")).read()
     options_part = help_text.split("Exit status:")[0]
     longs = set(re.findall(r"(?<![\w-])--[a-z][a-z-]+", options_part))
-    assert "--count" in longs and ("--framing" in longs or "--qos" in longs)
+    assert "--stats" in longs and ("--framing" in longs or "--qos" in longs)
     for opt in longs:
         assert opt in man, f"{opt} missing from the man page"
         assert opt in bash, f"{opt} missing from the bash completion"
@@ -53,6 +53,8 @@ COMPLETION_PROBES = {  # tool: [(words being completed, what bash must offer)]
     "m2m-send": [("--fram", "--framing"), ("--framing s", "slip")],
     "iot-pub": [("--qo", "--qos"), ("--qos ''", "0 1 2"), ("-V ''", "311 5"), ("--max-in", "--max-inflight")],
     "iot-sub": [("--qo", "--qos"), ("-q ''", "0 1 2"), ("-V ''", "311 5"), ("--retained", "--retained-only")],
+    "bridge": [("--command", "--command-topic"), ("--framing modbus-t", "modbus-tcp"), ("-q ''", "0 1 2"),
+               ("--payload ''", "auto text json hex b64")],
 }
 
 

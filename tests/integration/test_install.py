@@ -5,7 +5,7 @@ import subprocess
 import pytest
 
 BUILD = os.environ.get("M2MKIT_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
-TOOLS = ["m2m-listen", "m2m-send", "iot-pub", "iot-sub"]
+TOOLS = ["m2m-listen", "m2m-send", "iot-pub", "iot-sub", "bridge"]
 
 
 def install(dest, prefix=None):
@@ -21,8 +21,9 @@ def tree(root):
 
 
 def expected_tree(names):
-    files = ["share/man/man7/m2mkit.7", "share/m2mkit/fixtures/demo-sensor.jsonl",
-             "share/m2mkit/fixtures/bad-records.jsonl", "share/m2mkit/fixtures/bad-records.expected"]
+    fixtures = os.path.join(os.path.dirname(__file__), "../../fixtures")
+    files = ["share/man/man7/m2mkit.7"] + ["share/m2mkit/fixtures/" + f for f in tree(fixtures)]
+    assert "share/m2mkit/fixtures/devices/modbus_meter.py" in files  # the demo's simulated device
     for n in names:
         files += [f"bin/{n}", f"share/man/man1/{n}.1", f"share/bash-completion/completions/{n}",
                   f"share/zsh/vendor-completions/_{n}", f"share/fish/vendor_completions.d/{n}.fish"]

@@ -1,0 +1,811 @@
+#include "mqtt/bridge.hpp"
+#include "app/link_session.hpp"
+#include "framing/framing.hpp"
+#include "links/uri.hpp"
+#include "modbus/modbus.hpp"
+#include "mqtt/outbox.hpp"
+#include "records/parser.hpp"
+#include "util/bytes.hpp"
+#include "util/clock.hpp"
+#include "util/duration.hpp"
+#include "util/log.hpp"
+#include <cmath>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <simdjson.h>
+#include <sys/stat.h>
+#include <toml++/toml.h>
+#include <unistd.h>
+
+namespace m2m {
+
+namespace {
+
+constexpr uint64_t kControl = ~uint64_t{0}; // OutMsg::line of status messages (not journaled)
+
+/// Store and forward on disk: every uplink message is appended before it is queued; a file
+/// beside it holds how many entries from the start are done (acknowledged, or dropped and
+/// counted). A restart sends again what is not done. Emptied whenever everything is done.
+class Journal {
+  public:
+    Status open(const std::string& dir, std::deque<OutMsg>& pending) {
+        std::error_code ec;
+        std::filesystem::create_directories(dir, ec);
+        path_ = dir + "/uplink.jsonl";
+        done_path_ = dir + "/uplink.done";
+        fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        done_fd_ = ::open(done_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd_ < 0 || done_fd_ < 0)
+            return fail(Exit::usage,
+                        fmt::format("--persist {}: cannot open the journal: {}", dir, std::strerror(errno)));
+        char buf[32] = {};
+        if (::pread(done_fd_, buf, sizeof buf - 1, 0) > 0) acked_ = std::strtoull(buf, nullptr, 10);
+        std::ifstream in(path_);
+        std::string line;
+        simdjson::dom::parser parser;
+        uint64_t id = 0;
+        while (std::getline(in, line)) {
+            uint64_t this_id = id++;
+            if (this_id < acked_) continue;
+            simdjson::dom::element e;
+            std::string_view topic, b64;
+            int64_t qos = 1;
+            bool retain = false;
+            if (parser.parse(line).get(e) || e["topic"].get_string().get(topic) ||
+                e["b64"].get_string().get(b64) || e["qos"].get_int64().get(qos) ||
+                e["retain"].get_bool().get(retain)) {
+                log::warn("--persist: journal entry {} is damaged (a crash while writing it?); skipped",
+                          this_id);
+                dropped_damaged_++;
+                continue;
+            }
+            OutMsg m;
+            m.topic = std::string(topic);
+            m.payload = decode_base64(b64).value_or("");
+            m.qos = static_cast<int>(qos);
+            m.retain = retain;
+            m.line = this_id;
+            m.resend = true;
+            pending.push_back(std::move(m));
+        }
+        next_ = std::max(id, acked_);
+        done_.assign(next_ - acked_, true); // damaged entries count as done
+        for (auto& m : pending)
+            done_[m.line - acked_] = false;
+        advance();
+        return {};
+    }
+    bool on() const { return fd_ >= 0; }
+    uint64_t damaged() const { return dropped_damaged_; }
+
+    void append(OutMsg& m) {
+        m.line = next_++;
+        done_.push_back(false);
+        std::string s = "{\"topic\":";
+        append_json_string(s, m.topic);
+        s += fmt::format(",\"qos\":{},\"retain\":{},\"b64\":\"", m.qos, m.retain ? "true" : "false");
+        append_base64(s, m.payload);
+        s += "\"}\n";
+        if (::write(fd_, s.data(), s.size()) != static_cast<ssize_t>(s.size()))
+            log::warn("--persist: journal write failed: {}", std::strerror(errno));
+    }
+
+    void done(uint64_t id) {
+        if (id == kControl || id < acked_ || id >= next_) return;
+        done_[id - acked_] = true;
+        advance();
+    }
+
+    /// Writes the done count (once per service pass, not per message) and empties the
+    /// journal when everything in it is done.
+    void sync() {
+        if (!dirty_) return;
+        dirty_ = false;
+        if (acked_ == next_ && next_ > 0) {
+            if (::ftruncate(fd_, 0) != 0) return;
+            acked_ = next_ = 0;
+            done_.clear();
+        }
+        auto s = fmt::format("{:<20}\n", acked_);
+        if (::pwrite(done_fd_, s.data(), s.size(), 0) < 0) log::warn("--persist: cannot record progress");
+    }
+
+  private:
+    void advance() {
+        while (!done_.empty() && done_.front()) {
+            done_.pop_front();
+            ++acked_;
+            dirty_ = true;
+        }
+    }
+    std::string path_, done_path_;
+    int fd_ = -1, done_fd_ = -1;
+    uint64_t acked_ = 0, next_ = 0, dropped_damaged_ = 0;
+    std::deque<bool> done_;
+    bool dirty_ = false;
+};
+
+// ---- the register map ----
+
+struct MapValue {
+    std::string name;
+    int fc = 3; // 1 coil, 2 discrete, 3 holding, 4 input
+    int addr = 0;
+    modbus::Type type = modbus::Type::uint16;
+    modbus::Order order;
+    double scale = 1, offset = 0;
+    std::optional<TopicTemplate> topic;
+    std::string last; // the value last published (--on-change)
+};
+
+struct MapDevice {
+    std::string name;
+    int unit = 1;
+    int64_t interval_us = 1000000;
+    std::vector<MapValue> values;
+    int available = -1; // unknown, 0, 1
+};
+
+Expected<std::vector<MapDevice>> load_map(const std::string& file, int64_t default_us) {
+    toml::table t;
+    try {
+        t = toml::parse_file(file);
+    } catch (const toml::parse_error& e) {
+        return fail(Exit::usage,
+                    fmt::format("--map {}: line {}: {}", file, e.source().begin.line, e.description()));
+    }
+    std::vector<MapDevice> out;
+    auto* devs = t["device"].as_array();
+    if (!devs || devs->empty()) return fail(Exit::usage, fmt::format("--map {}: no [[device]] tables", file));
+    for (auto& d : *devs) {
+        auto* dt = d.as_table();
+        if (!dt) return fail(Exit::usage, fmt::format("--map {}: [[device]] must be a table", file));
+        MapDevice dev;
+        dev.name = (*dt)["name"].value_or(std::string{});
+        if (dev.name.empty())
+            return fail(Exit::usage, fmt::format("--map {}: a [[device]] has no name", file));
+        auto where = [&](const std::string& what) {
+            return fmt::format("--map {}: device '{}': {}", file, dev.name, what);
+        };
+        dev.unit = static_cast<int>((*dt)["unit"].value_or(int64_t{1}));
+        if (dev.unit < 0 || dev.unit > 247) return fail(Exit::usage, where("unit must be 0 to 247"));
+        dev.interval_us = default_us;
+        if (auto p = (*dt)["poll"].value<std::string>()) {
+            auto dur = parse_duration(*p);
+            if (!dur || dur->count() <= 0)
+                return fail(Exit::usage, where(fmt::format("bad poll interval '{}'", *p)));
+            dev.interval_us = dur->count();
+        }
+        auto* vals = (*dt)["value"].as_array();
+        if (!vals || vals->empty()) return fail(Exit::usage, where("no [[device.value]] tables"));
+        for (auto& v : *vals) {
+            auto* vt = v.as_table();
+            if (!vt) return fail(Exit::usage, where("[[device.value]] must be a table"));
+            MapValue mv;
+            mv.name = (*vt)["name"].value_or(std::string{});
+            if (mv.name.empty()) return fail(Exit::usage, where("a value has no name"));
+            auto vwhere = [&](const std::string& what) {
+                return where(fmt::format("value '{}': {}", mv.name, what));
+            };
+            std::string table = (*vt)["table"].value_or(std::string("holding"));
+            mv.fc = table == "coil"       ? 1
+                    : table == "discrete" ? 2
+                    : table == "holding"  ? 3
+                    : table == "input"    ? 4
+                                          : 0;
+            if (!mv.fc)
+                return fail(Exit::usage,
+                            vwhere(fmt::format("table '{}' is not holding, input, coil or discrete", table)));
+            auto addr = (*vt)["addr"].value<int64_t>();
+            if (!addr || *addr < 0 || *addr > 65535)
+                return fail(Exit::usage, vwhere("addr must be 0 to 65535"));
+            mv.addr = static_cast<int>(*addr);
+            std::string type = (*vt)["type"].value_or(std::string(mv.fc <= 2 ? "bits" : "uint16"));
+            auto ty = modbus::parse_type(type);
+            if (!ty)
+                return fail(Exit::usage,
+                            vwhere(fmt::format(
+                                "type '{}' is not int16, uint16, int32, uint32, float32 or bits", type)));
+            mv.type = *ty;
+            if ((mv.fc <= 2) != (mv.type == modbus::Type::bits))
+                return fail(Exit::usage, vwhere("coils and discrete inputs are bits; registers are numbers"));
+            std::string wo = (*vt)["word_order"].value_or(std::string("big")),
+                        bo = (*vt)["byte_order"].value_or(std::string("big"));
+            if ((wo != "big" && wo != "little") || (bo != "big" && bo != "little"))
+                return fail(Exit::usage, vwhere("word_order and byte_order are big or little"));
+            mv.order = {wo == "big", bo == "big"};
+            mv.scale = (*vt)["scale"].value_or(1.0);
+            mv.offset = (*vt)["offset"].value_or(0.0);
+            if (auto tp = (*vt)["topic"].value<std::string>()) {
+                auto tt = TopicTemplate::parse(*tp);
+                if (!tt) return std::unexpected(tt.error());
+                mv.topic = std::move(*tt);
+            }
+            dev.values.push_back(std::move(mv));
+        }
+        out.push_back(std::move(dev));
+    }
+    return out;
+}
+
+std::string number_text(double v, bool as_float) {
+    if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 1e15)
+        return fmt::format("{}", static_cast<int64_t>(v));
+    if (!std::isfinite(v)) return "null";
+    return as_float ? fmt::format("{}", static_cast<float>(v)) : fmt::format("{}", v);
+}
+
+PayloadStyle style_of(const std::string& p) {
+    return p == "text"   ? PayloadStyle::text
+           : p == "json" ? PayloadStyle::json
+           : p == "hex"  ? PayloadStyle::hex
+           : p == "b64"  ? PayloadStyle::b64
+                         : PayloadStyle::auto_;
+}
+
+/// One exchange on the link: a poll of a mapped value, or a command (answered on the reply topic).
+struct Txn {
+    std::string frame, adu;
+    bool poll = false;
+    size_t dev = 0, val = 0;
+    bool want_reply = false;
+};
+
+class Bridge {
+  public:
+    Bridge(const BridgeArgs& a, EventLoop& loop, LinkSession& link, MqttSession& mqtt, RunStats& stats,
+           const Framing& framing, std::optional<TopicTemplate> tmpl, std::vector<MapDevice> map,
+           std::string status, int64_t reply_us, int64_t stats_us)
+        : a_(a), loop_(loop), link_(link), mqtt_(mqtt), stats_(stats), framing_(framing),
+          decoder_(framing.decoder()), encoder_(framing.encoder()), tmpl_(std::move(tmpl)),
+          map_(std::move(map)), status_(std::move(status)), reply_us_(reply_us), stats_us_(stats_us),
+          style_(style_of(a.payload)) {}
+
+    Journal journal;
+    std::string failure;
+
+    void start() {
+        out_.on_done = [this](const OutMsg& m) { journal.done(m.line); };
+        out_.on_bad = [this](uint64_t, const std::string& why) {
+            log::warn("a message was refused: {}", why);
+        };
+        mqtt_.on_serviced = [this] {
+            out_.acks();
+            pump();
+        };
+        mqtt_.on_lost = [this] {
+            out_.requeue();
+            recount();
+        };
+        mqtt_.on_up = [this]() -> Status {
+            control(status_, status_json(), true);
+            for (auto& d : map_)
+                if (d.available >= 0)
+                    control(status_ + "/devices/" + d.name, d.available ? "online" : "offline", true);
+            if (!a_.command_topic.empty())
+                if (auto st = mqtt_.client().subscribe({{a_.command_topic, 1, false, false, 0}}); !st)
+                    return st;
+            pump();
+            return {};
+        };
+        mqtt_.on_message = [this](const MqttArrival& m) { command(m); };
+        link_.on_data = [this](std::string_view bytes) {
+            decoder_->feed(bytes, mono_us(), frames_);
+            frames();
+        };
+        link_.on_writable = [this] { write_link(); };
+        link_.on_lost = [this] {
+            decoder_->finish(frames_);
+            frames();
+            stats_.add_decoder(decoder_->stats());
+            decoder_ = framing_.decoder();
+            link_up_ = false;
+            if (current_) fail_txn("the link was lost");
+            link_out_.clear();
+            control(status_, status_json(), true);
+        };
+        link_.on_up = [this] {
+            link_up_ = true;
+            control(status_, status_json(), true);
+            next_txn();
+        };
+        link_.on_eof = [this] {
+            decoder_->finish(frames_);
+            frames();
+        };
+        for (size_t i = 0; i < map_.size(); ++i)
+            schedule_poll(i, mono_us());
+        if (stats_us_ > 0) arm_stats();
+    }
+
+    /// Publishes "offline" and disconnects (at a normal exit: the will covers the rest).
+    void finish() {
+        if (!mqtt_.up()) return;
+        link_up_ = false;
+        std::string s = fmt::format(R"({{"state":"offline","ts":"{}"}})", format_rfc3339(wall_us()));
+        (void)mqtt_.client().publish(status_.c_str(), s, 1, true, nullptr);
+        mqtt_.client().disconnect();
+    }
+
+    /// What the journal held from before a restart: sent first, in order.
+    void restore(std::deque<OutMsg> pending) {
+        for (auto& m : pending) {
+            queued_bytes_ += m.payload.size();
+            out_.queue.push_back(std::move(m));
+        }
+    }
+
+    std::string extra_stats() const {
+        return fmt::format(R"("queue":{},"inflight":{},"polls":{},"poll_errors":{},"commands":{})",
+                           out_.queue.size(), out_.inflight(), polls_, poll_errors_, commands_);
+    }
+
+  private:
+    std::string status_json() const {
+        return fmt::format(R"({{"state":"online","link":"{}","src":"{}","ts":"{}"}})",
+                           link_up_ ? "up" : "down", link_.link().name(), format_rfc3339(wall_us()));
+    }
+
+    void control(const std::string& topic, std::string payload, bool retain) {
+        OutMsg m;
+        m.topic = topic;
+        m.payload = std::move(payload);
+        m.qos = 1;
+        m.retain = retain;
+        m.line = kControl;
+        control_.push_back(std::move(m));
+        if (control_.size() > 1000) control_.pop_front(); // status changes while the broker is away
+        pump();
+    }
+
+    void pump() {
+        while (!control_.empty() && out_.can_send(control_.front())) {
+            if (!out_.send(control_.front(), nullptr)) break;
+            control_.pop_front();
+        }
+        int sent = 0;
+        while (!out_.queue.empty() && control_.empty() && out_.can_send(out_.queue.front())) {
+            size_t n = out_.queue.front().payload.size();
+            if (!out_.send(out_.queue.front(), nullptr)) break;
+            out_.queue.pop_front();
+            queued_bytes_ -= std::min(queued_bytes_, n);
+            if (++sent == 4096) {
+                loop_.at(0, [this] { pump(); });
+                break;
+            }
+        }
+        journal.sync();
+    }
+
+    void recount() {
+        queued_bytes_ = 0;
+        for (auto& m : out_.queue)
+            queued_bytes_ += m.payload.size();
+    }
+
+    /// Queues an uplink message; the oldest are dropped (and counted) past the bounds.
+    void enqueue(OutMsg m) {
+        if (journal.on()) journal.append(m);
+        queued_bytes_ += m.payload.size();
+        out_.queue.push_back(std::move(m));
+        while (out_.queue.size() > a_.buffer || (queued_bytes_ > a_.buffer_bytes && out_.queue.size() > 1)) {
+            auto& old = out_.queue.front();
+            ++stats_.drops["overflow"];
+            stats_.dropped_bytes["overflow"] += old.payload.size();
+            queued_bytes_ -= std::min(queued_bytes_, old.payload.size());
+            journal.done(old.line);
+            if (!overflow_warned_)
+                log::warn("the store-and-forward buffer is full: dropping the oldest messages (counted as "
+                          "overflow)");
+            overflow_warned_ = true;
+            out_.queue.pop_front();
+        }
+        pump();
+    }
+
+    Record record_of(Frame& f) {
+        Record r;
+        int64_t now = wall_us();
+        r.ts = format_rfc3339(now);
+        r.src = link_.link().name();
+        r.dir = "rx";
+        r.seq = ++seq_;
+        std::string bytes = f.bytes;
+        set_payload(r, std::move(bytes), style_);
+        r.err = f.err;
+        if (!f.view.empty()) r.extra.push_back(ExtraField{f.view_key, f.view});
+        return r;
+    }
+
+    void frames() {
+        for (auto& f : frames_) {
+            ++stats_.frames_in;
+            if (!f.err.empty()) ++stats_.bad_frames;
+            if (current_ && current_->want_reply) {
+                answer(f);
+                continue;
+            }
+            uplink(f);
+        }
+        frames_.clear();
+        if (int64_t at = decoder_->deadline(); at >= 0) {
+            if (tick_timer_ >= 0) loop_.cancel(tick_timer_);
+            tick_timer_ = loop_.at(at, [this] {
+                tick_timer_ = -1;
+                decoder_->tick(mono_us(), frames_);
+                frames();
+            });
+        }
+    }
+
+    void uplink(Frame& f) {
+        Record r = record_of(f);
+        ++stats_.records_in;
+        OutMsg m;
+        m.qos = a_.qos;
+        m.retain = a_.retain;
+        if (tmpl_) {
+            auto t = tmpl_->expand(r);
+            if (!t) {
+                ++stats_.bad_records;
+                log::error("frame {}: {}", *r.seq, t.error().message);
+                return;
+            }
+            m.topic = std::move(*t);
+        }
+        if (a_.whole) {
+            append_jsonl(m.payload, r);
+            m.payload.pop_back();
+        } else {
+            m.payload = std::move(f.bytes);
+        }
+        enqueue(std::move(m));
+    }
+
+    // ---- downlink ----
+
+    void command(const MqttArrival& m) {
+        if (a_.command_topic.empty()) return;
+        ++commands_;
+        std::string payload(m.payload);
+        if (!payload.empty() && payload[0] == '{') { // a record: its payload, or the framing's view
+            Record r;
+            if (parser_.parse(payload, r)) {
+                if (r.kind != PayloadKind::none) {
+                    payload = r.payload_bytes();
+                } else {
+                    const ExtraField* view = nullptr;
+                    for (auto& f : r.extra)
+                        if (!framing_.view_key.empty() && f.key == framing_.view_key) view = &f;
+                    if (view) {
+                        auto built = framing_.from_view(view->raw_value);
+                        if (!built) return bad_command(m.topic, built.error().message);
+                        payload = std::move(*built);
+                    }
+                }
+            }
+        }
+        Txn t;
+        if (auto st = encoder_->encode(payload, t.frame); !st)
+            return bad_command(m.topic, st.error().message);
+        t.adu = std::move(payload);
+        t.want_reply = !a_.reply_topic.empty();
+        txq_.push_back(std::move(t));
+        if (txq_.size() > 10000) {
+            txq_.pop_front();
+            ++stats_.drops["command_overflow"];
+        }
+        next_txn();
+    }
+
+    void bad_command(std::string_view topic, const std::string& why) {
+        ++stats_.bad_records;
+        log::error("command on '{}': {}", topic, why);
+    }
+
+    void next_txn() {
+        while (!current_ && !txq_.empty() && link_up_) {
+            current_ = std::move(txq_.front());
+            txq_.pop_front();
+            link_out_ += current_->frame;
+            ++stats_.frames_out;
+            write_link();
+            if (!current_->want_reply) {
+                current_.reset();
+                continue;
+            }
+            decoder_->sent(current_->adu); // the request, so the reply's view has its addresses
+            txn_timer_ = loop_.at(mono_us() + reply_us_, [this] {
+                txn_timer_ = -1;
+                ++stats_.reply_timeouts;
+                fail_txn(fmt::format("no reply within {}", a_.reply_timeout));
+            });
+        }
+    }
+
+    void write_link() {
+        while (!link_out_.empty() && link_.up()) {
+            size_t n = link_.write(link_out_);
+            if (n == 0) break;
+            stats_.bytes_out += n;
+            link_out_.erase(0, n);
+        }
+        link_.want_write(!link_out_.empty());
+    }
+
+    void end_txn() {
+        if (txn_timer_ >= 0) loop_.cancel(txn_timer_), txn_timer_ = -1;
+        current_.reset();
+        loop_.at(0, [this] { next_txn(); });
+    }
+
+    void fail_txn(const std::string& why) {
+        if (!current_) return;
+        if (current_->poll) {
+            poll_failed(current_->dev, current_->val, why);
+        } else {
+            log::warn("command: {}", why);
+        }
+        end_txn();
+    }
+
+    void answer(Frame& f) {
+        ++stats_.replies;
+        if (current_->poll) {
+            polled(current_->dev, current_->val, f);
+        } else {
+            Record r = record_of(f);
+            OutMsg m;
+            m.topic = a_.reply_topic;
+            m.qos = a_.qos;
+            append_jsonl(m.payload, r);
+            m.payload.pop_back();
+            enqueue(std::move(m));
+        }
+        end_txn();
+    }
+
+    // ---- Modbus polling ----
+
+    static std::string poll_adu(const MapDevice& d, const MapValue& v) {
+        std::string adu;
+        adu.push_back(static_cast<char>(d.unit));
+        adu.push_back(static_cast<char>(v.fc));
+        int count = v.type == modbus::Type::bits ? 1 : modbus::registers_for(v.type);
+        for (int x : {v.addr >> 8, v.addr & 0xFF, count >> 8, count & 0xFF})
+            adu.push_back(static_cast<char>(x));
+        return adu;
+    }
+
+    void schedule_poll(size_t di, int64_t at) {
+        loop_.at(at, [this, di, at] {
+            auto& d = map_[di];
+            for (size_t vi = 0; vi < d.values.size(); ++vi) {
+                Txn t;
+                t.poll = true;
+                t.dev = di;
+                t.val = vi;
+                t.want_reply = true;
+                t.adu = poll_adu(d, d.values[vi]);
+                if (auto st = encoder_->encode(t.adu, t.frame); !st) continue;
+                txq_.push_back(std::move(t));
+            }
+            next_txn();
+            // absolute deadlines: a slow poll does not push the next one later
+            int64_t next = at + d.interval_us;
+            if (next < mono_us()) next = mono_us() + d.interval_us;
+            schedule_poll(di, next);
+        });
+    }
+
+    void polled(size_t di, size_t vi, const Frame& f) {
+        auto& d = map_[di];
+        auto& v = d.values[vi];
+        ++polls_;
+        std::string_view a = f.bytes;
+        auto u8 = [&](size_t i) { return static_cast<unsigned char>(a[i]); };
+        if (!f.err.empty()) return poll_failed(di, vi, f.err);
+        if (a.size() < 3 || u8(0) != d.unit || (u8(1) & 0x7F) != v.fc)
+            return poll_failed(di, vi, "the reply is not for this request");
+        if (u8(1) & 0x80)
+            return poll_failed(di, vi,
+                               fmt::format("exception {} ({})", u8(2), modbus::exception_name(u8(2))));
+        double value;
+        if (v.type == modbus::Type::bits) {
+            value = u8(2) >= 1 && a.size() >= 4 ? (u8(3) & 1) : NAN;
+        } else {
+            size_t n = static_cast<size_t>(modbus::registers_for(v.type));
+            if (u8(2) != n * 2 || a.size() < 3 + n * 2)
+                return poll_failed(di, vi, "the reply holds the wrong number of registers");
+            uint16_t regs[2] = {};
+            for (size_t i = 0; i < n; ++i)
+                regs[i] = static_cast<uint16_t>((u8(3 + 2 * i) << 8) | u8(4 + 2 * i));
+            value = modbus::value_of(std::span<const uint16_t>(regs, n), v.type, v.order);
+        }
+        if (std::isnan(value)) return poll_failed(di, vi, "empty reply");
+        value = value * v.scale + v.offset;
+        bool as_float = v.type == modbus::Type::float32 && v.scale == 1 && v.offset == 0;
+        std::string text = number_text(value, as_float);
+        set_available(d, true, {});
+        if (a_.on_change && text == v.last) return;
+        v.last = text;
+        Record r;
+        r.extra.push_back({"device", "\"" + d.name + "\""});
+        r.extra.push_back({"name", "\"" + v.name + "\""});
+        r.extra.push_back({"unit", std::to_string(d.unit)});
+        OutMsg m;
+        const auto& tt = v.topic ? *v.topic : *tmpl_;
+        auto topic = tt.expand(r);
+        if (!topic) {
+            log::error("device '{}' value '{}': {}", d.name, v.name, topic.error().message);
+            return;
+        }
+        m.topic = std::move(*topic);
+        m.qos = a_.qos;
+        m.retain = a_.retain;
+        std::string name_json, dev_json;
+        append_json_string(name_json, v.name);
+        append_json_string(dev_json, d.name);
+        m.payload = fmt::format(R"({{"ts":"{}","device":{},"name":{},"value":{}}})",
+                                format_rfc3339(wall_us()), dev_json, name_json, text);
+        ++stats_.records_in;
+        enqueue(std::move(m));
+    }
+
+    void poll_failed(size_t di, size_t vi, const std::string& why) {
+        ++poll_errors_;
+        auto& d = map_[di];
+        log::info("device '{}' value '{}': {}", d.name, d.values[vi].name, why);
+        set_available(d, false, why);
+    }
+
+    void set_available(MapDevice& d, bool ok, const std::string& why) {
+        if (d.available == (ok ? 1 : 0)) return;
+        d.available = ok;
+        if (!ok)
+            log::warn("device '{}' is unavailable: {}", d.name, why);
+        else
+            log::note("device '{}' is available", d.name);
+        control(status_ + "/devices/" + d.name, ok ? "online" : "offline", true);
+    }
+
+    void arm_stats() {
+        loop_.at(mono_us() + stats_us_, [this] {
+            std::string s = stats_.to_json();
+            s.pop_back();
+            s += "," + extra_stats() +
+                 fmt::format(R"(,"link":"{}","ts":"{}"}})", link_up_ ? "up" : "down",
+                             format_rfc3339(wall_us()));
+            OutMsg m;
+            m.topic = status_ + "/stats";
+            m.payload = std::move(s);
+            m.line = kControl;
+            control_.push_back(std::move(m));
+            pump();
+            arm_stats();
+        });
+    }
+
+    const BridgeArgs& a_;
+    EventLoop& loop_;
+    LinkSession& link_;
+    MqttSession& mqtt_;
+    RunStats& stats_;
+    const Framing& framing_;
+    std::unique_ptr<Decoder> decoder_;
+    std::unique_ptr<Encoder> encoder_;
+    std::optional<TopicTemplate> tmpl_;
+    std::vector<MapDevice> map_;
+    std::string status_;
+    int64_t reply_us_, stats_us_;
+    PayloadStyle style_;
+    Outbox out_{mqtt_, stats_};
+    std::deque<OutMsg> control_;
+    size_t queued_bytes_ = 0;
+    bool overflow_warned_ = false;
+    bool link_up_ = true;
+    std::vector<Frame> frames_;
+    int tick_timer_ = -1;
+    uint64_t seq_ = 0;
+    RecordParser parser_;
+    std::deque<Txn> txq_;
+    std::optional<Txn> current_;
+    int txn_timer_ = -1;
+    std::string link_out_;
+    uint64_t polls_ = 0, poll_errors_ = 0, commands_ = 0;
+};
+
+std::string host_name() {
+    char h[256] = {};
+    ::gethostname(h, sizeof h - 1);
+    return h;
+}
+
+} // namespace
+
+Expected<Exit> run_bridge(const BridgeArgs& a) {
+    auto uri = parse_uri(a.link);
+    if (!uri) return std::unexpected(uri.error());
+    bool polling = !a.map.empty();
+    auto framing = make_framing(a.framing.framing, {.max_frame = a.framing.max_frame,
+                                                    .expect = polling ? Expect::responses : Expect::any});
+    if (!framing) return std::unexpected(framing.error());
+    if (polling && framing->view_key != "modbus")
+        return fail(Exit::usage, "--map polls Modbus devices: use --framing modbus-rtu or modbus-tcp");
+    MqttArgs margs = a.mqtt;
+    if (margs.client_id.empty()) { // stable across restarts, so the status topic and session are too
+        std::string base = uri->path.empty() ? uri->host : uri->path;
+        base = base.substr(base.find_last_of('/') + 1);
+        margs.client_id = "bridge-" + host_name() + (base.empty() ? "" : "-" + base);
+    }
+    Uri broker;
+    auto cfg = resolve_mqtt(margs, "bridge", broker);
+    if (!cfg) return std::unexpected(cfg.error());
+    cfg->max_inflight = std::max(1, a.max_inflight);
+    if (a.qos < 0 || a.qos > 2) return fail(Exit::usage, fmt::format("bad QoS {}: use 0, 1 or 2", a.qos));
+    std::string status = !a.status_topic.empty() ? a.status_topic : "m2m/bridge/" + cfg->client_id;
+    if (auto st = check_topic(status); !st) return fail(Exit::usage, "--status-topic: " + st.error().message);
+    if (cfg->will_topic.empty()) {
+        cfg->will_topic = status;
+        cfg->will_payload = R"({"state":"offline","reason":"connection lost"})";
+        cfg->will_qos = 1;
+        cfg->will_retain = true;
+    }
+    std::string topic = !a.topic.empty() ? a.topic : broker.path;
+    if (topic.empty()) topic = polling ? "m2m/{device}/{name}" : "";
+    if (topic.empty())
+        return fail(Exit::usage,
+                    "bridge needs an uplink topic: --topic TEMPLATE (plant/{dev}) or a path in BROKER");
+    auto tmpl = TopicTemplate::parse(topic);
+    if (!tmpl) return std::unexpected(tmpl.error());
+    auto reply = parse_duration(a.reply_timeout);
+    if (!reply) return std::unexpected(reply.error());
+    auto poll = parse_duration(a.poll);
+    if (!poll || poll->count() <= 0) return fail(Exit::usage, fmt::format("bad --poll '{}'", a.poll));
+    auto stats_every = parse_duration(a.stats_interval);
+    if (!stats_every) return std::unexpected(stats_every.error());
+    if (!a.reply_topic.empty()) {
+        if (a.command_topic.empty()) return fail(Exit::usage, "--reply-topic needs --command-topic");
+        if (auto st = check_topic(a.reply_topic); !st)
+            return fail(Exit::usage, "--reply-topic: " + st.error().message);
+    }
+    std::vector<MapDevice> map;
+    if (polling) {
+        auto m = load_map(a.map, poll->count());
+        if (!m) return std::unexpected(m.error());
+        map = std::move(*m);
+    }
+    auto link = open_link(*uri, LinkRole::both);
+    if (!link) return std::unexpected(link.error());
+
+    EventLoop loop;
+    RunStats stats;
+    LinkSession link_session(loop, std::move(*link), !a.mqtt.no_reconnect, stats);
+    MqttSession mqtt(loop, *cfg, !a.mqtt.no_reconnect, stats);
+    Bridge bridge(a, loop, link_session, mqtt, stats, *framing, std::move(*tmpl), std::move(map), status,
+                  reply->count(), stats_every->count());
+    std::deque<OutMsg> pending;
+    if (!a.persist.empty()) {
+        if (auto st = bridge.journal.open(a.persist, pending); !st) return std::unexpected(st.error());
+        if (!pending.empty())
+            log::note("--persist: {} message(s) from before the restart are sent again", pending.size());
+    }
+    bridge.restore(std::move(pending));
+    if (auto st = link_session.start(); !st) return std::unexpected(st.error());
+    bridge.start();
+    if (auto st = mqtt.start(); !st) return std::unexpected(st.error());
+    Exit code = loop.run();
+    bridge.finish();
+    if (a.common.stats) {
+        std::string s = stats.to_json();
+        s.pop_back();
+        log::write("", "stats: " + s + "," + bridge.extra_stats() + "}");
+    }
+    if (code == Exit::runtime)
+        return fail(code, !mqtt.failure().empty() ? mqtt.failure() : link_session.failure());
+    return code;
+}
+
+} // namespace m2m

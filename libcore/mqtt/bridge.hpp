@@ -1,0 +1,38 @@
+#pragma once
+// bridge LINK BROKER: a gateway in one process (DESIGN.md, "The tools"). Uplink: frames from the
+// link become records and are published. Downlink: messages on --command-topic become frames on
+// the link, and with --reply-topic the device's answer is published back. Modbus polling from a
+// register map. A retained status topic (online / offline by the last will, link up / down),
+// per-device availability, periodic stats, and store and forward while the broker is away
+// (bounded; with --persist a journal on disk so a restart of the bridge loses nothing).
+#include "cli/options.hpp"
+#include "mqtt/options.hpp"
+
+namespace m2m {
+
+struct BridgeArgs {
+    std::string link;
+    MqttArgs mqtt;
+    cli::FramingArgs framing;
+    std::string topic; // uplink topic template over record fields
+    int qos = 1;
+    bool retain = false;
+    bool whole = false;
+    std::string payload = "auto"; // how the uplink record shows the frame (--whole)
+    std::string command_topic, reply_topic;
+    std::string reply_timeout = "1s";
+    std::string map;          // Modbus register map (TOML)
+    std::string poll = "1s";  // default poll interval
+    bool on_change = false;   // publish polled values only when they change
+    std::string status_topic; // default m2m/bridge/<client id>
+    std::string stats_interval = "60s";
+    size_t buffer = 100000;
+    size_t buffer_bytes = 64u << 20;
+    std::string persist;
+    int max_inflight = 20;
+    cli::CommonArgs common;
+};
+
+Expected<Exit> run_bridge(const BridgeArgs& a);
+
+} // namespace m2m

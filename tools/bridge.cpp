@@ -1,0 +1,121 @@
+// bridge: a gateway between a link (serial, pty, TCP/UDP) and an MQTT broker, in one process.
+#include "mqtt/bridge.hpp"
+#include "cli/tool.hpp"
+
+int main(int argc, char** argv) {
+    m2m::BridgeArgs args;
+    m2m::cli::ToolDoc doc{
+        "bridge",
+        "a gateway between a serial/TCP link and an MQTT broker: uplink, downlink, Modbus polling",
+        "bridge reads frames from LINK and publishes each as a message (uplink), writes messages from "
+        "--command-topic to LINK as frames (downlink), and with --map polls Modbus devices and publishes "
+        "their decoded values -- one process, one event loop.\n\n"
+        "Uplink: each frame becomes a record (as m2m-listen prints it: ts, src, dir, seq, payload, and the "
+        "framing's modbus or nmea view). The topic is --topic (or BROKER's topic), a template over the "
+        "record's fields; the message is the frame's bytes, or with --whole the record as JSON. QoS 1 by "
+        "default.\n\n"
+        "Downlink: a message on --command-topic (a filter; $share/GROUP/... lets several bridges serve one "
+        "command stream) is a record -- its payload, or for Modbus a modbus object such as "
+        "{\"modbus\":{\"unit\":1,\"fc\":6,\"addr\":7,\"value\":1}} -- or, when it is not a record, bytes as "
+        "they are. It is framed and written to LINK. With --reply-topic the next frame from the device "
+        "(within --reply-timeout) is published there as a record, so request/response works through the "
+        "gateway; commands then go one at a time.\n\n"
+        "Polling: --map FILE is a register map in TOML: [[device]] tables (name, unit, poll) each with "
+        "[[device.value]] tables (name, table = holding|input|coil|discrete, addr, type = "
+        "int16|uint16|int32|uint32|float32|bits, word_order and byte_order = big|little, scale, offset, "
+        "topic). Each value is published as {\"ts\":…,\"device\":…,\"name\":…,\"value\":…} on its topic "
+        "(default --topic, m2m/{device}/{name}; fields device, name, unit), on every poll or with "
+        "--on-change only when it changed. A failed read (timeout, exception, CRC error) publishes nothing "
+        "for that value and marks the device offline on STATUS/devices/NAME (retained); the next good "
+        "read marks it online.\n\n"
+        "Status: STATUS (--status-topic, default m2m/bridge/CLIENT-ID) holds a retained "
+        "{\"state\":\"online\",\"link\":\"up\"|\"down\"} while the bridge runs; the last will sets it "
+        "offline if the bridge vanishes, and a normal exit does so itself. Every --stats-interval, "
+        "STATUS/stats gets the counters (frames, bytes, drops by cause, queue depth, reconnects).\n\n"
+        "Store and forward: while the broker is away, uplink messages queue (at most --buffer messages "
+        "and --buffer-bytes); past that the oldest are dropped and counted as overflow, never silently. "
+        "With --persist DIR every uplink message is journaled before it is queued and marked done when "
+        "acknowledged, so a bridge killed and restarted sends again what was not acknowledged (a "
+        "subscriber may see some twice). A lost link is reopened with backoff while the MQTT side stays "
+        "up, and the status topic says link down meanwhile.\n\n"
+        "The client id defaults to bridge-HOST-LINKNAME, stable across restarts. Every option can come "
+        "from --config FILE (long option names as keys).",
+        {{"bridge 'serial:/dev/ttyUSB0?baud=9600' mqtt://localhost -t 'plant/line1/{dir}' --whole",
+          "Publish every line from a serial device as a record."},
+         {"bridge serial:/dev/ttyUSB1 mqtt://broker -F modbus-rtu --map meter.toml --on-change",
+          "Poll Modbus devices from a register map; publish values when they change."},
+         {"bridge tcp://10.0.0.7:502 mqtt://broker -F modbus-tcp -t gw/up --command-topic gw/cmd "
+          "--reply-topic gw/reply",
+          "Forward Modbus requests published on gw/cmd to a device and its answers to gw/reply."},
+         {"bridge pty:/tmp/dev mqtt://localhost/dev/up --persist /var/lib/m2m-bridge",
+          "Keep unacknowledged messages on disk across restarts."}}};
+    doc.libraries = m2m::paho_version();
+    CLI::App app;
+    m2m::cli::completes(app.add_option("LINK", args.link,
+                                       "The link: serial:PATH?baud=N, pty:[PATH], tcp://HOST:PORT, "
+                                       "tcp-listen://:PORT, udp://HOST:PORT, udp-listen://:PORT")
+                            ->required(),
+                        "link");
+    m2m::add_mqtt_options(app, args.mqtt, "publish to and take commands from");
+    const char* u = "Uplink";
+    app.add_option("-t,--topic", args.topic,
+                   "Uplink topic, a template over record fields: plant/{dev}/{dir} (default: BROKER's topic; "
+                   "with --map m2m/{device}/{name})")
+        ->group(u);
+    m2m::cli::choices(app.add_option("-q,--qos", args.qos, "QoS of uplink, reply and polled messages"),
+                      {"0", "1", "2"})
+        ->capture_default_str()
+        ->group(u);
+    app.add_flag("-r,--retain", args.retain, "Retain uplink and polled messages")->group(u);
+    app.add_flag("--whole", args.whole, "Publish each frame's whole record (JSON), not its bytes")->group(u);
+    m2m::cli::choices(app.add_option("--payload", args.payload, "How --whole records show the frame's bytes"),
+                      {"auto", "text", "json", "hex", "b64"})
+        ->capture_default_str()
+        ->group(u);
+    const char* d = "Downlink";
+    app.add_option("--command-topic", args.command_topic,
+                   "Filter whose messages are written to LINK as frames ($share/GROUP/... allowed)")
+        ->group(d);
+    app.add_option("--reply-topic", args.reply_topic, "Publish the device's answer to each command here")
+        ->group(d);
+    app.add_option("--reply-timeout", args.reply_timeout, "How long a command or poll waits for its answer")
+        ->option_text("DUR")
+        ->capture_default_str()
+        ->group(d);
+    const char* m = "Modbus polling";
+    m2m::cli::completes(app.add_option("--map", args.map, "Register map (TOML) of the devices to poll"),
+                        "file")
+        ->group(m);
+    app.add_option("--poll", args.poll, "Poll interval for devices without their own")
+        ->option_text("DUR")
+        ->capture_default_str()
+        ->group(m);
+    app.add_flag("--on-change", args.on_change, "Publish a polled value only when it changed")->group(m);
+    const char* s = "Status and buffering";
+    app.add_option("--status-topic", args.status_topic,
+                   "Retained status topic (default m2m/bridge/CLIENT-ID)")
+        ->group(s);
+    app.add_option("--stats-interval", args.stats_interval,
+                   "Publish counters on STATUS/stats this often (0: never)")
+        ->option_text("DUR")
+        ->capture_default_str()
+        ->group(s);
+    app.add_option("--buffer", args.buffer,
+                   "Uplink messages held while the broker is away; then the oldest are dropped")
+        ->capture_default_str()
+        ->group(s);
+    app.add_option("--buffer-bytes", args.buffer_bytes, "Bytes of uplink messages held at most")
+        ->capture_default_str()
+        ->group(s);
+    m2m::cli::completes(
+        app.add_option("--persist", args.persist,
+                       "Journal uplink messages in DIR until acknowledged (survives a restart)"),
+        "file")
+        ->group(s);
+    app.add_option("--max-inflight", args.max_inflight, "QoS 1/2 messages awaiting acknowledgement at once")
+        ->capture_default_str()
+        ->group(s);
+    m2m::cli::add_framing_options(app, args.framing);
+    m2m::cli::add_common_options(app, args.common);
+    return m2m::cli::run_tool(app, doc, args.common, argc, argv, [&] { return m2m::run_bridge(args); });
+}
