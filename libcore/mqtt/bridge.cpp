@@ -277,6 +277,14 @@ class Bridge {
         };
         mqtt_.on_lost = [this] {
             out_.requeue();
+            // status messages the loss cut go back to their own queue, not the uplink's
+            std::deque<OutMsg> data;
+            std::vector<OutMsg> ctl;
+            for (auto& m : out_.queue)
+                (m.line == kControl ? ctl.emplace_back(std::move(m)) : data.emplace_back(std::move(m)));
+            out_.queue = std::move(data);
+            for (auto it = ctl.rbegin(); it != ctl.rend(); ++it)
+                control_.push_front(std::move(*it));
             recount();
         };
         mqtt_.on_up = [this]() -> Status {
@@ -582,7 +590,11 @@ class Bridge {
     void schedule_poll(size_t di, int64_t at) {
         loop_.at(at, [this, di, at] {
             auto& d = map_[di];
-            for (size_t vi = 0; vi < d.values.size(); ++vi) {
+            bool queued = false; // a slow device still has this round's polls waiting: no pile-up
+            for (auto& t : txq_)
+                queued = queued || (t.poll && t.dev == di);
+            if (!link_up_) poll_failed(di, 0, "the link is down");
+            for (size_t vi = 0; vi < d.values.size() && link_up_ && !queued; ++vi) {
                 Txn t;
                 t.poll = true;
                 t.dev = di;

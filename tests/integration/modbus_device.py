@@ -10,9 +10,9 @@ METER = os.path.join(os.path.dirname(__file__), "../../fixtures/devices/modbus_m
 
 
 class Meter:
-    def __init__(self, tmp_path, tcp=False, animate=False):
+    def __init__(self, tmp_path, tcp=False, animate=False, path=None):
         self.port = free_port() if tcp else None
-        self.path = None if tcp else str(tmp_path / f"meter-{os.getpid()}-{free_port()}")
+        self.path = None if tcp else path or str(tmp_path / f"meter-{os.getpid()}-{free_port()}")
         args = ["--tcp", str(self.port)] if tcp else ["--pty", self.path]
         self.proc = subprocess.Popen(["/usr/bin/python3", METER, *args] + (["--animate"] if animate else []),
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)

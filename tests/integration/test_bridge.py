@@ -1,0 +1,231 @@
+"""bridge against a real mosquitto and real devices: a pymodbus meter on a pty pair, and a line
+device on a pty the test holds. Faults: the broker restarted mid-stream, the bridge killed and
+restarted with --persist, the device's pty closed and created again."""
+import json
+import os
+import signal
+import struct
+import subprocess
+import time
+
+import pytest
+from conftest import records, run, stats_of
+from modbus_device import Meter
+from mqtt_broker import Broker
+
+
+@pytest.fixture
+def broker(tmp_path):
+    b = Broker(tmp_path, persistence=True).start()
+    yield b
+    b.stop()
+
+
+def subscriber(procs, url, *args):
+    p = procs("iot-sub", url, "-v", "--payload", "text", *args)
+    p.wait_stderr("subscribed to")
+    return p
+
+
+def retained(broker, topic):
+    """The retained message on `topic` now (iot-sub --retained-only)."""
+    r = run("iot-sub", broker.url, "-t", topic, "--retained-only", "-C", "1", "-W", "5s", "--payload", "text")
+    assert r.returncode == 0, r.stderr.decode()
+    return records(r.stdout)[0]["text"]
+
+
+def wait_for(cond, timeout=20, what="condition"):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)  # polling a state another process changes; no event to wait on
+
+
+class LineDevice:
+    """A device on a pty the test holds open (so its buffer survives a bridge restart)."""
+
+    def __init__(self):
+        self.master, self.slave = os.openpty()
+        import tty
+        tty.setraw(self.slave)
+        self.path = os.ttyname(self.slave)
+
+    def write(self, lo, hi):
+        data = "".join(f"{i}\n" for i in range(lo, hi)).encode()
+        while data:
+            n = os.write(self.master, data)
+            data = data[n:]
+
+    def unread(self):
+        """Bytes the device sent that the other side has not read yet."""
+        import fcntl
+        import termios
+        return struct.unpack("i", fcntl.ioctl(self.slave, termios.FIONREAD, b"\0\0\0\0"))[0]
+
+    def close(self):
+        os.close(self.master)
+        os.close(self.slave)
+
+
+@pytest.fixture
+def device():
+    d = LineDevice()
+    yield d
+    d.close()
+
+
+def texts(sub):
+    out = sub.out[:sub.out.rfind(b"\n") + 1]
+    return [json.loads(x["text"])["text"] for x in records(out)]
+
+
+def test_commands_reach_the_device_and_replies_come_back(tmp_path, broker, procs):
+    meter = Meter(tmp_path)
+    try:
+        sub = subscriber(procs, broker.url, "-t", "gw/#", "-q", "1")
+        bridge = procs("bridge", meter.uri, broker.url, "-F", "modbus-rtu", "-t", "gw/up", "--command-topic",
+                       "gw/cmd", "--reply-topic", "gw/reply", "--status-topic", "gw/status", "-v")
+        bridge.wait_stderr("connected to")
+        status = json.loads(retained(broker, "gw/status"))
+        assert status["state"] == "online" and status["link"] == "up"
+        pub = ["mosquitto_pub", "-p", str(broker.port), "-t", "gw/cmd", "-q", "1", "-m"]
+        subprocess.run(pub + ['{"modbus":{"unit":1,"fc":6,"addr":7,"value":99}}'], check=True)
+        subprocess.run(pub + ['{"modbus":{"fc":3,"addr":6,"count":2}}'], check=True)
+        subprocess.run(pub + ['{"hex":"010300640001"}'], check=True)  # a payload (no CRC): out of range
+        sub.read_until(lambda out: out.count(b'"topic":"gw/reply"') >= 3)
+        replies = [json.loads(x["text"]) for x in records(sub.out) if x["topic"] == "gw/reply"]
+        assert replies[0]["modbus"] == {"unit": 1, "fc": 6, "kind": "response", "addr": 7, "value": 99}
+        assert replies[1]["modbus"]["regs"] == [500, 99]
+        assert replies[2]["modbus"]["kind"] == "exception" and replies[2]["modbus"]["exception"] == 2
+        # the bridge vanishes: the broker's last will marks it offline
+        bridge.p.send_signal(signal.SIGKILL)
+        bridge.p.wait()
+        wait_for(lambda: json.loads(retained(broker, "gw/status"))["state"] == "offline", what="the will")
+        # (only one master on the line at a time: mbpoll after the bridge has gone)
+        assert meter.mbpoll("-t", "4", "-r", "7", "-c", "1") == {7: 99}  # the device really has it
+    finally:
+        meter.stop()
+
+
+def test_polling_publishes_decoded_values_and_availability(tmp_path, broker, procs):
+    meter = Meter(tmp_path)
+    (tmp_path / "map.toml").write_text(open(os.path.join(os.path.dirname(__file__),
+                                                         "../../fixtures/devices/meter-map.toml")).read()
+                                       .replace('poll = "1s"', 'poll = "200ms"'))
+    sub = subscriber(procs, broker.url, "-t", "m2m/#", "-q", "1")
+    bridge = procs("bridge", meter.uri, broker.url, "-F", "modbus-rtu", "--map", str(tmp_path / "map.toml"),
+                   "--status-topic", "st", "--reply-timeout", "300ms", "--stats")
+    try:
+        sub.read_until(lambda out: out.count(b'"topic":"m2m/meter/relay"') >= 2)
+        values = {}
+        for x in records(sub.out[:sub.out.rfind(b"\n") + 1]):
+            v = json.loads(x["text"])
+            assert v["device"] == "meter" and x["topic"] == f"m2m/meter/{v['name']}"
+            values[v["name"]] = v["value"]
+        assert values == {"voltage": 230.5, "energy_kwh": 123.456, "offset_test": -2, "temperature": 21.5,
+                          "humidity": 45.5, "relay": 1}
+        assert retained(broker, "st/devices/meter") == "online"
+        # the device goes away (its pty too): offline, link down, nothing published for its values
+        meter.stop()
+        wait_for(lambda: retained(broker, "st/devices/meter") == "offline", what="device offline")
+        wait_for(lambda: json.loads(retained(broker, "st"))["link"] == "down", what="link down")
+        # and comes back at the same path: the bridge reopens it, the device is online again
+        meter = Meter(tmp_path, path=meter.path)
+        wait_for(lambda: json.loads(retained(broker, "st"))["link"] == "up", what="link up")
+        wait_for(lambda: retained(broker, "st/devices/meter") == "online", what="device online")
+        bridge.p.send_signal(signal.SIGINT)
+        code, _, err = bridge.finish()
+        assert code == 130
+        st = stats_of(err)
+        assert st["reconnects"] >= 1 and st["poll_errors"] >= 1 and st["polls"] >= 12
+        assert json.loads(retained(broker, "st"))["state"] == "offline"  # said so itself at exit
+    finally:
+        meter.stop()
+
+
+def test_broker_restart_during_a_qos1_uplink_loses_nothing(tmp_path, broker, procs, device):
+    """20,000 records from the device at QoS 1; the broker is stopped for 3 s in the middle and
+    started again: every record arrives (by the device's own numbering), duplicates counted."""
+    n = 20000
+    sub = subscriber(procs, broker.url, "-t", "up", "-q", "1", "-c", "-i", "uplink-sub", "--stats")
+    bridge = procs("bridge", f"serial:{device.path}", broker.url, "-t", "up", "--whole", "--stats",
+                   "--status-topic", "st2", "-v")
+    bridge.wait_stderr("connected to")
+    device.write(0, n // 2)
+    sub.read_until(lambda out: out.count(b"\n") >= 2000)
+    broker.stop()  # with messages in flight
+    time.sleep(3)  # the outage itself is what is being tested
+    device.write(n // 2, n)  # read and queued by the bridge meanwhile
+    broker.start()
+    want = {str(i) for i in range(n)}
+    try:
+        sub.read_until(lambda out: set(texts(sub)) >= want, timeout=120)
+    finally:
+        missing = sorted(want - set(texts(sub)), key=int)
+        assert not missing, f"{len(missing)} missing: {missing[:10]}"
+    bridge.p.send_signal(signal.SIGINT)
+    code, _, err = bridge.finish()
+    assert code == 130, err.decode()
+    st = stats_of(err)
+    assert st["reconnects"] >= 1 and st["records_in"] == n and st["drops"] == {}
+    assert st["acked"] == st["published"] - st["failed"]
+    code, out, err = sub.interrupt()
+    got = texts(sub)
+    assert stats_of(err)["received"] == len(got) >= n  # what came twice is counted, not hidden
+    seqs = [json.loads(x["text"])["seq"] for x in records(sub.out)]
+    assert sorted(set(seqs)) == list(range(1, n + 1))  # the bridge's own numbering, no gaps
+
+
+def test_bridge_killed_and_restarted_with_persist_loses_nothing(tmp_path, broker, procs, device):
+    """The broker is away, the bridge journals what the device sends, and is killed (SIGKILL); the
+    broker comes back, the bridge is started again on the same --persist directory: everything
+    the device sent arrives."""
+    n = 5000
+    journal = tmp_path / "journal"
+    sub = subscriber(procs, broker.url, "-t", "up", "-q", "1", "-c", "-i", "persist-sub")
+    args = [f"serial:{device.path}", broker.url, "-t", "up", "--whole", "--persist", str(journal),
+            "--status-topic", "st3", "-v"]
+    bridge = procs("bridge", *args)
+    bridge.wait_stderr("connected to")
+    device.write(0, 100)
+    sub.read_until(lambda out: out.count(b"\n") >= 100)
+    broker.stop()
+    device.write(100, n)
+
+    def journaled():
+        p = journal / "uplink.jsonl"
+        return p.exists() and p.read_bytes().count(b"\n") >= n - 100
+    wait_for(journaled, what="the bridge to journal everything")
+    bridge.p.send_signal(signal.SIGKILL)
+    bridge.p.wait()
+    broker.start()
+    bridge = procs("bridge", *args, "--stats")
+    bridge.wait_stderr("sent again")
+    want = {str(i) for i in range(n)}
+    try:
+        sub.read_until(lambda out: set(texts(sub)) >= want, timeout=60)
+    finally:
+        missing = sorted(want - set(texts(sub)), key=int)
+        assert not missing, f"{len(missing)} missing: {missing[:10]}"
+    # once everything is acknowledged the journal is emptied
+    wait_for(lambda: (journal / "uplink.jsonl").stat().st_size == 0, what="the journal to empty")
+    bridge.p.send_signal(signal.SIGINT)
+    code, _, err = bridge.finish()
+    assert code == 130 and stats_of(err)["drops"] == {}
+
+
+def test_overflow_drops_the_oldest_and_counts_them(tmp_path, procs, device):
+    """No broker at all after the start: past --buffer the oldest messages are dropped, counted."""
+    b = Broker(tmp_path).start()
+    bridge = procs("bridge", f"serial:{device.path}", b.url, "-t", "up", "--buffer", "100", "--stats",
+                   "--status-topic", "st4", "-v")
+    bridge.wait_stderr("connected to")
+    b.stop()
+    device.write(0, 1000)
+    bridge.wait_stderr("dropping the oldest")
+    wait_for(lambda: device.unread() == 0, what="the bridge to read everything")
+    bridge.p.send_signal(signal.SIGINT)
+    code, _, err = bridge.finish()
+    st = stats_of(err)
+    assert code == 130
+    assert st["records_in"] == 1000 and st["drops"]["overflow"] == 900 and st["queue"] == 100
