@@ -43,15 +43,25 @@ demo() {
     deps
     build_release
     DEMO_DIR=$(mktemp -d)
-    local dev="$DEMO_DIR/sensor" n
-    n=$(grep -c . fixtures/demo-sensor.jsonl)
-    # The virtual device: a pty at $dev that plays a pump sensor's lines, 4 per second.
-    build/tools/m2m-send "pty:$dev" --interval 250ms < fixtures/demo-sensor.jsonl &
-    DEMO_SENDER=$!
-    trap 'kill "$DEMO_SENDER" 2>/dev/null; rm -rf "$DEMO_DIR"' EXIT
-    for _ in $(seq 200); do [ -e "$dev" ] && break; sleep 0.02; done
-    echo "dev.sh: decoding the virtual device at $dev (Ctrl-C stops)" >&2
-    build/tools/m2m-listen "serial:$dev" --count "$n" --timeout 60s --stats
+    local port
+    pids="" # global: the EXIT trap runs after this function has returned
+    trap 'for p in $pids; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$DEMO_DIR"' EXIT
+    # 1. a local mosquitto on a free loopback port
+    port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    printf 'listener %s 127.0.0.1\nallow_anonymous true\n' "$port" > "$DEMO_DIR/mosquitto.conf"
+    mosquitto -c "$DEMO_DIR/mosquitto.conf" 2>"$DEMO_DIR/mosquitto.log" & pids="$pids $!"
+    # 2. a simulated Modbus energy meter (pymodbus) on a pty, its values drifting
+    /usr/bin/python3 fixtures/devices/modbus_meter.py --pty "$DEMO_DIR/meter" --animate >"$DEMO_DIR/meter.out" 2>&1 &
+    pids="$pids $!"
+    for _ in $(seq 500); do grep -q ready "$DEMO_DIR/meter.out" 2>/dev/null && break; sleep 0.02; done
+    grep -q ready "$DEMO_DIR/meter.out" || { cat "$DEMO_DIR/meter.out" >&2; exit 1; }
+    # 3. the gateway: polls the meter from its register map, publishes decoded values
+    build/tools/bridge "serial:$DEMO_DIR/meter" "mqtt://127.0.0.1:$port" -F modbus-rtu \
+        --map fixtures/devices/meter-map.toml --status-topic demo/status & pids="$pids $!"
+    # 4. an application: watch the readings arrive (60 messages, about ten seconds)
+    echo "dev.sh: mosquitto on 127.0.0.1:$port, a Modbus meter on $DEMO_DIR/meter, bridge polling it;" \
+         "showing m2m/# (Ctrl-C stops everything)" >&2
+    build/tools/iot-sub "mqtt://127.0.0.1:$port" -t 'm2m/#' -t demo/status -C 60 -W 60s
 }
 
 run_fuzzers() {

@@ -57,7 +57,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
         std::string name(FRAMING);
         bool stream = name == "raw" || name.rfind("idle", 0) == 0;
         if (name == "nmea") { // the encoder adds the checksum when there is none
-            if (back.size() != 1 || !back[0].err.empty() || back[0].bytes.rfind(data, 0) != 0) std::abort();
+            bool own_checksum = data.find('*') != std::string_view::npos; // may be wrong on purpose
+            if (back.size() != 1 || (!own_checksum && !back[0].err.empty()) || back[0].bytes.rfind(data, 0) != 0)
+                std::abort();
         } else if (name == "modbus-rtu") { // only ADUs that fit their function's length rules come back whole
             auto l = m2m::modbus::adu_lengths(data);
             bool fits = l.request == static_cast<int>(data.size()) || l.response == static_cast<int>(data.size());
