@@ -229,3 +229,39 @@ def test_overflow_drops_the_oldest_and_counts_them(tmp_path, procs, device):
     st = stats_of(err)
     assert code == 130
     assert st["records_in"] == 1000 and st["drops"]["overflow"] == 900 and st["queue"] == 100
+
+
+def test_shared_command_stream_config_file_and_periodic_stats(tmp_path, broker, procs):
+    """Two bridges share one command stream ($share/...): each command reaches exactly one device.
+    The second bridge takes its options from --config; the first publishes its counters."""
+    import select
+    d1, d2 = LineDevice(), LineDevice()
+    try:
+        stats_sub = subscriber(procs, broker.url, "-t", "s1/stats", "-C", "1")
+        b1 = procs("bridge", f"serial:{d1.path}", broker.url, "-t", "up1", "--command-topic", "$share/g/cmd",
+                   "--status-topic", "s1", "--stats-interval", "200ms", "-v")
+        (tmp_path / "b2.conf").write_text(f'topic = "up2"\ncommand-topic = "$share/g/cmd"\n'
+                                          f'status-topic = "s2"\nframing = "line"\n')
+        b2 = procs("bridge", f"serial:{d2.path}", broker.url, "--config", str(tmp_path / "b2.conf"), "-v")
+        for b in (b1, b2):
+            b.wait_stderr("connected to")
+        assert json.loads(retained(broker, "s2"))["state"] == "online"
+        n = 20
+        for i in range(n):
+            subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-t", "cmd", "-q", "1", "-m", f"cmd {i}"],
+                           check=True)
+        got = {d1.master: b"", d2.master: b""}
+        deadline = time.monotonic() + 20
+        while sum(v.count(b"\n") for v in got.values()) < n:
+            assert time.monotonic() < deadline, got
+            r, _, _ = select.select(list(got), [], [], 1)
+            for fd in r:
+                got[fd] += os.read(fd, 4096)
+        lines = [x for v in got.values() for x in v.decode().splitlines()]
+        assert sorted(lines) == sorted(f"cmd {i}" for i in range(n))  # each exactly once
+        code, out, _ = stats_sub.finish()
+        st = json.loads(records(out)[0]["text"])
+        assert st["link"] == "up" and "queue" in st and "reconnects" in st and "drops" in st
+    finally:
+        d1.close()
+        d2.close()
