@@ -33,15 +33,22 @@ def expected_tree(names):
 def test_staged_install_puts_everything_where_it_belongs(tmp_path):
     root = install(tmp_path)
     assert tree(root) == expected_tree(TOOLS)
-    for page in ["man1/m2m-listen.1", "man1/m2m-send.1", "man7/m2mkit.7"]:
+    for page in [f"man1/{t}.1" for t in TOOLS] + ["man7/m2mkit.7"]:
         r = subprocess.run(["man", "--warnings", "-l", str(root / "share/man" / page)], capture_output=True,
                            env=dict(os.environ, MANWIDTH="80", MANPAGER="cat"))
-        assert r.returncode == 0 and r.stderr == b"", r.stderr.decode()
-    script = root / "share/bash-completion/completions/m2m-listen"
-    probe = (f"source {script}; complete -p m2m-listen; COMP_WORDS=(m2m-listen --stat); COMP_CWORD=1; "
-             f'_m2m_listen; echo "${{COMPREPLY[@]}}"')
-    out = subprocess.run(["bash", "-c", probe], capture_output=True, check=True).stdout.decode().splitlines()
-    assert out == ["complete -F _m2m_listen m2m-listen", "--stats"]
+        assert r.returncode == 0 and r.stderr == b"", f"{page}: {r.stderr.decode()}"
+    for tool, words, want in [("m2m-listen", "--stat", "--stats"), ("iot-sub", "--retained-o", "--retained-only"),
+                              ("bridge", "--command-t", "--command-topic")]:
+        fn = "_" + tool.replace("-", "_")
+        script = root / "share/bash-completion/completions" / tool
+        probe = (f"source {script}; complete -p {tool}; COMP_WORDS=({tool} {words}); COMP_CWORD=1; "
+                 f'{fn}; echo "${{COMPREPLY[@]}}"')
+        out = subprocess.run(["bash", "-c", probe], capture_output=True, check=True).stdout.decode().splitlines()
+        assert out == [f"complete -F {fn} {tool}", want]
+    for tool in TOOLS:  # --version names the project version and the libraries it runs with
+        v = subprocess.run([str(root / "bin" / tool), "--version"], capture_output=True, check=True).stdout.decode()
+        assert v.startswith(f"{tool} ") and "libserialport 0.1.1" in v
+        assert ("Paho MQTT C 1.3" in v) == (tool in ("iot-pub", "iot-sub", "bridge")), v
     assert subprocess.run([str(root / "bin/m2m-send"), "--version"], capture_output=True).returncode == 0
 
 
