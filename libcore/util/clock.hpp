@@ -1,6 +1,8 @@
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace m2m {
 
@@ -11,5 +13,7 @@ int64_t mono_us();
 /// RFC 3339 UTC with microseconds: 2026-11-21T18:00:00.123456Z
 std::string format_rfc3339(int64_t epoch_us);
 void append_rfc3339(std::string& out, int64_t epoch_us);
+/// Parses RFC 3339 (fraction optional, Z or +HH:MM / -HH:MM) to epoch microseconds.
+std::optional<int64_t> parse_rfc3339(std::string_view s);
 
 } // namespace m2m

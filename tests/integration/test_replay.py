@@ -1,0 +1,112 @@
+"""replay: timing against absolute deadlines, speed, rate, loops and windows, raw CSV, and a
+simulated device served from a capture (answering m2m-send --reply)."""
+import datetime
+import json
+import os
+import select
+import statistics
+import subprocess
+import time
+
+from conftest import records, run, stats_of, tool
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "../../fixtures")
+
+
+def recording(path, n, step_ms):
+    """n records step_ms apart from 2026-11-21T10:00:00Z."""
+    start = datetime.datetime(2026, 11, 21, 10, tzinfo=datetime.timezone.utc)
+
+    def ts(i):
+        return (start + datetime.timedelta(milliseconds=i * step_ms)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    path.write_text("".join(json.dumps({"ts": ts(i), "seq": i, "text": f"r{i}"}) + "\n" for i in range(n)))
+    return str(path)
+
+
+def arrivals(args):
+    """Runs replay, noting when each line arrives; returns [(monotonic s, record)], stderr."""
+    p = subprocess.Popen([tool("replay"), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    got, buf = [], b""
+    while True:
+        r, _, _ = select.select([p.stdout], [], [], 30)
+        assert r, "replay stalled"
+        chunk = os.read(p.stdout.fileno(), 65536)
+        now = time.monotonic()
+        if not chunk:
+            break
+        buf += chunk
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            got.append((now, json.loads(line)))
+    err = p.stderr.read()
+    assert p.wait(timeout=10) == 0, err.decode()
+    return got, err
+
+
+def test_speed_2_halves_the_spacing(tmp_path):
+    f = recording(tmp_path / "r.jsonl", 21, 100)
+    got, err = arrivals([f, "--speed", "2", "--stats"])
+    assert [r["seq"] for _, r in got] == list(range(21))
+    gaps = [(b - a) * 1000 for (a, _), (b, _) in zip(got, got[1:])]
+    assert abs(statistics.median(gaps) - 50) < 3, gaps
+    total = (got[-1][0] - got[0][0]) * 1000  # absolute deadlines: no drift over the run
+    assert abs(total - 1000) < 10, total
+    st = stats_of(err)
+    assert st["replayed"] == 21 and st["late_max_us"] >= 0 and st["late_p99_us"] <= st["late_max_us"]
+
+
+def test_speed_0_is_complete_and_ordered(tmp_path):
+    f = recording(tmp_path / "r.jsonl", 10000, 1000)  # 10,000 s of recording
+    r = run("replay", f, "--speed", "0")
+    assert r.returncode == 0, r.stderr.decode()
+    assert [x["seq"] for x in records(r.stdout)] == list(range(10000))
+    assert r.stdout == open(f, "rb").read()  # the records as they were, byte for byte
+
+
+def test_loop_window_rate_and_rebase(tmp_path):
+    f = recording(tmp_path / "r.jsonl", 10, 100)
+    r = run("replay", f, "--speed", "0", "--loop", "3")
+    assert [x["seq"] for x in records(r.stdout)] == list(range(10)) * 3
+    r = run("replay", f, "--speed", "0", "--from", "200ms", "--to", "500ms")
+    assert [x["seq"] for x in records(r.stdout)] == [2, 3, 4]
+    r = run("replay", f, "--speed", "0", "--from", "2026-11-21T10:00:00.700000Z")
+    assert [x["seq"] for x in records(r.stdout)] == [7, 8, 9]
+    got, _ = arrivals([f, "--rate", "100/s", "--rebase"])
+    gaps = [(b - a) * 1000 for (a, _), (b, _) in zip(got, got[1:])]
+    assert abs(statistics.median(gaps) - 10) < 3, gaps
+    assert all(x["ts"].startswith(time.strftime("%Y-", time.gmtime())) for _, x in got)  # stamped now
+    bad = run("replay", f, "--loop", "0")
+    assert bad.returncode == 2 and "--loop" in bad.stderr.decode()
+
+
+def test_raw_csv_with_a_time_column(tmp_path):
+    (tmp_path / "c.csv").write_text("1700000000.0,a\n1700000000.05,b\n1700000000.1,c\n")
+    r = run("replay", "-r", "--ts-column", "1", str(tmp_path / "c.csv"), "--speed", "0")
+    assert r.stdout == b"1700000000.0,a\n1700000000.05,b\n1700000000.1,c\n"
+    r = run("replay", "-r", "--ts-column", "3", str(tmp_path / "c.csv"))
+    assert r.returncode == 3 and "c.csv:1: no column 3" in r.stderr.decode()
+    r = run("replay", str(tmp_path / "c.csv"))
+    assert r.returncode == 3 and "c.csv:1:" in r.stderr.decode()  # not records: names the line
+
+
+def test_serve_answers_m2m_send_from_a_capture(tmp_path, procs):
+    dev = tmp_path / "meter"
+    srv = procs("replay", "--serve", f"{FIXTURES}/devices/meter-capture.jsonl", f"pty:{dev}", "-F", "modbus-rtu",
+                "-v", "--stats")
+    srv.wait_stderr("serving")
+    reqs = [{"fc": 3, "addr": 0, "count": 2}, {"fc": 4, "addr": 0, "count": 3}, {"fc": 6, "addr": 7, "value": 42},
+            {"fc": 3, "addr": 100, "count": 2}, {"fc": 3, "addr": 5, "count": 1}]
+    r = run("m2m-send", f"serial:{dev}", "-F", "modbus-rtu", "--reply", "--reply-timeout", "300ms", "--stats",
+            input="".join(json.dumps({"modbus": q}) + "\n" for q in reqs))
+    assert r.returncode == 0, r.stderr.decode()
+    views = [x["modbus"] for x in records(r.stdout)]
+    assert views[0]["regs"] == [1234, 65534]
+    assert views[1]["regs"] == [16812, 0, 455]
+    assert views[2] == {"unit": 1, "fc": 6, "kind": "response", "addr": 7, "value": 1}  # matched by pattern
+    assert views[3]["exception"] == 2
+    assert len(views) == 4 and stats_of(r.stderr)["reply_timeouts"] == 1  # the unrecorded request
+    code, _, err = srv.interrupt()
+    assert code == 130
+    st = stats_of(err)
+    assert st["answered"] == 4 and st["unmatched"] == 1
+    assert "unmatched request 010300050001" in err.decode()
