@@ -95,7 +95,8 @@ class NmeaDecoder final : public Decoder {
     void do_feed(std::string_view bytes, int64_t, std::vector<Frame>& out) override {
         for (char c : bytes) {
             if (c == '$' || c == '!') {
-                if (!cur_.empty()) cut(); // a new sentence began before the last one ended
+                if (garbage_) flush_garbage(); // one drop per run of garbage, however it was read
+                if (!cur_.empty()) cut();      // a new sentence began before the last one ended
                 cur_.push_back(c);
             } else if (c == '\n' || c == '\r') {
                 if (!cur_.empty()) sentence(out);
@@ -106,9 +107,7 @@ class NmeaDecoder final : public Decoder {
             } else {
                 cur_.push_back(c);
             }
-            if (garbage_ && cur_.empty() && (c == '$' || c == '!')) flush_garbage();
         }
-        if (garbage_ && !cur_.empty()) flush_garbage();
     }
     void finish(std::vector<Frame>& out) override {
         if (!cur_.empty()) sentence(out);
