@@ -10,7 +10,7 @@ import pytest
 from conftest import run, tool
 
 TOP = os.path.join(os.path.dirname(__file__), "../..")
-TOOLS = ["m2m-listen", "m2m-send", "iot-pub", "iot-sub", "bridge", "replay"]
+TOOLS = ["m2m-listen", "m2m-send", "iot-pub", "iot-sub", "bridge", "replay", "loadgen"]
 GENERATED = [(t, kind, path) for t in TOOLS for kind, path in [
     ("man", f"man/{t}.1"), ("bash", f"completions/bash/{t}"), ("zsh", f"completions/zsh/_{t}"),
     ("fish", f"completions/fish/{t}.fish")]] + [("m2m-listen", "man7", "man/m2mkit.7")]
@@ -56,6 +56,7 @@ COMPLETION_PROBES = {  # tool: [(words being completed, what bash must offer)]
     "bridge": [("--command", "--command-topic"), ("--framing modbus-t", "modbus-tcp"), ("-q ''", "0 1 2"),
                ("--payload ''", "auto text json hex b64")],
     "replay": [("--ser", "--serve"), ("--framing modbus-r", "modbus-rtu"), ("--reb", "--rebase")],
+    "loadgen": [("--total", "--total-rate"), ("-q ''", "0 1"), ("--fail", "--fail-if")],
 }
 
 

@@ -5,7 +5,7 @@ import subprocess
 import pytest
 
 BUILD = os.environ.get("M2MKIT_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
-TOOLS = ["m2m-listen", "m2m-send", "iot-pub", "iot-sub", "bridge", "replay"]
+TOOLS = ["m2m-listen", "m2m-send", "iot-pub", "iot-sub", "bridge", "replay", "loadgen"]
 
 
 def install(dest, prefix=None):

@@ -1,0 +1,761 @@
+#include "app/loadgen.hpp"
+#include "links/uri.hpp"
+#include "loop/event_loop.hpp"
+#include "mqttwire/wire.hpp"
+#include "records/record.hpp"
+#include "util/clock.hpp"
+#include "util/duration.hpp"
+#include "util/log.hpp"
+#include <arpa/inet.h>
+#include <cmath>
+#include <fcntl.h>
+#include <fstream>
+#include <map>
+#include <netdb.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <queue>
+#include <random>
+#include <simdjson.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace m2m {
+
+namespace {
+
+/// A log-linear histogram of microseconds: 64 linear steps per power of two (under 1.6 %
+/// error), mergeable by adding counts -- shards are merged this way, never by averaging.
+struct Hist {
+    std::map<int, uint64_t> b;
+    uint64_t n = 0;
+    int64_t max = 0;
+    static int index(int64_t v) {
+        if (v < 64) return static_cast<int>(std::max<int64_t>(v, 0));
+        int e = 63 - __builtin_clzll(static_cast<unsigned long long>(v));
+        return (e - 5) * 64 + static_cast<int>((v >> (e - 6)) & 63);
+    }
+    static int64_t lower(int i) {
+        if (i < 64) return i;
+        int e = i / 64 + 5;
+        return (int64_t{64} + i % 64) << (e - 6);
+    }
+    void add(int64_t v, uint64_t count = 1) {
+        b[index(v)] += count;
+        n += count;
+        max = std::max(max, v);
+    }
+    int64_t pct(double q) const {
+        if (!n) return 0;
+        uint64_t want = static_cast<uint64_t>(std::ceil(q * static_cast<double>(n))), seen = 0;
+        for (auto& [i, c] : b)
+            if ((seen += c) >= std::max<uint64_t>(want, 1)) return std::min(max, lower(i + 1) - 1);
+        return max;
+    }
+    std::string json() const {
+        std::string s =
+            fmt::format(R"({{"count":{},"p50":{},"p90":{},"p99":{},"p999":{},"max":{},"buckets":[)", n,
+                        pct(.5), pct(.9), pct(.99), pct(.999), max);
+        bool first = true;
+        for (auto& [i, c] : b)
+            s += fmt::format("{}[{},{}]", first ? "" : ",", lower(i), c), first = false;
+        return s + "]}";
+    }
+};
+
+struct Part {
+    std::string text;
+    enum Kind { lit, dev, seq, ts, rand } kind = lit;
+    int n = 0;
+};
+
+Expected<std::vector<Part>> parse_template(const std::string& t, const char* what) {
+    std::vector<Part> parts;
+    size_t i = 0;
+    while (i < t.size()) {
+        size_t open = t.find('{', i);
+        // a '{' that does not start a known field is literal (JSON templates are full of them)
+        while (open != std::string::npos) {
+            auto rest = std::string_view(t).substr(open);
+            if (rest.starts_with("{dev}") || rest.starts_with("{seq}") || rest.starts_with("{ts}") ||
+                rest.starts_with("{rand:"))
+                break;
+            open = t.find('{', open + 1);
+        }
+        if (open == std::string::npos) {
+            parts.push_back({t.substr(i)});
+            break;
+        }
+        if (open > i) parts.push_back({t.substr(i, open - i)});
+        size_t close = t.find('}', open);
+        std::string f = t.substr(open + 1, close - open - 1);
+        Part p;
+        if (f == "dev")
+            p.kind = Part::dev;
+        else if (f == "seq")
+            p.kind = Part::seq;
+        else if (f == "ts")
+            p.kind = Part::ts;
+        else {
+            p.kind = Part::rand;
+            p.n = std::atoi(f.c_str() + 5);
+            if (p.n <= 0 || p.n > 1 << 20)
+                return fail(Exit::usage, fmt::format("{}: {{rand:N}} needs N from 1 to 1048576", what));
+        }
+        parts.push_back(p);
+        i = close + 1;
+    }
+    return parts;
+}
+
+/// Reads dev and seq back out of a message made from the template.
+bool parse_back(const std::vector<Part>& parts, std::string_view s, int64_t& dev, int64_t& seq) {
+    dev = seq = -1;
+    size_t at = 0;
+    for (size_t k = 0; k < parts.size(); ++k) {
+        auto& p = parts[k];
+        if (p.kind == Part::lit) {
+            if (s.substr(at, p.text.size()) != p.text) return false;
+            at += p.text.size();
+            continue;
+        }
+        size_t end = s.size();
+        if (p.kind == Part::rand)
+            end = at + static_cast<size_t>(p.n);
+        else if (k + 1 < parts.size() && parts[k + 1].kind == Part::lit)
+            end = s.find(parts[k + 1].text, at);
+        if (end == std::string_view::npos || end > s.size()) return false;
+        if (p.kind == Part::dev || p.kind == Part::seq) {
+            int64_t v = 0;
+            if (end == at) return false;
+            for (size_t i = at; i < end; ++i) {
+                if (s[i] < '0' || s[i] > '9') return false;
+                v = v * 10 + (s[i] - '0');
+            }
+            (p.kind == Part::dev ? dev : seq) = v;
+        }
+        at = end;
+    }
+    return at == s.size();
+}
+
+struct Conn {
+    int fd = -1, watch = -1;
+    bool up = false, failed = false, subscriber = false;
+    wire::Decoder dec{1 << 20};
+    std::string out;
+    int64_t dev = 0; // global device number
+    uint64_t seq = 0, total = 0;
+    int64_t start_us = 0, connect_us = 0;
+    uint16_t pid = 0;
+    int inflight = 0;
+};
+
+struct Summary {
+    int devices = 0;
+    std::string shard;
+    uint64_t connect_ok = 0, connect_failed = 0, sent = 0, acked = 0, received = 0, lost = 0, duplicates = 0,
+             reordered = 0, expected = 0;
+    double asked_rate = 0, rate = 0, duration_s = 0;
+    int qos = 0;
+    Hist latency, connect;
+
+    std::string json() const {
+        return fmt::format(
+            R"({{"devices":{},"shard":"{}","qos":{},"asked_rate":{},"rate":{:.1f},"duration_s":{:.3f},"expected":{},"sent":{},"acked":{},"received":{},"lost":{},"duplicates":{},"reordered":{},"connects":{{"ok":{},"failed":{},"latency_us":{}}},"latency_us":{}}})",
+            devices, shard, qos, asked_rate, rate, duration_s, expected, sent, acked, received, lost,
+            duplicates, reordered, connect_ok, connect_failed, connect.json(), latency.json());
+    }
+    std::string text() const {
+        auto ms = [](int64_t us) { return fmt::format("{:.2f} ms", static_cast<double>(us) / 1000); };
+        return fmt::format(
+            "devices {}{}: connected {}, failed {} (connect p50 {}, p99 {}, max {})\n"
+            "messages: sent {} of {}, acked {}, received {}, lost {}, duplicates {}, reordered {}\n"
+            "rate: {:.1f} msg/s sent (asked {:.1f}) over {:.3f} s\n"
+            "latency (from the intended send time): p50 {}  p90 {}  p99 {}  p99.9 {}  max {}  ({} samples)\n",
+            devices, shard.empty() ? "" : " (shard " + shard + ")", connect_ok, connect_failed,
+            ms(connect.pct(.5)), ms(connect.pct(.99)), ms(connect.max), sent, expected, acked, received, lost,
+            duplicates, reordered, rate, asked_rate, duration_s, ms(latency.pct(.5)), ms(latency.pct(.9)),
+            ms(latency.pct(.99)), ms(latency.pct(.999)), ms(latency.max), latency.n);
+    }
+};
+
+/// --fail-if 'p99>50ms', 'loss>0', 'rate<1900', 'connect_failed>0'
+Expected<bool> check(const Summary& s, const std::string& expr, std::string& why) {
+    size_t op = expr.find_first_of("<>=");
+    if (op == std::string::npos || op == 0)
+        return fail(Exit::usage,
+                    fmt::format("--fail-if '{}': expected METRIC OP VALUE, like p99>50ms", expr));
+    std::string metric = expr.substr(0, op), o, val;
+    size_t v = op;
+    while (v < expr.size() && (expr[v] == '<' || expr[v] == '>' || expr[v] == '='))
+        o += expr[v++];
+    val = expr.substr(v);
+    double have;
+    bool time = false;
+    if (metric == "p50")
+        have = static_cast<double>(s.latency.pct(.5)), time = true;
+    else if (metric == "p90")
+        have = static_cast<double>(s.latency.pct(.9)), time = true;
+    else if (metric == "p99")
+        have = static_cast<double>(s.latency.pct(.99)), time = true;
+    else if (metric == "p999")
+        have = static_cast<double>(s.latency.pct(.999)), time = true;
+    else if (metric == "max")
+        have = static_cast<double>(s.latency.max), time = true;
+    else if (metric == "loss")
+        have = static_cast<double>(s.lost);
+    else if (metric == "duplicates")
+        have = static_cast<double>(s.duplicates);
+    else if (metric == "reordered")
+        have = static_cast<double>(s.reordered);
+    else if (metric == "connect_failed")
+        have = static_cast<double>(s.connect_failed);
+    else if (metric == "rate")
+        have = s.rate;
+    else
+        return fail(Exit::usage, fmt::format("--fail-if '{}': unknown metric '{}' (p50 p90 p99 p999 max loss "
+                                             "duplicates reordered connect_failed rate)",
+                                             expr, metric));
+    double want;
+    if (time) {
+        auto d = parse_duration(val);
+        if (!d)
+            return fail(Exit::usage, fmt::format("--fail-if '{}': '{}' is not a duration (50ms)", expr, val));
+        want = static_cast<double>(d->count());
+    } else {
+        char* end = nullptr;
+        want = std::strtod(val.c_str(), &end);
+        if (val.empty() || *end)
+            return fail(Exit::usage, fmt::format("--fail-if '{}': '{}' is not a number", expr, val));
+    }
+    bool hit = o == ">"                ? have > want
+               : o == ">="             ? have >= want
+               : o == "<"              ? have < want
+               : o == "<="             ? have <= want
+               : o == "=" || o == "==" ? have == want
+                                       : false;
+    if (o != ">" && o != ">=" && o != "<" && o != "<=" && o != "=" && o != "==")
+        return fail(Exit::usage, fmt::format("--fail-if '{}': operator '{}' is not > >= < <= =", expr, o));
+    if (hit)
+        why = fmt::format("{} ({} is {})", expr, metric,
+                          time ? fmt::format("{} µs", have) : fmt::format("{}", have));
+    return hit;
+}
+
+Exit finish_summary(const LoadgenArgs& a, const Summary& s) {
+    std::fputs(s.text().c_str(), stdout);
+    std::fflush(stdout);
+    if (a.common.stats) log::write("", "stats: " + s.json());
+    if (!a.json.empty()) {
+        std::ofstream f(a.json);
+        f << s.json() << "\n";
+        if (!f) log::error("cannot write --json {}", a.json);
+    }
+    bool failed = false;
+    for (auto& e : a.fail_if) {
+        std::string why;
+        auto hit = check(s, e, why);
+        if (!hit) {
+            log::error("{}", hit.error().message);
+            return Exit::usage;
+        }
+        if (*hit) log::error("--fail-if: {}", why), failed = true;
+    }
+    return failed ? Exit::runtime : Exit::ok;
+}
+
+class Loadgen {
+  public:
+    Loadgen(const LoadgenArgs& a, EventLoop& loop, sockaddr_storage addr, socklen_t alen, int64_t first,
+            int64_t n, std::vector<Part> topic, std::vector<Part> payload, std::string filter,
+            uint64_t per_dev, int64_t interval_us)
+        : a_(a), loop_(loop), addr_(addr), alen_(alen), first_(first), n_(n), topic_(std::move(topic)),
+          payload_(std::move(payload)), filter_(std::move(filter)), per_dev_(per_dev),
+          interval_us_(interval_us) {
+        seen_.resize(static_cast<size_t>(n));
+        last_seq_.assign(static_cast<size_t>(n), -1);
+        measure_ = false;
+        for (auto& p : payload_)
+            measure_ = measure_ || p.kind == Part::seq;
+        bool has_dev = false;
+        for (auto& p : payload_)
+            has_dev = has_dev || p.kind == Part::dev;
+        measure_ = measure_ && has_dev && !a.no_sub;
+        if (!a.no_sub && !measure_)
+            log::warn("the payload template lacks {{dev}} or {{seq}}: latency and loss are not measured");
+    }
+
+    Summary s;
+
+    void start() {
+        if (!a_.no_sub) {
+            sub_ = open(-1);
+            if (!sub_) return;
+        } else {
+            launch_devices();
+        }
+        if (isatty(STDERR_FILENO)) progress();
+    }
+
+  private:
+    Conn* open(int64_t dev) {
+        auto c = std::make_unique<Conn>();
+        c->dev = dev;
+        c->subscriber = dev < 0;
+        c->fd = ::socket(addr_.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        c->connect_us = mono_us();
+        if (c->fd < 0 ||
+            (::connect(c->fd, reinterpret_cast<sockaddr*>(&addr_), alen_) < 0 && errno != EINPROGRESS)) {
+            log::warn("connect: {}", std::strerror(errno));
+            if (c->fd >= 0) ::close(c->fd);
+            ++s.connect_failed;
+            return nullptr;
+        }
+        int one = 1;
+        ::setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        wire::Connect w;
+        w.client_id = dev < 0 ? fmt::format("{}-sub-{}-{}", a_.id_prefix, getpid(), first_)
+                              : fmt::format("{}-{}-{}", a_.id_prefix, getpid(), dev);
+        wire::connect(c->out, w);
+        Conn* raw = c.get();
+        raw->watch = loop_.watch(raw->fd, POLLOUT | POLLIN, [this, raw](short ev) { io(raw, ev); });
+        conns_.push_back(std::move(c));
+        ++connecting_;
+        return raw;
+    }
+
+    void launch_devices() {
+        // paced by --connect-rate, at most 64 connects in flight (a full listen backlog costs 1 s)
+        int64_t gap = static_cast<int64_t>(1e6 / a_.connect_rate);
+        while (next_dev_ < n_ && connecting_ < 64) {
+            int64_t now = mono_us();
+            if (now < next_launch_) {
+                loop_.at(next_launch_, [this] { launch_devices(); });
+                return;
+            }
+            open(first_ + next_dev_);
+            ++next_dev_;
+            next_launch_ = std::max(next_launch_ + gap, now - gap);
+        }
+        maybe_run();
+    }
+
+    void io(Conn* c, short ev) {
+        if (ev & (POLLOUT)) flush(c);
+        if (ev & (POLLIN | POLLHUP | POLLERR)) {
+            char buf[65536];
+            for (;;) {
+                ssize_t r = ::read(c->fd, buf, sizeof buf);
+                if (r > 0) {
+                    c->dec.feed(std::string_view(buf, static_cast<size_t>(r)));
+                    wire::Packet p;
+                    for (;;) {
+                        auto got = c->dec.next(p);
+                        if (!got) return lost(c, got.error().message);
+                        if (!*got) break;
+                        packet(c, p);
+                    }
+                    if (r < static_cast<ssize_t>(sizeof buf)) break;
+                    continue;
+                }
+                if (r == 0) return lost(c, "the broker closed the connection");
+                if (errno == EAGAIN || errno == EINTR) break;
+                return lost(c, std::strerror(errno));
+            }
+        }
+        if (!c->out.empty()) flush(c);
+    }
+
+    void flush(Conn* c) {
+        while (!c->out.empty()) {
+            ssize_t w = ::write(c->fd, c->out.data(), c->out.size());
+            if (w > 0) {
+                c->out.erase(0, static_cast<size_t>(w));
+                continue;
+            }
+            if (w < 0 && (errno == EAGAIN || errno == EINTR)) break;
+            return lost(c, std::strerror(errno));
+        }
+        loop_.set_events(c->watch, c->out.empty() ? POLLIN : POLLIN | POLLOUT);
+    }
+
+    void lost(Conn* c, const std::string& why) {
+        if (c->watch >= 0) loop_.unwatch(c->watch), c->watch = -1;
+        ::close(c->fd);
+        if (!c->up) {
+            --connecting_;
+            ++s.connect_failed;
+            if (!c->failed && s.connect_failed <= 5) log::warn("connect failed: {}", why);
+            c->failed = true;
+            if (c->subscriber) {
+                failure_ = "the subscriber could not connect: " + why;
+                loop_.stop(Exit::unavailable);
+                return;
+            }
+            launch_devices();
+            return;
+        }
+        c->up = false;
+        ++dropped_;
+        log::warn("a connection was lost: {}", why);
+        if (c->subscriber) {
+            failure_ = "the subscriber lost its connection: " + why;
+            loop_.stop(Exit::runtime);
+        }
+    }
+
+    void packet(Conn* c, const wire::Packet& p) {
+        switch (p.type) {
+        case wire::CONNACK:
+            --connecting_;
+            if (p.return_code != 0) {
+                ++s.connect_failed;
+                log::warn("the broker refused a connection (CONNACK {})", p.return_code);
+                if (c->subscriber) {
+                    failure_ = fmt::format("the broker refused the subscriber (CONNACK {})", p.return_code);
+                    loop_.stop(Exit::unavailable);
+                }
+                return;
+            }
+            c->up = true;
+            if (c->subscriber) {
+                wire::subscribe(c->out, 1, {{filter_, a_.qos}});
+                flush(c);
+                return;
+            }
+            ++s.connect_ok;
+            s.connect.add(mono_us() - c->connect_us);
+            launch_devices();
+            return;
+        case wire::SUBACK:
+            if (p.return_code >= 0x80) {
+                failure_ = fmt::format("the broker refused the subscription to '{}'", filter_);
+                loop_.stop(Exit::runtime);
+                return;
+            }
+            launch_devices();
+            return;
+        case wire::PUBACK:
+            if (c->inflight > 0) --c->inflight, ++s.acked;
+            maybe_done();
+            return;
+        case wire::PUBLISH:
+            if (p.qos == 1) {
+                wire::puback(c->out, p.id);
+                flush(c);
+            }
+            arrived(p);
+            return;
+        default:
+            return;
+        }
+    }
+
+    void arrived(const wire::Packet& p) {
+        int64_t now = mono_us();
+        int64_t dev, seq;
+        if (!measure_ || !parse_back(payload_, p.payload, dev, seq)) return;
+        if (dev < first_ || dev >= first_ + n_) return; // another shard's device
+        size_t d = static_cast<size_t>(dev - first_);
+        ++s.received;
+        auto& seen = seen_[d];
+        if (static_cast<size_t>(seq) >= seen.size()) seen.resize(static_cast<size_t>(seq) + 1);
+        if (seen[static_cast<size_t>(seq)]) {
+            ++s.duplicates;
+            return;
+        }
+        seen[static_cast<size_t>(seq)] = true;
+        ++unique_;
+        if (seq < last_seq_[d]) ++s.reordered;
+        last_seq_[d] = std::max(last_seq_[d], seq);
+        s.latency.add(now - (run_us_ + phase(d) + seq * interval_us_));
+        maybe_done();
+    }
+
+    int64_t phase(size_t d) const {
+        return static_cast<int64_t>(d) * interval_us_ / std::max<int64_t>(n_, 1);
+    }
+
+    /// Every device has connected or failed: the clock starts.
+    void maybe_run() {
+        if (running_ || next_dev_ < n_ || connecting_ > 0) return;
+        running_ = true;
+        run_us_ = mono_us() + 10000;
+        for (auto& c : conns_)
+            if (!c->subscriber && c->up) {
+                c->total = per_dev_;
+                heap_.push({run_us_ + phase(static_cast<size_t>(c->dev - first_)), c.get()});
+                s.expected += per_dev_;
+            }
+        if (heap_.empty()) return finish();
+        arm();
+    }
+
+    void arm() {
+        if (heap_.empty()) return;
+        loop_.at(heap_.top().first, [this] { fire(); });
+    }
+
+    void fire() {
+        int64_t now = mono_us();
+        std::string payload, topic;
+        while (!heap_.empty() && heap_.top().first <= now) {
+            auto [due, c] = heap_.top();
+            heap_.pop();
+            if (c->up) send(c, due, topic, payload);
+            if (++c->seq < c->total)
+                heap_.push({run_us_ + phase(static_cast<size_t>(c->dev - first_)) +
+                                static_cast<int64_t>(c->seq) * interval_us_,
+                            c});
+        }
+        for (auto& c : dirty_)
+            flush(c);
+        dirty_.clear();
+        if (heap_.empty()) {
+            maybe_done();
+        } else {
+            arm();
+        }
+    }
+
+    void render(const std::vector<Part>& parts, const Conn* c, std::string& out) {
+        out.clear();
+        for (auto& p : parts) {
+            switch (p.kind) {
+            case Part::lit:
+                out += p.text;
+                break;
+            case Part::dev:
+                fmt::format_to(std::back_inserter(out), "{}", c->dev);
+                break;
+            case Part::seq:
+                fmt::format_to(std::back_inserter(out), "{}", c->seq);
+                break;
+            case Part::ts:
+                fmt::format_to(std::back_inserter(out), "{}", wall_us());
+                break;
+            case Part::rand:
+                for (int i = 0; i < p.n; ++i)
+                    out += "0123456789abcdefghijklmnopqrstuvwxyz"[rng_() % 36];
+                break;
+            }
+        }
+    }
+
+    void send(Conn* c, int64_t, std::string& topic, std::string& payload) {
+        render(topic_, c, topic);
+        render(payload_, c, payload);
+        uint16_t id = 0;
+        if (a_.qos) {
+            id = ++c->pid ? c->pid : ++c->pid;
+            ++c->inflight;
+        }
+        wire::publish(c->out, topic, payload, a_.qos, a_.retain, id);
+        if (!s.sent) first_send_us_ = mono_us();
+        last_send_us_ = mono_us();
+        ++s.sent;
+        dirty_.push_back(c);
+    }
+
+    void maybe_done() {
+        if (!running_ || !heap_.empty() || done_) return;
+        bool acked = true;
+        for (auto& c : conns_)
+            acked = acked && (c->inflight == 0 || !c->up);
+        bool all_in = !measure_ || unique_ >= s.sent;
+        if (acked && all_in) return finish();
+        if (!drain_armed_) {
+            drain_armed_ = true;
+            auto d = parse_duration(a_.drain);
+            loop_.at(mono_us() + (d ? d->count() : 5000000), [this] { finish(); });
+        }
+    }
+
+    void finish() {
+        if (done_) return;
+        done_ = true;
+        // measured, not assumed: from the first send to the last, plus the one gap the schedule
+        // leaves after the last message (interval / devices)
+        int64_t end = last_send_us_ ? last_send_us_ : mono_us();
+        int64_t span =
+            end - (first_send_us_ ? first_send_us_ : run_us_) + interval_us_ / std::max<int64_t>(n_, 1);
+        s.duration_s = static_cast<double>(std::max<int64_t>(span, 1)) / 1e6;
+        s.rate = static_cast<double>(s.sent) / s.duration_s;
+        if (measure_) s.lost = s.sent > unique_ ? s.sent - unique_ : 0;
+        for (auto& c : conns_)
+            if (c->up) {
+                wire::disconnect(c->out);
+                flush(c.get());
+            }
+        loop_.stop(Exit::ok);
+    }
+
+    void progress() {
+        loop_.at(mono_us() + 1000000, [this] {
+            if (done_) return;
+            std::fprintf(stderr, "\rloadgen: connected %llu/%lld  sent %llu  received %llu  p99 %.2f ms   ",
+                         static_cast<unsigned long long>(s.connect_ok), static_cast<long long>(n_),
+                         static_cast<unsigned long long>(s.sent), static_cast<unsigned long long>(s.received),
+                         static_cast<double>(s.latency.pct(.99)) / 1000);
+            progress();
+        });
+    }
+
+  public:
+    std::string failure_;
+
+  private:
+    const LoadgenArgs& a_;
+    EventLoop& loop_;
+    sockaddr_storage addr_;
+    socklen_t alen_;
+    int64_t first_, n_;
+    std::vector<Part> topic_, payload_;
+    std::string filter_;
+    uint64_t per_dev_;
+    int64_t interval_us_;
+    std::vector<std::unique_ptr<Conn>> conns_;
+    Conn* sub_ = nullptr;
+    int64_t next_dev_ = 0, next_launch_ = 0;
+    int connecting_ = 0;
+    uint64_t dropped_ = 0, unique_ = 0;
+    bool running_ = false, done_ = false, drain_armed_ = false, measure_ = false;
+    int64_t run_us_ = 0, first_send_us_ = 0, last_send_us_ = 0;
+    using Due = std::pair<int64_t, Conn*>;
+    struct Later {
+        bool operator()(const Due& x, const Due& y) const { return x.first > y.first; }
+    };
+    std::priority_queue<Due, std::vector<Due>, Later> heap_;
+    std::vector<Conn*> dirty_;
+    std::vector<std::vector<bool>> seen_;
+    std::vector<int64_t> last_seq_;
+    std::mt19937_64 rng_{42};
+};
+
+} // namespace
+
+Expected<Exit> run_loadgen(const LoadgenArgs& a) {
+    auto uri = parse_uri(a.broker);
+    if (!uri) return std::unexpected(uri.error());
+    if (uri->scheme != "mqtt")
+        return fail(Exit::usage,
+                    "loadgen speaks plain MQTT 3.1.1 (mqtt://HOST:PORT); TLS is not supported yet");
+    if (a.devices < 1) return fail(Exit::usage, "--devices must be 1 or more");
+    if (a.qos < 0 || a.qos > 1) return fail(Exit::usage, "loadgen publishes at QoS 0 or 1");
+    double per_dev_rate = a.total_rate > 0 ? a.total_rate / a.devices : a.rate;
+    if (per_dev_rate <= 0) return fail(Exit::usage, "--rate must be above 0");
+    int64_t interval = static_cast<int64_t>(std::llround(1e6 / per_dev_rate));
+    uint64_t per_dev = a.count;
+    if (!per_dev) {
+        auto d = parse_duration(a.duration);
+        if (!d) return std::unexpected(d.error());
+        per_dev = static_cast<uint64_t>(
+            std::llround(static_cast<double>(d->count()) / static_cast<double>(interval)));
+        if (!per_dev) return fail(Exit::usage, "--duration is shorter than one message interval");
+    }
+    int64_t first = 0, n = a.devices;
+    std::string shard;
+    if (!a.shard.empty()) {
+        int k = 0, of = 0;
+        if (std::sscanf(a.shard.c_str(), "%d/%d", &k, &of) != 2 || k < 1 || of < 1 || k > of)
+            return fail(Exit::usage, fmt::format("bad --shard '{}': K/N with 1 <= K <= N", a.shard));
+        first = static_cast<int64_t>(a.devices) * (k - 1) / of;
+        n = static_cast<int64_t>(a.devices) * k / of - first;
+        shard = a.shard;
+    }
+    auto topic = parse_template(a.topic, "--topic");
+    if (!topic) return std::unexpected(topic.error());
+    auto payload = parse_template(a.payload, "--payload");
+    if (!payload) return std::unexpected(payload.error());
+    std::string filter;
+    for (auto& p : *topic)
+        filter += p.kind == Part::lit ? p.text : "+";
+    // resolve the broker
+    addrinfo hints{}, *res = nullptr;
+    hints.ai_socktype = SOCK_STREAM;
+    std::string port = uri->port.empty() ? "1883" : uri->port;
+    std::string host = uri->host.empty() ? "localhost" : uri->host;
+    if (int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &res); rc != 0)
+        return fail(Exit::unavailable, fmt::format("{}: {}", host, gai_strerror(rc)));
+    sockaddr_storage addr{};
+    std::memcpy(&addr, res->ai_addr, res->ai_addrlen);
+    socklen_t alen = res->ai_addrlen;
+    ::freeaddrinfo(res);
+    rlimit rl; // thousands of connections: as many descriptors as allowed
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && static_cast<int64_t>(rl.rlim_cur) < n + 64)
+        log::warn("{} devices need more file descriptors than the limit ({}); raise it (ulimit -n)", n,
+                  rl.rlim_cur);
+
+    EventLoop loop;
+    Loadgen lg(a, loop, addr, alen, first, n, std::move(*topic), std::move(*payload), filter, per_dev,
+               interval);
+    lg.s.devices = static_cast<int>(n);
+    lg.s.shard = shard;
+    lg.s.qos = a.qos;
+    lg.s.asked_rate = per_dev_rate * static_cast<double>(n);
+    lg.start();
+    Exit code = loop.run();
+    if (isatty(STDERR_FILENO)) std::fputs("\n", stderr);
+    if (code != Exit::ok) {
+        if (!lg.failure_.empty()) return fail(code, lg.failure_);
+        return code;
+    }
+    return finish_summary(a, lg.s);
+}
+
+Expected<Exit> run_loadgen_merge(const LoadgenArgs& a) {
+    if (a.merge.empty()) return fail(Exit::usage, "loadgen merge A.json B.json ...");
+    Summary s;
+    simdjson::dom::parser parser;
+    std::vector<std::string> shards;
+    for (auto& f : a.merge) {
+        simdjson::dom::element e;
+        if (auto err = parser.load(f).get(e); err)
+            return fail(Exit::bad_data, fmt::format("{}: {}", f, simdjson::error_message(err)));
+        auto u = [&](const char* k) {
+            uint64_t v = 0;
+            if (e[k].get_uint64().get(v)) v = 0;
+            return v;
+        };
+        auto d = [&](const char* k) {
+            double v = 0;
+            if (e[k].get_double().get(v)) v = 0;
+            return v;
+        };
+        s.devices += static_cast<int>(u("devices"));
+        s.qos = static_cast<int>(u("qos"));
+        s.expected += u("expected"), s.sent += u("sent"), s.acked += u("acked"), s.received += u("received");
+        s.lost += u("lost"), s.duplicates += u("duplicates"), s.reordered += u("reordered");
+        s.asked_rate += d("asked_rate"), s.rate += d("rate"),
+            s.duration_s = std::max(s.duration_s, d("duration_s"));
+        std::string_view sh;
+        if (!e["shard"].get_string().get(sh) && !sh.empty()) shards.emplace_back(sh);
+        s.connect_ok += e["connects"]["ok"].get_uint64().value_unsafe();
+        s.connect_failed += e["connects"]["failed"].get_uint64().value_unsafe();
+        auto merge_hist = [&](Hist& h, simdjson::dom::element src) {
+            int64_t mx = 0;
+            if (src["max"].get_int64().get(mx)) mx = 0;
+            simdjson::dom::array buckets;
+            if (src["buckets"].get_array().get(buckets)) return;
+            for (auto b : buckets) {
+                int64_t lo = b.at(0).get_int64().value_unsafe();
+                uint64_t c = b.at(1).get_uint64().value_unsafe();
+                h.b[Hist::index(lo)] += c;
+                h.n += c;
+            }
+            h.max = std::max(h.max, mx);
+        };
+        merge_hist(s.latency, e["latency_us"].value_unsafe());
+        merge_hist(s.connect, e["connects"]["latency_us"].value_unsafe());
+    }
+    s.shard = shards.empty() ? "" : fmt::format("{} merged", shards.size());
+    return finish_summary(a, s);
+}
+
+} // namespace m2m

@@ -1,0 +1,71 @@
+"""loadgen against a real mosquitto: exact counts, the asked rate, no loss, a valid summary,
+shards merged equal to one run, thresholds as exit status."""
+import json
+
+import pytest
+from conftest import run
+from mqtt_broker import Broker
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory):
+    b = Broker(tmp_path_factory.mktemp("lg")).start()
+    yield b
+    b.stop()
+
+
+def summary(path):
+    s = json.loads(path.read_text())
+    for k in ["devices", "qos", "asked_rate", "rate", "duration_s", "expected", "sent", "acked", "received", "lost",
+              "duplicates", "reordered", "connects", "latency_us"]:
+        assert k in s, k
+    h = s["latency_us"]
+    assert sum(c for _, c in h["buckets"]) == h["count"]
+    assert h["p50"] <= h["p90"] <= h["p99"] <= h["p999"] <= h["max"]
+    assert [lo for lo, _ in h["buckets"]] == sorted(lo for lo, _ in h["buckets"])
+    return s
+
+
+def test_200_devices_at_10_per_second_for_5_seconds(broker, tmp_path):
+    r = run("loadgen", broker.url, "-n", "200", "--rate", "10", "-d", "5s", "-q", "1", "--json",
+            str(tmp_path / "s.json"), timeout=60)
+    assert r.returncode == 0, r.stderr.decode()
+    s = summary(tmp_path / "s.json")
+    assert s["connects"]["ok"] == 200 and s["connects"]["failed"] == 0
+    assert s["expected"] == s["sent"] == s["acked"] == s["received"] == 10000
+    assert s["lost"] == 0 and s["duplicates"] == 0
+    assert abs(s["rate"] - 2000) / 2000 < 0.01, s["rate"]
+    assert s["latency_us"]["count"] == 10000
+    assert b"lost 0" in r.stdout and b"p99" in r.stdout
+
+
+def test_shards_merged_equal_one_run(broker, tmp_path):
+    common = ["-n", "50", "--rate", "20", "-C", "40", "-q", "1", "-t", "shard/{dev}"]
+    one = run("loadgen", broker.url, *common, "--json", str(tmp_path / "one.json"), timeout=60)
+    assert one.returncode == 0, one.stderr.decode()
+    for k in (1, 2):
+        r = run("loadgen", broker.url, *common, "--shard", f"{k}/2", "--json", str(tmp_path / f"s{k}.json"),
+                "-i", f"shard{k}", timeout=60)
+        assert r.returncode == 0, r.stderr.decode()
+    halves = [summary(tmp_path / f"s{k}.json") for k in (1, 2)]
+    assert [h["devices"] for h in halves] == [25, 25]
+    m = run("loadgen", "merge", str(tmp_path / "s1.json"), str(tmp_path / "s2.json"), "--json",
+            str(tmp_path / "m.json"))
+    assert m.returncode == 0, m.stderr.decode()
+    merged, single = summary(tmp_path / "m.json"), summary(tmp_path / "one.json")
+    for k in ["devices", "expected", "sent", "acked", "received", "lost", "duplicates"]:
+        assert merged[k] == single[k] == (50 if k == "devices" else 2000 if k != "lost" and k != "duplicates" else 0), k
+    assert merged["latency_us"]["count"] == 2000
+    assert merged["connects"]["ok"] == 50
+
+
+def test_fail_if_thresholds_set_the_exit_status(broker, tmp_path):
+    base = ["-n", "5", "--rate", "50", "-C", "20"]
+    ok = run("loadgen", broker.url, *base, "--fail-if", "loss>0", "--fail-if", "p99>10s")
+    assert ok.returncode == 0, ok.stderr.decode()
+    bad = run("loadgen", broker.url, *base, "--fail-if", "p50>0us")
+    assert bad.returncode == 1 and "--fail-if: p50>0us" in bad.stderr.decode()
+    usage = run("loadgen", broker.url, *base, "--fail-if", "p99>>fast")
+    assert usage.returncode == 2
+    gone = run("loadgen", "mqtt://127.0.0.1:1", "-n", "1", "-C", "1")
+    assert gone.returncode == 4 and "subscriber could not connect" in gone.stderr.decode()
