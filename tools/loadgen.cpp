@@ -17,7 +17,9 @@ int main(int argc, char** argv) {
         "stall in the sender counts against it instead of hiding (coordinated omission corrected); loss, "
         "duplicates and reordering are counted. Percentiles come from a log-linear histogram (under "
         "1.6 % error).\n\n"
-        "At the end a text summary goes to stdout, and with --json FILE a machine-readable one. --fail-if "
+        "At the end a text summary goes to stdout, with --json FILE a machine-readable one, and with "
+        "--report FILE.html a self-contained page (throughput over time, the latency percentile curve, "
+        "inline SVG, nothing fetched). --fail-if "
         "'p99>50ms' --fail-if 'loss>0' make the exit status 1 when a threshold is crossed (metrics: p50 "
         "p90 p99 p999 max loss duplicates reordered connect_failed rate). --shard K/N runs the K-th slice "
         "of the devices, and 'loadgen merge A.json B.json...' combines summaries by adding their "
@@ -38,6 +40,7 @@ int main(int argc, char** argv) {
                         "file");
     merge->add_option("--json", args.json, "Write the merged summary here");
     merge->add_option("--fail-if", args.fail_if, "Exit 1 when METRIC OP VALUE holds");
+    merge->add_option("--report", args.report, "Write the merged HTML report here");
     m2m::cli::completes(
         app.add_option("BROKER", args.broker, "The broker: mqtt://HOST[:PORT]")->capture_default_str(),
         "broker");
@@ -81,6 +84,11 @@ int main(int argc, char** argv) {
     m2m::cli::completes(app.add_option("--json", args.json, "Write the summary as JSON to FILE"), "file")
         ->group(r);
     app.add_option("--fail-if", args.fail_if, "Exit 1 when METRIC OP VALUE holds (p99>50ms, loss>0)")
+        ->group(r);
+    m2m::cli::completes(app.add_option("--report", args.report,
+                                       "Write a self-contained HTML page (throughput over time, latency "
+                                       "percentiles, inline SVG) to FILE"),
+                        "file")
         ->group(r);
     m2m::cli::add_common_options(app, args.common);
     return m2m::cli::run_tool(app, doc, args.common, argc, argv, [&]() -> m2m::Expected<m2m::Exit> {

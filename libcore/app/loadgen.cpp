@@ -160,6 +160,19 @@ struct Summary {
     double asked_rate = 0, rate = 0, duration_s = 0;
     int qos = 0;
     Hist latency, connect;
+    std::vector<uint64_t> sent_per_s, recv_per_s; // by second since the first send
+
+    static void bump(std::vector<uint64_t>& v, int64_t sec) {
+        if (sec < 0) sec = 0;
+        if (static_cast<size_t>(sec) >= v.size()) v.resize(static_cast<size_t>(sec) + 1);
+        ++v[static_cast<size_t>(sec)];
+    }
+    static std::string list(const std::vector<uint64_t>& v) {
+        std::string s = "[";
+        for (size_t i = 0; i < v.size(); ++i)
+            s += fmt::format("{}{}", i ? "," : "", v[i]);
+        return s + "]";
+    }
 
     std::string json() const {
         return fmt::format(
@@ -244,10 +257,99 @@ Expected<bool> check(const Summary& s, const std::string& expr, std::string& why
     return hit;
 }
 
+std::string escape_html(std::string_view t) {
+    std::string o;
+    for (char c : t)
+        o += c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '&' ? "&amp;" : std::string(1, c);
+    return o;
+}
+
+/// A self-contained page: the summary, throughput over time and the latency percentile curve as
+/// inline SVG. No scripts, no fonts or styles fetched from anywhere.
+std::string report_html(const Summary& s) {
+    const double W = 760, H = 260, L = 60, T = 10;
+    auto axis = [&](double ymax, const std::string& ylabel) {
+        std::string g = fmt::format(R"(<line x1="{0}" y1="{1}" x2="{0}" y2="{2}" stroke="#444"/>)"
+                                    R"(<line x1="{0}" y1="{2}" x2="{3}" y2="{2}" stroke="#444"/>)",
+                                    L, T, T + H, L + W);
+        for (int i = 0; i <= 4; ++i) {
+            double y = T + H - H * i / 4;
+            g += fmt::format(R"(<line x1="{}" y1="{:.1f}" x2="{}" y2="{:.1f}" stroke="#ddd"/>)"
+                             R"(<text x="{}" y="{:.1f}" font-size="11" text-anchor="end">{:.4g}</text>)",
+                             L, y, L + W, y, L - 4, y + 4, ymax * i / 4);
+        }
+        g += fmt::format(R"~(<text x="12" y="{}" font-size="12" transform="rotate(-90 12 {})">{}</text>)~",
+                         T + H / 2, T + H / 2, ylabel);
+        return g;
+    };
+    // throughput
+    size_t secs = std::max(s.sent_per_s.size(), s.recv_per_s.size());
+    double ymax = 1;
+    for (auto v : s.sent_per_s)
+        ymax = std::max(ymax, static_cast<double>(v));
+    for (auto v : s.recv_per_s)
+        ymax = std::max(ymax, static_cast<double>(v));
+    ymax *= 1.1;
+    auto line = [&](const std::vector<uint64_t>& v, const char* colour) {
+        std::string pts;
+        for (size_t i = 0; i < v.size(); ++i)
+            pts += fmt::format("{:.1f},{:.1f} ",
+                               L + W * (static_cast<double>(i) + 0.5) /
+                                       static_cast<double>(std::max<size_t>(secs, 1)),
+                               T + H - H * static_cast<double>(v[i]) / ymax);
+        return fmt::format(R"(<polyline fill="none" stroke="{}" stroke-width="2" points="{}"/>)", colour,
+                           pts);
+    };
+    std::string tp = axis(ymax, "messages/s") + line(s.sent_per_s, "#1f77b4") + line(s.recv_per_s, "#ff7f0e");
+    for (size_t i = 0; i < secs; i += std::max<size_t>(1, secs / 10))
+        tp += fmt::format(R"(<text x="{:.1f}" y="{}" font-size="11" text-anchor="middle">{}s</text>)",
+                          L + W * (static_cast<double>(i) + 0.5) / static_cast<double>(secs), T + H + 16, i);
+    tp += fmt::format(R"(<text x="{}" y="{}" font-size="12" fill="#1f77b4">sent</text>)"
+                      R"(<text x="{}" y="{}" font-size="12" fill="#ff7f0e">received</text>)",
+                      L + 10, T + 14, L + 60, T + 14);
+    // latency by percentile, x = log10(1 / (1 - q)) as HdrHistogram plots it
+    const double qs[] = {0, .25, .5, .75, .9, .95, .99, .995, .999, .9995, .9999, .99999};
+    double lmax = std::max<double>(1, static_cast<double>(s.latency.max) / 1000) * 1.1;
+    std::string pts;
+    for (double q : qs)
+        pts += fmt::format("{:.1f},{:.1f} ", L + W * std::log10(1 / (1 - q)) / 5,
+                           T + H - H * (static_cast<double>(s.latency.pct(q)) / 1000) / lmax);
+    std::string lat =
+        axis(lmax, "latency, ms") +
+        fmt::format(R"(<polyline fill="none" stroke="#2ca02c" stroke-width="2" points="{}"/>)", pts);
+    const char* names[] = {"0%", "90%", "99%", "99.9%", "99.99%", "99.999%"};
+    for (int i = 0; i <= 5; ++i)
+        lat += fmt::format(R"(<text x="{:.1f}" y="{}" font-size="11" text-anchor="middle">{}</text>)",
+                           L + W * i / 5, T + H + 16, names[i]);
+    auto svg = [&](const std::string& body, const char* title) {
+        return fmt::format(
+            R"(<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" role="img" aria-label="{}">{}</svg>)",
+            L + W + 20, T + H + 30, title, body);
+    };
+    return fmt::format(R"(<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>loadgen report</title>
+<style>body{{font-family:sans-serif;margin:2em;color:#222}}pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap}}</style></head>
+<body><h1>loadgen report</h1>
+<pre>{}</pre>
+<h2>Throughput over time</h2>
+{}
+<h2>Latency by percentile (from the intended send time)</h2>
+{}
+</body></html>
+)",
+                       escape_html(s.text()), svg(tp, "throughput over time"),
+                       svg(lat, "latency by percentile"));
+}
+
 Exit finish_summary(const LoadgenArgs& a, const Summary& s) {
     std::fputs(s.text().c_str(), stdout);
     std::fflush(stdout);
     if (a.common.stats) log::write("", "stats: " + s.json());
+    if (!a.report.empty()) {
+        std::ofstream f(a.report);
+        f << report_html(s);
+        if (!f) log::error("cannot write --report {}", a.report);
+    }
     if (!a.json.empty()) {
         std::ofstream f(a.json);
         f << s.json() << "\n";
@@ -469,6 +571,7 @@ class Loadgen {
         seen[static_cast<size_t>(seq)] = true;
         ++unique_;
         if (seq < last_seq_[d]) ++s.reordered;
+        Summary::bump(s.recv_per_s, (now - run_us_) / 1000000);
         last_seq_[d] = std::max(last_seq_[d], seq);
         s.latency.add(now - (run_us_ + phase(d) + seq * interval_us_));
         maybe_done();
@@ -555,6 +658,7 @@ class Loadgen {
         wire::publish(c->out, topic, payload, a_.qos, a_.retain, id);
         if (!s.sent) first_send_us_ = mono_us();
         last_send_us_ = mono_us();
+        Summary::bump(s.sent_per_s, (last_send_us_ - run_us_) / 1000000);
         ++s.sent;
         dirty_.push_back(c);
     }
@@ -751,6 +855,17 @@ Expected<Exit> run_loadgen_merge(const LoadgenArgs& a) {
             }
             h.max = std::max(h.max, mx);
         };
+        auto add_list = [&](std::vector<uint64_t>& to, const char* key) {
+            simdjson::dom::array arr;
+            if (e[key].get_array().get(arr)) return;
+            size_t i = 0;
+            for (auto x : arr) {
+                if (i >= to.size()) to.resize(i + 1);
+                to[i++] += x.get_uint64().value_unsafe();
+            }
+        };
+        add_list(s.sent_per_s, "sent_per_s");
+        add_list(s.recv_per_s, "received_per_s");
         merge_hist(s.latency, e["latency_us"].value_unsafe());
         merge_hist(s.connect, e["connects"]["latency_us"].value_unsafe());
     }

@@ -20,8 +20,9 @@ struct LoadgenArgs {
     std::string topic = "loadgen/{dev}";
     std::string payload = R"({"dev":{dev},"seq":{seq},"ts":{ts}})";
     double connect_rate = 1000;
-    std::string shard; // K/N
-    std::string json;  // summary file
+    std::string shard;  // K/N
+    std::string json;   // summary file
+    std::string report; // self-contained HTML page
     std::vector<std::string> fail_if;
     bool no_sub = false;
     std::string id_prefix = "loadgen";

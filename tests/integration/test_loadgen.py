@@ -1,6 +1,7 @@
 """loadgen against a real mosquitto: exact counts, the asked rate, no loss, a valid summary,
 shards merged equal to one run, thresholds as exit status."""
 import json
+import subprocess
 
 import pytest
 from conftest import run
@@ -69,3 +70,22 @@ def test_fail_if_thresholds_set_the_exit_status(broker, tmp_path):
     assert usage.returncode == 2
     gone = run("loadgen", "mqtt://127.0.0.1:1", "-n", "1", "-C", "1")
     assert gone.returncode == 4 and "subscriber could not connect" in gone.stderr.decode()
+
+
+def test_html_report_is_self_contained_and_renders_in_chromium(broker, tmp_path):
+    page = tmp_path / "report.html"
+    r = run("loadgen", broker.url, "-n", "20", "--rate", "50", "-d", "2s", "-q", "1", "--report", str(page))
+    assert r.returncode == 0, r.stderr.decode()
+    html = page.read_text()
+    assert html.count("<svg") == 2 and "<polyline" in html and "lost 0" in html
+    # nothing fetched: no scripts, no external styles, fonts or images (the SVG namespace is a name)
+    for bad in ["<script", "src=", "<link", "@import", "url("]:
+        assert bad not in html, bad
+    assert html.replace('xmlns="http://www.w3.org/2000/svg"', "").count("http") == 0
+    shot = tmp_path / "shot.png"
+    c = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                        f"--screenshot={shot}", "--window-size=900,1000", page.as_uri()],
+                       capture_output=True, timeout=120)
+    assert shot.exists(), c.stderr.decode()[-2000:]
+    png = shot.read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 20000  # drawn charts, not a blank page
