@@ -157,7 +157,9 @@ struct Summary {
     std::string shard;
     uint64_t connect_ok = 0, connect_failed = 0, sent = 0, acked = 0, received = 0, lost = 0, duplicates = 0,
              reordered = 0, expected = 0;
-    double asked_rate = 0, rate = 0, duration_s = 0;
+    double asked_rate = 0, rate = 0, duration_s = 0,
+           connect_s = 0; // connect_s: first connect to last CONNACK
+    double receive_s = 0; // first send to last arrival: received / receive_s is the delivered rate
     int qos = 0;
     Hist latency, connect;
     std::vector<uint64_t> sent_per_s, recv_per_s; // by second since the first send
@@ -176,20 +178,22 @@ struct Summary {
 
     std::string json() const {
         return fmt::format(
-            R"({{"devices":{},"shard":"{}","qos":{},"asked_rate":{},"rate":{:.1f},"duration_s":{:.3f},"expected":{},"sent":{},"acked":{},"received":{},"lost":{},"duplicates":{},"reordered":{},"connects":{{"ok":{},"failed":{},"latency_us":{}}},"latency_us":{}}})",
+            R"({{"devices":{},"shard":"{}","qos":{},"asked_rate":{},"rate":{:.1f},"duration_s":{:.3f},"expected":{},"sent":{},"acked":{},"received":{},"lost":{},"duplicates":{},"reordered":{},"receive_s":{:.3f},"connects":{{"ok":{},"failed":{},"seconds":{:.3f},"latency_us":{}}},"latency_us":{},"sent_per_s":{},"received_per_s":{}}})",
             devices, shard, qos, asked_rate, rate, duration_s, expected, sent, acked, received, lost,
-            duplicates, reordered, connect_ok, connect_failed, connect.json(), latency.json());
+            duplicates, reordered, receive_s, connect_ok, connect_failed, connect_s, connect.json(),
+            latency.json(), list(sent_per_s), list(recv_per_s));
     }
     std::string text() const {
         auto ms = [](int64_t us) { return fmt::format("{:.2f} ms", static_cast<double>(us) / 1000); };
         return fmt::format(
-            "devices {}{}: connected {}, failed {} (connect p50 {}, p99 {}, max {})\n"
+            "devices {}{}: connected {}, failed {} in {:.3f} s, {:.0f}/s (connect p50 {}, p99 {}, max {})\n"
             "messages: sent {} of {}, acked {}, received {}, lost {}, duplicates {}, reordered {}\n"
             "rate: {:.1f} msg/s sent (asked {:.1f}) over {:.3f} s\n"
             "latency (from the intended send time): p50 {}  p90 {}  p99 {}  p99.9 {}  max {}  ({} samples)\n",
-            devices, shard.empty() ? "" : " (shard " + shard + ")", connect_ok, connect_failed,
-            ms(connect.pct(.5)), ms(connect.pct(.99)), ms(connect.max), sent, expected, acked, received, lost,
-            duplicates, reordered, rate, asked_rate, duration_s, ms(latency.pct(.5)), ms(latency.pct(.9)),
+            devices, shard.empty() ? "" : " (shard " + shard + ")", connect_ok, connect_failed, connect_s,
+            connect_s > 0 ? static_cast<double>(connect_ok) / connect_s : 0.0, ms(connect.pct(.5)),
+            ms(connect.pct(.99)), ms(connect.max), sent, expected, acked, received, lost, duplicates,
+            reordered, rate, asked_rate, duration_s, ms(latency.pct(.5)), ms(latency.pct(.9)),
             ms(latency.pct(.99)), ms(latency.pct(.999)), ms(latency.max), latency.n);
     }
 };
@@ -429,6 +433,7 @@ class Loadgen {
     }
 
     void launch_devices() {
+        if (!connect_start_us_) connect_start_us_ = mono_us();
         // paced by --connect-rate, at most 64 connects in flight (a full listen backlog costs 1 s)
         int64_t gap = static_cast<int64_t>(1e6 / a_.connect_rate);
         while (next_dev_ < n_ && connecting_ < 64) {
@@ -572,6 +577,7 @@ class Loadgen {
         ++unique_;
         if (seq < last_seq_[d]) ++s.reordered;
         Summary::bump(s.recv_per_s, (now - run_us_) / 1000000);
+        s.receive_s = static_cast<double>(now - first_send_us_) / 1e6;
         last_seq_[d] = std::max(last_seq_[d], seq);
         s.latency.add(now - (run_us_ + phase(d) + seq * interval_us_));
         maybe_done();
@@ -585,6 +591,7 @@ class Loadgen {
     void maybe_run() {
         if (running_ || next_dev_ < n_ || connecting_ > 0) return;
         running_ = true;
+        s.connect_s = static_cast<double>(mono_us() - connect_start_us_) / 1e6;
         run_us_ = mono_us() + 10000;
         for (auto& c : conns_)
             if (!c->subscriber && c->up) {
@@ -726,7 +733,7 @@ class Loadgen {
     int connecting_ = 0;
     uint64_t dropped_ = 0, unique_ = 0;
     bool running_ = false, done_ = false, drain_armed_ = false, measure_ = false;
-    int64_t run_us_ = 0, first_send_us_ = 0, last_send_us_ = 0;
+    int64_t run_us_ = 0, first_send_us_ = 0, last_send_us_ = 0, connect_start_us_ = 0;
     using Due = std::pair<int64_t, Conn*>;
     struct Later {
         bool operator()(const Due& x, const Due& y) const { return x.first > y.first; }
@@ -838,6 +845,8 @@ Expected<Exit> run_loadgen_merge(const LoadgenArgs& a) {
         s.lost += u("lost"), s.duplicates += u("duplicates"), s.reordered += u("reordered");
         s.asked_rate += d("asked_rate"), s.rate += d("rate"),
             s.duration_s = std::max(s.duration_s, d("duration_s"));
+        double cs = 0;
+        if (!e["connects"]["seconds"].get_double().get(cs)) s.connect_s = std::max(s.connect_s, cs);
         std::string_view sh;
         if (!e["shard"].get_string().get(sh) && !sh.empty()) shards.emplace_back(sh);
         s.connect_ok += e["connects"]["ok"].get_uint64().value_unsafe();

@@ -24,6 +24,7 @@ def summary(path):
     assert sum(c for _, c in h["buckets"]) == h["count"]
     assert h["p50"] <= h["p90"] <= h["p99"] <= h["p999"] <= h["max"]
     assert [lo for lo, _ in h["buckets"]] == sorted(lo for lo, _ in h["buckets"])
+    assert sum(s["sent_per_s"]) == s["sent"] and sum(s["received_per_s"]) <= s["received"]
     return s
 
 
