@@ -83,5 +83,5 @@ def test_debian_package_lists_the_same_tree_and_its_real_dependencies(tmp_path):
     assert files == expected_tree(TOOLS)
     info = subprocess.run(["dpkg", "-I", deb], capture_output=True, check=True).stdout.decode()
     depends = next(l for l in info.splitlines() if l.strip().startswith("Depends:"))
-    for lib in ["libserialport0", "libfmt9", "libsimdjson14", "libstdc++6"]:
+    for lib in ["libserialport0", "libfmt9", "libsimdjson14", "libstdc++6", "libpaho-mqtt1.3", "libtomlplusplus3"]:
         assert lib in depends, depends
