@@ -6,6 +6,16 @@
 
 namespace m2m {
 
+void frame_to_record(Frame& f, const std::string& src, PayloadStyle style, int64_t now_wall_us, Record& r) {
+    r.clear();
+    r.ts = format_rfc3339(now_wall_us);
+    r.src = src;
+    r.dir = "rx";
+    set_payload(r, std::move(f.bytes), style);
+    r.err = std::move(f.err);
+    if (!f.view.empty()) r.extra.push_back(ExtraField{std::move(f.view_key), std::move(f.view)});
+}
+
 FrameRecorder::FrameRecorder(EventLoop& loop, RunStats& stats, const cli::OutputArgs& out,
                              const cli::LimitArgs& limits, bool strict)
     : loop_(loop), stats_(stats), out_args_(out), limits_(limits), strict_(strict) {}
@@ -43,13 +53,7 @@ void FrameRecorder::record(std::vector<Frame>& frames, const std::string& src) {
     for (auto& f : frames) {
         if (loop_.stopped()) break;
         int64_t now = wall_us();
-        r.clear();
-        r.ts = format_rfc3339(now);
-        r.src = src;
-        r.dir = "rx";
-        set_payload(r, std::move(f.bytes), style_);
-        r.err = std::move(f.err);
-        if (!f.view.empty()) r.extra.push_back(ExtraField{std::move(f.view_key), std::move(f.view)});
+        frame_to_record(f, src, style_, now, r);
         ++stats_.frames_in;
         emit(r, now);
     }

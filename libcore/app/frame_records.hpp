@@ -12,6 +12,10 @@
 
 namespace m2m {
 
+/// The record of a frame received from `src` at `now_wall_us` (ts, src, dir rx, payload in
+/// `style`, err, and the framing's view); the frame's bytes are moved.
+void frame_to_record(Frame& f, const std::string& src, PayloadStyle style, int64_t now_wall_us, Record& r);
+
 class FrameRecorder {
   public:
     FrameRecorder(EventLoop& loop, RunStats& stats, const cli::OutputArgs& out, const cli::LimitArgs& limits,

@@ -110,12 +110,6 @@ bool matches(const Item& tx, std::string_view got) {
     return true;
 }
 
-std::string hex(std::string_view b) {
-    std::string s;
-    append_hex(s, b);
-    return s;
-}
-
 /// --serve: a simulated device. Each frame that matches a recorded tx frame is answered with
 /// the rx frames recorded after it.
 Expected<Exit> serve(const ReplayArgs& a, std::vector<Item> items, const std::string& target) {
@@ -158,7 +152,7 @@ Expected<Exit> serve(const ReplayArgs& a, std::vector<Item> items, const std::st
                 ++i;
             if (i == items.size()) {
                 ++unmatched;
-                log::warn("unmatched request {} ({} so far)", hex(f.bytes), unmatched);
+                log::warn("unmatched request {} ({} so far)", to_hex(f.bytes), unmatched);
                 continue;
             }
             ++answered;
@@ -172,14 +166,11 @@ Expected<Exit> serve(const ReplayArgs& a, std::vector<Item> items, const std::st
         frames.clear();
         flush();
     };
+    session.on_writable = flush;
+    int tick = -1;
     session.on_data = [&](std::string_view b) {
         decoder->feed(b, mono_us(), frames);
         handle();
-    };
-    session.on_writable = flush;
-    int tick = -1;
-    session.on_data = [&, inner = session.on_data](std::string_view b) {
-        inner(b);
         if (tick >= 0) loop.cancel(tick), tick = -1;
         if (int64_t at = decoder->deadline(); at >= 0)
             tick = loop.at(at, [&] {

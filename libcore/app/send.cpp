@@ -21,8 +21,7 @@ class Sender {
            const Framing& framing, int64_t interval_us, int64_t reply_timeout_us)
         : a_(a), loop_(loop), session_(session), stats_(stats), recorder_(recorder),
           encoder_(framing.encoder()), decoder_(framing.decoder()), view_key_(framing.view_key),
-          from_view_(framing.from_view), interval_us_(interval_us),
-          reply_timeout_us_(reply_timeout_us) {}
+          from_view_(framing.from_view), interval_us_(interval_us), reply_timeout_us_(reply_timeout_us) {}
 
     void start() {
         stdin_watch_ = loop_.watch(STDIN_FILENO, POLLIN, [this](short) { read_stdin(); });
@@ -87,10 +86,11 @@ class Sender {
                 for (auto& f : record_.extra)
                     if (!view_key_.empty() && f.key == view_key_) view = &f;
                 if (!view)
-                    return bad(view_key_.empty()
-                                   ? "no payload: a record needs one of text, json, hex, b64"
-                                   : fmt::format("no payload: a record needs one of text, json, hex, b64, or {}",
-                                                 view_key_));
+                    return bad(
+                        view_key_.empty()
+                            ? "no payload: a record needs one of text, json, hex, b64"
+                            : fmt::format("no payload: a record needs one of text, json, hex, b64, or {}",
+                                          view_key_));
                 auto built = from_view_(view->raw_value);
                 if (!built) return bad(built.error().message);
                 scratch_ = std::move(*built);
@@ -234,7 +234,8 @@ Expected<Exit> run_send(const SendArgs& a) {
     auto uri = parse_uri(a.link.uri);
     if (!uri) return std::unexpected(uri.error());
     // what comes back on the link are the device's replies (Modbus: responses, not requests)
-    auto framing = make_framing(a.framing.framing, {.max_frame = a.framing.max_frame, .expect = Expect::responses});
+    auto framing =
+        make_framing(a.framing.framing, {.max_frame = a.framing.max_frame, .expect = Expect::responses});
     if (!framing) return std::unexpected(framing.error());
     int64_t interval_us = 0, reply_timeout_us = 0;
     if (!a.interval.empty()) {

@@ -30,12 +30,6 @@ int counted(std::string_view s, size_t i, int fixed) {
     return s.size() > i ? fixed + u8(s, i) : -1;
 }
 
-std::string hex(std::string_view b) {
-    std::string s;
-    append_hex(s, b);
-    return s;
-}
-
 void put16(std::string& out, int v) {
     out.push_back(static_cast<char>((v >> 8) & 0xFF));
     out.push_back(static_cast<char>(v & 0xFF));
@@ -130,11 +124,11 @@ std::string describe(std::string_view a, bool request, Context& ctx) {
     std::string s = fmt::format(R"({{"unit":{},"fc":{},)", unit, fc & 0x7F);
     auto bad = [&](std::string_view why) {
         return s + fmt::format(R"("kind":"{}","data":"{}","error":"{}"}})", request ? "request" : "response",
-                               hex(d), why);
+                               to_hex(d), why);
     };
     auto l = adu_lengths(a);
     if (l.request == 0 && l.response == 0)
-        return s + fmt::format(R"("kind":"unknown","data":"{}"}})", hex(d));
+        return s + fmt::format(R"("kind":"unknown","data":"{}"}})", to_hex(d));
     if ((request ? l.request : l.response) != static_cast<int>(a.size()))
         return bad(fmt::format("{} bytes do not fit function {} as a {}", a.size(), fc & 0x7F,
                                request ? "request" : "response"));
@@ -205,7 +199,7 @@ std::string describe(std::string_view a, bool request, Context& ctx) {
     case 11:
         return s + fmt::format(R"(,"status":{},"events":{}}})", u16(d, 0), u16(d, 2));
     default:
-        return s + fmt::format(R"(,"data":"{}"}})", hex(d.substr(1)));
+        return s + fmt::format(R"(,"data":"{}"}})", to_hex(d.substr(1)));
     }
 }
 

@@ -1,4 +1,5 @@
 #include "mqtt/bridge.hpp"
+#include "app/frame_records.hpp"
 #include "app/link_session.hpp"
 #include "framing/framing.hpp"
 #include "links/uri.hpp"
@@ -414,16 +415,10 @@ class Bridge {
     }
 
     Record record_of(Frame& f) {
+        Frame copy = f; // the uplink may still publish the bytes themselves
         Record r;
-        int64_t now = wall_us();
-        r.ts = format_rfc3339(now);
-        r.src = link_.link().name();
-        r.dir = "rx";
+        frame_to_record(copy, link_.link().name(), style_, wall_us(), r);
         r.seq = ++seq_;
-        std::string bytes = f.bytes;
-        set_payload(r, std::move(bytes), style_);
-        r.err = f.err;
-        if (!f.view.empty()) r.extra.push_back(ExtraField{f.view_key, f.view});
         return r;
     }
 

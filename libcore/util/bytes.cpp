@@ -28,6 +28,12 @@ constexpr std::array<int8_t, 256> make_b64_table() {
 constexpr auto kB64Table = make_b64_table();
 } // namespace
 
+std::string to_hex(std::string_view bytes) {
+    std::string s;
+    append_hex(s, bytes);
+    return s;
+}
+
 void append_hex(std::string& out, std::string_view bytes) {
     size_t at = out.size();
     out.resize(at + bytes.size() * 2);

@@ -7,6 +7,7 @@
 namespace m2m {
 
 void append_hex(std::string& out, std::string_view bytes);
+std::string to_hex(std::string_view bytes);
 /// Decodes lowercase or uppercase hex; nullopt on odd length or a non-hex digit.
 std::optional<std::string> decode_hex(std::string_view hex);
 void append_base64(std::string& out, std::string_view bytes);

@@ -32,19 +32,29 @@ def run_case(broker, name, n, rate):
     master, slave = os.openpty()
     tty.setraw(slave)
     pty = os.ttyname(slave)
-    sub = subprocess.Popen(["mosquitto_sub", "-p", str(broker.port), "-t", "bench/x", "-q", "1", "-C", str(n)],
+    # mosquitto_sub says nothing when it has subscribed: probe lines sent through the whole
+    # pipeline until one arrives show that the subscriber and the pipeline are both up
+    sub = subprocess.Popen(["mosquitto_sub", "-p", str(broker.port), "-t", "bench/x", "-q", "1"],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    gw = subprocess.Popen(pipelines(broker.port, pty)[name], shell=True, stderr=subprocess.DEVNULL,
+                          start_new_session=True)
+    ready, done = threading.Event(), threading.Event()
     arrivals = []
 
     def reader():
         for line in sub.stdout:
+            if line.startswith(b"probe"):
+                ready.set()
+                continue
             arrivals.append((time.time_ns(), line))
+            if len(arrivals) == n:
+                done.set()
     t = threading.Thread(target=reader, daemon=True)
     t.start()
-    time.sleep(0.3)  # mosquitto_sub gives no sign that it has subscribed; bench only, not a test
-    gw = subprocess.Popen(pipelines(broker.port, pty)[name], shell=True, stderr=subprocess.DEVNULL,
-                          start_new_session=True)
-    time.sleep(0.5)  # the pipeline opens its pty and connects (no sign to wait on from outside)
+    deadline = time.monotonic() + 30
+    while not ready.wait(0.2):  # until the subscriber and the pipeline are both up
+        assert time.monotonic() < deadline, f"{name}: the probe never arrived"
+        os.write(master, b"probe\n")
     t0 = time.monotonic()
     if rate:
         for i in range(n):
@@ -56,12 +66,10 @@ def run_case(broker, name, n, rate):
         data = b"".join(f"{i} {time.time_ns()}\n".encode() for i in range(n))
         while data:
             data = data[os.write(master, data[:4096]):]
-    try:
-        sub.wait(timeout=120)
-    except subprocess.TimeoutExpired:
-        sub.kill()
-    t.join(timeout=5)
+    done.wait(120)  # bounded: a pipeline that loses messages is reported, not waited for
     dt = time.monotonic() - t0
+    sub.terminate()
+    sub.wait()
     os.killpg(gw.pid, 15)
     gw.wait()
     os.close(master)

@@ -3,6 +3,7 @@ held from one process and their connect rate, rate accuracy at 200/s and 20,000/
 messages/s delivered by loadgen against the same load from mosquitto_pub processes.
 Usage: bench_loadgen.py TOOLS_DIR [SCALE]. Bounded: fixed counts, every step times out."""
 import json
+import socket
 import os
 import subprocess
 import sys
@@ -28,9 +29,11 @@ def loadgen(port, d, *args):
 def mosquitto_pub_delivered(port, procs, per_proc):
     """procs mosquitto_pub -l processes, per_proc lines each, at QoS 0, counted by mosquitto_sub."""
     total = procs * per_proc
-    sub = subprocess.Popen(["mosquitto_sub", "-p", str(port), "-t", "mp/#", "-C", str(total), "-W", "120"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.5)  # mosquitto_sub gives no sign it has subscribed; bench only
+    # mosquitto_sub says nothing when it has subscribed: a retained probe it receives first tells us
+    subprocess.run(["mosquitto_pub", "-p", str(port), "-t", "mp/ready", "-m", "probe", "-r"], check=True)
+    sub = subprocess.Popen(["mosquitto_sub", "-p", str(port), "-t", "mp/#", "-C", str(total + 1), "-W", "120"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert sub.stdout.readline() == b"probe\n", "mosquitto_sub did not subscribe"
     lines = "".join(f"{i} {'x' * 40}\n" for i in range(per_proc)).encode()
     t0 = time.monotonic()
     ps = [subprocess.Popen(["mosquitto_pub", "-p", str(port), "-t", f"mp/{k}", "-l"], stdin=subprocess.PIPE,
@@ -40,7 +43,7 @@ def mosquitto_pub_delivered(port, procs, per_proc):
         p.stdin.close()
     for p in ps:
         p.wait(timeout=120)
-    sub.wait(timeout=120)
+    sub.communicate(timeout=120)
     return total / (time.monotonic() - t0) if sub.returncode == 0 else 0.0
 
 
@@ -51,7 +54,14 @@ def main():
         conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_connections -1\n")
         broker = subprocess.Popen(["prlimit", "--nofile=20000:20000", "mosquitto", "-c", str(conf)],
                                   stderr=subprocess.DEVNULL)
-        time.sleep(0.5)
+        deadline = time.monotonic() + 10
+        while True:  # until the broker accepts
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and broker.poll() is None, "mosquitto did not start"
+                time.sleep(0.02)
         try:
             n = max(1000, int(10000 * scale))
             s = loadgen(port, d, "-n", str(n), "--rate", "0.5", "-d", "4s", "--connect-rate", "100000", "--drain", "10s")
