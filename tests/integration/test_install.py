@@ -45,6 +45,11 @@ def test_staged_install_puts_everything_where_it_belongs(tmp_path):
                  f'{fn}; echo "${{COMPREPLY[@]}}"')
         out = subprocess.run(["bash", "-c", probe], capture_output=True, check=True).stdout.decode().splitlines()
         assert out == [f"complete -F {fn} {tool}", want]
+    for tool in TOOLS:  # every installed completion loads and registers its tool
+        fn = "_" + tool.replace("-", "_")
+        script = root / "share/bash-completion/completions" / tool
+        r = subprocess.run(["bash", "-c", f"source {script} && complete -p {tool}"], capture_output=True)
+        assert r.returncode == 0 and r.stdout.decode().strip() == f"complete -F {fn} {tool}", r.stderr.decode()
     for tool in TOOLS:  # --version names the project version and the libraries it runs with
         v = subprocess.run([str(root / "bin" / tool), "--version"], capture_output=True, check=True).stdout.decode()
         assert v.startswith(f"{tool} ") and "libserialport 0.1.1" in v
