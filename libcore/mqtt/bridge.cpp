@@ -287,6 +287,7 @@ class Bridge {
             for (auto it = ctl.rbegin(); it != ctl.rend(); ++it)
                 control_.push_front(std::move(*it));
             recount();
+            trim(); // what came back from the window counts against the bound too
         };
         mqtt_.on_up = [this]() -> Status {
             control(status_, status_json(), true);
@@ -399,6 +400,12 @@ class Bridge {
         if (journal.on()) journal.append(m);
         queued_bytes_ += m.payload.size();
         out_.queue.push_back(std::move(m));
+        trim();
+        pump();
+    }
+
+    /// Drops (and counts) the oldest queued messages past the count and byte bounds.
+    void trim() {
         while (out_.queue.size() > a_.buffer || (queued_bytes_ > a_.buffer_bytes && out_.queue.size() > 1)) {
             auto& old = out_.queue.front();
             ++stats_.drops["overflow"];
@@ -411,7 +418,6 @@ class Bridge {
             overflow_warned_ = true;
             out_.queue.pop_front();
         }
-        pump();
     }
 
     Record record_of(Frame& f) {
