@@ -1,6 +1,7 @@
 // bridge: a gateway between a link (serial, pty, TCP/UDP) and an MQTT broker, in one process.
 #include "mqtt/bridge.hpp"
 #include "cli/tool.hpp"
+#include "mqtt/client.hpp"
 
 int main(int argc, char** argv) {
     m2m::BridgeArgs args;

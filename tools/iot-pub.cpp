@@ -1,5 +1,6 @@
 // iot-pub: read records on stdin and publish each to an MQTT broker.
 #include "cli/tool.hpp"
+#include "mqtt/client.hpp"
 #include "mqtt/pub.hpp"
 
 int main(int argc, char** argv) {

@@ -1,5 +1,6 @@
 // iot-sub: subscribe to an MQTT broker and print one record per message.
 #include "cli/tool.hpp"
+#include "mqtt/client.hpp"
 #include "mqtt/sub.hpp"
 
 int main(int argc, char** argv) {

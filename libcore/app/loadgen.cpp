@@ -1,12 +1,16 @@
 #include "app/loadgen.hpp"
 #include "links/uri.hpp"
 #include "loop/event_loop.hpp"
+#include "mqttwire/tls.hpp"
 #include "mqttwire/wire.hpp"
+#include "records/parser.hpp"
 #include "records/record.hpp"
 #include "util/clock.hpp"
 #include "util/duration.hpp"
 #include "util/log.hpp"
 #include <arpa/inet.h>
+#include <algorithm>
+#include <cinttypes>
 #include <cmath>
 #include <fcntl.h>
 #include <fstream>
@@ -144,6 +148,8 @@ struct Conn {
     int fd = -1, watch = -1;
     bool up = false, failed = false, subscriber = false;
     wire::Decoder dec{1 << 20};
+    std::unique_ptr<wire::TlsStream> tls;
+    bool handshaking = false;
     std::string out;
     int64_t dev = 0; // global device number
     uint64_t seq = 0, total = 0;
@@ -157,6 +163,7 @@ struct Summary {
     std::string shard;
     uint64_t connect_ok = 0, connect_failed = 0, sent = 0, acked = 0, received = 0, lost = 0, duplicates = 0,
              reordered = 0, expected = 0;
+    uint64_t refused = 0; // MQTT 5: QoS 1 messages the broker answered with a failure reason code
     double asked_rate = 0, rate = 0, duration_s = 0,
            connect_s = 0; // connect_s: first connect to last CONNACK
     double receive_s = 0; // first send to last arrival: received / receive_s is the delivered rate
@@ -178,8 +185,8 @@ struct Summary {
 
     std::string json() const {
         return fmt::format(
-            R"({{"devices":{},"shard":"{}","qos":{},"asked_rate":{},"rate":{:.1f},"duration_s":{:.3f},"expected":{},"sent":{},"acked":{},"received":{},"lost":{},"duplicates":{},"reordered":{},"receive_s":{:.3f},"connects":{{"ok":{},"failed":{},"seconds":{:.3f},"latency_us":{}}},"latency_us":{},"sent_per_s":{},"received_per_s":{}}})",
-            devices, shard, qos, asked_rate, rate, duration_s, expected, sent, acked, received, lost,
+            R"({{"devices":{},"shard":"{}","qos":{},"asked_rate":{},"rate":{:.1f},"duration_s":{:.3f},"expected":{},"sent":{},"acked":{},"refused":{},"received":{},"lost":{},"duplicates":{},"reordered":{},"receive_s":{:.3f},"connects":{{"ok":{},"failed":{},"seconds":{:.3f},"latency_us":{}}},"latency_us":{},"sent_per_s":{},"received_per_s":{}}})",
+            devices, shard, qos, asked_rate, rate, duration_s, expected, sent, acked, refused, received, lost,
             duplicates, reordered, receive_s, connect_ok, connect_failed, connect_s, connect.json(),
             latency.json(), list(sent_per_s), list(recv_per_s));
     }
@@ -187,12 +194,13 @@ struct Summary {
         auto ms = [](int64_t us) { return fmt::format("{:.2f} ms", static_cast<double>(us) / 1000); };
         return fmt::format(
             "devices {}{}: connected {}, failed {} in {:.3f} s, {:.0f}/s (connect p50 {}, p99 {}, max {})\n"
-            "messages: sent {} of {}, acked {}, received {}, lost {}, duplicates {}, reordered {}\n"
+            "messages: sent {} of {}, acked {}{}, received {}, lost {}, duplicates {}, reordered {}\n"
             "rate: {:.1f} msg/s sent (asked {:.1f}) over {:.3f} s\n"
             "latency (from the intended send time): p50 {}  p90 {}  p99 {}  p99.9 {}  max {}  ({} samples)\n",
             devices, shard.empty() ? "" : " (shard " + shard + ")", connect_ok, connect_failed, connect_s,
             connect_s > 0 ? static_cast<double>(connect_ok) / connect_s : 0.0, ms(connect.pct(.5)),
-            ms(connect.pct(.99)), ms(connect.max), sent, expected, acked, received, lost, duplicates,
+            ms(connect.pct(.99)), ms(connect.max), sent, expected, acked,
+            refused ? fmt::format(", refused {}", refused) : std::string(), received, lost, duplicates,
             reordered, rate, asked_rate, duration_s, ms(latency.pct(.5)), ms(latency.pct(.9)),
             ms(latency.pct(.99)), ms(latency.pct(.999)), ms(latency.max), latency.n);
     }
@@ -229,11 +237,13 @@ Expected<bool> check(const Summary& s, const std::string& expr, std::string& why
         have = static_cast<double>(s.reordered);
     else if (metric == "connect_failed")
         have = static_cast<double>(s.connect_failed);
+    else if (metric == "refused")
+        have = static_cast<double>(s.refused);
     else if (metric == "rate")
         have = s.rate;
     else
         return fail(Exit::usage, fmt::format("--fail-if '{}': unknown metric '{}' (p50 p90 p99 p999 max loss "
-                                             "duplicates reordered connect_failed rate)",
+                                             "duplicates reordered connect_failed refused rate)",
                                              expr, metric));
     double want;
     if (time) {
@@ -372,25 +382,48 @@ Exit finish_summary(const LoadgenArgs& a, const Summary& s) {
     return failed ? Exit::runtime : Exit::ok;
 }
 
+/// Where the subscriber finds a message's device and sequence number.
+enum class Stamp { none, payload, topic, property };
+constexpr std::string_view kStampProperty = "m2m-loadgen"; // MQTT 5 user property: "DEV/SEQ"
+
+bool has_fields(const std::vector<Part>& parts) {
+    bool dev = false, seq = false;
+    for (auto& p : parts)
+        dev = dev || p.kind == Part::dev, seq = seq || p.kind == Part::seq;
+    return dev && seq;
+}
+
+/// The broker and how to speak to it.
+struct Target {
+    sockaddr_storage addr{};
+    socklen_t alen = 0;
+    MqttConfig cfg;
+    std::shared_ptr<wire::TlsContext> tls; // mqtts://
+};
+
 class Loadgen {
   public:
-    Loadgen(const LoadgenArgs& a, EventLoop& loop, sockaddr_storage addr, socklen_t alen, int64_t first,
-            int64_t n, std::vector<Part> topic, std::vector<Part> payload, std::string filter,
-            uint64_t per_dev, int64_t interval_us)
-        : a_(a), loop_(loop), addr_(addr), alen_(alen), first_(first), n_(n), topic_(std::move(topic)),
-          payload_(std::move(payload)), filter_(std::move(filter)), per_dev_(per_dev),
-          interval_us_(interval_us) {
+    Loadgen(const LoadgenArgs& a, EventLoop& loop, Target target, int64_t first, int64_t n,
+            std::vector<Part> topic, std::vector<Part> payload, std::vector<std::string> payloads,
+            std::string filter, uint64_t per_dev, int64_t interval_us)
+        : a_(a), loop_(loop), t_(std::move(target)), first_(first), n_(n), topic_(std::move(topic)),
+          payload_(std::move(payload)), payloads_(std::move(payloads)), filter_(std::move(filter)),
+          per_dev_(per_dev), interval_us_(interval_us) {
         seen_.resize(static_cast<size_t>(n));
         last_seq_.assign(static_cast<size_t>(n), -1);
-        measure_ = false;
-        for (auto& p : payload_)
-            measure_ = measure_ || p.kind == Part::seq;
-        bool has_dev = false;
-        for (auto& p : payload_)
-            has_dev = has_dev || p.kind == Part::dev;
-        measure_ = measure_ && has_dev && !a.no_sub;
-        if (!a.no_sub && !measure_)
-            log::warn("the payload template lacks {{dev}} or {{seq}}: latency and loss are not measured");
+        if (a.no_sub)
+            stamp_ = Stamp::none;
+        else if (payloads_.empty() && has_fields(payload_))
+            stamp_ = Stamp::payload;
+        else if (has_fields(topic_))
+            stamp_ = Stamp::topic;
+        else if (t_.cfg.version == wire::v5)
+            stamp_ = Stamp::property;
+        else
+            log::warn("latency and loss are not measured: put {{dev}} and {{seq}} in the {}topic template, "
+                      "or use MQTT 5 (-V 5), where loadgen stamps them in a user property",
+                      payloads_.empty() ? "payload or " : "");
+        measure_ = stamp_ != Stamp::none;
     }
 
     Summary s;
@@ -403,6 +436,7 @@ class Loadgen {
             launch_devices();
         }
         if (isatty(STDERR_FILENO)) progress();
+        if (t_.cfg.keepalive > 0) ping();
     }
 
   private:
@@ -410,10 +444,11 @@ class Loadgen {
         auto c = std::make_unique<Conn>();
         c->dev = dev;
         c->subscriber = dev < 0;
-        c->fd = ::socket(addr_.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        c->dec = wire::Decoder(1 << 20, t_.cfg.version);
+        c->fd = ::socket(t_.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         c->connect_us = mono_us();
         if (c->fd < 0 ||
-            (::connect(c->fd, reinterpret_cast<sockaddr*>(&addr_), alen_) < 0 && errno != EINPROGRESS)) {
+            (::connect(c->fd, reinterpret_cast<sockaddr*>(&t_.addr), t_.alen) < 0 && errno != EINPROGRESS)) {
             log::warn("connect: {}", std::strerror(errno));
             if (c->fd >= 0) ::close(c->fd);
             ++s.connect_failed;
@@ -421,9 +456,19 @@ class Loadgen {
         }
         int one = 1;
         ::setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (t_.tls) {
+            c->tls = std::make_unique<wire::TlsStream>(*t_.tls, c->fd, t_.cfg.host);
+            c->handshaking = true;
+        }
         wire::Connect w;
         w.client_id = dev < 0 ? fmt::format("{}-sub-{}-{}", a_.id_prefix, getpid(), first_)
                               : fmt::format("{}-{}-{}", a_.id_prefix, getpid(), dev);
+        w.version = t_.cfg.version;
+        w.keepalive = static_cast<uint16_t>(std::clamp(t_.cfg.keepalive, 0, 65535));
+        w.user = t_.cfg.user;
+        w.has_user = !t_.cfg.user.empty();
+        w.password = t_.cfg.password;
+        w.has_password = t_.cfg.has_password;
         wire::connect(c->out, w);
         Conn* raw = c.get();
         raw->watch = loop_.watch(raw->fd, POLLOUT | POLLIN, [this, raw](short ev) { io(raw, ev); });
@@ -450,7 +495,29 @@ class Loadgen {
     }
 
     void io(Conn* c, short ev) {
+        if (c->handshaking) {
+            switch (c->tls->handshake()) {
+            case wire::TlsStream::Io::done:
+                c->handshaking = false;
+                break;
+            case wire::TlsStream::Io::want_read:
+                loop_.set_events(c->watch, POLLIN);
+                return;
+            case wire::TlsStream::Io::want_write:
+                loop_.set_events(c->watch, POLLOUT);
+                return;
+            default:
+                return lost(c, c->tls->error());
+            }
+            ev = POLLIN | POLLOUT;
+        }
         if (ev & (POLLOUT)) flush(c);
+        if (c->fd < 0) return;
+        if (c->tls) {
+            if (ev & (POLLIN | POLLHUP | POLLERR)) tls_read(c);
+            if (c->fd >= 0 && !c->out.empty()) flush(c);
+            return;
+        }
         if (ev & (POLLIN | POLLHUP | POLLERR)) {
             char buf[65536];
             for (;;) {
@@ -472,10 +539,51 @@ class Loadgen {
                 return lost(c, std::strerror(errno));
             }
         }
-        if (!c->out.empty()) flush(c);
+        if (c->fd >= 0 && !c->out.empty()) flush(c);
+    }
+
+    /// Everything TLS has for us now (it may hold decrypted bytes poll(2) cannot see).
+    void tls_read(Conn* c) {
+        char buf[65536];
+        for (;;) {
+            size_t got = 0;
+            auto r = c->tls->read(buf, sizeof buf, got);
+            if (r == wire::TlsStream::Io::want_read || r == wire::TlsStream::Io::want_write) return;
+            if (r != wire::TlsStream::Io::done) return lost(c, c->tls->error());
+            c->dec.feed(std::string_view(buf, got));
+            wire::Packet p;
+            for (;;) {
+                auto ok = c->dec.next(p);
+                if (!ok) return lost(c, ok.error().message);
+                if (!*ok) break;
+                packet(c, p);
+                if (c->fd < 0) return;
+            }
+        }
     }
 
     void flush(Conn* c) {
+        if (c->fd < 0 || c->handshaking) return;
+        if (c->tls) {
+            bool want_read = false;
+            while (!c->out.empty()) {
+                size_t put = 0;
+                auto r = c->tls->write(c->out.data(), c->out.size(), put);
+                if (r == wire::TlsStream::Io::done) {
+                    c->out.erase(0, put);
+                    continue;
+                }
+                if (r == wire::TlsStream::Io::want_write) break;
+                if (r == wire::TlsStream::Io::want_read) {
+                    want_read = true;
+                    break;
+                }
+                return lost(c, c->tls->error());
+            }
+            (void)want_read;
+            loop_.set_events(c->watch, c->out.empty() ? POLLIN : POLLIN | POLLOUT);
+            return;
+        }
         while (!c->out.empty()) {
             ssize_t w = ::write(c->fd, c->out.data(), c->out.size());
             if (w > 0) {
@@ -489,8 +597,11 @@ class Loadgen {
     }
 
     void lost(Conn* c, const std::string& why) {
+        if (c->fd < 0) return;
         if (c->watch >= 0) loop_.unwatch(c->watch), c->watch = -1;
+        c->tls.reset();
         ::close(c->fd);
+        c->fd = -1;
         if (!c->up) {
             --connecting_;
             ++s.connect_failed;
@@ -519,16 +630,20 @@ class Loadgen {
             --connecting_;
             if (p.return_code != 0) {
                 ++s.connect_failed;
-                log::warn("the broker refused a connection (CONNACK {})", p.return_code);
+                std::string why = wire::reason_text(p.return_code, t_.cfg.version);
+                if (s.connect_failed <= 5) log::warn("the broker refused a connection: {}", why);
+                c->failed = true;
                 if (c->subscriber) {
-                    failure_ = fmt::format("the broker refused the subscriber (CONNACK {})", p.return_code);
+                    failure_ = fmt::format("the broker refused the subscriber: {}", why);
                     loop_.stop(Exit::unavailable);
+                    return;
                 }
+                launch_devices();
                 return;
             }
             c->up = true;
             if (c->subscriber) {
-                wire::subscribe(c->out, 1, {{filter_, a_.qos}});
+                wire::subscribe(c->out, 1, {{filter_, a_.qos}}, t_.cfg.version);
                 flush(c);
                 return;
             }
@@ -545,9 +660,20 @@ class Loadgen {
             launch_devices();
             return;
         case wire::PUBACK:
-            if (c->inflight > 0) --c->inflight, ++s.acked;
+            if (c->inflight > 0) {
+                --c->inflight;
+                if (p.return_code >= 0x80) {
+                    if (!s.refused++)
+                        log::warn("the broker refused a message: {} (counted as refused)",
+                                  wire::reason_text(p.return_code, t_.cfg.version));
+                } else {
+                    ++s.acked;
+                }
+            }
             maybe_done();
             return;
+        case wire::DISCONNECT:
+            return lost(c, "the broker disconnected: " + wire::reason_text(p.return_code, t_.cfg.version));
         case wire::PUBLISH:
             if (p.qos == 1) {
                 wire::puback(c->out, p.id);
@@ -562,8 +688,8 @@ class Loadgen {
 
     void arrived(const wire::Packet& p) {
         int64_t now = mono_us();
-        int64_t dev, seq;
-        if (!measure_ || !parse_back(payload_, p.payload, dev, seq)) return;
+        int64_t dev = -1, seq = -1;
+        if (!measure_ || !stamp_of(p, dev, seq)) return;
         if (dev < first_ || dev >= first_ + n_) return; // another shard's device
         size_t d = static_cast<size_t>(dev - first_);
         ++s.received;
@@ -581,6 +707,23 @@ class Loadgen {
         last_seq_[d] = std::max(last_seq_[d], seq);
         s.latency.add(now - (run_us_ + phase(d) + seq * interval_us_));
         maybe_done();
+    }
+
+    bool stamp_of(const wire::Packet& p, int64_t& dev, int64_t& seq) const {
+        switch (stamp_) {
+        case Stamp::payload:
+            return parse_back(payload_, p.payload, dev, seq);
+        case Stamp::topic:
+            return parse_back(topic_, p.topic, dev, seq);
+        case Stamp::property: {
+            std::string_view v;
+            if (!wire::user_property(p.props, kStampProperty, v)) return false;
+            return std::sscanf(std::string(v).c_str(), "%" SCNd64 "/%" SCNd64, &dev, &seq) == 2 && dev >= 0 &&
+                   seq >= 0;
+        }
+        default:
+            return false;
+        }
     }
 
     int64_t phase(size_t d) const {
@@ -656,13 +799,21 @@ class Loadgen {
 
     void send(Conn* c, int64_t, std::string& topic, std::string& payload) {
         render(topic_, c, topic);
-        render(payload_, c, payload);
+        if (payloads_.empty()) render(payload_, c, payload);
+        const std::string& body = payloads_.empty() ? payload : payloads_[c->seq % payloads_.size()];
         uint16_t id = 0;
         if (a_.qos) {
             id = ++c->pid ? c->pid : ++c->pid;
             ++c->inflight;
         }
-        wire::publish(c->out, topic, payload, a_.qos, a_.retain, id);
+        if (stamp_ == Stamp::property) {
+            stamp_buf_.clear();
+            fmt::format_to(std::back_inserter(stamp_buf_), "{}/{}", c->dev, c->seq);
+            std::pair<std::string_view, std::string_view> up[] = {{kStampProperty, stamp_buf_}};
+            wire::publish(c->out, topic, body, a_.qos, a_.retain, id, false, t_.cfg.version, up);
+        } else {
+            wire::publish(c->out, topic, body, a_.qos, a_.retain, id, false, t_.cfg.version);
+        }
         if (!s.sent) first_send_us_ = mono_us();
         last_send_us_ = mono_us();
         Summary::bump(s.sent_per_s, (last_send_us_ - run_us_) / 1000000);
@@ -703,14 +854,34 @@ class Loadgen {
         loop_.stop(Exit::ok);
     }
 
+    /// Once a second on a terminal: connections, the last second's rates, p99 so far.
     void progress() {
         loop_.at(mono_us() + 1000000, [this] {
             if (done_) return;
-            std::fprintf(stderr, "\rloadgen: connected %llu/%lld  sent %llu  received %llu  p99 %.2f ms   ",
+            std::fprintf(stderr,
+                         "\rloadgen: connected %llu/%lld  sent %llu/s  received %llu/s  (total %llu, %llu)  "
+                         "p99 %.2f ms   ",
                          static_cast<unsigned long long>(s.connect_ok), static_cast<long long>(n_),
+                         static_cast<unsigned long long>(s.sent - shown_sent_),
+                         static_cast<unsigned long long>(s.received - shown_received_),
                          static_cast<unsigned long long>(s.sent), static_cast<unsigned long long>(s.received),
                          static_cast<double>(s.latency.pct(.99)) / 1000);
+            shown_sent_ = s.sent, shown_received_ = s.received;
             progress();
+        });
+    }
+
+    /// Keepalive: a PINGREQ on every connection each half keepalive (the subscriber only reads,
+    /// and a slow device may send less often than the broker's 1.5 x keepalive allows).
+    void ping() {
+        loop_.at(mono_us() + int64_t{t_.cfg.keepalive} * 500000, [this] {
+            if (done_) return;
+            for (auto& c : conns_)
+                if (c->up && c->fd >= 0) {
+                    wire::pingreq(c->out);
+                    flush(c.get());
+                }
+            ping();
         });
     }
 
@@ -720,10 +891,13 @@ class Loadgen {
   private:
     const LoadgenArgs& a_;
     EventLoop& loop_;
-    sockaddr_storage addr_;
-    socklen_t alen_;
+    Target t_;
     int64_t first_, n_;
     std::vector<Part> topic_, payload_;
+    std::vector<std::string> payloads_; // --payload-file
+    Stamp stamp_ = Stamp::none;
+    std::string stamp_buf_;
+    uint64_t shown_sent_ = 0, shown_received_ = 0;
     std::string filter_;
     uint64_t per_dev_;
     int64_t interval_us_;
@@ -747,12 +921,32 @@ class Loadgen {
 
 } // namespace
 
+/// --payload-file: the payload of each record, as iot-pub would publish it.
+Expected<std::vector<std::string>> load_payloads(const std::string& file) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return fail(Exit::usage, fmt::format("cannot read --payload-file '{}'", file));
+    std::vector<std::string> out;
+    RecordParser parser;
+    Record r;
+    std::string line;
+    for (uint64_t no = 1; std::getline(in, line); ++no) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.empty()) continue;
+        if (auto st = parser.parse(line, r); !st)
+            return fail(Exit::bad_data, fmt::format("{}:{}: {}", file, no, st.error().message));
+        if (r.kind == PayloadKind::none)
+            return fail(Exit::bad_data,
+                        fmt::format("{}:{}: no payload: a record needs one of text, json, hex, b64", file, no));
+        out.push_back(r.payload_bytes());
+    }
+    if (out.empty()) return fail(Exit::bad_data, fmt::format("--payload-file '{}' holds no records", file));
+    return out;
+}
+
 Expected<Exit> run_loadgen(const LoadgenArgs& a) {
-    auto uri = parse_uri(a.broker);
-    if (!uri) return std::unexpected(uri.error());
-    if (uri->scheme != "mqtt")
-        return fail(Exit::usage,
-                    "loadgen speaks plain MQTT 3.1.1 (mqtt://HOST:PORT); TLS is not supported yet");
+    Uri uri;
+    auto cfg = resolve_mqtt(a.mqtt, "loadgen", uri);
+    if (!cfg) return std::unexpected(cfg.error());
     if (a.devices < 1) return fail(Exit::usage, "--devices must be 1 or more");
     if (a.qos < 0 || a.qos > 1) return fail(Exit::usage, "loadgen publishes at QoS 0 or 1");
     double per_dev_rate = a.total_rate > 0 ? a.total_rate / a.devices : a.rate;
@@ -776,24 +970,55 @@ Expected<Exit> run_loadgen(const LoadgenArgs& a) {
         n = static_cast<int64_t>(a.devices) * k / of - first;
         shard = a.shard;
     }
-    auto topic = parse_template(a.topic, "--topic");
+    std::string topic_text = !a.topic.empty() ? a.topic : !uri.path.empty() ? uri.path : "loadgen/{dev}";
+    auto topic = parse_template(topic_text, "--topic");
     if (!topic) return std::unexpected(topic.error());
     auto payload = parse_template(a.payload, "--payload");
     if (!payload) return std::unexpected(payload.error());
-    std::string filter;
-    for (auto& p : *topic)
-        filter += p.kind == Part::lit ? p.text : "+";
+    std::vector<std::string> payloads;
+    if (!a.payload_file.empty()) {
+        auto p = load_payloads(a.payload_file);
+        if (!p) return std::unexpected(p.error());
+        payloads = std::move(*p);
+    }
+    // the subscriber's filter: a level that holds a field matches any value there
+    std::string filter, level;
+    bool wild = false;
+    auto end_level = [&] {
+        filter += wild ? "+" : level;
+        level.clear(), wild = false;
+    };
+    for (auto& p : *topic) {
+        if (p.kind != Part::lit) {
+            wild = true;
+            continue;
+        }
+        for (char ch : p.text) {
+            if (ch == '/') {
+                end_level();
+                filter += '/';
+            } else {
+                level += ch;
+            }
+        }
+    }
+    end_level();
     // resolve the broker
+    Target target;
+    target.cfg = *cfg;
     addrinfo hints{}, *res = nullptr;
     hints.ai_socktype = SOCK_STREAM;
-    std::string port = uri->port.empty() ? "1883" : uri->port;
-    std::string host = uri->host.empty() ? "localhost" : uri->host;
-    if (int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &res); rc != 0)
-        return fail(Exit::unavailable, fmt::format("{}: {}", host, gai_strerror(rc)));
-    sockaddr_storage addr{};
-    std::memcpy(&addr, res->ai_addr, res->ai_addrlen);
-    socklen_t alen = res->ai_addrlen;
+    std::string port = std::to_string(cfg->port);
+    if (int rc = ::getaddrinfo(cfg->host.c_str(), port.c_str(), &hints, &res); rc != 0)
+        return fail(Exit::unavailable, fmt::format("{}: {}", cfg->host, gai_strerror(rc)));
+    std::memcpy(&target.addr, res->ai_addr, res->ai_addrlen);
+    target.alen = res->ai_addrlen;
     ::freeaddrinfo(res);
+    if (cfg->tls) {
+        auto ctx = wire::TlsContext::make({cfg->cafile, cfg->capath, cfg->cert, cfg->key, cfg->insecure});
+        if (!ctx) return std::unexpected(ctx.error());
+        target.tls = std::move(*ctx);
+    }
     rlimit rl; // thousands of connections: as many descriptors as allowed
     if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
@@ -804,8 +1029,8 @@ Expected<Exit> run_loadgen(const LoadgenArgs& a) {
                   rl.rlim_cur);
 
     EventLoop loop;
-    Loadgen lg(a, loop, addr, alen, first, n, std::move(*topic), std::move(*payload), filter, per_dev,
-               interval);
+    Loadgen lg(a, loop, std::move(target), first, n, std::move(*topic), std::move(*payload), std::move(payloads),
+               filter, per_dev, interval);
     lg.s.devices = static_cast<int>(n);
     lg.s.shard = shard;
     lg.s.qos = a.qos;
@@ -842,6 +1067,7 @@ Expected<Exit> run_loadgen_merge(const LoadgenArgs& a) {
         s.devices += static_cast<int>(u("devices"));
         s.qos = static_cast<int>(u("qos"));
         s.expected += u("expected"), s.sent += u("sent"), s.acked += u("acked"), s.received += u("received");
+        s.refused += u("refused");
         s.lost += u("lost"), s.duplicates += u("duplicates"), s.reordered += u("reordered");
         s.asked_rate += d("asked_rate"), s.rate += d("rate"),
             s.duration_s = std::max(s.duration_s, d("duration_s"));

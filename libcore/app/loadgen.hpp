@@ -3,13 +3,14 @@
 // subscriber measuring end-to-end latency (from each message's intended send time, so a stall
 // is not hidden: coordinated omission corrected), loss, duplicates and reordering.
 #include "cli/options.hpp"
+#include "mqtt/options.hpp"
 #include "util/error.hpp"
 #include <vector>
 
 namespace m2m {
 
 struct LoadgenArgs {
-    std::string broker = "mqtt://localhost";
+    MqttArgs mqtt; // BROKER, host, port, -V, credentials, TLS
     int devices = 10;
     double rate = 1;       // messages/s per device
     double total_rate = 0; // messages/s over all devices (instead of --rate)
@@ -17,8 +18,9 @@ struct LoadgenArgs {
     uint64_t count = 0; // messages per device (instead of --duration)
     int qos = 0;
     bool retain = false;
-    std::string topic = "loadgen/{dev}";
+    std::string topic; // default: BROKER's topic, else loadgen/{dev}
     std::string payload = R"({"dev":{dev},"seq":{seq},"ts":{ts}})";
+    std::string payload_file; // records whose payloads the devices publish in turn
     double connect_rate = 1000;
     std::string shard;  // K/N
     std::string json;   // summary file

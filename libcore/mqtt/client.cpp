@@ -10,18 +10,6 @@
 
 namespace m2m {
 
-std::string MqttConfig::src() const {
-    bool v6 = host.find(':') != std::string::npos;
-    return fmt::format("{}://{}{}{}:{}", tls ? "mqtts" : "mqtt", v6 ? "[" : "", host, v6 ? "]" : "", port);
-}
-
-std::string default_client_id(const std::string& tool) {
-    std::random_device rd;
-    // Short enough for brokers that keep MQTT 3.1.1's 23-character limit.
-    std::string id = fmt::format("{}-{:x}-{:04x}", tool, getpid() & 0xffffff, rd() & 0xffff);
-    return id.substr(0, 23);
-}
-
 std::string paho_version() {
     std::string version, ssl;
     for (auto* nv = MQTTClient_getVersionInfo(); nv && nv->name; ++nv) {

@@ -3,6 +3,7 @@
 // no Paho threads and no callbacks across threads. The tool polls fd() with its other
 // descriptors and calls service() when the broker has sent something (and on a timer, for
 // keepalive). Publishing never blocks: the caller keeps at most window() messages in flight.
+#include "mqtt/config.hpp"
 #include "util/error.hpp"
 #include <MQTTClient.h>
 #include <cstdint>
@@ -12,31 +13,6 @@
 
 namespace m2m {
 
-struct MqttConfig {
-    std::string host = "localhost";
-    int port = 1883;
-    bool tls = false;
-    int version = 4; // 4 = MQTT 3.1.1, 5 = MQTT 5
-    std::string client_id;
-    int keepalive = 60;
-    bool clean = true;
-    uint32_t session_expiry = 0; // MQTT 5, seconds
-    std::string user, password;
-    bool has_password = false;
-    // TLS
-    std::string cafile, capath, cert, key;
-    bool insecure = false;
-    // last will
-    std::string will_topic, will_payload;
-    int will_qos = 0;
-    bool will_retain = false;
-    int connect_timeout_ms = 10000;
-    int max_inflight = 20;
-    std::string persist_dir; // Paho file persistence for QoS >= 1, when set
-
-    /// How records name this broker: mqtt://host:port (or mqtts://).
-    std::string src() const;
-};
 
 /// One message from the broker, owned by Paho until the callback returns.
 struct MqttArrival {
@@ -113,8 +89,6 @@ class MqttClient {
     std::vector<std::pair<int, std::string>> failed_;
 };
 
-/// A generated client id: m2mkit-<tool>-<host>-<pid>-<random>, unique per process.
-std::string default_client_id(const std::string& tool);
 
 /// "Paho MQTT C 1.3.12 (OpenSSL ...)" for --version.
 std::string paho_version();

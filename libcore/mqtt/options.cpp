@@ -11,20 +11,9 @@
 
 namespace m2m {
 
-void add_mqtt_options(CLI::App& app, MqttArgs& a, const std::string& role) {
-    app.set_help_flag("--help", "Print this help message and exit"); // -h is the broker host
-    cli::completes(app.add_option("BROKER", a.broker,
-                                  "The broker to " + role +
-                                      ": mqtt://[USER@]HOST[:PORT][/TOPIC]?qos=N&v=5, or mqtts://... for TLS "
-                                      "(default mqtt://localhost:1883)"),
-                   "broker");
-    const char* g = "Broker";
-    app.add_option("-h,--host", a.host, "Broker host (overrides BROKER's)")->group(g);
-    app.add_option("-p,--port", a.port, "Broker port (default 1883, 8883 with TLS)")->group(g);
-    cli::choices(app.add_option("-V,--protocol-version", a.version,
-                                "MQTT version: 311 (3.1.1, the default) or 5"),
-                 {"311", "5"})
-        ->group(g);
+namespace {
+
+void add_session_options(CLI::App& app, MqttArgs& a, const char* g) {
     app.add_option("-i,--id", a.client_id, "Client id (default: generated, unique per process)")->group(g);
     app.add_option("-k,--keepalive", a.keepalive, "Keepalive in seconds (default 60)")->group(g);
     app.add_flag("-c,--no-clean", a.no_clean,
@@ -43,6 +32,9 @@ void add_mqtt_options(CLI::App& app, MqttArgs& a, const std::string& role) {
     app.add_flag("--no-reconnect", a.no_reconnect,
                  "Exit (status 1) when the connection is lost instead of reconnecting with backoff")
         ->group(g);
+}
+
+void add_credential_and_tls_options(CLI::App& app, MqttArgs& a) {
     const char* c = "Credentials";
     app.add_option("-u,--username", a.user, "User name (or USER@ in BROKER)")->group(c);
     cli::completes(app.add_option("--password-file", a.password_file,
@@ -62,11 +54,36 @@ void add_mqtt_options(CLI::App& app, MqttArgs& a, const std::string& role) {
     app.add_flag("--insecure", a.insecure,
                  "Do not verify the broker's certificate or host name (explicit opt-out; never the default)")
         ->group(t);
+}
+
+void add_will_options(CLI::App& app, MqttArgs& a) {
     const char* w = "Last will";
     app.add_option("--will-topic", a.will_topic, "Topic the broker publishes to if this client vanishes")->group(w);
     app.add_option("--will-payload", a.will_payload, "The will message")->group(w);
     cli::choices(app.add_option("--will-qos", a.will_qos, "QoS of the will"), {"0", "1", "2"})->group(w);
     app.add_flag("--will-retain", a.will_retain, "Retain the will message")->group(w);
+}
+
+} // namespace
+
+void add_mqtt_options(CLI::App& app, MqttArgs& a, const std::string& role, unsigned parts) {
+    app.set_help_flag("--help", "Print this help message and exit"); // -h is the broker host
+    if (parts & broker_arg)
+        cli::completes(app.add_option("BROKER", a.broker,
+                                      "The broker to " + role +
+                                          ": mqtt://[USER@]HOST[:PORT][/TOPIC]?qos=N&v=5, or mqtts://... for "
+                                          "TLS (default mqtt://localhost:1883)"),
+                       "broker");
+    const char* g = "Broker";
+    app.add_option("-h,--host", a.host, "Broker host (overrides BROKER's)")->group(g);
+    app.add_option("-p,--port", a.port, "Broker port (default 1883, 8883 with TLS)")->group(g);
+    cli::choices(app.add_option("-V,--protocol-version", a.version,
+                                "MQTT version: 311 (3.1.1, the default) or 5"),
+                 {"311", "5"})
+        ->group(g);
+    if (parts & session) add_session_options(app, a, g);
+    add_credential_and_tls_options(app, a);
+    if (parts & will) add_will_options(app, a);
 }
 
 namespace {

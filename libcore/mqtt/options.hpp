@@ -2,7 +2,8 @@
 // The broker options every MQTT tool shares (iot-pub, iot-sub, bridge, loadgen): the BROKER
 // URI and the flags mosquitto users know (-h -p -V -i -u -k -c), credentials, TLS, last will.
 #include "links/uri.hpp"
-#include "mqtt/client.hpp"
+#include "mqtt/config.hpp"
+#include "util/error.hpp"
 #include <CLI/CLI.hpp>
 
 namespace m2m {
@@ -27,8 +28,16 @@ struct MqttArgs {
     bool no_reconnect = false;
 };
 
+/// Which option groups a tool takes beyond host, port, version, credentials and TLS.
+enum MqttParts : unsigned {
+    broker_arg = 1, // the BROKER positional (replay names its broker as TARGET instead)
+    session = 2,    // -i -k -c --session-expiry --connect-timeout --no-reconnect
+    will = 4,       // --will-*
+    all_parts = 7
+};
+
 /// Adds BROKER and the broker flags. `role` says what the tool does there ("publish to").
-void add_mqtt_options(CLI::App& app, MqttArgs& a, const std::string& role);
+void add_mqtt_options(CLI::App& app, MqttArgs& a, const std::string& role, unsigned parts = all_parts);
 
 /// What the BROKER URI and the flags say, merged (flags win over the URI). The password comes
 /// from --password-file, else M2MKIT_MQTT_PASSWORD, else a prompt on the terminal when a user

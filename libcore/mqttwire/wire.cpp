@@ -13,42 +13,125 @@ void str(std::string& out, std::string_view s) {
     u16(out, s.size());
     out.append(s);
 }
-void header(std::string& out, uint8_t first, size_t remaining) {
-    out.push_back(static_cast<char>(first));
-    do {
-        uint8_t b = remaining & 0x7F;
-        remaining >>= 7;
-        if (remaining) b |= 0x80;
-        out.push_back(static_cast<char>(b));
-    } while (remaining);
-}
 int rd16(std::string_view s, size_t i) {
     return (static_cast<unsigned char>(s[i]) << 8) | static_cast<unsigned char>(s[i + 1]);
+}
+void varint(std::string& out, size_t v) {
+    do {
+        uint8_t b = v & 0x7F;
+        v >>= 7;
+        if (v) b |= 0x80;
+        out.push_back(static_cast<char>(b));
+    } while (v);
+}
+size_t varint_size(size_t v) {
+    size_t n = 1;
+    while (v >= 128)
+        v >>= 7, ++n;
+    return n;
+}
+void header(std::string& out, uint8_t first, size_t remaining) {
+    out.push_back(static_cast<char>(first));
+    varint(out, remaining);
+}
+/// A variable byte integer at s[i]; advances i. False when cut short or longer than 4 bytes.
+bool read_varint(std::string_view s, size_t& i, size_t& v) {
+    v = 0;
+    for (int k = 0; k < 4; ++k) {
+        if (i >= s.size()) return false;
+        auto b = static_cast<unsigned char>(s[i++]);
+        v |= static_cast<size_t>(b & 0x7F) << (7 * k);
+        if (!(b & 0x80)) return true;
+    }
+    return false;
+}
+
+/// Walks an MQTT 5 property block; fn(id, value) sees each property's bytes (for a user property,
+/// key and value each with their length prefix). False when malformed or an id is unknown.
+template <class Fn> bool walk_props(std::string_view p, Fn&& fn) {
+    size_t i = 0;
+    while (i < p.size()) {
+        size_t id = 0;
+        if (!read_varint(p, i, id)) return false;
+        size_t start = i, n = 0;
+        auto str_at = [&](size_t at, size_t& len) {
+            if (at + 2 > p.size()) return false;
+            len = 2 + static_cast<size_t>(rd16(p, at));
+            return at + len <= p.size();
+        };
+        switch (id) {
+        case 0x01: case 0x17: case 0x19: case 0x24: case 0x25: case 0x28: case 0x29: case 0x2A:
+            n = 1;
+            break;
+        case 0x13: case 0x21: case 0x22: case 0x23:
+            n = 2;
+            break;
+        case 0x02: case 0x11: case 0x18: case 0x27:
+            n = 4;
+            break;
+        case 0x0B: {
+            size_t v;
+            if (!read_varint(p, i, v)) return false;
+            n = i - start;
+            i = start;
+            break;
+        }
+        case 0x03: case 0x08: case 0x09: case 0x12: case 0x15: case 0x16: case 0x1A: case 0x1C: case 0x1F:
+            if (!str_at(i, n)) return false;
+            break;
+        case 0x26: {
+            size_t k, v;
+            if (!str_at(i, k) || !str_at(i + k, v)) return false;
+            n = k + v;
+            break;
+        }
+        default:
+            return false;
+        }
+        if (i + n > p.size()) return false;
+        fn(id, p.substr(i, n));
+        i += n;
+    }
+    return true;
 }
 
 } // namespace
 
 void connect(std::string& out, const Connect& c) {
-    size_t len = 10 + 2 + c.client_id.size();
+    bool five = c.version == v5;
+    size_t len = 10 + (five ? 1 : 0) + 2 + c.client_id.size();
     if (c.has_user) len += 2 + c.user.size();
     if (c.has_password) len += 2 + c.password.size();
     header(out, CONNECT << 4, len);
     str(out, "MQTT");
-    out.push_back(4); // 3.1.1
+    out.push_back(static_cast<char>(five ? v5 : v311));
     uint8_t flags = (c.clean ? 0x02 : 0) | (c.has_user ? 0x80 : 0) | (c.has_password ? 0x40 : 0);
     out.push_back(static_cast<char>(flags));
     u16(out, c.keepalive);
+    if (five) out.push_back(0); // no properties
     str(out, c.client_id);
     if (c.has_user) str(out, c.user);
     if (c.has_password) str(out, c.password);
 }
 
 void publish(std::string& out, std::string_view topic, std::string_view payload, int qos, bool retain,
-             uint16_t id, bool dup) {
+             uint16_t id, bool dup, int version, UserProps user) {
+    size_t props = 0;
+    for (auto& [k, v] : user)
+        props += 1 + 2 + k.size() + 2 + v.size();
     size_t len = 2 + topic.size() + (qos ? 2 : 0) + payload.size();
+    if (version == v5) len += varint_size(props) + props;
     header(out, static_cast<uint8_t>(PUBLISH << 4 | (dup ? 8 : 0) | qos << 1 | (retain ? 1 : 0)), len);
     str(out, topic);
     if (qos) u16(out, id);
+    if (version == v5) {
+        varint(out, props);
+        for (auto& [k, v] : user) {
+            out.push_back(0x26);
+            str(out, k);
+            str(out, v);
+        }
+    }
     out.append(payload);
 }
 
@@ -57,12 +140,14 @@ void puback(std::string& out, uint16_t id) {
     u16(out, id);
 }
 
-void subscribe(std::string& out, uint16_t id, const std::vector<std::pair<std::string, int>>& filters) {
-    size_t len = 2;
+void subscribe(std::string& out, uint16_t id, const std::vector<std::pair<std::string, int>>& filters,
+               int version) {
+    size_t len = 2 + (version == v5 ? 1 : 0);
     for (auto& [f, q] : filters)
         len += 2 + f.size() + 1;
     header(out, SUBSCRIBE << 4 | 0x02, len);
     u16(out, id);
+    if (version == v5) out.push_back(0); // no properties
     for (auto& [f, q] : filters) {
         str(out, f);
         out.push_back(static_cast<char>(q));
@@ -110,12 +195,30 @@ Expected<bool> Decoder::next(Packet& p) {
                                                     +p.type, body.size()));
         return {};
     };
+    bool five = version_ == v5;
+    // MQTT 5: a property block at body[at] (its length first); sets p.props
+    auto props_at = [&](size_t& at) -> Status {
+        size_t n = 0;
+        if (!read_varint(body, at, n) || at + n > body.size())
+            return fail(Exit::bad_data,
+                        fmt::format("MQTT: a packet of type {} whose property length is cut short", +p.type));
+        p.props = body.substr(at, n);
+        if (!walk_props(p.props, [](size_t, std::string_view) {}))
+            return fail(Exit::bad_data,
+                        fmt::format("MQTT: a packet of type {} with a malformed property block", +p.type));
+        at += n;
+        return {};
+    };
     switch (p.type) {
-    case CONNACK:
+    case CONNACK: {
         if (auto st = need(2); !st) return std::unexpected(st.error());
         p.session_present = body[0] & 1;
         p.return_code = static_cast<unsigned char>(body[1]);
+        size_t at = 2;
+        if (five && body.size() > 2)
+            if (auto st = props_at(at); !st) return std::unexpected(st.error());
         break;
+    }
     case PUBLISH: {
         p.qos = (p.flags >> 1) & 3;
         p.retain = p.flags & 1;
@@ -127,25 +230,50 @@ Expected<bool> Decoder::next(Packet& p) {
         if (auto st = need(off); !st) return std::unexpected(st.error());
         p.topic = body.substr(2, tl);
         if (p.qos) p.id = static_cast<uint16_t>(rd16(body, 2 + tl));
+        if (five)
+            if (auto st = props_at(off); !st) return std::unexpected(st.error());
         p.payload = body.substr(off);
         break;
     }
     case PUBACK:
     case PUBREC:
     case PUBREL:
-    case PUBCOMP:
-    case UNSUBACK:
+    case PUBCOMP: {
         if (auto st = need(2); !st) return std::unexpected(st.error());
         p.id = static_cast<uint16_t>(rd16(body, 0));
+        if (five && body.size() > 2) {
+            p.return_code = static_cast<unsigned char>(body[2]);
+            size_t at = 3;
+            if (body.size() > 3)
+                if (auto st = props_at(at); !st) return std::unexpected(st.error());
+        }
         break;
+    }
     case SUBACK:
-        if (auto st = need(3); !st) return std::unexpected(st.error());
+    case UNSUBACK: {
+        if (auto st = need(2); !st) return std::unexpected(st.error());
         p.id = static_cast<uint16_t>(rd16(body, 0));
-        p.return_code = static_cast<unsigned char>(body[2]);
+        size_t at = 2;
+        if (five)
+            if (auto st = props_at(at); !st) return std::unexpected(st.error());
+        if (p.type == SUBACK) {
+            if (auto st = need(at + 1); !st) return std::unexpected(st.error());
+            p.return_code = static_cast<unsigned char>(body[at]);
+        }
+        break;
+    }
+    case DISCONNECT:
+    case AUTH:
+        if (p.type == AUTH && !five) return fail(Exit::bad_data, "MQTT: AUTH in MQTT 3.1.1");
+        if (five && !body.empty()) {
+            p.return_code = static_cast<unsigned char>(body[0]);
+            size_t at = 1;
+            if (body.size() > 1)
+                if (auto st = props_at(at); !st) return std::unexpected(st.error());
+        }
         break;
     case PINGRESP:
     case PINGREQ:
-    case DISCONNECT:
     case CONNECT:
     case SUBSCRIBE:
     case UNSUBSCRIBE:
@@ -154,6 +282,56 @@ Expected<bool> Decoder::next(Packet& p) {
         return fail(Exit::bad_data, fmt::format("MQTT: unknown packet type {}", +p.type));
     }
     return true;
+}
+
+bool user_property(std::string_view props, std::string_view key, std::string_view& value) {
+    bool found = false;
+    walk_props(props, [&](size_t id, std::string_view v) {
+        if (found || id != 0x26) return;
+        size_t kl = static_cast<size_t>(rd16(v, 0));
+        if (v.substr(2, kl) != key) return;
+        value = v.substr(2 + kl + 2);
+        found = true;
+    });
+    return found;
+}
+
+std::string reason_text(int code, int version) {
+    if (version != v5) {
+        switch (code) {
+        case 0: return "accepted";
+        case 1: return "unacceptable protocol version";
+        case 2: return "client identifier rejected";
+        case 3: return "server unavailable";
+        case 4: return "bad user name or password";
+        case 5: return "not authorised";
+        default: return fmt::format("return code {}", code);
+        }
+    }
+    switch (code) {
+    case 0x00: return "success";
+    case 0x80: return "unspecified error";
+    case 0x81: return "malformed packet";
+    case 0x82: return "protocol error";
+    case 0x83: return "implementation specific error";
+    case 0x84: return "unsupported protocol version";
+    case 0x85: return "client identifier not valid";
+    case 0x86: return "bad user name or password";
+    case 0x87: return "not authorised";
+    case 0x88: return "server unavailable";
+    case 0x89: return "server busy";
+    case 0x8A: return "banned";
+    case 0x8B: return "server shutting down";
+    case 0x8E: return "session taken over";
+    case 0x8F: return "topic filter invalid";
+    case 0x90: return "topic name invalid";
+    case 0x93: return "receive maximum exceeded";
+    case 0x95: return "packet too large";
+    case 0x97: return "quota exceeded";
+    case 0x99: return "payload format invalid";
+    case 0x9F: return "connection rate exceeded";
+    default: return fmt::format("reason code 0x{:02x}", code);
+    }
 }
 
 } // namespace m2m::wire

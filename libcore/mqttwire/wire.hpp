@@ -1,9 +1,10 @@
 #pragma once
-// MQTT 3.1.1 on the wire, without Paho: packet encoders and an incremental packet decoder. Pure
-// (bytes in, packets out). The hot path of loadgen -- thousands of connections, one thread --
+// MQTT 3.1.1 and 5 on the wire, without Paho: packet encoders and an incremental packet decoder.
+// Pure (bytes in, packets out). The hot path of loadgen -- thousands of connections, one thread --
 // where Paho's per-client threads or 100 ms waits do not fit (see the session notes).
 #include "util/error.hpp"
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,8 +25,14 @@ enum Type : uint8_t {
     UNSUBACK = 11,
     PINGREQ = 12,
     PINGRESP = 13,
-    DISCONNECT = 14
+    DISCONNECT = 14,
+    AUTH = 15 // MQTT 5
 };
+
+/// The protocol level byte of CONNECT: 4 is MQTT 3.1.1, 5 is MQTT 5.
+constexpr int v311 = 4, v5 = 5;
+
+using UserProps = std::span<const std::pair<std::string_view, std::string_view>>;
 
 struct Connect {
     std::string client_id;
@@ -33,14 +40,18 @@ struct Connect {
     bool clean = true;
     std::string user, password;
     bool has_user = false, has_password = false;
+    int version = v311;
 };
 
 void connect(std::string& out, const Connect& c);
-/// PUBLISH; `id` is ignored at QoS 0.
+/// PUBLISH; `id` is ignored at QoS 0. Under MQTT 5 the packet carries a property block, with
+/// `user` as user properties (they need version 5).
 void publish(std::string& out, std::string_view topic, std::string_view payload, int qos, bool retain,
-             uint16_t id, bool dup = false);
+             uint16_t id, bool dup = false, int version = v311, UserProps user = {});
+/// PUBACK (the two-byte form, which MQTT 5 reads as "success, no properties").
 void puback(std::string& out, uint16_t id);
-void subscribe(std::string& out, uint16_t id, const std::vector<std::pair<std::string, int>>& filters);
+void subscribe(std::string& out, uint16_t id, const std::vector<std::pair<std::string, int>>& filters,
+               int version = v311);
 void pingreq(std::string& out);
 void disconnect(std::string& out);
 
@@ -53,15 +64,23 @@ struct Packet {
     int qos = 0;
     bool retain = false, dup = false;
     std::string_view topic, payload;
-    int return_code = 0; // CONNACK return code, first SUBACK code
+    int return_code = 0; // CONNACK return code, first SUBACK code; MQTT 5: the reason code of
+                         // CONNACK, SUBACK (first), PUBACK/PUBREC/PUBREL/PUBCOMP, DISCONNECT
     bool session_present = false;
+    std::string_view props; // MQTT 5: the property block (checked well-formed), without its length
 };
+
+/// The value of the first user property named `key` in an MQTT 5 property block.
+bool user_property(std::string_view props, std::string_view key, std::string_view& value);
+
+/// Words for an MQTT 5 reason code (or a 3.1.1 CONNACK return code when `version` is 3.1.1).
+std::string reason_text(int code, int version);
 
 /// Splits a byte stream into packets (any split gives the same packets). A malformed packet
 /// is an error naming what is wrong; the connection is then unusable.
 class Decoder {
   public:
-    explicit Decoder(size_t max_packet = 1 << 20) : max_(max_packet) {}
+    explicit Decoder(size_t max_packet = 1 << 20, int version = v311) : max_(max_packet), version_(version) {}
     /// Appends bytes; then call next() until it returns false.
     void feed(std::string_view bytes);
     /// The next whole packet, if one is buffered. An error is a protocol violation.
@@ -70,6 +89,7 @@ class Decoder {
   private:
     std::string buf_;
     size_t at_ = 0, max_;
+    int version_;
 };
 
 } // namespace m2m::wire

@@ -1,11 +1,16 @@
 """loadgen against a real mosquitto: exact counts, the asked rate, no loss, a valid summary,
-shards merged equal to one run, thresholds as exit status."""
+shards merged equal to one run, thresholds as exit status; TLS, MQTT 5, payloads from a recording,
+the progress line on a terminal and its absence on a pipe."""
 import json
+import os
+import pty
+import select
 import subprocess
+import time
 
 import pytest
-from conftest import run
-from mqtt_broker import Broker
+from conftest import records, run, tool
+from mqtt_broker import Broker, make_certs
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +95,93 @@ def test_html_report_is_self_contained_and_renders_in_chromium(broker, tmp_path)
     assert shot.exists(), c.stderr.decode()[-2000:]
     png = shot.read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 20000  # drawn charts, not a blank page
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    return make_certs(tmp_path_factory.mktemp("certs"))
+
+
+def test_tls_with_a_password_and_the_wrong_ca(tmp_path, certs):
+    b = Broker(tmp_path, tls=certs, passwords={"lg": "pw1"}).start()
+    try:
+        (tmp_path / "pw").write_text("pw1\n")
+        cred = ["-u", "lg", "--password-file", str(tmp_path / "pw")]
+        r = run("loadgen", b.tls_url, *cred, "--cafile", certs["ca"], "-n", "20", "--rate", "20", "-C", "10",
+                "-q", "1", "--json", str(tmp_path / "s.json"), timeout=60)
+        assert r.returncode == 0, r.stderr.decode()
+        s = summary(tmp_path / "s.json")
+        assert s["connects"]["ok"] == 20 and s["sent"] == s["acked"] == s["received"] == 200 and s["lost"] == 0
+        # the broker saw TLS clients (the plain port would not have taken these)
+        wrong = run("loadgen", b.tls_url, *cred, "--cafile", certs["other_ca"], "-n", "1", "-C", "1")
+        assert wrong.returncode == 4, wrong.stderr.decode()
+        assert "certificate is not trusted" in wrong.stderr.decode()
+        bad_pw = run("loadgen", b.url, "-u", "lg", "-n", "1", "-C", "1", env={"M2MKIT_MQTT_PASSWORD": "nope"})
+        assert bad_pw.returncode == 4 and "not authorised" in bad_pw.stderr.decode()
+    finally:
+        b.stop()
+
+
+def test_mqtt5_payloads_from_a_recording_stamped_in_a_user_property(broker, tmp_path, procs):
+    lines = ['{"json":{"t":21.5}}', '{"text":"hello"}', '{"hex":"00ff10"}']
+    (tmp_path / "rec.jsonl").write_text("\n".join(lines) + "\n")
+    sub = procs("iot-sub", broker.url, "-v", "-V", "5", "-t", "rec/#", "-C", "30", "-W", "30s")
+    sub.wait_stderr("subscribed to")
+    r = run("loadgen", broker.url, "-V", "5", "-t", "rec/{dev}", "--payload-file", str(tmp_path / "rec.jsonl"),
+            "-n", "3", "--rate", "20", "-C", "10", "-q", "1", "--json", str(tmp_path / "s.json"), timeout=60)
+    assert r.returncode == 0, r.stderr.decode()
+    s = summary(tmp_path / "s.json")
+    assert s["sent"] == s["acked"] == s["received"] == 30 and s["lost"] == 0 and s["latency_us"]["count"] == 30
+    code, out, err = sub.finish()
+    assert code == 0, err.decode()
+    got = records(out)
+    # each device replays the recording in order; the stamp rides in a user property, not the payload
+    by_dev = {}
+    for g in got:
+        by_dev.setdefault(g["topic"], []).append(g)
+    assert sorted(by_dev) == ["rec/0", "rec/1", "rec/2"]
+    for dev, msgs in by_dev.items():
+        kinds = [(m.get("json"), m.get("text"), m.get("b64")) for m in msgs[:3]]
+        assert kinds == [({"t": 21.5}, None, None), (None, "hello", None), (None, None, "AP8Q")], kinds
+        stamps = [dict(m["props"]["user"])["m2m-loadgen"] for m in msgs]  # [[key, value], ...]
+        assert stamps == [f"{dev[4:]}/{k}" for k in range(10)]
+
+
+def test_the_stamp_can_ride_in_the_topic(broker, tmp_path):
+    (tmp_path / "rec.jsonl").write_text('{"text":"same payload"}\n')
+    r = run("loadgen", broker.url, "-t", "tp/d{dev}/s{seq}", "--payload-file", str(tmp_path / "rec.jsonl"),
+            "-n", "4", "--rate", "20", "-C", "5", "--json", str(tmp_path / "s.json"), timeout=60)
+    assert r.returncode == 0, r.stderr.decode()
+    s = summary(tmp_path / "s.json")
+    assert s["sent"] == s["received"] == 20 and s["lost"] == 0 and s["latency_us"]["count"] == 20
+    none = run("loadgen", broker.url, "-t", "tp/x", "--payload-file", str(tmp_path / "rec.jsonl"), "-n", "1",
+               "-C", "1")
+    assert none.returncode == 0 and "latency and loss are not measured" in none.stderr.decode()
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text":"ok"}\n{"topic":"no payload"}\n')
+    r = run("loadgen", broker.url, "--payload-file", str(bad), "-n", "1", "-C", "1")
+    assert r.returncode == 3 and f"{bad}:2: no payload" in r.stderr.decode()
+
+
+def test_progress_line_on_a_terminal_and_nothing_on_a_pipe(broker):
+    args = [tool("loadgen"), broker.url, "-n", "5", "--rate", "10", "-d", "2500ms"]
+    master, slave = pty.openpty()
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL)
+    os.close(slave)
+    seen = b""
+    deadline = time.monotonic() + 30
+    while p.poll() is None or select.select([master], [], [], 0)[0]:
+        assert time.monotonic() < deadline, seen
+        if select.select([master], [], [], 0.5)[0]:
+            try:
+                seen += os.read(master, 4096)
+            except OSError:
+                break
+    os.close(master)
+    out = p.stdout.read()
+    p.wait()
+    assert p.returncode == 0, seen.decode(errors="replace")
+    assert b"\rloadgen: connected 5/5  sent " in seen and b"/s  received " in seen and b"p99 " in seen
+    piped = run("loadgen", broker.url, "-n", "5", "--rate", "10", "-d", "1500ms")
+    assert piped.returncode == 0 and b"loadgen: connected" not in piped.stderr
+    assert b"latency" in out and b"latency" in piped.stdout

@@ -83,3 +83,65 @@ TEST_CASE("the decoder gives the same packets for any split and names malformed 
     longer.feed(*decode_hex("30ffffffff01"));
     CHECK(!longer.next(p));
 }
+
+TEST_CASE("MQTT 5: CONNECT, PUBLISH and SUBSCRIBE carry a property block; user properties are found") {
+    std::string out;
+    wire::Connect c;
+    c.client_id = "lg-1";
+    c.keepalive = 30;
+    c.version = wire::v5;
+    wire::connect(out, c);
+    CHECK(hex(out) == "101100044d5154540502001e00" // level 5, empty properties
+                      "00046c672d31");
+    out.clear();
+    std::pair<std::string_view, std::string_view> stamp[] = {{"lg", "3/7"}};
+    wire::publish(out, "a/b", "hi", 1, false, 7, false, wire::v5, stamp);
+    CHECK(hex(out) == "3214"
+                      "0003612f62"
+                      "0007"
+                      "0a260002"
+                      "6c670003332f37"
+                      "6869");
+    out.clear();
+    wire::subscribe(out, 1, {{"lg/#", 1}}, wire::v5);
+    CHECK(hex(out) == "820a000100"
+                      "00046c672f23"
+                      "01");
+
+    wire::Decoder d(1 << 20, wire::v5);
+    std::string in;
+    in += *decode_hex("2006000003210014"); // CONNACK, Receive Maximum 20
+    wire::publish(in, "a/b", "hi", 1, false, 7, false, wire::v5, stamp);
+    in += *decode_hex("4003000997");     // PUBACK 9: quota exceeded
+    in += *decode_hex("4002000a");      // PUBACK 10, two-byte form: success
+    in += *decode_hex("900400010001");   // SUBACK, no properties, granted QoS 1
+    in += *decode_hex("e0018e");         // DISCONNECT: session taken over
+    d.feed(in);
+    wire::Packet p;
+    REQUIRE(*d.next(p));
+    CHECK((p.type == wire::CONNACK && p.return_code == 0 && p.props.size() == 3));
+    REQUIRE(*d.next(p));
+    std::string_view v;
+    CHECK((p.type == wire::PUBLISH && p.id == 7 && p.topic == "a/b" && p.payload == "hi"));
+    CHECK((wire::user_property(p.props, "lg", v) && v == "3/7"));
+    CHECK(!wire::user_property(p.props, "other", v));
+    REQUIRE(*d.next(p));
+    CHECK((p.type == wire::PUBACK && p.id == 9 && p.return_code == 0x97));
+    CHECK(wire::reason_text(p.return_code, wire::v5) == "quota exceeded");
+    REQUIRE(*d.next(p));
+    CHECK((p.type == wire::PUBACK && p.id == 10 && p.return_code == 0));
+    REQUIRE(*d.next(p));
+    CHECK((p.type == wire::SUBACK && p.return_code == 1));
+    REQUIRE(*d.next(p));
+    CHECK((p.type == wire::DISCONNECT && p.return_code == 0x8e));
+    CHECK(!*d.next(p));
+
+    wire::Decoder bad(1 << 20, wire::v5);
+    bad.feed(*decode_hex("3006000174027f00")); // property id 0x7f does not exist
+    CHECK(bad.next(p).error().message == "MQTT: a packet of type 3 with a malformed property block");
+    wire::Decoder cut(1 << 20, wire::v5);
+    cut.feed(*decode_hex("300400017409")); // 9 bytes of properties announced, none there
+    CHECK(cut.next(p).error().message == "MQTT: a packet of type 3 whose property length is cut short");
+    CHECK(wire::reason_text(5, wire::v311) == "not authorised");
+    CHECK(wire::reason_text(0x87, wire::v5) == "not authorised");
+}

@@ -1,0 +1,39 @@
+#pragma once
+// What a connection to a broker needs, whichever client makes it: Paho (iot-pub, iot-sub,
+// bridge) or libcore's own wire encoder (loadgen, replay). Paho-free, so it lives in m2mcore
+// with the broker options (mqtt/options).
+#include <cstdint>
+#include <string>
+
+namespace m2m {
+
+struct MqttConfig {
+    std::string host = "localhost";
+    int port = 1883;
+    bool tls = false;
+    int version = 4; // 4 = MQTT 3.1.1, 5 = MQTT 5
+    std::string client_id;
+    int keepalive = 60;
+    bool clean = true;
+    uint32_t session_expiry = 0; // MQTT 5, seconds
+    std::string user, password;
+    bool has_password = false;
+    // TLS
+    std::string cafile, capath, cert, key;
+    bool insecure = false;
+    // last will
+    std::string will_topic, will_payload;
+    int will_qos = 0;
+    bool will_retain = false;
+    int connect_timeout_ms = 10000;
+    int max_inflight = 20;
+    std::string persist_dir; // Paho file persistence for QoS >= 1, when set
+
+    /// How records name this broker: mqtt://host:port (or mqtts://).
+    std::string src() const;
+};
+
+/// A generated client id, TOOL-PID-RANDOM in hex, at most 23 characters: unique per process.
+std::string default_client_id(const std::string& tool);
+
+} // namespace m2m
