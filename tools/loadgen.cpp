@@ -1,6 +1,7 @@
 // loadgen: simulated MQTT devices at a set rate, with an honest latency report.
 #include "app/loadgen.hpp"
 #include "cli/tool.hpp"
+#include "mqttwire/tls.hpp"
 
 int main(int argc, char** argv) {
     m2m::LoadgenArgs args;
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
           "MQTT 5 over TLS, publishing a recording's payloads."},
          {"loadgen mqtt://broker -n 10000 --shard 1/2 --json a.json; loadgen merge a.json b.json",
           "Half the devices from this machine; merge the halves."}}};
+    doc.libraries = m2m::wire::tls_library();
     CLI::App app;
     app.set_help_flag("--help", "Print this help message and exit");
     auto* merge = app.add_subcommand("merge", "Combine --json summaries (histograms added)");

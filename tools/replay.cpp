@@ -1,9 +1,12 @@
 // replay: re-emit a recording with its timing, or serve a capture as a simulated device.
 #include "app/replay.hpp"
 #include "cli/tool.hpp"
+#include "mqtt/client.hpp"
+#include "mqtt/pub.hpp"
 
 int main(int argc, char** argv) {
     m2m::ReplayArgs args;
+    m2m::PubArgs pub; // a broker TARGET: published as iot-pub would
     m2m::cli::ToolDoc doc{
         "replay",
         "re-emit recorded records with their original timing, or serve a capture as a simulated device",
@@ -13,6 +16,13 @@ int main(int argc, char** argv) {
         "framed to that link. Deadlines are absolute (the start plus the recorded offset divided by "
         "--speed), so a long replay does not drift; --stats reports how late records went out (max, "
         "p99).\n\n"
+        "When TARGET is a broker (mqtt://HOST/TOPIC or mqtts://...), each record is published as "
+        "iot-pub would publish it, on time: the topic is --topic (or TARGET's), a template over the "
+        "record's fields, else the record's own topic field; the message is the record's payload (or the "
+        "whole line with --whole); a record's qos, retain and props win over the flags. QoS 1 and 2 "
+        "messages are pipelined (--max-inflight), the connection comes back after a loss, and records "
+        "wait in a bounded buffer (--buffer) meanwhile; when it is full the replay waits, and --stats "
+        "shows how late that made it. replay ends once every message is acknowledged.\n\n"
         "--speed X replays X times faster (0: as fast as possible); --rate N/s ignores the recorded "
         "timing and sends N records per second in total; --loop N|inf repeats (each lap starts one mean "
         "interval after the last record); --from and --to keep a window, each a duration from the "
@@ -25,16 +35,19 @@ int main(int argc, char** argv) {
         "capture. A tx record matches on its payload exactly, or on a \"match\" field: hex with .. for "
         "any byte, for sequence numbers and the like. Unmatched requests are logged and counted "
         "(--stats).",
-        {{"replay fixtures/demo-sensor.jsonl --speed 10 | iot-pub mqtt://localhost/test/{dev}",
-          "Replay a capture ten times faster into a broker."},
+        {{"replay fixtures/demo-sensor.jsonl --speed 10 mqtt://localhost/test/{dev} -q 1",
+          "Replay a capture ten times faster into a broker, at QoS 1."},
+         {"replay day.jsonl --rate 100/s | iot-pub -t test/x --whole",
+          "The same through a pipe: any tool can take replay's output."},
          {"replay day.jsonl --from 2h --to 3h --rate 50/s pty:/tmp/dev -F crlf",
           "Play one hour of a recording to a virtual serial device at 50 records/s."},
          {"replay --serve fixtures/devices/meter-capture.jsonl pty:/tmp/meter -F modbus-rtu",
           "A Modbus meter from a capture, for CI without hardware."}}};
     CLI::App app;
+    doc.libraries = m2m::paho_version();
     m2m::cli::completes(app.add_option("FILE", args.args,
-                                       "Recordings to replay, then optionally TARGET: a link to write to "
-                                       "(default: stdout)")
+                                       "Recordings to replay, then optionally TARGET: a link to write to, or a "
+                                       "broker to publish to (default: stdout)")
                             ->required(),
                         "file");
     const char* t = "Timing";
@@ -60,6 +73,31 @@ int main(int argc, char** argv) {
                  "Serve CAPTURE on LINK as a simulated device (replay --serve CAPTURE LINK)")
         ->group("Simulated device");
     m2m::cli::add_framing_options(app, args.framing);
+    const char* b = "Broker target (mqtt://, mqtts://)";
+    app.add_option("-t,--topic", pub.topic,
+                   "Topic, or a template over record fields: plant/{dev}/{ch} (default: TARGET's topic, else "
+                   "each record's topic field)")
+        ->group(b);
+    m2m::cli::choices(
+        app.add_option("-q,--qos", pub.qos, "QoS (default 0, or TARGET's ?qos=); a record's qos wins"),
+        {"0", "1", "2"})
+        ->group(b);
+    app.add_flag("--retain", pub.retain, "Retain the messages; a record's retain wins")->group(b);
+    app.add_flag("--whole", pub.whole, "Publish each whole record line, not its payload")->group(b);
+    app.add_option("--max-inflight", pub.max_inflight, "QoS 1/2 messages awaiting acknowledgement at once")
+        ->capture_default_str()
+        ->group(b);
+    app.add_option("--buffer", pub.buffer, "Records held while the broker is away or slow; then the replay waits")
+        ->capture_default_str()
+        ->group(b);
+    m2m::add_mqtt_options(app, pub.mqtt, "publish to", m2m::session | m2m::will);
     m2m::cli::add_common_options(app, args.common);
-    return m2m::cli::run_tool(app, doc, args.common, argc, argv, [&] { return m2m::run_replay(args); });
+    return m2m::cli::run_tool(app, doc, args.common, argc, argv, [&] {
+        pub.raw = args.raw;
+        pub.common = args.common;
+        args.broker = [&](const std::string& target, m2m::EventLoop& loop, m2m::RunStats& stats) {
+            return m2m::open_broker_sink(pub, target, loop, stats);
+        };
+        return m2m::run_replay(args);
+    });
 }

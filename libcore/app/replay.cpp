@@ -255,17 +255,24 @@ Expected<Exit> run_replay(const ReplayArgs& a) {
         jitter = d->count();
     }
     // where to
-    std::unique_ptr<Encoder> encoder;
-    std::unique_ptr<LinkSession> session;
     EventLoop loop;
     RunStats stats;
-    if (!target.empty() && target != "-") {
+    // after the loop and the stats, so destroyed before them
+    std::unique_ptr<Encoder> encoder;
+    std::unique_ptr<LinkSession> session;
+    std::unique_ptr<LineSink> sink;
+    if (target.starts_with("mqtt://") || target.starts_with("mqtts://")) {
+        if (!a.broker)
+            return fail(Exit::usage, fmt::format("this build cannot publish: pipe into iot-pub (replay {} | "
+                                                 "iot-pub {})",
+                                                 files.front(), target));
+        auto s = a.broker(target, loop, stats);
+        if (!s) return std::unexpected(s.error());
+        sink = std::move(*s);
+        if (auto st = sink->start(); !st) return std::unexpected(st.error());
+    } else if (!target.empty() && target != "-") {
         auto uri = parse_uri(target);
         if (!uri) return std::unexpected(uri.error());
-        if (uri->scheme == "mqtt" || uri->scheme == "mqtts")
-            return fail(Exit::usage,
-                        fmt::format("replay to a broker: pipe into iot-pub (replay {} | iot-pub {})",
-                                    files.front(), target));
         auto framing = make_framing(a.framing.framing, {.max_frame = a.framing.max_frame});
         if (!framing) return std::unexpected(framing.error());
         encoder = framing->encoder();
@@ -287,9 +294,13 @@ Expected<Exit> run_replay(const ReplayArgs& a) {
     int64_t base = mono_us() + 1000, last_due = 0;
     size_t i = 0;
     uint64_t k = 0, n_total = 0;
-    bool done = false;
+    bool done = false, waiting = false, ended = false; // waiting: the broker sink's buffer is full
 
     auto write_out = [&] {
+        if (sink) {
+            if (done && !ended) sink->end(), ended = true; // the sink stops the loop when all is acked
+            return;
+        }
         if (session) {
             while (!out.empty() && session->up()) {
                 size_t n = session->write(out);
@@ -335,9 +346,28 @@ Expected<Exit> run_replay(const ReplayArgs& a) {
                 loop.at(due, step);
                 break;
             }
-            if (due) late.push_back(now - due);
             auto& it = v[i];
-            if (session) {
+            if (sink && !sink->room()) { // backpressure: the lateness shows it
+                waiting = true;
+                sink->on_room = [&] {
+                    if (!waiting) return;
+                    waiting = false;
+                    loop.at(0, step);
+                };
+                return;
+            }
+            if (due) late.push_back(now - due);
+            if (sink) {
+                if (a.rebase && !a.raw) {
+                    it.rec.ts = format_rfc3339(wall_us());
+                    std::string line;
+                    append_jsonl(line, it.rec);
+                    if (!line.empty() && line.back() == '\n') line.pop_back();
+                    sink->put(std::move(line));
+                } else {
+                    sink->put(it.line);
+                }
+            } else if (session) {
                 if (auto st = encoder->encode(
                         a.raw ? std::string_view(it.line) : std::string_view(it.payload), out);
                     !st)
@@ -373,6 +403,8 @@ Expected<Exit> run_replay(const ReplayArgs& a) {
     if (session) session->on_writable = write_out;
     loop.at(base, step);
     Exit code = loop.run();
+    if (sink && code != Exit::ok && code != Exit::interrupted && !sink->failure().empty())
+        log::error("{}", sink->failure());
     if (a.common.stats) {
         std::sort(late.begin(), late.end());
         int64_t mx = late.empty() ? 0 : late.back();
@@ -382,6 +414,8 @@ Expected<Exit> run_replay(const ReplayArgs& a) {
         log::write("", fmt::format("stats: {},\"replayed\":{},\"late_max_us\":{},\"late_p99_us\":{}}}", s,
                                    n_total, mx, p99));
     }
+    if (sink && (code == Exit::runtime || code == Exit::bad_data) && !sink->failure().empty())
+        return fail(code, sink->failure());
     return code;
 }
 

@@ -3,9 +3,36 @@
 // link; or serve a capture as a simulated device (--serve).
 #include "cli/options.hpp"
 #include "util/error.hpp"
+#include <functional>
+#include <memory>
 #include <vector>
 
 namespace m2m {
+
+class EventLoop;
+struct RunStats;
+
+/// Where replay hands records when its TARGET is a broker: iot-pub's publishing in this process
+/// (mqtt/pub), with its topic and payload rules, window, reconnects and bounded buffer. When the
+/// input has ended and every message is acknowledged, the sink stops the loop itself.
+class LineSink {
+  public:
+    virtual ~LineSink() = default;
+    /// Connects; an error names what failed (exit 4 when the broker cannot be reached).
+    virtual Status start() = 0;
+    /// Room for one more line now (else wait for on_room).
+    virtual bool room() const = 0;
+    virtual void put(std::string line) = 0;
+    /// No more lines.
+    virtual void end() = 0;
+    /// Why the loop stopped with an error, in words.
+    virtual std::string failure() const = 0;
+    std::function<void()> on_room;
+};
+
+/// Makes the broker sink for TARGET (set by the replay tool, which links the MQTT side).
+using BrokerSinkFactory =
+    std::function<Expected<std::unique_ptr<LineSink>>(const std::string& target, EventLoop&, RunStats&)>;
 
 struct ReplayArgs {
     std::vector<std::string> args; // FILE... [TARGET]
@@ -20,6 +47,7 @@ struct ReplayArgs {
     bool serve = false;
     cli::FramingArgs framing;
     cli::CommonArgs common;
+    BrokerSinkFactory broker; // empty: a broker TARGET is refused
 };
 
 Expected<Exit> run_replay(const ReplayArgs& a);

@@ -1,6 +1,7 @@
 #include "mqtt/pub.hpp"
 #include "app/frame_records.hpp"
 #include "app/line_input.hpp"
+#include "app/replay.hpp"
 #include "mqtt/outbox.hpp"
 #include "mqtt/props.hpp"
 #include "mqtt/session.hpp"
@@ -47,8 +48,21 @@ class Publisher {
         single_ = true;
     }
 
+    /// Lines come from put() (replay's broker target), not stdin.
+    void feed_mode() { fed_ = true; }
+    bool room() const { return fed_lines_.size() + queue_.size() < a_.buffer; }
+    void put(std::string line) {
+        fed_lines_.emplace_back(std::move(line), ++fed_no_);
+        pump();
+    }
+    void end() {
+        fed_end_ = true;
+        pump();
+    }
+    std::function<void()> on_room;
+
     void start() {
-        if (!single_)
+        if (!single_ && !fed_)
             stdin_watch_ = loop_.watch(STDIN_FILENO, POLLIN, [this](short) {
                 input_.read_from(STDIN_FILENO);
                 pump();
@@ -98,17 +112,27 @@ class Publisher {
 
     /// Parses input lines into messages while the offline buffer has room.
     void fill(size_t want) {
+        if (fed_) {
+            while (queue_.size() < want && !limit_reached() && !fed_lines_.empty()) {
+                OutMsg m;
+                auto [line, no] = std::move(fed_lines_.front());
+                fed_lines_.pop_front();
+                if (encode(line, no, m)) queue_.push_back(std::move(m));
+                if (loop_.stopped()) return;
+            }
+            return;
+        }
         std::string line;
         while (queue_.size() < want && !limit_reached() && input_.next_line(line)) {
             OutMsg m;
-            if (encode(line, m)) queue_.push_back(std::move(m));
+            if (encode(line, input_.line_no(), m)) queue_.push_back(std::move(m));
             if (loop_.stopped()) return;
         }
     }
 
-    bool encode(const std::string& line, OutMsg& m) {
+    bool encode(const std::string& line, uint64_t no, OutMsg& m) {
         ++stats_.records_in;
-        m.line = input_.line_no();
+        m.line = no;
         m.qos = qos_;
         m.retain = retain_;
         if (a_.raw) {
@@ -185,6 +209,7 @@ class Publisher {
                 break;
             }
         }
+        if (fed_ && !session_.up()) fill(a_.buffer);
         if (!single_ && stdin_watch_ >= 0) {
             if (!session_.up()) fill(a_.buffer); // offline: parse into the bounded buffer
             // Backpressure: stop reading when the window is full and the lines waiting pile up.
@@ -192,11 +217,14 @@ class Publisher {
                         input_.buffered() < (1 << 20);
             loop_.set_events(stdin_watch_, want ? POLLIN : 0);
         }
-        bool input_done = single_ || input_.exhausted() || limit_reached();
+        bool input_done =
+            single_ || (fed_ ? fed_end_ && fed_lines_.empty() : input_.exhausted()) || limit_reached();
         if (input_done && queue_.empty() && out_.inflight() == 0 && !awaiting_ && session_.up()) {
             session_.client().disconnect();
             loop_.stop(Exit::ok);
+            return;
         }
+        if (fed_ && on_room && room()) on_room();
     }
 
     bool send(OutMsg& m) {
@@ -232,16 +260,30 @@ class Publisher {
     std::deque<OutMsg>& queue_ = out_.queue;
     int stdin_watch_ = -1;
     bool single_ = false;
+    bool fed_ = false, fed_end_ = false;
+    std::deque<std::pair<std::string, uint64_t>> fed_lines_;
+    uint64_t fed_no_ = 0;
     bool props_warned_ = false;
     bool awaiting_ = false;
     std::string awaited_;
 };
 
-} // namespace
 
-Expected<Exit> run_pub(const PubArgs& a) {
+/// What the options say, checked: the connection, the topic template, QoS, retain, properties.
+struct PubSetup {
+    MqttConfig cfg;
+    int qos = 0;
+    bool retain = false;
+    std::optional<TopicTemplate> tmpl;
+    PubProps props;
+    int singles = 0;
+    std::string single_payload;
+};
+
+Expected<PubSetup> setup_pub(const PubArgs& a, const std::string& tool) {
+    PubSetup su;
     Uri uri;
-    auto cfg = resolve_mqtt(a.mqtt, "iot-pub", uri);
+    auto cfg = resolve_mqtt(a.mqtt, tool, uri);
     if (!cfg) return std::unexpected(cfg.error());
     cfg->max_inflight = std::max(1, a.max_inflight);
     cfg->persist_dir = a.persist;
@@ -299,22 +341,78 @@ Expected<Exit> run_pub(const PubArgs& a) {
     } else if (a.has_message) {
         single_payload = a.message;
     }
+    su.cfg = std::move(*cfg);
+    su.qos = qos;
+    su.retain = retain;
+    su.tmpl = std::move(tmpl);
+    su.props = std::move(props);
+    su.singles = singles;
+    su.single_payload = std::move(single_payload);
+    return su;
+}
 
+/// replay's broker target: a Publisher fed line by line, on replay's loop and stats.
+class BrokerSink : public LineSink {
+  public:
+    BrokerSink(PubArgs a, PubSetup su, EventLoop& loop, RunStats& stats)
+        : a_(std::move(a)), su_(std::move(su)), recorder_(loop, stats, a_.output, a_.limits, a_.common.strict),
+          session_(loop, su_.cfg, !a_.mqtt.no_reconnect, stats),
+          pub_(a_, loop, session_, stats, recorder_, std::move(su_.tmpl), su_.qos, su_.retain,
+               std::move(su_.props)) {
+        pub_.feed_mode();
+        pub_.on_room = [this] {
+            if (on_room) on_room();
+        };
+    }
+    Status start() override {
+        if (auto st = session_.start(); !st) return st;
+        pub_.start();
+        return {};
+    }
+    bool room() const override { return pub_.room(); }
+    void put(std::string line) override { pub_.put(std::move(line)); }
+    void end() override { pub_.end(); }
+    std::string failure() const override { return !pub_.failure.empty() ? pub_.failure : session_.failure(); }
+
+  private:
+    PubArgs a_;
+    PubSetup su_;
+    FrameRecorder recorder_;
+    MqttSession session_;
+    Publisher pub_;
+};
+
+} // namespace
+
+Expected<std::unique_ptr<LineSink>> open_broker_sink(const PubArgs& a, const std::string& target, EventLoop& loop,
+                                                     RunStats& stats) {
+    PubArgs args = a;
+    args.mqtt.broker = target;
+    auto su = setup_pub(args, "replay");
+    if (!su) return std::unexpected(su.error());
+    return std::make_unique<BrokerSink>(std::move(args), std::move(*su), loop, stats);
+}
+
+Expected<Exit> run_pub(const PubArgs& a) {
+    auto su = setup_pub(a, "iot-pub");
+    if (!su) return std::unexpected(su.error());
+    auto& cfg = su->cfg;
+    int singles = su->singles;
     EventLoop loop;
     RunStats stats;
     FrameRecorder recorder(loop, stats, a.output, a.limits, a.common.strict);
     if (auto st = recorder.init(); !st) return std::unexpected(st.error());
-    MqttSession session(loop, *cfg, !a.mqtt.no_reconnect, stats);
-    Publisher pub(a, loop, session, stats, recorder, std::move(tmpl), qos, retain, std::move(props));
+    MqttSession session(loop, cfg, !a.mqtt.no_reconnect, stats);
+    Publisher pub(a, loop, session, stats, recorder, std::move(su->tmpl), su->qos, su->retain, std::move(su->props));
     if (a.rr) {
-        pub.rr_topic = !a.response_topic.empty() ? a.response_topic : "m2mkit/rr/" + cfg->client_id;
-        pub.rr_prefix = cfg->client_id;
+        pub.rr_topic = !a.response_topic.empty() ? a.response_topic : "m2mkit/rr/" + cfg.client_id;
+        pub.rr_prefix = cfg.client_id;
         session.on_up = [&]() -> Status {
             return session.client().subscribe({{pub.rr_topic, 1, false, false, 0}});
         };
         session.on_message = [&](const MqttArrival& m) { pub.on_reply(m); };
     }
-    if (singles) pub.single(std::move(single_payload));
+    if (singles) pub.single(std::move(su->single_payload));
     if (auto st = session.start(); !st) return std::unexpected(st.error());
     recorder.arm_timeout();
     pub.start();

@@ -1,6 +1,7 @@
 #pragma once
 #include "cli/options.hpp"
 #include "mqtt/options.hpp"
+#include <memory>
 
 namespace m2m {
 
@@ -31,5 +32,12 @@ struct PubArgs {
 };
 
 Expected<Exit> run_pub(const PubArgs& a);
+
+class EventLoop;
+struct RunStats;
+class LineSink;
+/// replay's broker TARGET: iot-pub's publishing, fed by replay (see app/replay.hpp).
+Expected<std::unique_ptr<LineSink>> open_broker_sink(const PubArgs& a, const std::string& target, EventLoop& loop,
+                                                     RunStats& stats);
 
 } // namespace m2m

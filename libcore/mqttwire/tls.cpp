@@ -20,6 +20,10 @@ std::string ssl_errors() {
 }
 } // namespace
 
+std::string tls_library() {
+    return OpenSSL_version(OPENSSL_VERSION);
+}
+
 Expected<std::shared_ptr<TlsContext>> TlsContext::make(const TlsOptions& o) {
     auto c = std::make_shared<TlsContext>();
     c->ctx_ = SSL_CTX_new(TLS_client_method());

@@ -11,6 +11,9 @@ using SSL_CTX = struct ssl_ctx_st;
 
 namespace m2m::wire {
 
+/// The OpenSSL this process runs with, for --version.
+std::string tls_library();
+
 struct TlsOptions {
     std::string cafile, capath, cert, key;
     bool insecure = false;

@@ -53,7 +53,7 @@ def test_staged_install_puts_everything_where_it_belongs(tmp_path):
     for tool in TOOLS:  # --version names the project version and the libraries it runs with
         v = subprocess.run([str(root / "bin" / tool), "--version"], capture_output=True, check=True).stdout.decode()
         assert v.startswith(f"{tool} ") and "libserialport 0.1.1" in v
-        assert ("Paho MQTT C 1.3" in v) == (tool in ("iot-pub", "iot-sub", "bridge")), v
+        assert ("Paho MQTT C 1.3" in v) == (tool in ("iot-pub", "iot-sub", "bridge", "replay")), v
     assert subprocess.run([str(root / "bin/m2m-send"), "--version"], capture_output=True).returncode == 0
 
 

@@ -110,3 +110,57 @@ def test_serve_answers_m2m_send_from_a_capture(tmp_path, procs):
     st = stats_of(err)
     assert st["answered"] == 4 and st["unmatched"] == 1
     assert "unmatched request 010300050001" in err.decode()
+
+
+def test_straight_to_a_broker_on_time_and_through_a_restart(tmp_path, procs):
+    """replay FILE mqtt://...: each record published as iot-pub would, with the recorded spacing
+    (iot-sub stamps arrivals); then a QoS 1 replay that outlives a broker restart loses nothing."""
+    from mqtt_broker import Broker
+    b = Broker(tmp_path).start()
+    try:
+        f = recording(tmp_path / "r.jsonl", 21, 100)
+        sub = procs("iot-sub", b.url, "-v", "-t", "rp/#", "-C", "21", "-W", "30s", "-q", "1")
+        sub.wait_stderr("subscribed to")
+        r = run("replay", f, "--speed", "2", f"{b.url}/rp/r{{seq}}", "-q", "1", "--stats")
+        assert r.returncode == 0, r.stderr.decode()
+        st = stats_of(r.stderr)
+        assert st["replayed"] == st["published"] == st["acked"] == 21
+        code, out, err = sub.finish()
+        assert code == 0, err.decode()
+        got = records(out)
+        assert [g["topic"] for g in got] == [f"rp/r{i}" for i in range(21)]
+        assert [g["text"] for g in got] == [f"r{i}" for i in range(21)]
+        t = [datetime.datetime.fromisoformat(g["ts"].replace("Z", "+00:00")).timestamp() for g in got]
+        gaps = [(y - x) * 1000 for x, y in zip(t, t[1:])]
+        assert abs(statistics.median(gaps) - 50) < 5, gaps
+
+        # 3,000 records over 3 s at QoS 1; the broker (keeping the subscriber's session on disk)
+        # goes away for a moment in the middle
+        b.stop()
+        b = Broker(tmp_path, persistence=True).start()
+        n = 3000
+        big = recording(tmp_path / "big.jsonl", n, 1)
+        sub = procs("iot-sub", b.url, "-v", "-t", "big/#", "-q", "1", "-c", "-i", "replay-big-sub")
+        sub.wait_stderr("subscribed to")
+        rp = procs("replay", big, f"{b.url}/big/x", "-q", "1", "--stats", "-v")
+        sub.read_until(lambda out: out.count(b"\n") >= 500)  # records are flowing: now the broker goes
+        b.stop()
+        rp.wait_stderr("reconnecting")
+        b.start()
+        code, _, err = rp.finish()
+        assert code == 0, err.decode()
+        st = stats_of(err)
+        assert st["replayed"] == n and st["acked"] == st["published"] == n
+        want = {f"r{i}" for i in range(n)}
+        sub.read_until(lambda out: {r["text"] for r in records(out[: out.rfind(b"\n") + 1])} >= want, timeout=60)
+        sub.interrupt()
+    finally:
+        b.stop()
+
+
+def test_broker_target_errors(tmp_path):
+    f = recording(tmp_path / "r.jsonl", 3, 10)
+    r = run("replay", f, "mqtt://127.0.0.1:1/x")
+    assert r.returncode == 4 and "connection refused" in r.stderr.decode()
+    r = run("replay", f, "--raw", "--rate", "10", "mqtt://127.0.0.1:1/x/{dev}")
+    assert r.returncode == 2 and "plain --topic" in r.stderr.decode()
