@@ -12,7 +12,10 @@
 #include "util/log.hpp"
 #include <deque>
 #include <fstream>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <simdjson.h>
 #include <sstream>
 #include <unistd.h>
@@ -20,6 +23,27 @@
 namespace m2m {
 
 namespace {
+
+/// TCP_CORK over a burst of publishes: Paho writes each message with its own writev, and on
+/// loopback with TCP_NODELAY each becomes a segment the broker must wake up for. Corked, the
+/// kernel sends full segments; uncorking sends the rest at once, so no message waits.
+class Cork {
+  public:
+    explicit Cork(int fd) : fd_(fd) {}
+    ~Cork() { off(); }
+    void on() { set(true); }
+    void off() { set(false); }
+
+  private:
+    void set(bool v) {
+        if (fd_ < 0 || v == on_) return;
+        int one = v ? 1 : 0;
+        ::setsockopt(fd_, IPPROTO_TCP, TCP_CORK, &one, sizeof one);
+        on_ = v;
+    }
+    int fd_;
+    bool on_ = false;
+};
 
 class Publisher {
   public:
@@ -197,11 +221,13 @@ class Publisher {
     void pump() {
         if (loop_.stopped()) return;
         int sent = 0;
+        Cork cork(session_.client().fd());
         while (session_.up() && !awaiting_) {
             if (queue_.empty()) fill(64);
             if (queue_.empty()) break;
             OutMsg& m = queue_.front();
             if (!out_.can_send(m)) break;
+            if (sent == 1) cork.on(); // a burst: let the kernel pack it into full segments
             if (!send(m)) break;
             queue_.pop_front();
             if (++sent == 4096) { // let acknowledgements and signals in
@@ -209,6 +235,7 @@ class Publisher {
                 break;
             }
         }
+        cork.off(); // sends what the burst left, now
         if (fed_ && !session_.up()) fill(a_.buffer);
         if (!single_ && stdin_watch_ >= 0) {
             if (!session_.up()) fill(a_.buffer); // offline: parse into the bounded buffer
