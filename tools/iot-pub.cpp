@@ -63,8 +63,9 @@ int main(int argc, char** argv) {
     const char* f = "Flow";
     app.add_option(
            "--max-inflight", args.max_inflight,
-           "QoS 1/2 messages awaiting acknowledgement at once (the broker's Receive Maximum caps it; "
-           "mosquitto 2.0 silently drops QoS 2 messages beyond its max_inflight_messages, 20 by default)")
+           "QoS 1/2 messages awaiting acknowledgement at once (the broker's Receive Maximum caps it). "
+           "Unless this is given, at most 20 of them are QoS 2: mosquitto 2.0 drops QoS 2 messages beyond "
+           "its max_inflight_messages, 20 by default")
         ->capture_default_str()
         ->group(f);
     app.add_option("--buffer", args.buffer, "Messages held while the broker is away; then stdin waits")
@@ -90,5 +91,8 @@ int main(int argc, char** argv) {
     m2m::cli::add_output_options(app, args.output);
     m2m::cli::add_limit_options(app, args.limits, "records read");
     m2m::cli::add_common_options(app, args.common);
-    return m2m::cli::run_tool(app, doc, args.common, argc, argv, [&] { return m2m::run_pub(args); });
+    return m2m::cli::run_tool(app, doc, args.common, argc, argv, [&] {
+        if (app.count("--max-inflight")) args.max_inflight_qos2 = args.max_inflight;
+        return m2m::run_pub(args);
+    });
 }

@@ -84,7 +84,8 @@ int main(int argc, char** argv) {
         ->group(b);
     app.add_flag("--retain", pub.retain, "Retain the messages; a record's retain wins")->group(b);
     app.add_flag("--whole", pub.whole, "Publish each whole record line, not its payload")->group(b);
-    app.add_option("--max-inflight", pub.max_inflight, "QoS 1/2 messages awaiting acknowledgement at once")
+    app.add_option("--max-inflight", pub.max_inflight,
+                   "QoS 1/2 messages awaiting acknowledgement at once (unless given, at most 20 of them QoS 2)")
         ->capture_default_str()
         ->group(b);
     app.add_option("--buffer", pub.buffer, "Records held while the broker is away or slow; then the replay waits")
@@ -96,6 +97,7 @@ int main(int argc, char** argv) {
         pub.raw = args.raw;
         pub.common = args.common;
         args.broker = [&](const std::string& target, m2m::EventLoop& loop, m2m::RunStats& stats) {
+            if (app.count("--max-inflight")) pub.max_inflight_qos2 = pub.max_inflight;
             return m2m::open_broker_sink(pub, target, loop, stats);
         };
         return m2m::run_replay(args);

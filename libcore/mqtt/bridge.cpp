@@ -372,13 +372,13 @@ class Bridge {
 
     void pump() {
         while (!control_.empty() && out_.can_send(control_.front())) {
-            if (!out_.send(control_.front(), nullptr)) break;
+            if (!out_.send(control_.front())) break;
             control_.pop_front();
         }
         int sent = 0;
         while (!out_.queue.empty() && control_.empty() && out_.can_send(out_.queue.front())) {
             size_t n = out_.queue.front().payload.size();
-            if (!out_.send(out_.queue.front(), nullptr)) break;
+            if (!out_.send(out_.queue.front())) break;
             out_.queue.pop_front();
             queued_bytes_ -= std::min(queued_bytes_, n);
             if (++sent == 4096) {

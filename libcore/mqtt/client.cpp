@@ -1,5 +1,6 @@
 #include "mqtt/client.hpp"
 #include "mqtt/connect_hook.hpp"
+#include "mqtt/props.hpp"
 #include "util/log.hpp"
 #include <cstring>
 #include <fmt/format.h>
@@ -57,13 +58,40 @@ std::string connack_v5(int rc) {
     return s ? fmt::format("{} (reason code 0x{:02x})", s, rc) : fmt::format("reason code 0x{:02x}", rc);
 }
 
+/// Paho's synchronous client, without its threads: no callbacks are set but the published one,
+/// which Paho calls from MQTTClient_receive, on our thread.
+class PahoClient final : public MqttClient {
+  public:
+    explicit PahoClient(MqttConfig cfg) : MqttClient(std::move(cfg)) {}
+    ~PahoClient() override { destroy(); }
+    Status connect() override;
+    bool connected() override;
+    Status subscribe(const std::vector<Subscription>& subs) override;
+    Expected<int> publish(const char* topic, std::string_view payload, int qos, bool retain,
+                          const PubProps* props) override;
+    bool service(const std::function<void(const MqttArrival&)>& on_message) override;
+    void pending(std::vector<int>& out) override;
+    void disconnect() override;
+
+  private:
+    void create();
+    void destroy();
+    static void on_published(void* ctx, int token, int packet_type, MQTTProperties* props,
+                             enum MQTTReasonCodes reason);
+    MQTTClient client_ = nullptr;
+    std::string ssl_error_;
+};
+
 } // namespace
 
-MqttClient::MqttClient(MqttConfig cfg) : cfg_(std::move(cfg)) {}
+std::unique_ptr<MqttClient> make_paho_client(MqttConfig cfg) { return std::make_unique<PahoClient>(std::move(cfg)); }
 
-MqttClient::~MqttClient() { destroy(); }
+std::unique_ptr<MqttClient> make_mqtt_client(MqttConfig cfg) {
+    if (cfg.wire) return make_wire_client(std::move(cfg));
+    return make_paho_client(std::move(cfg));
+}
 
-void MqttClient::create() {
+void PahoClient::create() {
     bool v6 = cfg_.host.find(':') != std::string::npos;
     std::string uri = fmt::format("{}://{}{}{}:{}", cfg_.tls ? "ssl" : "tcp", v6 ? "[" : "", cfg_.host,
                                   v6 ? "]" : "", cfg_.port);
@@ -77,25 +105,24 @@ void MqttClient::create() {
         client_ = nullptr;
         return;
     }
-    if (cfg_.version == 5) MQTTClient_setPublished(client_, this, &MqttClient::on_published);
+    if (cfg_.version == 5) MQTTClient_setPublished(client_, this, &PahoClient::on_published);
 }
 
-void MqttClient::destroy() {
+void PahoClient::destroy() {
     if (client_) MQTTClient_destroy(&client_);
     client_ = nullptr;
     fd_ = -1;
 }
 
-void MqttClient::on_published(void* ctx, int token, int, MQTTProperties*, enum MQTTReasonCodes reason) {
+void PahoClient::on_published(void* ctx, int token, int, MQTTProperties*, enum MQTTReasonCodes reason) {
     if (reason >= 0x80) {
         const char* s = MQTTReasonCode_toString(reason);
-        static_cast<MqttClient*>(ctx)->failed_.emplace_back(token, s ? s : fmt::format("reason 0x{:02x}", +reason));
+        static_cast<PahoClient*>(ctx)->failed_.emplace_back(token, s ? s : fmt::format("reason 0x{:02x}", +reason));
     }
 }
 
-std::vector<std::pair<int, std::string>> MqttClient::take_failed() { return std::exchange(failed_, {}); }
 
-Status MqttClient::connect() {
+Status PahoClient::connect() {
     refused_ = auth_refused_ = session_present_ = false;
     // A fresh Paho client per connection: its in-flight list belongs to the connection we lost
     // (the caller resends what was not acknowledged). With --persist, Paho keeps and resends it.
@@ -145,7 +172,7 @@ Status MqttClient::connect() {
         ssl.verify = !cfg_.insecure;
         ssl.ssl_error_context = this;
         ssl.ssl_error_cb = [](const char* str, size_t len, void* u) {
-            auto* self = static_cast<MqttClient*>(u);
+            auto* self = static_cast<PahoClient*>(u);
             if (self->ssl_error_.empty()) self->ssl_error_ = openssl_reason(std::string_view(str, len));
             return 0;
         };
@@ -216,9 +243,9 @@ Status MqttClient::connect() {
     return fail(Exit::unavailable, fmt::format("{}: {}", cfg_.src(), why));
 }
 
-bool MqttClient::connected() { return client_ && MQTTClient_isConnected(client_); }
+bool PahoClient::connected() { return client_ && MQTTClient_isConnected(client_); }
 
-Status MqttClient::subscribe(const std::vector<Subscription>& subs) {
+Status PahoClient::subscribe(const std::vector<Subscription>& subs) {
     std::vector<char*> filters;
     std::vector<int> qos;
     std::vector<MQTTSubscribe_options> opts;
@@ -259,8 +286,8 @@ Status MqttClient::subscribe(const std::vector<Subscription>& subs) {
     return {};
 }
 
-Expected<int> MqttClient::publish(const char* topic, std::string_view payload, int qos, bool retain,
-                                  MQTTProperties* props) {
+Expected<int> PahoClient::publish(const char* topic, std::string_view payload, int qos, bool retain,
+                                 const PubProps* pub_props) {
     if (!client_) return fail(Exit::runtime, "not connected");
     MQTTClient_message m = MQTTClient_message_initializer;
     m.payload = const_cast<char*>(payload.data());
@@ -270,10 +297,13 @@ Expected<int> MqttClient::publish(const char* topic, std::string_view payload, i
     MQTTClient_deliveryToken token = 0;
     int rc;
     if (cfg_.version == 5) {
-        if (props) m.properties = *props;
+        MQTTProperties props = MQTTProperties_initializer;
+        if (pub_props) pub_props->build(props);
+        m.properties = props;
         MQTTResponse r = MQTTClient_publishMessage5(client_, topic, &m, &token);
         rc = r.reasonCode;
         MQTTResponse_free(r);
+        MQTTProperties_free(&props);
     } else {
         rc = MQTTClient_publishMessage(client_, topic, &m, &token);
     }
@@ -287,7 +317,7 @@ Expected<int> MqttClient::publish(const char* topic, std::string_view payload, i
     return qos > 0 ? token : 0;
 }
 
-bool MqttClient::service(const std::function<void(const MqttArrival&)>& on_message) {
+bool PahoClient::service(const std::function<void(const MqttArrival&)>& on_message) {
     if (!client_) return false;
     for (int i = 0; i < 4096; ++i) {
         char* topic = nullptr;
@@ -315,7 +345,7 @@ bool MqttClient::service(const std::function<void(const MqttArrival&)>& on_messa
     return MQTTClient_isConnected(client_);
 }
 
-void MqttClient::pending(std::vector<int>& out) {
+void PahoClient::pending(std::vector<int>& out) {
     out.clear();
     if (!client_) return;
     MQTTClient_deliveryToken* tokens = nullptr;
@@ -326,7 +356,7 @@ void MqttClient::pending(std::vector<int>& out) {
     }
 }
 
-void MqttClient::disconnect() {
+void PahoClient::disconnect() {
     if (client_ && MQTTClient_isConnected(client_)) {
         if (cfg_.version == 5)
             MQTTClient_disconnect5(client_, 0, MQTTREASONCODE_SUCCESS, nullptr);

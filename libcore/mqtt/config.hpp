@@ -27,7 +27,9 @@ struct MqttConfig {
     bool will_retain = false;
     int connect_timeout_ms = 10000;
     int max_inflight = 20;
+    int max_inflight_qos2 = 0; // QoS 2 messages in flight, when fewer than max_inflight (0: no cap)
     std::string persist_dir; // Paho file persistence for QoS >= 1, when set
+    bool wire = false;       // libcore's wire client instead of Paho's (iot-pub, replay)
 
     /// How records name this broker: mqtt://host:port (or mqtts://).
     std::string src() const;

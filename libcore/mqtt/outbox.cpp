@@ -91,11 +91,14 @@ Outbox::Outbox(MqttSession& session, RunStats& stats) : session_(session), stats
 }
 
 bool Outbox::can_send(const OutMsg& m) const {
-    return session_.up() && (m.qos == 0 || inflight_count_ < session_.client().window());
+    if (!session_.up() || session_.client().blocked()) return false;
+    if (m.qos == 0) return true;
+    int qos2_cap = session_.client().config().max_inflight_qos2;
+    return inflight_count_ < session_.client().window() && (m.qos < 2 || qos2_cap <= 0 || inflight_qos2_ < qos2_cap);
 }
 
-bool Outbox::send(OutMsg& m, MQTTProperties* props) {
-    auto token = session_.client().publish(m.topic.c_str(), m.payload, m.qos, m.retain, props);
+bool Outbox::send(OutMsg& m) {
+    auto token = session_.client().publish(m.topic.c_str(), m.payload, m.qos, m.retain, m.has_props ? &m.props : nullptr);
     if (!token) {
         if (token.error().code == Exit::runtime) return false; // connection gone: stays queued
         ++stats_.failed;
@@ -107,6 +110,7 @@ bool Outbox::send(OutMsg& m, MQTTProperties* props) {
     else
         ++stats_.published;
     if (m.qos > 0) {
+        if (m.qos == 2) ++inflight_qos2_;
         inflight_.push_back({*token, false, std::move(m)});
         ++inflight_count_;
     } else if (on_done) {
@@ -118,12 +122,7 @@ bool Outbox::send(OutMsg& m, MQTTProperties* props) {
 size_t Outbox::send_queued(size_t max) {
     size_t n = 0;
     while (n < max && !queue.empty() && can_send(queue.front())) {
-        OutMsg& m = queue.front();
-        MQTTProperties props = MQTTProperties_initializer;
-        if (m.has_props) m.props.build(props);
-        bool sent = send(m, m.has_props ? &props : nullptr);
-        MQTTProperties_free(&props);
-        if (!sent) break;
+        if (!send(queue.front())) break;
         queue.pop_front();
         ++n;
     }
@@ -141,6 +140,7 @@ void Outbox::acks() {
         if (f.done || stamp_[static_cast<size_t>(f.token) & 0xffff] == epoch_) continue;
         f.done = true;
         --inflight_count_;
+        if (f.msg.qos == 2) --inflight_qos2_;
         bool refused = false;
         for (auto& [tok, why] : failed)
             if (tok == f.token) {
@@ -163,7 +163,7 @@ void Outbox::requeue() {
             queue.push_front(std::move(it->msg));
         }
     inflight_.clear();
-    inflight_count_ = 0;
+    inflight_count_ = inflight_qos2_ = 0;
 }
 
 } // namespace m2m

@@ -50,10 +50,10 @@ class Outbox {
 
     /// Can `m` go out now (connected, and for QoS 1/2 room in the window)?
     bool can_send(const OutMsg& m) const;
-    /// Publishes `m` (props built by the caller, or null). False when the connection is gone
+    /// Publishes `m` (with its props, if it has them). False when the connection is gone
     /// (the message stays the caller's); a message the client refuses is counted as failed,
     /// reported through on_bad, and true is returned.
-    bool send(OutMsg& m, MQTTProperties* props);
+    bool send(OutMsg& m);
     /// Sends from the front of the queue while can_send(); returns how many went.
     size_t send_queued(size_t max);
     /// Retires the messages the broker acknowledged (call after each service pass).
@@ -77,6 +77,7 @@ class Outbox {
     RunStats& stats_;
     std::deque<InFlight> inflight_;
     int inflight_count_ = 0;
+    int inflight_qos2_ = 0;
     std::vector<int> tokens_;
     std::vector<uint32_t> stamp_;
     uint32_t epoch_ = 0;

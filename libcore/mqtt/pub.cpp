@@ -221,7 +221,8 @@ class Publisher {
     void pump() {
         if (loop_.stopped()) return;
         int sent = 0;
-        Cork cork(session_.client().fd());
+        // Paho writes each message with its own writev; the wire client writes a burst at once
+        Cork cork(session_.client().config().wire ? -1 : session_.client().fd());
         while (session_.up() && !awaiting_) {
             if (queue_.empty()) fill(64);
             if (queue_.empty()) break;
@@ -235,6 +236,7 @@ class Publisher {
                 break;
             }
         }
+        session_.flush();
         cork.off(); // sends what the burst left, now
         if (fed_ && !session_.up()) fill(a_.buffer);
         if (!single_ && stdin_watch_ >= 0) {
@@ -255,17 +257,13 @@ class Publisher {
     }
 
     bool send(OutMsg& m) {
-        MQTTProperties props = MQTTProperties_initializer;
-        std::string corr;
         if (a_.rr) {
             m.has_props = true;
             m.props.response_topic = rr_topic;
             if (!m.props.correlation_data) m.props.correlation_data = fmt::format("{}-{}", rr_prefix, m.line);
             awaited_ = *m.props.correlation_data;
         }
-        if (m.has_props) m.props.build(props);
-        bool sent = out_.send(m, m.has_props ? &props : nullptr);
-        MQTTProperties_free(&props);
+        bool sent = out_.send(m);
         if (sent && a_.rr) awaiting_ = true;
         return sent;
     }
@@ -313,7 +311,10 @@ Expected<PubSetup> setup_pub(const PubArgs& a, const std::string& tool) {
     auto cfg = resolve_mqtt(a.mqtt, tool, uri);
     if (!cfg) return std::unexpected(cfg.error());
     cfg->max_inflight = std::max(1, a.max_inflight);
+    cfg->max_inflight_qos2 = std::max(1, a.max_inflight_qos2);
     cfg->persist_dir = a.persist;
+    // libcore's wire client, unless Paho's file store (--persist) or --rr's subscription is wanted
+    cfg->wire = a.persist.empty() && !a.rr;
     if (!a.persist.empty()) cfg->clean = false;
     int qos = a.qos >= 0 ? a.qos : std::atoi(uri.get("qos", "0").c_str());
     if (qos < 0 || qos > 2) return fail(Exit::usage, fmt::format("bad QoS {}: use 0, 1 or 2", qos));

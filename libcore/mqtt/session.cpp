@@ -6,7 +6,7 @@
 namespace m2m {
 
 MqttSession::MqttSession(EventLoop& loop, MqttConfig cfg, bool reconnect, RunStats& stats)
-    : loop_(loop), client_(std::move(cfg)), reconnect_(reconnect), stats_(stats) {
+    : loop_(loop), client_(make_mqtt_client(std::move(cfg))), reconnect_(reconnect), stats_(stats) {
     stats_.mqtt = true;
 }
 
@@ -16,8 +16,8 @@ MqttSession::~MqttSession() {
 }
 
 Status MqttSession::start() {
-    if (auto st = client_.connect(); !st) return st;
-    log::info("connected to {} as {}", client_.config().src(), client_.config().client_id);
+    if (auto st = client_->connect(); !st) return st;
+    log::info("connected to {} as {}", client_->config().src(), client_->config().client_id);
     attach();
     if (on_up) return on_up();
     return {};
@@ -26,8 +26,28 @@ Status MqttSession::start() {
 void MqttSession::attach() {
     up_ = true;
     backoff_us_ = 50000;
-    watch_ = loop_.watch(client_.fd(), POLLIN, [this](short) { service(); });
+    watch_ = loop_.watch(client_->fd(), POLLIN, [this](short ev) {
+        if (ev & POLLOUT) {
+            flush();
+            // the socket took what waited: publishing may go on
+            if (up_ && !client_->blocked() && on_serviced) on_serviced();
+        }
+        if (up_ && (ev & ~POLLOUT)) service();
+    });
     arm_tick();
+}
+
+void MqttSession::update_events() {
+    if (watch_ >= 0) loop_.set_events(watch_, static_cast<short>(POLLIN | (client_->wants_write() ? POLLOUT : 0)));
+}
+
+void MqttSession::flush() {
+    if (!up_) return;
+    if (!client_->flush()) {
+        if (!loop_.stopped()) lost();
+        return;
+    }
+    update_events();
 }
 
 void MqttSession::arm_tick() {
@@ -42,7 +62,7 @@ void MqttSession::arm_tick() {
 
 void MqttSession::service() {
     if (!up_) return;
-    bool alive = client_.service([this](const MqttArrival& a) {
+    bool alive = client_->service([this](const MqttArrival& a) {
         ++stats_.received;
         if (a.dup) ++stats_.duplicates;
         if (on_message) on_message(a);
@@ -51,6 +71,7 @@ void MqttSession::service() {
     // on_serviced must not run then: it would take the messages still in flight as acknowledged.
     if (alive) {
         if (on_serviced) on_serviced();
+        flush(); // the answers service() queued and what on_serviced published, in one write
     } else if (up_ && !loop_.stopped()) {
         lost();
     }
@@ -62,19 +83,19 @@ void MqttSession::lost() {
     if (tick_ >= 0) loop_.cancel(tick_), tick_ = -1;
     if (on_lost) on_lost();
     if (!reconnect_) {
-        failure_ = fmt::format("{}: connection lost", client_.config().src());
+        failure_ = fmt::format("{}: connection lost", client_->config().src());
         loop_.stop(Exit::runtime);
         return;
     }
-    log::note("{}: connection lost; reconnecting", client_.config().src());
+    log::note("{}: connection lost; reconnecting", client_->config().src());
     loop_.at(mono_us() + backoff_us_, [this] { retry(); });
 }
 
 void MqttSession::retry() {
     if (loop_.stopped()) return;
-    auto st = client_.connect();
+    auto st = client_->connect();
     if (!st) {
-        if (client_.auth_refused()) {
+        if (client_->auth_refused()) {
             failure_ = st.error().message;
             loop_.stop(Exit::runtime);
             return;
@@ -85,7 +106,7 @@ void MqttSession::retry() {
         return;
     }
     ++stats_.reconnects;
-    log::note("{}: reconnected", client_.config().src());
+    log::note("{}: reconnected", client_->config().src());
     attach();
     if (on_up) {
         if (auto s = on_up(); !s) {

@@ -22,7 +22,9 @@ class MqttSession {
 
     Status start();
     bool up() const { return up_; }
-    MqttClient& client() { return client_; }
+    MqttClient& client() { return *client_; }
+    /// Writes what was published, and watches for the socket to take the rest.
+    void flush();
     const std::string& failure() const { return failure_; }
     /// Handles what the broker sent now (also called after publishing a batch).
     void service();
@@ -32,9 +34,10 @@ class MqttSession {
     void lost();
     void retry();
     void arm_tick();
+    void update_events();
 
     EventLoop& loop_;
-    MqttClient client_;
+    std::unique_ptr<MqttClient> client_;
     bool reconnect_;
     RunStats& stats_;
     int watch_ = -1, tick_ = -1;

@@ -97,26 +97,60 @@ template <class Fn> bool walk_props(std::string_view p, Fn&& fn) {
 
 } // namespace
 
+void PropWriter::byte(uint8_t id, uint8_t v) {
+    bytes.push_back(static_cast<char>(id));
+    bytes.push_back(static_cast<char>(v));
+}
+void PropWriter::u16(uint8_t id, uint16_t v) {
+    bytes.push_back(static_cast<char>(id));
+    wire::u16(bytes, v);
+}
+void PropWriter::u32(uint8_t id, uint32_t v) {
+    bytes.push_back(static_cast<char>(id));
+    for (int s = 24; s >= 0; s -= 8)
+        bytes.push_back(static_cast<char>((v >> s) & 0xFF));
+}
+void PropWriter::str(uint8_t id, std::string_view s) {
+    bytes.push_back(static_cast<char>(id));
+    wire::str(bytes, s);
+}
+void PropWriter::pair(uint8_t id, std::string_view k, std::string_view v) {
+    bytes.push_back(static_cast<char>(id));
+    wire::str(bytes, k);
+    wire::str(bytes, v);
+}
+
 void connect(std::string& out, const Connect& c) {
     bool five = c.version == v5;
-    size_t len = 10 + (five ? 1 : 0) + 2 + c.client_id.size();
+    size_t len = 10 + 2 + c.client_id.size();
+    if (five) len += varint_size(c.props.size()) + c.props.size();
+    if (c.has_will) len += (five ? 1 : 0) + 2 + c.will_topic.size() + 2 + c.will_payload.size();
     if (c.has_user) len += 2 + c.user.size();
     if (c.has_password) len += 2 + c.password.size();
     header(out, CONNECT << 4, len);
     str(out, "MQTT");
     out.push_back(static_cast<char>(five ? v5 : v311));
     uint8_t flags = (c.clean ? 0x02 : 0) | (c.has_user ? 0x80 : 0) | (c.has_password ? 0x40 : 0);
+    if (c.has_will) flags |= static_cast<uint8_t>(0x04 | (c.will_qos & 3) << 3 | (c.will_retain ? 0x20 : 0));
     out.push_back(static_cast<char>(flags));
     u16(out, c.keepalive);
-    if (five) out.push_back(0); // no properties
+    if (five) {
+        varint(out, c.props.size());
+        out.append(c.props);
+    }
     str(out, c.client_id);
+    if (c.has_will) {
+        if (five) out.push_back(0); // no will properties
+        str(out, c.will_topic);
+        str(out, c.will_payload);
+    }
     if (c.has_user) str(out, c.user);
     if (c.has_password) str(out, c.password);
 }
 
 void publish(std::string& out, std::string_view topic, std::string_view payload, int qos, bool retain,
-             uint16_t id, bool dup, int version, UserProps user) {
-    size_t props = 0;
+             uint16_t id, bool dup, int version, UserProps user, std::string_view more) {
+    size_t props = more.size();
     for (auto& [k, v] : user)
         props += 1 + 2 + k.size() + 2 + v.size();
     size_t len = 2 + topic.size() + (qos ? 2 : 0) + payload.size();
@@ -131,12 +165,18 @@ void publish(std::string& out, std::string_view topic, std::string_view payload,
             str(out, k);
             str(out, v);
         }
+        out.append(more);
     }
     out.append(payload);
 }
 
 void puback(std::string& out, uint16_t id) {
     header(out, PUBACK << 4, 2);
+    u16(out, id);
+}
+
+void ack(std::string& out, Type type, uint16_t id) {
+    header(out, static_cast<uint8_t>(type << 4 | (type == PUBREL ? 0x02 : 0)), 2);
     u16(out, id);
 }
 
@@ -291,6 +331,18 @@ bool user_property(std::string_view props, std::string_view key, std::string_vie
         size_t kl = static_cast<size_t>(rd16(v, 0));
         if (v.substr(2, kl) != key) return;
         value = v.substr(2 + kl + 2);
+        found = true;
+    });
+    return found;
+}
+
+bool numeric_property(std::string_view props, int id, uint32_t& value) {
+    bool found = false;
+    walk_props(props, [&](size_t pid, std::string_view v) {
+        if (found || pid != static_cast<size_t>(id) || v.size() > 4 || pid == 0x0B) return;
+        value = 0;
+        for (char c : v)
+            value = value << 8 | static_cast<unsigned char>(c);
         found = true;
     });
     return found;

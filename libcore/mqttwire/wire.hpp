@@ -41,15 +41,33 @@ struct Connect {
     std::string user, password;
     bool has_user = false, has_password = false;
     int version = v311;
+    // last will
+    bool has_will = false;
+    std::string will_topic, will_payload;
+    int will_qos = 0;
+    bool will_retain = false;
+    std::string props; // MQTT 5: the CONNECT property block (see PropWriter)
+};
+
+/// An MQTT 5 property block, written property by property (without its length prefix).
+struct PropWriter {
+    std::string bytes;
+    void byte(uint8_t id, uint8_t v);
+    void u16(uint8_t id, uint16_t v);
+    void u32(uint8_t id, uint32_t v);
+    void str(uint8_t id, std::string_view s); // UTF-8 string or binary data
+    void pair(uint8_t id, std::string_view k, std::string_view v);
 };
 
 void connect(std::string& out, const Connect& c);
-/// PUBLISH; `id` is ignored at QoS 0. Under MQTT 5 the packet carries a property block, with
-/// `user` as user properties (they need version 5).
+/// PUBLISH; `id` is ignored at QoS 0. Under MQTT 5 the packet carries a property block: `user` as
+/// user properties, then the ready-made properties `props` (both need version 5).
 void publish(std::string& out, std::string_view topic, std::string_view payload, int qos, bool retain,
-             uint16_t id, bool dup = false, int version = v311, UserProps user = {});
+             uint16_t id, bool dup = false, int version = v311, UserProps user = {}, std::string_view props = {});
 /// PUBACK (the two-byte form, which MQTT 5 reads as "success, no properties").
 void puback(std::string& out, uint16_t id);
+/// PUBACK, PUBREC, PUBREL or PUBCOMP in the two-byte form (PUBREL with its required flags).
+void ack(std::string& out, Type type, uint16_t id);
 void subscribe(std::string& out, uint16_t id, const std::vector<std::pair<std::string, int>>& filters,
                int version = v311);
 void pingreq(std::string& out);
@@ -72,6 +90,9 @@ struct Packet {
 
 /// The value of the first user property named `key` in an MQTT 5 property block.
 bool user_property(std::string_view props, std::string_view key, std::string_view& value);
+
+/// The value of the first numeric property `id` (byte, two- or four-byte integer) in a block.
+bool numeric_property(std::string_view props, int id, uint32_t& value);
 
 /// Words for an MQTT 5 reason code (or a 3.1.1 CONNACK return code when `version` is 3.1.1).
 std::string reason_text(int code, int version);

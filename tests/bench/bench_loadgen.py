@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -34,6 +35,8 @@ def mosquitto_pub_delivered(port, procs, per_proc):
     sub = subprocess.Popen(["mosquitto_sub", "-p", str(port), "-t", "mp/#", "-C", str(total + 1), "-W", "120"],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert sub.stdout.readline() == b"probe\n", "mosquitto_sub did not subscribe"
+    # read while the publishers run: a subscriber stalled on a full pipe makes the broker queue
+    threading.Thread(target=lambda: [None for _ in iter(lambda: sub.stdout.read(65536), b"")], daemon=True).start()
     lines = "".join(f"{i} {'x' * 40}\n" for i in range(per_proc)).encode()
     t0 = time.monotonic()
     ps = [subprocess.Popen(["mosquitto_pub", "-p", str(port), "-t", f"mp/{k}", "-l"], stdin=subprocess.PIPE,
@@ -43,7 +46,7 @@ def mosquitto_pub_delivered(port, procs, per_proc):
         p.stdin.close()
     for p in ps:
         p.wait(timeout=120)
-    sub.communicate(timeout=120)
+    sub.wait(timeout=120)
     return total / (time.monotonic() - t0) if sub.returncode == 0 else 0.0
 
 

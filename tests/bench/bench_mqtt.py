@@ -7,6 +7,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "../integration"))
@@ -25,14 +26,18 @@ def delivered_rate(broker, publisher_cmd, n, qos, lines_file):
     sub = subprocess.Popen(["mosquitto_sub", "-p", str(broker.port), "-t", topic, "-t", topic + "/ready", "-q", str(qos),
                             "-C", str(n + 1), "-W", "300"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert sub.stdout.readline() == b"probe\n", "mosquitto_sub did not subscribe"
+    # the subscriber's output is read while the publisher runs: a full pipe would stall it, and the
+    # broker would queue everything until the publisher is done (measuring its queue, not delivery)
+    drain = threading.Thread(target=lambda: [None for _ in iter(lambda: sub.stdout.read(65536), b"")], daemon=True)
+    drain.start()
     t0 = time.monotonic()
     with open(lines_file, "rb") as f:
         subprocess.run(publisher_cmd(topic), stdin=f, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
     try:  # once the publisher is done, what it sent arrives within seconds; else it never will
-        sub.communicate(timeout=max(30, n / 2000))  # a QoS 2 backlog drains at a few thousand/s
+        sub.wait(timeout=max(30, n / 2000))  # a QoS 2 backlog drains at a few thousand/s
     except subprocess.TimeoutExpired:
         sub.kill()  # the mosquitto_sub we started, by its PID
-        sub.communicate()
+        sub.wait()
         return 0.0, -1
     dt = time.monotonic() - t0
     return (n / dt if sub.returncode == 0 else 0.0), sub.returncode

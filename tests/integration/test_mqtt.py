@@ -278,6 +278,46 @@ def test_tls_with_the_wrong_ca_is_refused_clearly(tmp_path, certs):
         b.stop()
 
 
+def test_iot_pub_with_the_wrong_ca_is_refused_clearly(tmp_path, certs):
+    """iot-pub's own TLS client (not Paho's) verifies the broker too."""
+    b = Broker(tmp_path, tls=certs).start()
+    try:
+        r = run("iot-pub", b.tls_url, "--cafile", certs["other_ca"], "-t", "x", "-m", "y")
+        assert r.returncode == 4, r.stderr.decode()
+        assert "certificate is not trusted" in r.stderr.decode()
+    finally:
+        b.stop()
+
+
+def test_iot_pub_will_is_published_when_it_vanishes(broker, procs):
+    """The last will rides in iot-pub's CONNECT: killed, iot-pub leaves its will behind, MQTT 5 too."""
+    for v in ["311", "5"]:
+        sub = subscriber(procs, broker.url, "-t", f"gone/{v}", "-q", "1", "-C", "1", "-W", "20s")
+        pub = procs("iot-pub", broker.url, "-v", "-V", v, "-t", "x", "--will-topic", f"gone/{v}",
+                    "--will-payload", "bye", "--will-qos", "1", stdin=subprocess.PIPE)
+        pub.wait_stderr("connected to")
+        pub.kill()  # SIGKILL, by its PID: no DISCONNECT, so the broker sends the will
+        code, out, err = sub.finish()
+        assert code == 0, err.decode()
+        assert [(x["topic"], x["text"], x["qos"]) for x in records(out)] == [(f"gone/{v}", "bye", 1)]
+
+
+def test_mqtt5_qos2_and_persist_paths(broker, procs, tmp_path):
+    """QoS 2 under MQTT 5 through iot-pub's own client, and QoS 1 through --persist (Paho's file
+    store): everything arrives, in order, every message acknowledged."""
+    n = 2000
+    lines = "".join(f"{i}\n" for i in range(n))
+    for args in (["-V", "5", "-q", "2"], ["-q", "1", "--persist", str(tmp_path / "store")]):
+        sub = subscriber(procs, broker.url, "-t", "pp", "-q", "2", "-C", str(n), "-W", "60s")
+        r = run("iot-pub", broker.url, "-l", "-t", "pp", "--stats", *args, input=lines)
+        assert r.returncode == 0, r.stderr.decode()
+        st = stats_of(r.stderr)
+        assert st["acked"] == st["published"] == n, st
+        code, out, err = sub.finish()
+        assert code == 0, err.decode()
+        assert [x["json"] for x in records(out)] == list(range(n))  # "7" is compact JSON
+
+
 def test_bad_password_is_not_authorised(tmp_path):
     b = Broker(tmp_path, passwords={"ops": "s3cret"}).start()
     try:

@@ -145,3 +145,49 @@ TEST_CASE("MQTT 5: CONNECT, PUBLISH and SUBSCRIBE carry a property block; user p
     CHECK(wire::reason_text(5, wire::v311) == "not authorised");
     CHECK(wire::reason_text(0x87, wire::v5) == "not authorised");
 }
+
+TEST_CASE("CONNECT carries a last will and MQTT 5 connect properties; acknowledgements have their flags") {
+    std::string out;
+    wire::Connect c;
+    c.client_id = "p";
+    c.keepalive = 60;
+    c.has_will = true;
+    c.will_topic = "w";
+    c.will_payload = "bye";
+    c.will_qos = 1;
+    c.will_retain = true;
+    wire::connect(out, c);
+    // flags 0x2e: clean session, will, will QoS 1, will retain
+    CHECK(hex(out) == "1015" "00044d515454" "04" "2e" "003c" "000170" "000177" "0003627965");
+    out.clear();
+    c.version = wire::v5;
+    wire::PropWriter w;
+    w.u32(0x11, 0xFFFFFFFF); // session expiry
+    c.props = w.bytes;
+    wire::connect(out, c);
+    // the property block after the keepalive; an empty will property block before the will topic
+    CHECK(hex(out) == "101c" "00044d515454" "05" "2e" "003c" "0511ffffffff"
+                      "000170" "00" "000177" "0003627965");
+
+    out.clear();
+    wire::ack(out, wire::PUBREL, 0x1234);
+    wire::ack(out, wire::PUBREC, 2);
+    wire::ack(out, wire::PUBCOMP, 3);
+    CHECK(hex(out) == "62021234" "50020002" "70020003"); // PUBREL has flags 0b0010
+
+    out.clear();
+    wire::PropWriter p;
+    p.byte(0x01, 1);
+    p.u16(0x23, 5);
+    p.str(0x03, "t");
+    p.pair(0x26, "k", "v");
+    wire::publish(out, "a", "x", 0, false, 0, false, wire::v5, {}, p.bytes);
+    CHECK(hex(out) == "3015" "000161" "10" "0101" "230005" "03000174" "2600016b000176" "78");
+
+    uint32_t v = 0;
+    CHECK(wire::numeric_property(p.bytes, 0x23, v));
+    CHECK(v == 5);
+    CHECK(wire::numeric_property(p.bytes, 0x01, v));
+    CHECK(v == 1);
+    CHECK_FALSE(wire::numeric_property(p.bytes, 0x21, v));
+}
