@@ -77,6 +77,9 @@ class MqttClient {
     virtual bool wants_write() const { return false; }
     /// Whether so much waits to be written that publishing should pause.
     virtual bool blocked() const { return false; }
+    /// QoS 0 messages publish() took that never reached the socket before the connection was
+    /// lost (counted as drops); the count restarts.
+    virtual uint64_t take_unsent_qos0() { return 0; }
 
     /// Handles what the broker sent (acknowledgements, messages, pings). Returns false when
     /// the connection was lost.

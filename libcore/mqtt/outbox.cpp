@@ -156,6 +156,7 @@ void Outbox::acks() {
 }
 
 void Outbox::requeue() {
+    if (uint64_t n = session_.client().take_unsent_qos0()) stats_.drops["qos0_unsent"] += n;
     if (!session_.client().config().persist_dir.empty()) return; // Paho resends from its store
     for (auto it = inflight_.rbegin(); it != inflight_.rend(); ++it)
         if (!it->done) {

@@ -65,6 +65,11 @@ class WireClient final : public MqttClient {
     bool flush() override;
     bool wants_write() const override { return fd_ >= 0 && !dead_ && off_ < out_.size(); }
     bool blocked() const override { return out_.size() - off_ >= blocked_at; }
+    uint64_t take_unsent_qos0() override {
+        uint64_t n = q0_ends_.size();
+        q0_ends_.clear();
+        return n;
+    }
     bool service(const std::function<void(const MqttArrival&)>& on_message) override;
     void pending(std::vector<int>& out) override;
     void disconnect() override;
@@ -88,6 +93,8 @@ class WireClient final : public MqttClient {
     wire::Decoder dec_;
     std::string out_;
     size_t off_ = 0;
+    uint64_t base_ = 0;            // the stream offset of out_[0]
+    std::deque<uint64_t> q0_ends_; // where each QoS 0 message not yet written ends in the stream
     bool dead_ = false;
     std::string why_dead_;
     std::vector<uint8_t> state_ = std::vector<uint8_t>(65536, free_id);
@@ -188,6 +195,8 @@ Status WireClient::connect() {
     close_socket();
     out_.clear();
     off_ = 0;
+    base_ = 0;
+    q0_ends_.clear(); // taken by the caller when the connection was lost
     dead_ = false;
     why_dead_.clear();
     ping_out_ = false;
@@ -278,6 +287,7 @@ Expected<int> WireClient::publish(const char* topic, std::string_view payload, i
         wire::publish(out_, topic, payload, qos, retain, id, false, wire::v5, {}, encode_props(*props));
     else
         wire::publish(out_, topic, payload, qos, retain, id, false, version());
+    if (qos == 0) q0_ends_.push_back(base_ + out_.size());
     if (out_.size() - off_ >= write_chunk) flush(); // a lost connection shows at the next call
     return int{id};
 }
@@ -308,11 +318,11 @@ bool WireClient::flush() {
         off_ += put;
         last_write_us_ = mono_us();
     }
-    if (off_ == out_.size()) {
-        out_.clear();
-        off_ = 0;
-    } else if (off_ > write_chunk) {
+    while (!q0_ends_.empty() && q0_ends_.front() <= base_ + off_)
+        q0_ends_.pop_front();
+    if (off_ == out_.size() || off_ > write_chunk) {
         out_.erase(0, off_);
+        base_ += off_;
         off_ = 0;
     }
     return true;
