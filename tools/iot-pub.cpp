@@ -37,16 +37,8 @@ int main(int argc, char** argv) {
     CLI::App app;
     m2m::add_mqtt_options(app, args.mqtt, "publish to");
     const char* g = "Messages";
-    app.add_option("-t,--topic", args.topic,
-                   "Topic, or a template over record fields: plant/{dev}/{ch} (default: BROKER's topic, else "
-                   "each record's topic field)")
-        ->group(g);
-    m2m::cli::choices(
-        app.add_option("-q,--qos", args.qos, "QoS (default 0, or BROKER's ?qos=); a record's qos wins"),
-        {"0", "1", "2"})
-        ->group(g);
-    app.add_flag("-r,--retain", args.retain, "Retain the messages; a record's retain wins")->group(g);
-    app.add_flag("--whole", args.whole, "Publish each whole record line, not its payload")->group(g);
+    const char* f = "Flow";
+    m2m::add_publish_options(app, args, {"BROKER", true, g, f, "Messages held while the broker is away; then stdin waits"});
     app.add_flag("-l,--raw", args.raw, "Each stdin line is one message as it is (as mosquitto_pub -l)")
         ->group(g);
     app.add_option("-m,--message", args.message, "Publish this one message and exit")
@@ -61,17 +53,6 @@ int main(int argc, char** argv) {
                    "Longest input line in bytes; longer ones are reported and skipped")
         ->capture_default_str()
         ->group(g);
-    const char* f = "Flow";
-    app.add_option(
-           "--max-inflight", args.max_inflight,
-           "QoS 1/2 messages awaiting acknowledgement at once (the broker's Receive Maximum caps it). "
-           "Unless this is given, at most 20 of them are QoS 2: mosquitto 2.0 drops QoS 2 messages beyond "
-           "its max_inflight_messages, 20 by default")
-        ->capture_default_str()
-        ->group(f);
-    app.add_option("--buffer", args.buffer, "Messages held while the broker is away; then stdin waits")
-        ->capture_default_str()
-        ->group(f);
     m2m::cli::completes(app.add_option("--persist", args.persist,
                                        "Keep QoS 1/2 messages in DIR until acknowledged (Paho's file store; "
                                        "survives a restart of iot-pub; implies -c)"),
@@ -92,8 +73,5 @@ int main(int argc, char** argv) {
     m2m::cli::add_output_options(app, args.output);
     m2m::cli::add_limit_options(app, args.limits, "records read");
     m2m::cli::add_common_options(app, args.common);
-    return m2m::cli::run_tool(app, doc, args.common, argc, argv, [&] {
-        if (app.count("--max-inflight")) args.max_inflight_qos2 = args.max_inflight;
-        return m2m::run_pub(args);
-    });
+    return m2m::cli::run_tool(app, doc, args.common, argc, argv, [&] { return m2m::run_pub(args); });
 }

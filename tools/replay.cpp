@@ -74,30 +74,13 @@ int main(int argc, char** argv) {
         ->group("Simulated device");
     m2m::cli::add_framing_options(app, args.framing);
     const char* b = "Broker target (mqtt://, mqtts://)";
-    app.add_option("-t,--topic", pub.topic,
-                   "Topic, or a template over record fields: plant/{dev}/{ch} (default: TARGET's topic, else "
-                   "each record's topic field)")
-        ->group(b);
-    m2m::cli::choices(
-        app.add_option("-q,--qos", pub.qos, "QoS (default 0, or TARGET's ?qos=); a record's qos wins"),
-        {"0", "1", "2"})
-        ->group(b);
-    app.add_flag("--retain", pub.retain, "Retain the messages; a record's retain wins")->group(b);
-    app.add_flag("--whole", pub.whole, "Publish each whole record line, not its payload")->group(b);
-    app.add_option("--max-inflight", pub.max_inflight,
-                   "QoS 1/2 messages awaiting acknowledgement at once (unless given, at most 20 of them QoS 2)")
-        ->capture_default_str()
-        ->group(b);
-    app.add_option("--buffer", pub.buffer, "Records held while the broker is away or slow; then the replay waits")
-        ->capture_default_str()
-        ->group(b);
+    m2m::add_publish_options(app, pub, {"TARGET", false, b, b, "Records held while the broker is away or slow; then the replay waits"});
     m2m::add_mqtt_options(app, pub.mqtt, "publish to", m2m::session | m2m::will);
     m2m::cli::add_common_options(app, args.common);
     return m2m::cli::run_tool(app, doc, args.common, argc, argv, [&] {
         pub.raw = args.raw;
         pub.common = args.common;
         args.broker = [&](const std::string& target, m2m::EventLoop& loop, m2m::RunStats& stats) {
-            if (app.count("--max-inflight")) pub.max_inflight_qos2 = pub.max_inflight;
             return m2m::open_broker_sink(pub, target, loop, stats);
         };
         return m2m::run_replay(args);

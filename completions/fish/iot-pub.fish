@@ -25,13 +25,13 @@ complete -c iot-pub -s t -l topic -d 'Topic, or a template over record fields: p
 complete -c iot-pub -s q -l qos -d 'QoS (default 0, or BROKER\'s ?qos=); a record\'s qos wins' -xa '0 1 2'
 complete -c iot-pub -s r -l retain -d 'Retain the messages; a record\'s retain wins'
 complete -c iot-pub -l whole -d 'Publish each whole record line, not its payload'
+complete -c iot-pub -l max-inflight -d 'QoS 1/2 messages awaiting acknowledgement at once (the broker\'s Receive Maximum caps it). Unless this is given, at most 20 of them are QoS 2: mosquitto 2.0 drops QoS 2 messages beyond its max_inflight_messages, 20 by default' -x
+complete -c iot-pub -l buffer -d 'Messages held while the broker is away; then stdin waits' -x
 complete -c iot-pub -s l -l raw -d 'Each stdin line is one message as it is (as mosquitto_pub -l)'
 complete -c iot-pub -s m -l message -d 'Publish this one message and exit' -x
 complete -c iot-pub -s f -l file -d 'Publish the content of FILE as one message' -x
 complete -c iot-pub -s n -l null-message -d 'Publish one empty message (clears a retained one)'
 complete -c iot-pub -l max-line -d 'Longest input line in bytes; longer ones are reported and skipped' -x
-complete -c iot-pub -l max-inflight -d 'QoS 1/2 messages awaiting acknowledgement at once (the broker\'s Receive Maximum caps it). Unless this is given, at most 20 of them are QoS 2: mosquitto 2.0 drops QoS 2 messages beyond its max_inflight_messages, 20 by default' -x
-complete -c iot-pub -l buffer -d 'Messages held while the broker is away; then stdin waits' -x
 complete -c iot-pub -l persist -d 'Keep QoS 1/2 messages in DIR until acknowledged (Paho\'s file store; survives a restart of iot-pub; implies -c)' -x
 complete -c iot-pub -l content-type -d 'Content type of every message' -x
 complete -c iot-pub -l response-topic -d 'Response topic (with --rr: where replies come)' -x

@@ -16,7 +16,7 @@ complete -c replay -s t -l topic -d 'Topic, or a template over record fields: pl
 complete -c replay -s q -l qos -d 'QoS (default 0, or TARGET\'s ?qos=); a record\'s qos wins' -xa '0 1 2'
 complete -c replay -l retain -d 'Retain the messages; a record\'s retain wins'
 complete -c replay -l whole -d 'Publish each whole record line, not its payload'
-complete -c replay -l max-inflight -d 'QoS 1/2 messages awaiting acknowledgement at once (unless given, at most 20 of them QoS 2)' -x
+complete -c replay -l max-inflight -d 'QoS 1/2 messages awaiting acknowledgement at once (the broker\'s Receive Maximum caps it). Unless this is given, at most 20 of them are QoS 2: mosquitto 2.0 drops QoS 2 messages beyond its max_inflight_messages, 20 by default' -x
 complete -c replay -l buffer -d 'Records held while the broker is away or slow; then the replay waits' -x
 complete -c replay -l help -d 'Print this help message and exit'
 complete -c replay -s h -l host -d 'Broker host (overrides BROKER\'s)' -x

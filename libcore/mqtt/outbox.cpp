@@ -93,7 +93,7 @@ Outbox::Outbox(MqttSession& session, RunStats& stats) : session_(session), stats
 bool Outbox::can_send(const OutMsg& m) const {
     if (!session_.up() || session_.client().blocked()) return false;
     if (m.qos == 0) return true;
-    int qos2_cap = session_.client().config().max_inflight_qos2;
+    int qos2_cap = qos2_cap_ >= 0 ? qos2_cap_ : session_.client().config().max_inflight_qos2;
     return inflight_count_ < session_.client().window() && (m.qos < 2 || qos2_cap <= 0 || inflight_qos2_ < qos2_cap);
 }
 
@@ -141,6 +141,7 @@ void Outbox::acks() {
         f.done = true;
         --inflight_count_;
         if (f.msg.qos == 2) --inflight_qos2_;
+        ++acked_this_up_;
         bool refused = false;
         for (auto& [tok, why] : failed)
             if (tok == f.token) {
@@ -157,6 +158,17 @@ void Outbox::acks() {
 
 void Outbox::requeue() {
     if (uint64_t n = session_.client().take_unsent_qos0()) stats_.drops["qos0_unsent"] += n;
+    // A broker that drops the connection when too many QoS 2 messages are in flight (mosquitto 2.0
+    // beyond its max_inflight_messages, with an explicit --max-inflight) would do it again on every
+    // reconnect: after a loss with none of them acknowledged, send half as many at once.
+    if (inflight_qos2_ > 1 && acked_this_up_ == 0) {
+        qos2_cap_ = std::max(1, inflight_qos2_ / 2);
+        log::warn("the connection was lost with {} QoS 2 messages in flight and none acknowledged; sending at "
+                  "most {} at once from now on (the broker's limit may be lower: mosquitto's "
+                  "max_inflight_messages is 20 by default)",
+                  inflight_qos2_, qos2_cap_);
+    }
+    acked_this_up_ = 0;
     if (!session_.client().config().persist_dir.empty()) return; // Paho resends from its store
     for (auto it = inflight_.rbegin(); it != inflight_.rend(); ++it)
         if (!it->done) {

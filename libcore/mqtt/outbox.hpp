@@ -78,6 +78,8 @@ class Outbox {
     std::deque<InFlight> inflight_;
     int inflight_count_ = 0;
     int inflight_qos2_ = 0;
+    int qos2_cap_ = -1;           // lowered after a broker dropped a connection over too many (-1: config's)
+    uint64_t acked_this_up_ = 0;  // acknowledgements since the connection came up
     std::vector<int> tokens_;
     std::vector<uint32_t> stamp_;
     uint32_t epoch_ = 0;

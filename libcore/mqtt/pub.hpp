@@ -35,6 +35,17 @@ struct PubArgs {
 
 Expected<Exit> run_pub(const PubArgs& a);
 
+/// How the shared publishing options read in a tool.
+struct PublishOptionsFor {
+    const char* endpoint;  // what the defaults come from: "BROKER", "TARGET"
+    bool short_retain;     // -r for --retain (replay's -r is --raw)
+    const char* messages_group;
+    const char* flow_group;
+    const char* buffer_help;
+};
+/// -t -q --retain --whole --max-inflight --buffer, as iot-pub and replay's broker TARGET share them.
+void add_publish_options(CLI::App& app, PubArgs& a, const PublishOptionsFor& f);
+
 class EventLoop;
 struct RunStats;
 class LineSink;

@@ -184,6 +184,26 @@ def test_20k_lines_at_qos2_all_arrive(broker, procs, tmp_path):
     assert sorted(int(x["text"]) for x in records(out)) == list(range(n))
 
 
+def test_qos2_window_over_the_brokers_limit_adapts(broker, procs):
+    """mosquitto 2.0 drops a client with more than 20 QoS 2 messages in flight. Asked for 100,
+    iot-pub says so, halves its QoS 2 window after each such loss, and delivers everything."""
+    n = 3000
+    sub = subscriber(procs, broker.url, "-t", "w2", "-q", "2", "--until", "^end$", "-W", "60s")
+    r = run("iot-pub", broker.url, "-l", "-t", "w2", "-q", "2", "--max-inflight", "100", "--stats",
+            input="".join(f"{i}\n" for i in range(n)))
+    assert r.returncode == 0, r.stderr.decode()
+    assert "QoS 2 messages in flight and none acknowledged" in r.stderr.decode()
+    st = stats_of(r.stderr)
+    assert st["acked"] == n and 1 <= st["reconnects"] <= 7, st
+    # every message was acknowledged, so a marker sent now arrives after all of them
+    assert run("iot-pub", broker.url, "-t", "w2", "-q", "2", "-m", "end").returncode == 0
+    code, out, err = sub.finish()
+    assert code == 0, err.decode()
+    got = [x["json"] for x in records(out)[:-1]]
+    # a message the broker took before it dropped the connection may come twice (resent)
+    assert set(got) == set(range(n)) and len(got) - n <= 100 * st["reconnects"]
+
+
 def test_broker_restart_mid_stream_loses_nothing(tmp_path, procs):
     """The broker goes away for 3 s in the middle of a QoS 1 stream and comes back: every message
     arrives (duplicates allowed, counted), neither tool exits.
