@@ -11,6 +11,7 @@
 #include "mqttwire/wire.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <deque>
@@ -263,7 +264,7 @@ Status WireClient::connect() {
         return failure("refused: " + words);
     }
     session_present_ = p.session_present;
-    window_ = std::max(1, cfg_.max_inflight);
+    window_ = std::clamp(cfg_.max_inflight, 1, 65000); // packet identifiers are 16 bits
     uint32_t receive_max = 0;
     if (v5 && wire::numeric_property(p.props, 0x21, receive_max) && receive_max > 0)
         window_ = std::min(window_, static_cast<int>(receive_max));
