@@ -119,16 +119,6 @@ bool Outbox::send(OutMsg& m) {
     return true;
 }
 
-size_t Outbox::send_queued(size_t max) {
-    size_t n = 0;
-    while (n < max && !queue.empty() && can_send(queue.front())) {
-        if (!send(queue.front())) break;
-        queue.pop_front();
-        ++n;
-    }
-    return n;
-}
-
 void Outbox::acks() {
     if (inflight_count_ == 0) return;
     auto failed = session_.client().take_failed();

@@ -54,8 +54,6 @@ class Outbox {
     /// (the message stays the caller's); a message the client refuses is counted as failed,
     /// reported through on_bad, and true is returned.
     bool send(OutMsg& m);
-    /// Sends from the front of the queue while can_send(); returns how many went.
-    size_t send_queued(size_t max);
     /// Retires the messages the broker acknowledged (call after each service pass).
     void acks();
     /// The connection is gone: unacknowledged messages go back to the front of the queue, in
