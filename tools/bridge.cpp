@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
           "Forward Modbus requests published on gw/cmd to a device and its answers to gw/reply."},
          {"bridge pty:/tmp/dev mqtt://localhost/dev/up --persist /var/lib/m2m-bridge",
           "Keep unacknowledged messages on disk across restarts."}}};
-    doc.libraries = m2m::paho_version();
+    doc.libraries = m2m::mqtt_client_version();
     CLI::App app;
     m2m::cli::completes(app.add_option("LINK", args.link,
                                        "The link: serial:PATH?baud=N, pty:[PATH], tcp://HOST:PORT, "

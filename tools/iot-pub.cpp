@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
          {"seq 1000 | iot-pub -l -t test/counter -q 1", "Publish 1000 lines at QoS 1."},
          {"iot-pub -t lamp/set -m on -q 1 -r", "Publish one retained message."},
          {"iot-pub -V 5 -t svc/time --rr -m now -W 5s", "Ask a service and print its reply."}}};
-    doc.libraries = m2m::paho_version();
+    doc.libraries = m2m::mqtt_client_version();
     CLI::App app;
     m2m::add_mqtt_options(app, args.mqtt, "publish to");
     const char* g = "Messages";
@@ -54,8 +54,8 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->group(g);
     m2m::cli::completes(app.add_option("--persist", args.persist,
-                                       "Keep QoS 1/2 messages in DIR until acknowledged (Paho's file store; "
-                                       "survives a restart of iot-pub; implies -c)"),
+                                       "Journal QoS 1/2 messages in DIR until acknowledged (crash-safe: "
+                                       "a restart of iot-pub sends again what was not; implies -c)"),
                         "file")
         ->group(f);
     const char* p = "MQTT 5 properties";

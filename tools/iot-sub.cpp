@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
           "serial:/dev/ttyUSB0",
           "Forward alarms from a TLS broker to a serial device."},
          {"iot-sub -V 5 -t '$share/workers/jobs/#' -q 1", "One of a group of workers sharing the jobs."}}};
-    doc.libraries = m2m::paho_version();
+    doc.libraries = m2m::mqtt_client_version();
     CLI::App app;
     m2m::add_mqtt_options(app, args.mqtt, "subscribe at");
     app.add_option("-t,--topic", args.topics,

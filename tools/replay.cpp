@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
          {"replay --serve fixtures/devices/meter-capture.jsonl pty:/tmp/meter -F modbus-rtu",
           "A Modbus meter from a capture, for CI without hardware."}}};
     CLI::App app;
-    doc.libraries = m2m::paho_version();
+    doc.libraries = m2m::mqtt_client_version();
     m2m::cli::completes(app.add_option("FILE", args.args,
                                        "Recordings to replay, then optionally TARGET: a link to write to, or a "
                                        "broker to publish to (default: stdout)")

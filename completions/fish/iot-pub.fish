@@ -32,7 +32,7 @@ complete -c iot-pub -s m -l message -d 'Publish this one message and exit' -x
 complete -c iot-pub -s f -l file -d 'Publish the content of FILE as one message' -x
 complete -c iot-pub -s n -l null-message -d 'Publish one empty message (clears a retained one)'
 complete -c iot-pub -l max-line -d 'Longest input line in bytes; longer ones are reported and skipped' -x
-complete -c iot-pub -l persist -d 'Keep QoS 1/2 messages in DIR until acknowledged (Paho\'s file store; survives a restart of iot-pub; implies -c)' -x
+complete -c iot-pub -l persist -d 'Journal QoS 1/2 messages in DIR until acknowledged (crash-safe: a restart of iot-pub sends again what was not; implies -c)' -x
 complete -c iot-pub -l content-type -d 'Content type of every message' -x
 complete -c iot-pub -l response-topic -d 'Response topic (with --rr: where replies come)' -x
 complete -c iot-pub -l correlation-data -d 'Correlation data' -x

@@ -4,6 +4,7 @@
 #include "framing/framing.hpp"
 #include "links/uri.hpp"
 #include "modbus/modbus.hpp"
+#include "mqtt/journal.hpp"
 #include "mqtt/outbox.hpp"
 #include "records/parser.hpp"
 #include "util/bytes.hpp"
@@ -25,108 +26,6 @@ namespace m2m {
 namespace {
 
 constexpr uint64_t kControl = ~uint64_t{0}; // OutMsg::line of status messages (not journaled)
-
-/// Store and forward on disk: every uplink message is appended before it is queued; a file
-/// beside it holds how many entries from the start are done (acknowledged, or dropped and
-/// counted). A restart sends again what is not done. Emptied whenever everything is done.
-class Journal {
-  public:
-    Status open(const std::string& dir, std::deque<OutMsg>& pending) {
-        std::error_code ec;
-        std::filesystem::create_directories(dir, ec);
-        path_ = dir + "/uplink.jsonl";
-        done_path_ = dir + "/uplink.done";
-        fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        done_fd_ = ::open(done_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (fd_ < 0 || done_fd_ < 0)
-            return fail(Exit::usage,
-                        fmt::format("--persist {}: cannot open the journal: {}", dir, std::strerror(errno)));
-        char buf[32] = {};
-        if (::pread(done_fd_, buf, sizeof buf - 1, 0) > 0) acked_ = std::strtoull(buf, nullptr, 10);
-        std::ifstream in(path_);
-        std::string line;
-        simdjson::dom::parser parser;
-        uint64_t id = 0;
-        while (std::getline(in, line)) {
-            uint64_t this_id = id++;
-            if (this_id < acked_) continue;
-            simdjson::dom::element e;
-            std::string_view topic, b64;
-            int64_t qos = 1;
-            bool retain = false;
-            if (parser.parse(line).get(e) || e["topic"].get_string().get(topic) ||
-                e["b64"].get_string().get(b64) || e["qos"].get_int64().get(qos) ||
-                e["retain"].get_bool().get(retain)) {
-                log::warn("--persist: journal entry {} is damaged (a crash while writing it?); skipped",
-                          this_id);
-                dropped_damaged_++;
-                continue;
-            }
-            OutMsg m;
-            m.topic = std::string(topic);
-            m.payload = decode_base64(b64).value_or("");
-            m.qos = static_cast<int>(qos);
-            m.retain = retain;
-            m.line = this_id;
-            m.resend = true;
-            pending.push_back(std::move(m));
-        }
-        next_ = std::max(id, acked_);
-        done_.assign(next_ - acked_, true); // damaged entries count as done
-        for (auto& m : pending)
-            done_[m.line - acked_] = false;
-        advance();
-        return {};
-    }
-    bool on() const { return fd_ >= 0; }
-    uint64_t damaged() const { return dropped_damaged_; }
-
-    void append(OutMsg& m) {
-        m.line = next_++;
-        done_.push_back(false);
-        std::string s = "{\"topic\":";
-        append_json_string(s, m.topic);
-        s += fmt::format(",\"qos\":{},\"retain\":{},\"b64\":\"", m.qos, m.retain ? "true" : "false");
-        append_base64(s, m.payload);
-        s += "\"}\n";
-        if (::write(fd_, s.data(), s.size()) != static_cast<ssize_t>(s.size()))
-            log::warn("--persist: journal write failed: {}", std::strerror(errno));
-    }
-
-    void done(uint64_t id) {
-        if (id == kControl || id < acked_ || id >= next_) return;
-        done_[id - acked_] = true;
-        advance();
-    }
-
-    /// Writes the done count (once per service pass, not per message) and empties the
-    /// journal when everything in it is done.
-    void sync() {
-        if (!dirty_) return;
-        dirty_ = false;
-        if (acked_ == next_ && next_ > 0) {
-            if (::ftruncate(fd_, 0) != 0) return;
-            acked_ = next_ = 0;
-            done_.clear();
-        }
-        auto s = fmt::format("{:<20}\n", acked_);
-        if (::pwrite(done_fd_, s.data(), s.size(), 0) < 0) log::warn("--persist: cannot record progress");
-    }
-
-  private:
-    void advance() {
-        while (!done_.empty() && done_.front()) {
-            done_.pop_front();
-            ++acked_;
-            dirty_ = true;
-        }
-    }
-    std::string path_, done_path_;
-    int fd_ = -1, done_fd_ = -1;
-    uint64_t acked_ = 0, next_ = 0, dropped_damaged_ = 0;
-    std::deque<bool> done_;
-    bool dirty_ = false;
-};
 
 // ---- the register map ----
 
@@ -268,7 +167,7 @@ class Bridge {
     std::string failure;
 
     void start() {
-        out_.on_done = [this](const OutMsg& m) { journal.done(m.line); };
+        out_.on_done = [this](const OutMsg& m) { journal.done(m.jid); };
         out_.on_bad = [this](uint64_t, const std::string& why) {
             log::warn("a message was refused: {}", why);
         };
@@ -335,7 +234,7 @@ class Bridge {
         if (!mqtt_.up()) return;
         link_up_ = false;
         std::string s = fmt::format(R"({{"state":"offline","ts":"{}"}})", format_rfc3339(wall_us()));
-        (void)mqtt_.client().publish(status_.c_str(), s, 1, true, nullptr);
+        (void)mqtt_.client().publish(status_, s, 1, true, nullptr);
         mqtt_.client().disconnect();
     }
 
@@ -397,7 +296,7 @@ class Bridge {
 
     /// Queues an uplink message; the oldest are dropped (and counted) past the bounds.
     void enqueue(OutMsg m) {
-        if (journal.on()) journal.append(m);
+        if (journal.on() && !journal.append(m)) ++stats_.drops["journal_unwritten"];
         queued_bytes_ += m.payload.size();
         out_.queue.push_back(std::move(m));
         trim();
@@ -411,7 +310,7 @@ class Bridge {
             ++stats_.drops["overflow"];
             stats_.dropped_bytes["overflow"] += old.payload.size();
             queued_bytes_ -= std::min(queued_bytes_, old.payload.size());
-            journal.done(old.line);
+            journal.done(old.jid);
             if (!overflow_warned_)
                 log::warn("the store-and-forward buffer is full: dropping the oldest messages (counted as "
                           "overflow)");
@@ -802,6 +701,7 @@ Expected<Exit> run_bridge(const BridgeArgs& a) {
     std::deque<OutMsg> pending;
     if (!a.persist.empty()) {
         if (auto st = bridge.journal.open(a.persist, pending); !st) return std::unexpected(st.error());
+        if (bridge.journal.damaged()) stats.drops["journal_damaged"] += bridge.journal.damaged();
         if (!pending.empty())
             log::note("--persist: {} message(s) from before the restart are sent again", pending.size());
     }

@@ -1,54 +1,67 @@
 #pragma once
-// One MQTT connection driven from the tool's own event loop: no client threads and no
-// callbacks across threads. The tool polls fd() with its other descriptors and calls service()
-// when the broker has sent something (and on a timer, for keepalive). Publishing never blocks:
-// the caller keeps at most window() messages in flight.
+// m2mkit's MQTT client: one connection to a broker on libcore's own packet codec (mqttwire) and
+// OpenSSL, driven from the tool's own event loop -- no threads, no callbacks across threads.
+// The tool polls fd() with its other descriptors and calls service() when the broker has sent
+// something (and on a timer, for keepalive). Publishing never blocks: publish() appends to a
+// bounded write buffer and the caller keeps at most window() messages in flight. A burst of
+// publishes goes out in one write, and one read takes every acknowledgement that has arrived.
+// Acknowledgements are reported by the client (take_completed), not inferred by the caller.
+// Every tool speaks MQTT through this class (README: "Why m2mkit speaks MQTT itself").
 #include "mqtt/config.hpp"
 #include "util/error.hpp"
-#include <MQTTClient.h>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
-#include <utility>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace m2m {
 
+namespace wire {
+class TlsContext;
+class TlsStream;
+class Decoder;
+struct Packet;
+} // namespace wire
 
-/// One message from the broker, owned by the client until the callback returns.
+/// One message from the broker, valid until the callback returns.
 struct MqttArrival {
     std::string_view topic;
     std::string_view payload;
     int qos = 0;
     bool retain = false;
     bool dup = false;
-    const MQTTProperties* props = nullptr; // MQTT 5
+    std::string_view props; // MQTT 5: the message's property block (props_to_json shows it)
 };
 
 struct PubProps;
 
-/// One connection to a broker, driven from the tool's own event loop. Two implementations:
-/// Paho's synchronous client (iot-sub, bridge, and iot-pub for --persist and --rr) and libcore's
-/// own wire client (iot-pub and replay otherwise: it batches writes and reads every
-/// acknowledgement a read brought at once, where Paho makes ~7 system calls per QoS 1 message;
-/// see make_mqtt_client).
+/// A QoS 1/2 message the broker acknowledged: `token` is what publish() returned; a broker that
+/// acknowledged with an MQTT 5 failure reason code leaves `failed` set and says why.
+struct MqttCompletion {
+    int token = 0;
+    bool failed = false;
+    std::string why;
+};
+
 class MqttClient {
   public:
-    explicit MqttClient(MqttConfig cfg) : cfg_(std::move(cfg)) {}
-    virtual ~MqttClient() = default;
+    explicit MqttClient(MqttConfig cfg);
+    ~MqttClient();
     MqttClient(const MqttClient&) = delete;
     MqttClient& operator=(const MqttClient&) = delete;
 
     /// Connects (blocking, at most the connect timeout). The error says why in words:
-    /// "connection refused", "not authorised", "TLS: certificate verify failed". Its code is
-    /// Exit::unavailable; `refused()` tells an answer from the broker (a CONNACK refusal) apart
-    /// from a broker that could not be reached.
-    virtual Status connect() = 0;
+    /// "connection refused", "refused: not authorised", "TLS: the broker's certificate is not
+    /// trusted". Its code is Exit::unavailable; `refused()` tells an answer from the broker (a
+    /// CONNACK refusal) apart from a broker that could not be reached.
+    Status connect();
     bool refused() const { return refused_; }
     /// Whether the refusal is about credentials (retrying will not help).
     bool auth_refused() const { return auth_refused_; }
-    virtual bool connected() = 0;
+    bool connected() const { return fd_ >= 0 && !dead_; }
     int fd() const { return fd_; }
     /// How many QoS >= 1 messages may be in flight: --max-inflight, capped by the broker's
     /// Receive Maximum (MQTT 5).
@@ -63,50 +76,89 @@ class MqttClient {
         bool retain_as_published = false;
         int retain_handling = 0;
     };
-    /// Subscribes (blocking until SUBACK); a refused filter is an error naming it.
-    virtual Status subscribe(const std::vector<Subscription>& subs) = 0;
+    /// Subscribes (blocking until SUBACK, at most the connect timeout); a refused filter is an
+    /// error naming it. Messages that arrive meanwhile are kept and handed over by the next service().
+    Status subscribe(const std::vector<Subscription>& subs);
 
-    /// Publishes without blocking (MQTT 5 properties in `props`, or null). Returns the delivery
-    /// token (0 at QoS 0), or an error when the connection is gone (code Exit::runtime) or the
-    /// message was refused (another code).
-    virtual Expected<int> publish(const char* topic, std::string_view payload, int qos, bool retain,
-                                  const PubProps* props) = 0;
+    /// Publishes without blocking (MQTT 5 properties in `props`, or null). Returns the token
+    /// (the packet identifier; 0 at QoS 0), or an error: Exit::runtime when the connection is
+    /// gone (the message stays the caller's), Exit::bad_data when no broker could take it (a
+    /// topic or message over the protocol's limits).
+    Expected<int> publish(std::string_view topic, std::string_view payload, int qos, bool retain,
+                          const PubProps* props);
     /// Writes what publish() buffered, as far as the socket takes it. False when the connection broke.
-    virtual bool flush() { return true; }
+    bool flush();
     /// Whether buffered bytes wait for the socket to take them (watch for POLLOUT).
-    virtual bool wants_write() const { return false; }
+    bool wants_write() const;
     /// Whether so much waits to be written that publishing should pause.
-    virtual bool blocked() const { return false; }
+    bool blocked() const;
     /// QoS 0 messages publish() took that never reached the socket before the connection was
     /// lost (counted as drops); the count restarts.
-    virtual uint64_t take_unsent_qos0() { return 0; }
+    uint64_t take_unsent_qos0();
 
     /// Handles what the broker sent (acknowledgements, messages, pings). Returns false when
     /// the connection was lost.
-    virtual bool service(const std::function<void(const MqttArrival&)>& on_message) = 0;
+    bool service(const std::function<void(const MqttArrival&)>& on_message);
 
-    /// The tokens of QoS >= 1 messages not yet acknowledged.
-    virtual void pending(std::vector<int>& out) = 0;
-    /// MQTT 5: tokens the broker acknowledged with a failure reason code, and the reasons.
-    std::vector<std::pair<int, std::string>> take_failed() { return std::exchange(failed_, {}); }
+    /// The QoS 1/2 messages acknowledged since the last call, in the order the broker answered.
+    std::vector<MqttCompletion> take_completed();
+    /// How many QoS 1/2 messages wait for the broker's acknowledgement.
+    int in_flight() const { return static_cast<int>(in_flight_); }
 
-    virtual void disconnect() = 0;
+    /// Sends DISCONNECT after what is buffered, then closes (the will is not published).
+    void disconnect();
     const MqttConfig& config() const { return cfg_; }
+    /// Why the connection was lost, in words ("" while connected).
+    const std::string& why_lost() const { return why_dead_; }
 
-  protected:
+  private:
+    enum State : uint8_t { free_id = 0, want_puback, want_pubrec, want_pubcomp };
+    struct Held { // a message that arrived during subscribe()
+        std::string topic, payload, props;
+        int qos;
+        bool retain, dup;
+        uint16_t id;
+    };
+    int version() const;
+    void close_socket();
+    std::string open_socket(int64_t deadline);
+    std::string tls_handshake(int64_t deadline);
+    std::string write_all(int64_t deadline);
+    long read_some();
+    bool wait(short events, int64_t deadline);
+    bool handle(const wire::Packet& p, const std::function<void(const MqttArrival&)>& on_message);
+    void deliver(const MqttArrival& a, uint16_t id, const std::function<void(const MqttArrival&)>& on_message);
+    void done(uint16_t id, bool failed, std::string why);
+
     MqttConfig cfg_;
     int fd_ = -1;
     int window_ = 1;
     bool refused_ = false, auth_refused_ = false, session_present_ = false;
-    std::vector<std::pair<int, std::string>> failed_;
+    std::shared_ptr<wire::TlsContext> tls_ctx_;
+    std::unique_ptr<wire::TlsStream> tls_;
+    std::unique_ptr<wire::Decoder> dec_;
+    std::string out_;
+    size_t off_ = 0;
+    uint64_t base_ = 0;            // the stream offset of out_[0]
+    std::deque<uint64_t> q0_ends_; // where each QoS 0 message not yet written ends in the stream
+    bool dead_ = false;
+    std::string why_dead_;
+    std::vector<uint8_t> state_;   // per packet identifier: what we wait for
+    std::vector<bool> incoming_q2_; // per identifier: a QoS 2 message delivered, its PUBREL not yet seen
+    size_t in_flight_ = 0;
+    uint16_t next_id_ = 0;
+    std::vector<MqttCompletion> completed_;
+    bool holding_ = false;
+    uint16_t suback_id_ = 0;
+    std::string suback_codes_;
+    bool suback_seen_ = false;
+    std::deque<Held> held_;
+    int64_t last_write_us_ = 0, ping_sent_us_ = 0;
+    bool ping_out_ = false;
+    std::unique_ptr<char[]> buf_;
 };
 
-/// The client for a configuration: libcore's wire client when cfg.wire, else Paho's.
-std::unique_ptr<MqttClient> make_mqtt_client(MqttConfig cfg);
-std::unique_ptr<MqttClient> make_paho_client(MqttConfig cfg);
-std::unique_ptr<MqttClient> make_wire_client(MqttConfig cfg);
-
-/// "Paho MQTT C 1.3.12 (OpenSSL ...)" for --version.
-std::string paho_version();
+/// "MQTT client: m2mkit's own (mqttwire), OpenSSL 3.0.x" for --version.
+std::string mqtt_client_version();
 
 } // namespace m2m

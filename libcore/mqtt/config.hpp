@@ -1,7 +1,6 @@
 #pragma once
-// What a connection to a broker needs, whichever client makes it: Paho (iot-pub, iot-sub,
-// bridge) or libcore's own wire encoder (loadgen, replay). Paho-free, so it lives in m2mcore
-// with the broker options (mqtt/options).
+// What a connection to a broker needs: the settings every MQTT tool shares (the client in
+// mqtt/client, loadgen's connections), read from the broker options (mqtt/options).
 #include <cstdint>
 #include <string>
 
@@ -28,8 +27,6 @@ struct MqttConfig {
     int connect_timeout_ms = 10000;
     int max_inflight = 20;
     int max_inflight_qos2 = 0; // QoS 2 messages in flight, when fewer than max_inflight (0: no cap)
-    std::string persist_dir; // Paho file persistence for QoS >= 1, when set
-    bool wire = false;       // libcore's wire client instead of Paho's (iot-pub, replay)
 
     /// How records name this broker: mqtt://host:port (or mqtts://).
     std::string src() const;

@@ -78,6 +78,9 @@ Expected<std::string> field_text(const Record& r, const std::string& name) {
 
 Status check_topic(const std::string& t) {
     if (t.empty()) return fail(Exit::bad_data, "empty topic");
+    // longer would wrap the topic's 16-bit length: the broker would read the rest as another topic
+    if (t.size() > 65535)
+        return fail(Exit::bad_data, fmt::format("topic of {} bytes: MQTT allows at most 65,535", t.size()));
     if (t.find_first_of("+#") != std::string::npos)
         return fail(Exit::bad_data,
                     fmt::format("topic '{}' has a wildcard (+ or #), which a publish cannot use", t));
@@ -87,7 +90,7 @@ Status check_topic(const std::string& t) {
 }
 
 Outbox::Outbox(MqttSession& session, RunStats& stats) : session_(session), stats_(stats) {
-    stamp_.assign(65536, 0);
+    slot_.assign(65536, 0);
 }
 
 bool Outbox::can_send(const OutMsg& m) const {
@@ -98,7 +101,7 @@ bool Outbox::can_send(const OutMsg& m) const {
 }
 
 bool Outbox::send(OutMsg& m) {
-    auto token = session_.client().publish(m.topic.c_str(), m.payload, m.qos, m.retain, m.has_props ? &m.props : nullptr);
+    auto token = session_.client().publish(m.topic, m.payload, m.qos, m.retain, m.has_props ? &m.props : nullptr);
     if (!token) {
         if (token.error().code == Exit::runtime) return false; // connection gone: stays queued
         ++stats_.failed;
@@ -111,7 +114,8 @@ bool Outbox::send(OutMsg& m) {
         ++stats_.published;
     if (m.qos > 0) {
         if (m.qos == 2) ++inflight_qos2_;
-        inflight_.push_back({*token, false, std::move(m)});
+        slot_[static_cast<size_t>(*token) & 0xffff] = head_ + inflight_.size();
+        inflight_.push_back({false, std::move(m)});
         ++inflight_count_;
     } else if (on_done) {
         on_done(m);
@@ -120,30 +124,27 @@ bool Outbox::send(OutMsg& m) {
 }
 
 void Outbox::acks() {
-    if (inflight_count_ == 0) return;
-    auto failed = session_.client().take_failed();
-    session_.client().pending(tokens_);
-    ++epoch_;
-    for (int t : tokens_)
-        if (t > 0 && t < 65536) stamp_[static_cast<size_t>(t)] = epoch_;
-    for (auto& f : inflight_) {
-        if (f.done || stamp_[static_cast<size_t>(f.token) & 0xffff] == epoch_) continue;
+    for (auto& c : session_.client().take_completed()) {
+        uint64_t seq = slot_[static_cast<size_t>(c.token) & 0xffff];
+        if (seq < head_ || seq - head_ >= inflight_.size()) continue;
+        auto& f = inflight_[static_cast<size_t>(seq - head_)];
+        if (f.done) continue;
         f.done = true;
         --inflight_count_;
         if (f.msg.qos == 2) --inflight_qos2_;
         ++acked_this_up_;
-        bool refused = false;
-        for (auto& [tok, why] : failed)
-            if (tok == f.token) {
-                refused = true;
-                ++stats_.failed;
-                log::warn("line {}: the broker refused the message: {}", f.msg.line, why);
-            }
-        if (!refused) ++stats_.acked;
+        if (c.failed) {
+            ++stats_.failed;
+            log::warn("line {}: the broker refused the message: {}", f.msg.line, c.why);
+        } else {
+            ++stats_.acked;
+        }
         if (on_done) on_done(f.msg);
     }
-    while (!inflight_.empty() && inflight_.front().done)
+    while (!inflight_.empty() && inflight_.front().done) {
         inflight_.pop_front();
+        ++head_;
+    }
 }
 
 void Outbox::requeue() {
@@ -159,12 +160,12 @@ void Outbox::requeue() {
                   inflight_qos2_, qos2_cap_);
     }
     acked_this_up_ = 0;
-    if (!session_.client().config().persist_dir.empty()) return; // Paho resends from its store
     for (auto it = inflight_.rbegin(); it != inflight_.rend(); ++it)
         if (!it->done) {
             it->msg.resend = true;
             queue.push_front(std::move(it->msg));
         }
+    head_ += inflight_.size();
     inflight_.clear();
     inflight_count_ = inflight_qos2_ = 0;
 }

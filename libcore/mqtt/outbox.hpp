@@ -39,8 +39,10 @@ struct OutMsg {
     bool retain = false;
     bool has_props = false;
     PubProps props;
-    uint64_t line = 0; // the input line (iot-pub) or journal entry (bridge) it came from
+    uint64_t line = 0;         // the input line it came from (iot-pub), for messages about it
+    uint64_t jid = no_journal; // its journal entry, when --persist keeps it
     bool resend = false;
+    static constexpr uint64_t no_journal = ~uint64_t{0};
 };
 
 class Outbox {
@@ -54,10 +56,10 @@ class Outbox {
     /// (the message stays the caller's); a message the client refuses is counted as failed,
     /// reported through on_bad, and true is returned.
     bool send(OutMsg& m);
-    /// Retires the messages the broker acknowledged (call after each service pass).
+    /// Retires the messages the client reports acknowledged (call after each service pass).
     void acks();
     /// The connection is gone: unacknowledged messages go back to the front of the queue, in
-    /// the order they were sent. (With Paho persistence, Paho resends them itself.)
+    /// the order they were sent.
     void requeue();
     int inflight() const { return inflight_count_; }
     bool idle() const { return queue.empty() && inflight_count_ == 0; }
@@ -67,20 +69,18 @@ class Outbox {
 
   private:
     struct InFlight {
-        int token;
         bool done;
         OutMsg msg;
     };
     MqttSession& session_;
     RunStats& stats_;
-    std::deque<InFlight> inflight_;
+    std::deque<InFlight> inflight_; // in the order sent; inflight_[0] is number head_
+    uint64_t head_ = 0;             // the sequence number of inflight_.front()
+    std::vector<uint64_t> slot_;    // token (packet identifier) -> sequence number of its message
     int inflight_count_ = 0;
     int inflight_qos2_ = 0;
     int qos2_cap_ = -1;           // lowered after a broker dropped a connection over too many (-1: config's)
     uint64_t acked_this_up_ = 0;  // acknowledgements since the connection came up
-    std::vector<int> tokens_;
-    std::vector<uint32_t> stamp_;
-    uint32_t epoch_ = 0;
 };
 
 } // namespace m2m

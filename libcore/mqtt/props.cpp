@@ -1,4 +1,5 @@
 #include "mqtt/props.hpp"
+#include "mqttwire/wire.hpp"
 #include "records/record.hpp"
 #include "util/bytes.hpp"
 #include <fmt/format.h>
@@ -84,85 +85,74 @@ Status PubProps::merge_json(std::string_view raw) {
     return {};
 }
 
-void PubProps::build(MQTTProperties& out) const {
-    auto add_str = [&](MQTTPropertyCodes id, const std::string& s) {
-        MQTTProperty p{};
-        p.identifier = id;
-        p.value.data.data = const_cast<char*>(s.data());
-        p.value.data.len = static_cast<int>(s.size());
-        MQTTProperties_add(&out, &p);
-    };
-    auto add_int = [&](MQTTPropertyCodes id, uint32_t n) {
-        MQTTProperty p{};
-        p.identifier = id;
-        switch (MQTTProperty_getType(id)) {
-        case MQTTPROPERTY_TYPE_BYTE: p.value.byte = static_cast<unsigned char>(n); break;
-        case MQTTPROPERTY_TYPE_TWO_BYTE_INTEGER: p.value.integer2 = static_cast<unsigned short>(n); break;
-        default: p.value.integer4 = n; break;
-        }
-        MQTTProperties_add(&out, &p);
-    };
-    if (payload_format) add_int(MQTTPROPERTY_CODE_PAYLOAD_FORMAT_INDICATOR, static_cast<uint32_t>(*payload_format));
-    if (message_expiry) add_int(MQTTPROPERTY_CODE_MESSAGE_EXPIRY_INTERVAL, *message_expiry);
-    if (content_type) add_str(MQTTPROPERTY_CODE_CONTENT_TYPE, *content_type);
-    if (response_topic) add_str(MQTTPROPERTY_CODE_RESPONSE_TOPIC, *response_topic);
-    if (correlation_data) add_str(MQTTPROPERTY_CODE_CORRELATION_DATA, *correlation_data);
-    if (topic_alias) add_int(MQTTPROPERTY_CODE_TOPIC_ALIAS, static_cast<uint32_t>(*topic_alias));
-    for (auto& [k, v] : user) {
-        MQTTProperty p{};
-        p.identifier = MQTTPROPERTY_CODE_USER_PROPERTY;
-        p.value.data.data = const_cast<char*>(k.data());
-        p.value.data.len = static_cast<int>(k.size());
-        p.value.value.data = const_cast<char*>(v.data());
-        p.value.value.len = static_cast<int>(v.size());
-        MQTTProperties_add(&out, &p);
-    }
+std::string PubProps::encode() const {
+    wire::PropWriter w;
+    if (payload_format) w.byte(0x01, static_cast<uint8_t>(*payload_format));
+    if (message_expiry) w.u32(0x02, *message_expiry);
+    if (content_type) w.str(0x03, *content_type);
+    if (response_topic) w.str(0x08, *response_topic);
+    if (correlation_data) w.str(0x09, *correlation_data);
+    if (topic_alias) w.u16(0x23, static_cast<uint16_t>(*topic_alias));
+    for (auto& [k, v] : user)
+        w.pair(0x26, k, v);
+    return std::move(w.bytes);
 }
 
-std::string props_to_json(const MQTTProperties& props) {
-    if (props.count == 0) return {};
+std::string props_to_json(std::string_view block) {
+    if (block.empty()) return {};
     std::string out = "{", user, subs;
     auto key = [&](std::string_view k) {
         if (out.size() > 1) out += ',';
         append_json_string(out, k);
         out += ':';
     };
-    for (int i = 0; i < props.count; ++i) {
-        const MQTTProperty& p = props.array[i];
-        std::string_view data(p.value.data.data ? p.value.data.data : "", static_cast<size_t>(p.value.data.len));
-        switch (p.identifier) {
-        case MQTTPROPERTY_CODE_PAYLOAD_FORMAT_INDICATOR: key("payload_format"), out += std::to_string(p.value.byte); break;
-        case MQTTPROPERTY_CODE_MESSAGE_EXPIRY_INTERVAL: key("message_expiry"), out += std::to_string(p.value.integer4); break;
-        case MQTTPROPERTY_CODE_CONTENT_TYPE: key("content_type"), append_json_string(out, data); break;
-        case MQTTPROPERTY_CODE_RESPONSE_TOPIC: key("response_topic"), append_json_string(out, data); break;
-        case MQTTPROPERTY_CODE_CORRELATION_DATA:
-            if (is_valid_utf8(data))
-                key("correlation_data"), append_json_string(out, data);
-            else
-                {
+    auto number = [](std::string_view v) {
+        uint64_t n = 0;
+        for (char c : v)
+            n = n << 8 | static_cast<unsigned char>(c);
+        return n;
+    };
+    wire::each_property(block, [&](int id, std::string_view v) {
+        switch (id) {
+        case 0x01: key("payload_format"), out += std::to_string(number(v)); break;
+        case 0x02: key("message_expiry"), out += std::to_string(number(v)); break;
+        case 0x03: key("content_type"), append_json_string(out, v); break;
+        case 0x08: key("response_topic"), append_json_string(out, v); break;
+        case 0x09:
+            if (is_valid_utf8(v)) {
+                key("correlation_data"), append_json_string(out, v);
+            } else {
                 key("correlation_data_b64");
                 std::string b64;
-                append_base64(b64, data);
+                append_base64(b64, v);
                 append_json_string(out, b64);
             }
             break;
-        case MQTTPROPERTY_CODE_TOPIC_ALIAS: key("topic_alias"), out += std::to_string(p.value.integer2); break;
-        case MQTTPROPERTY_CODE_SUBSCRIPTION_IDENTIFIER:
+        case 0x23: key("topic_alias"), out += std::to_string(number(v)); break;
+        case 0x0B: { // a variable byte integer
+            uint64_t n = 0;
+            int shift = 0;
+            for (char c : v) {
+                n |= static_cast<uint64_t>(static_cast<unsigned char>(c) & 0x7F) << shift;
+                shift += 7;
+            }
             subs += subs.empty() ? "" : ",";
-            subs += std::to_string(p.value.integer4);
+            subs += std::to_string(n);
             break;
-        case MQTTPROPERTY_CODE_USER_PROPERTY: {
-            std::string_view v(p.value.value.data ? p.value.value.data : "", static_cast<size_t>(p.value.value.len));
+        }
+        case 0x26: {
+            size_t kl = static_cast<size_t>(static_cast<unsigned char>(v[0]) << 8 | static_cast<unsigned char>(v[1]));
+            std::string_view k = v.substr(2, kl), val = v.substr(2 + kl + 2);
             user += user.empty() ? "[" : ",[";
-            append_json_string(user, data);
+            append_json_string(user, k);
             user += ',';
-            append_json_string(user, v);
+            append_json_string(user, val);
             user += ']';
             break;
         }
         default: break;
         }
-    }
+    });
     if (!subs.empty()) key("subscription_id"), out += "[" + subs + "]";
     if (!user.empty()) key("user"), out += "[" + user + "]";
     out += '}';

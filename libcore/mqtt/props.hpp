@@ -6,9 +6,6 @@
 // User properties are [key, value] pairs in order (keys may repeat); correlation data that is
 // not valid UTF-8 is "correlation_data_b64".
 #include "util/error.hpp"
-extern "C" {
-#include <MQTTProperties.h> // has no extern "C" of its own
-}
 #include <optional>
 #include <string>
 #include <utility>
@@ -25,11 +22,13 @@ struct PubProps {
     bool empty() const;
     /// Fields of `raw` (a JSON object) over these; an unknown key or a wrong type is an error.
     Status merge_json(std::string_view raw);
-    /// Fills Paho's property list (which copies the data; free it with MQTTProperties_free).
-    void build(MQTTProperties& out) const;
+    /// The MQTT 5 property block of a PUBLISH (without its length prefix), user properties last
+    /// and in order.
+    std::string encode() const;
 };
 
-/// The properties of an arrived message as a JSON object ("" when there are none).
-std::string props_to_json(const MQTTProperties& props);
+/// The properties of an arrived message (its MQTT 5 property block, well-formed) as a JSON
+/// object ("" when there are none).
+std::string props_to_json(std::string_view block);
 
 } // namespace m2m

@@ -2,7 +2,9 @@
 #include "app/frame_records.hpp"
 #include "app/line_input.hpp"
 #include "app/replay.hpp"
+#include "mqtt/journal.hpp"
 #include "mqtt/outbox.hpp"
+#include "mqttwire/wire.hpp"
 #include "mqtt/props.hpp"
 #include "mqtt/session.hpp"
 #include "records/parser.hpp"
@@ -12,10 +14,7 @@
 #include "util/log.hpp"
 #include <deque>
 #include <fstream>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
-#include <sys/socket.h>
 #include <simdjson.h>
 #include <sstream>
 #include <unistd.h>
@@ -23,27 +22,6 @@
 namespace m2m {
 
 namespace {
-
-/// TCP_CORK over a burst of publishes: Paho writes each message with its own writev, and on
-/// loopback with TCP_NODELAY each becomes a segment the broker must wake up for. Corked, the
-/// kernel sends full segments; uncorking sends the rest at once, so no message waits.
-class Cork {
-  public:
-    explicit Cork(int fd) : fd_(fd) {}
-    ~Cork() { off(); }
-    void on() { set(true); }
-    void off() { set(false); }
-
-  private:
-    void set(bool v) {
-        if (fd_ < 0 || v == on_) return;
-        int one = v ? 1 : 0;
-        ::setsockopt(fd_, IPPROTO_TCP, TCP_CORK, &one, sizeof one);
-        on_ = v;
-    }
-    int fd_;
-    bool on_ = false;
-};
 
 class Publisher {
   public:
@@ -68,7 +46,7 @@ class Publisher {
         m.line = 1;
         if (!flag_props_.empty()) m.has_props = true, m.props = flag_props_;
         ++stats_.records_in;
-        queue_.push_back(std::move(m));
+        accept(std::move(m));
         single_ = true;
     }
 
@@ -104,13 +82,7 @@ class Publisher {
 
     void on_reply(const MqttArrival& m) {
         if (!a_.rr || !awaiting_ || m.topic != rr_topic) return;
-        if (m.props && MQTTProperties_hasProperty(const_cast<MQTTProperties*>(m.props),
-                                                  MQTTPROPERTY_CODE_CORRELATION_DATA)) {
-            auto* p = MQTTProperties_getProperty(const_cast<MQTTProperties*>(m.props),
-                                                 MQTTPROPERTY_CODE_CORRELATION_DATA);
-            if (std::string_view(p->value.data.data, static_cast<size_t>(p->value.data.len)) != awaited_)
-                return;
-        }
+        if (std::string_view cd; wire::string_property(m.props, 0x09, cd) && cd != awaited_) return;
         awaiting_ = false;
         ++stats_.replies;
         int64_t now = wall_us();
@@ -120,7 +92,7 @@ class Publisher {
         r.topic = std::string(m.topic);
         r.qos = m.qos;
         r.retain = m.retain;
-        if (m.props) r.props_raw = props_to_json(*m.props);
+        r.props_raw = props_to_json(m.props);
         PayloadStyle style =
             recorder_.style() == PayloadStyle::auto_ ? PayloadStyle::auto_message : recorder_.style();
         set_payload(r, std::string(m.payload), style, PayloadKind::b64);
@@ -129,7 +101,21 @@ class Publisher {
         loop_.at(0, [this] { pump(); });
     }
 
+    /// --persist: QoS 1/2 messages are journaled until acknowledged; what a restart found in
+    /// the journal goes first.
+    void use_journal(Journal& j, std::deque<OutMsg> pending) {
+        journal_ = &j;
+        for (auto& m : pending)
+            queue_.push_back(std::move(m));
+        out_.on_done = [this](const OutMsg& m) { journal_->done(m.jid); };
+    }
+
   private:
+    void accept(OutMsg m) {
+        if (journal_ && m.qos > 0 && !journal_->append(m)) ++stats_.drops["journal_unwritten"];
+        queue_.push_back(std::move(m));
+    }
+
     std::string expand_plain() const { return tmpl_ ? tmpl_->plain() : std::string(); }
 
     bool limit_reached() const { return a_.limits.count && stats_.records_in >= a_.limits.count; }
@@ -141,7 +127,7 @@ class Publisher {
                 OutMsg m;
                 auto [line, no] = std::move(fed_lines_.front());
                 fed_lines_.pop_front();
-                if (encode(line, no, m)) queue_.push_back(std::move(m));
+                if (encode(line, no, m)) accept(std::move(m));
                 if (loop_.stopped()) return;
             }
             return;
@@ -149,7 +135,7 @@ class Publisher {
         std::string line;
         while (queue_.size() < want && !limit_reached() && input_.next_line(line)) {
             OutMsg m;
-            if (encode(line, input_.line_no(), m)) queue_.push_back(std::move(m));
+            if (encode(line, input_.line_no(), m)) accept(std::move(m));
             if (loop_.stopped()) return;
         }
     }
@@ -221,14 +207,11 @@ class Publisher {
     void pump() {
         if (loop_.stopped()) return;
         int sent = 0;
-        // Paho writes each message with its own writev; the wire client writes a burst at once
-        Cork cork(session_.client().config().wire ? -1 : session_.client().fd());
         while (session_.up() && !awaiting_) {
             if (queue_.empty()) fill(64);
             if (queue_.empty()) break;
             OutMsg& m = queue_.front();
             if (!out_.can_send(m)) break;
-            if (sent == 1) cork.on(); // a burst: let the kernel pack it into full segments
             if (!send(m)) break;
             queue_.pop_front();
             if (++sent == 4096) { // let acknowledgements and signals in
@@ -236,8 +219,8 @@ class Publisher {
                 break;
             }
         }
+        if (journal_) journal_->sync(); // journaled before the broker sees a byte of it
         session_.flush();
-        cork.off(); // sends what the burst left, now
         if (fed_ && !session_.up()) fill(a_.buffer);
         if (!single_ && stdin_watch_ >= 0) {
             if (!session_.up()) fill(a_.buffer); // offline: parse into the bounded buffer
@@ -291,6 +274,7 @@ class Publisher {
     bool props_warned_ = false;
     bool awaiting_ = false;
     std::string awaited_;
+    Journal* journal_ = nullptr;
 };
 
 
@@ -312,9 +296,6 @@ Expected<PubSetup> setup_pub(const PubArgs& a, const std::string& tool) {
     if (!cfg) return std::unexpected(cfg.error());
     cfg->max_inflight = std::max(1, a.max_inflight);
     cfg->max_inflight_qos2 = std::max(1, a.max_inflight_qos2);
-    cfg->persist_dir = a.persist;
-    // libcore's wire client, unless Paho's file store (--persist) or --rr's subscription is wanted
-    cfg->wire = a.persist.empty() && !a.rr;
     if (!a.persist.empty()) cfg->clean = false;
     int qos = a.qos >= 0 ? a.qos : std::atoi(uri.get("qos", "0").c_str());
     if (qos < 0 || qos > 2) return fail(Exit::usage, fmt::format("bad QoS {}: use 0, 1 or 2", qos));
@@ -439,6 +420,15 @@ Expected<Exit> run_pub(const PubArgs& a) {
             return session.client().subscribe({{pub.rr_topic, 1, false, false, 0}});
         };
         session.on_message = [&](const MqttArrival& m) { pub.on_reply(m); };
+    }
+    Journal journal;
+    if (!a.persist.empty()) {
+        std::deque<OutMsg> pending;
+        if (auto st = journal.open(a.persist, pending); !st) return std::unexpected(st.error());
+        if (journal.damaged()) stats.drops["journal_damaged"] += journal.damaged();
+        if (!pending.empty())
+            log::note("--persist: {} message(s) from before the restart are sent again", pending.size());
+        pub.use_journal(journal, std::move(pending));
     }
     if (singles) pub.single(std::move(su->single_payload));
     if (auto st = session.start(); !st) return std::unexpected(st.error());

@@ -6,7 +6,7 @@
 namespace m2m {
 
 MqttSession::MqttSession(EventLoop& loop, MqttConfig cfg, bool reconnect, RunStats& stats)
-    : loop_(loop), client_(make_mqtt_client(std::move(cfg))), reconnect_(reconnect), stats_(stats) {
+    : loop_(loop), client_(std::make_unique<MqttClient>(std::move(cfg))), reconnect_(reconnect), stats_(stats) {
     stats_.mqtt = true;
 }
 
@@ -67,8 +67,6 @@ void MqttSession::service() {
         if (a.dup) ++stats_.duplicates;
         if (on_message) on_message(a);
     });
-    // Once Paho has seen the connection drop it has emptied its list of pending deliveries, so
-    // on_serviced must not run then: it would take the messages still in flight as acknowledged.
     if (alive) {
         if (on_serviced) on_serviced();
         flush(); // the answers service() queued and what on_serviced published, in one write

@@ -51,7 +51,7 @@ Expected<Exit> run_sub(const SubArgs& a) {
         r.topic = std::string(m.topic);
         r.qos = m.qos;
         r.retain = m.retain;
-        if (m.props) r.props_raw = props_to_json(*m.props);
+        r.props_raw = props_to_json(m.props);
         set_payload(r, std::string(m.payload), style, PayloadKind::b64);
         recorder.emit(r, now);
     };

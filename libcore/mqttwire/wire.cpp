@@ -180,17 +180,19 @@ void ack(std::string& out, Type type, uint16_t id) {
     u16(out, id);
 }
 
-void subscribe(std::string& out, uint16_t id, const std::vector<std::pair<std::string, int>>& filters,
-               int version) {
+void subscribe(std::string& out, uint16_t id, const std::vector<Filter>& filters, int version) {
     size_t len = 2 + (version == v5 ? 1 : 0);
-    for (auto& [f, q] : filters)
-        len += 2 + f.size() + 1;
+    for (auto& f : filters)
+        len += 2 + f.filter.size() + 1;
     header(out, SUBSCRIBE << 4 | 0x02, len);
     u16(out, id);
     if (version == v5) out.push_back(0); // no properties
-    for (auto& [f, q] : filters) {
-        str(out, f);
-        out.push_back(static_cast<char>(q));
+    for (auto& f : filters) {
+        str(out, f.filter);
+        int o = f.qos & 3;
+        if (version == v5)
+            o |= (f.no_local ? 0x04 : 0) | (f.retain_as_published ? 0x08 : 0) | (f.retain_handling & 3) << 4;
+        out.push_back(static_cast<char>(o));
     }
 }
 
@@ -299,6 +301,7 @@ Expected<bool> Decoder::next(Packet& p) {
         if (p.type == SUBACK) {
             if (auto st = need(at + 1); !st) return std::unexpected(st.error());
             p.return_code = static_cast<unsigned char>(body[at]);
+            p.codes = body.substr(at);
         }
         break;
     }
@@ -331,6 +334,30 @@ bool user_property(std::string_view props, std::string_view key, std::string_vie
         size_t kl = static_cast<size_t>(rd16(v, 0));
         if (v.substr(2, kl) != key) return;
         value = v.substr(2 + kl + 2);
+        found = true;
+    });
+    return found;
+}
+
+void each_property(std::string_view props, const std::function<void(int, std::string_view)>& fn) {
+    walk_props(props, [&](size_t id, std::string_view v) {
+        // strings and binary data without their length prefix
+        switch (id) {
+        case 0x03: case 0x08: case 0x09: case 0x12: case 0x15: case 0x16: case 0x1A: case 0x1C: case 0x1F:
+            v.remove_prefix(2);
+            break;
+        default:
+            break;
+        }
+        fn(static_cast<int>(id), v);
+    });
+}
+
+bool string_property(std::string_view props, int id, std::string_view& value) {
+    bool found = false;
+    each_property(props, [&](int pid, std::string_view v) {
+        if (found || pid != id || pid == 0x26) return;
+        value = v;
         found = true;
     });
     return found;

@@ -4,6 +4,7 @@
 // where Paho's per-client threads or 100 ms waits do not fit (see the session notes).
 #include "util/error.hpp"
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -68,8 +69,14 @@ void publish(std::string& out, std::string_view topic, std::string_view payload,
 void puback(std::string& out, uint16_t id);
 /// PUBACK, PUBREC, PUBREL or PUBCOMP in the two-byte form (PUBREL with its required flags).
 void ack(std::string& out, Type type, uint16_t id);
-void subscribe(std::string& out, uint16_t id, const std::vector<std::pair<std::string, int>>& filters,
-               int version = v311);
+/// One topic filter of a SUBSCRIBE with its options (the MQTT 5 ones are left out under 3.1.1).
+struct Filter {
+    std::string filter;
+    int qos = 0;
+    bool no_local = false, retain_as_published = false;
+    int retain_handling = 0; // 0 send retained, 1 only for a new subscription, 2 never
+};
+void subscribe(std::string& out, uint16_t id, const std::vector<Filter>& filters, int version = v311);
 void pingreq(std::string& out);
 void disconnect(std::string& out);
 
@@ -86,7 +93,16 @@ struct Packet {
                          // CONNACK, SUBACK (first), PUBACK/PUBREC/PUBREL/PUBCOMP, DISCONNECT
     bool session_present = false;
     std::string_view props; // MQTT 5: the property block (checked well-formed), without its length
+    std::string_view codes; // SUBACK: one return (reason) code per filter, in order
 };
+
+/// Calls fn(id, value) for each property of a well-formed MQTT 5 property block, in order. The
+/// value is the property's bytes: a number big-endian, a string or binary data without its
+/// length prefix, a user property as key and value each with their two-byte length.
+void each_property(std::string_view props, const std::function<void(int id, std::string_view value)>& fn);
+
+/// The value of the first string or binary property `id` (content type, correlation data, ...).
+bool string_property(std::string_view props, int id, std::string_view& value);
 
 /// The value of the first user property named `key` in an MQTT 5 property block.
 bool user_property(std::string_view props, std::string_view key, std::string_view& value);

@@ -193,8 +193,8 @@ def test_bridge_killed_and_restarted_with_persist_loses_nothing(tmp_path, broker
     device.write(100, n)
 
     def journaled():
-        p = journal / "uplink.jsonl"
-        return p.exists() and p.read_bytes().count(b"\n") >= n - 100
+        p = journal / "journal"  # framed records; a message's body starts with M
+        return p.exists() and p.read_bytes().count(b" M{") >= n - 100
     wait_for(journaled, what="the bridge to journal everything")
     bridge.p.send_signal(signal.SIGKILL)
     bridge.p.wait()
@@ -208,7 +208,7 @@ def test_bridge_killed_and_restarted_with_persist_loses_nothing(tmp_path, broker
         missing = sorted(want - set(texts(sub)), key=int)
         assert not missing, f"{len(missing)} missing: {missing[:10]}"
     # once everything is acknowledged the journal is emptied
-    wait_for(lambda: (journal / "uplink.jsonl").stat().st_size == 0, what="the journal to empty")
+    wait_for(lambda: (journal / "journal").stat().st_size == 0, what="the journal to empty")
     bridge.p.send_signal(signal.SIGINT)
     code, _, err = bridge.finish()
     assert code == 130 and stats_of(err)["drops"] == {}

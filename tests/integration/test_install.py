@@ -53,7 +53,8 @@ def test_staged_install_puts_everything_where_it_belongs(tmp_path):
     for tool in TOOLS:  # --version names the project version and the libraries it runs with
         v = subprocess.run([str(root / "bin" / tool), "--version"], capture_output=True, check=True).stdout.decode()
         assert v.startswith(f"{tool} ") and "libserialport 0.1.1" in v
-        assert ("Paho MQTT C 1.3" in v) == (tool in ("iot-pub", "iot-sub", "bridge", "replay")), v
+        assert ("m2mkit's own client" in v) == (tool in ("iot-pub", "iot-sub", "bridge", "replay")), v
+        assert "Paho" not in v
     assert subprocess.run([str(root / "bin/m2m-send"), "--version"], capture_output=True).returncode == 0
 
 
@@ -88,5 +89,17 @@ def test_debian_package_lists_the_same_tree_and_its_real_dependencies(tmp_path):
     assert files == expected_tree(TOOLS)
     info = subprocess.run(["dpkg", "-I", deb], capture_output=True, check=True).stdout.decode()
     depends = next(l for l in info.splitlines() if l.strip().startswith("Depends:"))
-    for lib in ["libserialport0", "libfmt9", "libsimdjson14", "libstdc++6", "libpaho-mqtt1.3", "libtomlplusplus3"]:
+    for lib in ["libserialport0", "libfmt9", "libsimdjson14", "libstdc++6", "libssl3", "zlib1g", "libtomlplusplus3"]:
         assert lib in depends, depends
+    assert "paho" not in depends, depends  # every tool speaks MQTT through m2mkit's own client
+
+
+def test_no_tool_carries_paho_or_overrides_connect():
+    """No tool links Paho or defines connect(2) for the process (the hook Paho once needed)."""
+    for t in TOOLS:
+        path = os.path.join(BUILD, "tools", t)
+        ldd = subprocess.run(["ldd", path], capture_output=True, check=True).stdout.decode()
+        assert "paho" not in ldd, ldd
+        syms = subprocess.run(["nm", path], capture_output=True, check=True).stdout.decode().splitlines()
+        assert not [s for s in syms if "MQTTClient_" in s or "MQTTAsync_" in s or "MQTTProperties_" in s]
+        assert not [s for s in syms if s.split()[-1] == "connect" and s.split()[-2] in ("T", "W")]
