@@ -164,3 +164,31 @@ def test_broker_target_errors(tmp_path):
     assert r.returncode == 4 and "connection refused" in r.stderr.decode()
     r = run("replay", f, "--raw", "--rate", "10", "mqtt://127.0.0.1:1/x/{dev}")
     assert r.returncode == 2 and "plain --topic" in r.stderr.decode()
+
+
+def cpu_ticks(pid):
+    """User CPU time of a process, in clock ticks (/proc/PID/stat, field 14)."""
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[11])
+
+
+def test_an_endless_replay_at_full_speed_stops_at_sigint(tmp_path):
+    """--speed 0 --loop inf is one chain of deferred work that never ends by itself: the event loop
+    serves the signal between links (it once ran the chain without polling, and only SIGKILL
+    ended it)."""
+    f = recording(tmp_path / "r.jsonl", 50, 10)
+    with open(os.devnull, "wb") as devnull:
+        p = subprocess.Popen([tool("replay"), f, "--speed", "0", "--loop", "inf"], stdout=devnull,
+                             stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while cpu_ticks(p.pid) < 5:  # running its loop: it has used CPU
+            assert time.monotonic() < deadline, "replay did not start"
+            time.sleep(0.01)
+        p.send_signal(2)
+        code = p.wait(timeout=20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert code == 130, p.stderr.read().decode()
