@@ -7,7 +7,7 @@ complete -c m2m-send -l max-line -d 'Longest input line in bytes; longer ones ar
 complete -c m2m-send -s i -l interval -d 'Wait DUR between frames (250ms, 1s)' -x
 complete -c m2m-send -l reply -d 'After each frame, wait for one frame back and print it as a record'
 complete -c m2m-send -l reply-timeout -d 'How long --reply waits before moving on (counted)' -x
-complete -c m2m-send -s F -l framing -d 'How bytes become frames: line, crlf, cr, slip, cobs, len:u8|u16be|u16le|u32be|u32le, fixed:N, idle:MS, raw' -xa 'cobs cr crlf fixed: idle: len:u8 len:u16be len:u16le len:u32be len:u32le line modbus-rtu modbus-tcp nmea raw slip'
+complete -c m2m-send -s F -l framing -d 'How bytes become frames: cobs, cr, crlf, fixed:N, idle:MS, len:u8|u16be|u16le|u32be|u32le, line, modbus-rtu, modbus-tcp, nmea, raw, slip' -xa 'cobs cr crlf fixed: idle: len:u8 len:u16be len:u16le len:u32be len:u32le line modbus-rtu modbus-tcp nmea raw slip'
 complete -c m2m-send -l max-frame -d 'Longest frame in bytes; longer ones are cut there, marked and counted' -x
 complete -c m2m-send -l format -d 'Output: jsonl (records), human (time, source, text or hexdump), hex or raw payload lines; auto is human on a terminal, jsonl otherwise' -xa 'auto jsonl human hex raw'
 complete -c m2m-send -l ts -d 'Timestamps in the human view' -xa 'iso epoch epoch-ms epoch-us rel delta'

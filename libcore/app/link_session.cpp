@@ -101,4 +101,19 @@ void LinkSession::retry() {
     if (on_up) on_up();
 }
 
+void LinkSession::when_taken(std::function<void()> then) {
+    if (taken_timer_ >= 0) loop_.cancel(taken_timer_), taken_timer_ = -1;
+    quiet_ = link_->pending_out() > 0 ? 0 : quiet_ + 1;
+    if (quiet_ >= link_->quiet_readings()) {
+        quiet_ = 0;
+        link_->drain();
+        then();
+        return;
+    }
+    taken_timer_ = loop_.at(mono_us() + 10000, [this, then = std::move(then)]() mutable {
+        taken_timer_ = -1;
+        when_taken(std::move(then));
+    });
+}
+
 } // namespace m2m

@@ -29,6 +29,10 @@ class LinkSession {
     Link& link() { return *link_; }
     /// Why the run failed, when the loop was stopped with Exit::runtime.
     const std::string& failure() const { return failure_; }
+    /// Calls `then` once the other end has taken everything written (pending_out() read empty
+    /// quiet_readings() times in a row, 10 ms apart) and drain() returned: a pty or socket
+    /// closed earlier would lose the bytes its reader had not read yet.
+    void when_taken(std::function<void()> then);
     /// Marks the link lost: reconnects, or stops the loop with Exit::runtime.
     void lost(const std::string& why);
 
@@ -48,6 +52,7 @@ class LinkSession {
     int64_t backoff_us_ = 50000;
     std::string failure_;
     std::string buf_;
+    int quiet_ = 0, taken_timer_ = -1;
 };
 
 } // namespace m2m

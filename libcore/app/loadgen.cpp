@@ -1,4 +1,5 @@
 #include "app/loadgen.hpp"
+#include "stats/histogram.hpp"
 #include "links/uri.hpp"
 #include "loop/event_loop.hpp"
 #include "mqttwire/tls.hpp"
@@ -28,45 +29,6 @@
 namespace m2m {
 
 namespace {
-
-/// A log-linear histogram of microseconds: 64 linear steps per power of two (under 1.6 %
-/// error), mergeable by adding counts -- shards are merged this way, never by averaging.
-struct Hist {
-    std::map<int, uint64_t> b;
-    uint64_t n = 0;
-    int64_t max = 0;
-    static int index(int64_t v) {
-        if (v < 64) return static_cast<int>(std::max<int64_t>(v, 0));
-        int e = 63 - __builtin_clzll(static_cast<unsigned long long>(v));
-        return (e - 5) * 64 + static_cast<int>((v >> (e - 6)) & 63);
-    }
-    static int64_t lower(int i) {
-        if (i < 64) return i;
-        int e = i / 64 + 5;
-        return (int64_t{64} + i % 64) << (e - 6);
-    }
-    void add(int64_t v, uint64_t count = 1) {
-        b[index(v)] += count;
-        n += count;
-        max = std::max(max, v);
-    }
-    int64_t pct(double q) const {
-        if (!n) return 0;
-        uint64_t want = static_cast<uint64_t>(std::ceil(q * static_cast<double>(n))), seen = 0;
-        for (auto& [i, c] : b)
-            if ((seen += c) >= std::max<uint64_t>(want, 1)) return std::min(max, lower(i + 1) - 1);
-        return max;
-    }
-    std::string json() const {
-        std::string s =
-            fmt::format(R"({{"count":{},"p50":{},"p90":{},"p99":{},"p999":{},"max":{},"buckets":[)", n,
-                        pct(.5), pct(.9), pct(.99), pct(.999), max);
-        bool first = true;
-        for (auto& [i, c] : b)
-            s += fmt::format("{}[{},{}]", first ? "" : ",", lower(i), c), first = false;
-        return s + "]}";
-    }
-};
 
 struct Part {
     std::string text;
@@ -944,6 +906,10 @@ Expected<std::vector<std::string>> load_payloads(const std::string& file) {
 }
 
 Expected<Exit> run_loadgen(const LoadgenArgs& a) {
+    for (auto& e : a.fail_if) { // a gate that cannot be read fails now, not after the run
+        std::string why;
+        if (auto ok = check(Summary{}, e, why); !ok) return std::unexpected(ok.error());
+    }
     Uri uri;
     auto cfg = resolve_mqtt(a.mqtt, "loadgen", uri);
     if (!cfg) return std::unexpected(cfg.error());
@@ -1054,14 +1020,21 @@ Expected<Exit> run_loadgen_merge(const LoadgenArgs& a) {
         simdjson::dom::element e;
         if (auto err = parser.load(f).get(e); err)
             return fail(Exit::bad_data, fmt::format("{}: {}", f, simdjson::error_message(err)));
-        auto u = [&](const char* k) {
+        // every key a summary has must be there with its type: a merge that guessed 0 for a
+        // missing one would pass a gate it should fail
+        std::string bad;
+        auto miss = [&](std::string_view key, const char* want) {
+            if (bad.empty()) bad = fmt::format("{}: key '{}' is missing or not {}", f, key, want);
+        };
+        auto u_at = [&](simdjson::dom::element at, std::string_view key) {
             uint64_t v = 0;
-            if (e[k].get_uint64().get(v)) v = 0;
+            if (at.at_pointer(key).get_uint64().get(v)) miss(key.substr(1), "a non-negative integer");
             return v;
         };
+        auto u = [&](const char* k) { return u_at(e, std::string("/") + k); };
         auto d = [&](const char* k) {
             double v = 0;
-            if (e[k].get_double().get(v)) v = 0;
+            if (e[k].get_double().get(v)) miss(k, "a number");
             return v;
         };
         s.devices += static_cast<int>(u("devices"));
@@ -1075,16 +1048,21 @@ Expected<Exit> run_loadgen_merge(const LoadgenArgs& a) {
         if (!e["connects"]["seconds"].get_double().get(cs)) s.connect_s = std::max(s.connect_s, cs);
         std::string_view sh;
         if (!e["shard"].get_string().get(sh) && !sh.empty()) shards.emplace_back(sh);
-        s.connect_ok += e["connects"]["ok"].get_uint64().value_unsafe();
-        s.connect_failed += e["connects"]["failed"].get_uint64().value_unsafe();
-        auto merge_hist = [&](Hist& h, simdjson::dom::element src) {
+        s.connect_ok += u_at(e, "/connects/ok");
+        s.connect_failed += u_at(e, "/connects/failed");
+        auto merge_hist = [&](Hist& h, std::string_view key) {
+            simdjson::dom::element src;
             int64_t mx = 0;
-            if (src["max"].get_int64().get(mx)) mx = 0;
             simdjson::dom::array buckets;
-            if (src["buckets"].get_array().get(buckets)) return;
+            if (e.at_pointer(key).get(src) || src["max"].get_int64().get(mx) || src["buckets"].get_array().get(buckets))
+                return miss(key.substr(1), "a histogram (max, buckets)");
             for (auto b : buckets) {
-                int64_t lo = b.at(0).get_int64().value_unsafe();
-                uint64_t c = b.at(1).get_uint64().value_unsafe();
+                int64_t lo = 0;
+                uint64_t c = 0;
+                simdjson::dom::array pair;
+                if (b.get_array().get(pair) || pair.size() != 2 || pair.at(0).get_int64().get(lo) ||
+                    pair.at(1).get_uint64().get(c) || lo < 0)
+                    return miss(fmt::format("{}/buckets", key.substr(1)), "a list of [lower bound, count]");
                 h.b[Hist::index(lo)] += c;
                 h.n += c;
             }
@@ -1092,17 +1070,20 @@ Expected<Exit> run_loadgen_merge(const LoadgenArgs& a) {
         };
         auto add_list = [&](std::vector<uint64_t>& to, const char* key) {
             simdjson::dom::array arr;
-            if (e[key].get_array().get(arr)) return;
+            if (e[key].get_array().get(arr)) return miss(key, "a list of counts");
             size_t i = 0;
             for (auto x : arr) {
+                uint64_t c = 0;
+                if (x.get_uint64().get(c)) return miss(key, "a list of counts");
                 if (i >= to.size()) to.resize(i + 1);
-                to[i++] += x.get_uint64().value_unsafe();
+                to[i++] += c;
             }
         };
         add_list(s.sent_per_s, "sent_per_s");
         add_list(s.recv_per_s, "received_per_s");
-        merge_hist(s.latency, e["latency_us"].value_unsafe());
-        merge_hist(s.connect, e["connects"]["latency_us"].value_unsafe());
+        merge_hist(s.latency, "/latency_us");
+        merge_hist(s.connect, "/connects/latency_us");
+        if (!bad.empty()) return fail(Exit::bad_data, bad);
     }
     s.shard = shards.empty() ? "" : fmt::format("{} merged", shards.size());
     return finish_summary(a, s);

@@ -1,4 +1,5 @@
 #include "app/replay.hpp"
+#include "stats/histogram.hpp"
 #include "app/link_session.hpp"
 #include "framing/framing.hpp"
 #include "links/uri.hpp"
@@ -289,12 +290,13 @@ Expected<Exit> run_replay(const ReplayArgs& a) {
     int64_t first = v.front().ts, span = v.back().ts - first;
     int64_t period = v.size() > 1 ? span + span / static_cast<int64_t>(v.size() - 1) : 1000000;
     std::mt19937_64 rng(std::random_device{}());
-    std::vector<int64_t> late;
+    Hist late; // bounded, however long --loop runs
     std::string out;
     int64_t base = mono_us() + 1000, last_due = 0;
     size_t i = 0;
     uint64_t k = 0, n_total = 0;
     bool done = false, waiting = false, ended = false; // waiting: the broker sink's buffer is full
+    bool finishing = false;
 
     auto write_out = [&] {
         if (sink) {
@@ -320,7 +322,15 @@ Expected<Exit> run_replay(const ReplayArgs& a) {
                 out.erase(0, static_cast<size_t>(n));
             }
         }
-        if (done && out.empty()) loop.stop(Exit::ok);
+        if (done && out.empty()) {
+            // a pty's or socket's reader may not have taken (or even opened) it yet: wait, as m2m-send does
+            if (session && !finishing) {
+                finishing = true;
+                session->when_taken([&] { loop.stop(Exit::ok); });
+            } else if (!session) {
+                loop.stop(Exit::ok);
+            }
+        }
     };
     auto due_of = [&](size_t idx, uint64_t lap) -> int64_t {
         int64_t d;
@@ -356,7 +366,7 @@ Expected<Exit> run_replay(const ReplayArgs& a) {
                 };
                 return;
             }
-            if (due) late.push_back(now - due);
+            if (due) late.add(now - due);
             if (sink) {
                 if (a.rebase && !a.raw) {
                     it.rec.ts = format_rfc3339(wall_us());
@@ -406,9 +416,7 @@ Expected<Exit> run_replay(const ReplayArgs& a) {
     if (sink && code != Exit::ok && code != Exit::interrupted && !sink->failure().empty())
         log::error("{}", sink->failure());
     if (a.common.stats) {
-        std::sort(late.begin(), late.end());
-        int64_t mx = late.empty() ? 0 : late.back();
-        int64_t p99 = late.empty() ? 0 : late[std::min(late.size() - 1, late.size() * 99 / 100)];
+        int64_t mx = late.max, p99 = late.pct(.99);
         std::string s = stats.to_json();
         s.pop_back();
         log::write("", fmt::format("stats: {},\"replayed\":{},\"late_max_us\":{},\"late_p99_us\":{}}}", s,

@@ -185,19 +185,9 @@ class Sender {
     }
 
     void finish() {
-        quiet_ = session_.link().pending_out() > 0 ? 0 : quiet_ + 1;
-        if (quiet_ < session_.link().quiet_readings()) { // still on its way: wait for it to be taken
-            if (!drain_timer_) {
-                drain_timer_ = true;
-                loop_.at(mono_us() + 10000, [this] {
-                    drain_timer_ = false;
-                    pump();
-                });
-            }
-            return;
-        }
-        session_.link().drain();
-        loop_.stop(Exit::ok);
+        if (finishing_) return;
+        finishing_ = true; // once everything written is taken, the run is done
+        session_.when_taken([this] { loop_.stop(Exit::ok); });
     }
 
     const SendArgs& a_;
@@ -224,8 +214,7 @@ class Sender {
     int reply_timer_ = -1;
     int tick_timer_ = -1;
     int64_t next_send_us_ = 0;
-    bool drain_timer_ = false;
-    int quiet_ = 0; // readings in a row with nothing left in the link's queue
+    bool finishing_ = false;
 };
 
 } // namespace

@@ -181,7 +181,10 @@ std::string generate_man(const CLI::App& app, const ToolDoc& doc) {
         for (auto& [cmd, what] : doc.examples)
             m << ".TP\n.B " << roff(cmd) << "\n" << roff(what) << "\n";
     }
-    m << ".SH SEE ALSO\n.BR m2mkit (7),\n.BR m2m-listen (1),\n.BR m2m-send (1)\n";
+    m << ".SH SEE ALSO\n.BR m2mkit (7)";
+    for (auto& t : tool_names())
+        if (t != app.get_name()) m << ",\n.BR " << roff(t) << " (1)";
+    m << "\n";
     return m.str();
 }
 

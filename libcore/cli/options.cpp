@@ -64,13 +64,18 @@ void add_link_options(CLI::App& app, LinkArgs& a, const std::string& role, bool 
 }
 
 void add_framing_options(CLI::App& app, FramingArgs& a) {
-    std::vector<std::string> names;
-    for (auto& [name, summary] : framing_catalogue())
-        names.push_back(name);
+    // the list comes from the framing registry: a framing added there shows in --help, the man
+    // pages and the completions alike
+    std::string help = "How bytes become frames:";
+    for (auto& [name, summary] : framing_catalogue()) {
+        std::string shown = name == "len"     ? "len:u8|u16be|u16le|u32be|u32le"
+                            : name == "fixed" ? "fixed:N"
+                            : name == "idle"  ? "idle:MS"
+                                              : name;
+        help += (help.back() == ':' ? " " : ", ") + shown;
+    }
     completes(
-        app.add_option("-F,--framing", a.framing,
-                       "How bytes become frames: line, crlf, cr, slip, cobs, len:u8|u16be|u16le|u32be|u32le, "
-                       "fixed:N, idle:MS, raw")
+        app.add_option("-F,--framing", a.framing, help)
             ->capture_default_str()
             ->group("Framing"),
         "framing");

@@ -31,6 +31,9 @@ std::string generate_bash(const CLI::App& app);
 std::string generate_zsh(const CLI::App& app);
 std::string generate_fish(const CLI::App& app);
 
+/// The seven tools, in the order the documentation lists them (SEE ALSO, m2mkit(7)).
+const std::vector<std::string>& tool_names();
+
 /// The exit status table, shared by every man page and m2mkit(7).
 const std::vector<std::pair<int, std::string>>& exit_status_table();
 

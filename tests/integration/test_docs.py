@@ -70,3 +70,18 @@ def test_bash_completion_completes_options_and_values(tool_name):
         for words, _ in probes)
     r = subprocess.run(["bash", "-c", probe], capture_output=True)
     assert r.stdout.decode().splitlines() == [want for _, want in probes]
+
+
+def test_see_also_names_every_tool_and_help_every_framing():
+    """The tool list and the framing list are written once (cli::tool_names, the framing registry)."""
+    page = open(os.path.join(TOP, "man", "m2mkit.7")).read()
+    see_also = page.split(".SH SEE ALSO", 1)[1]
+    for t in TOOLS:
+        assert f".BR {t.replace('-', chr(92) + '-')} (1)" in see_also, t
+    for t in TOOLS:
+        tail = open(os.path.join(TOP, "man", f"{t}.1")).read().split(".SH SEE ALSO", 1)[1]
+        assert tail.count(".BR ") == len(TOOLS), t  # m2mkit(7) and the six others
+    help_text = subprocess.run([tool("m2m-listen"), "--help"], capture_output=True, check=True).stdout.decode()
+    for framing in ["line", "crlf", "cr", "slip", "cobs", "len:u8", "fixed:N", "idle:MS", "raw", "modbus-rtu",
+                    "modbus-tcp", "nmea"]:
+        assert framing in help_text, framing

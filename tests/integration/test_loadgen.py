@@ -64,6 +64,21 @@ def test_shards_merged_equal_one_run(broker, tmp_path):
         assert merged[k] == single[k] == (50 if k == "devices" else 2000 if k != "lost" and k != "duplicates" else 0), k
     assert merged["latency_us"]["count"] == 2000
     assert merged["connects"]["ok"] == 50
+    # a summary missing a key, or with one of the wrong type, is bad data named by file and key
+    # (it once segfaulted, or merged as if the value were 0)
+    for key, damage in [("lost", None), ("sent", "many"), ("connects/ok", None), ("latency_us", [1, 2])]:
+        s = summary(tmp_path / "s2.json")
+        at, last = s, key.split("/")
+        for part in last[:-1]:
+            at = at[part]
+        if damage is None:
+            del at[last[-1]]
+        else:
+            at[last[-1]] = damage
+        (tmp_path / "bad.json").write_text(json.dumps(s))
+        m = run("loadgen", "merge", str(tmp_path / "s1.json"), str(tmp_path / "bad.json"))
+        assert m.returncode == 3, (key, m.returncode, m.stderr.decode())
+        assert f"bad.json: key '{key}'" in m.stderr.decode(), m.stderr.decode()
 
 
 def test_fail_if_thresholds_set_the_exit_status(broker, tmp_path):
@@ -74,6 +89,10 @@ def test_fail_if_thresholds_set_the_exit_status(broker, tmp_path):
     assert bad.returncode == 1 and "--fail-if: p50>0us" in bad.stderr.decode()
     usage = run("loadgen", broker.url, *base, "--fail-if", "p99>>fast")
     assert usage.returncode == 2
+    # a gate that cannot be read is refused before the run: no broker is even tried
+    early = run("loadgen", "mqtt://127.0.0.1:1", "-n", "1", "-C", "1", "--fail-if", "bogus>3")
+    assert early.returncode == 2 and "unknown metric 'bogus'" in early.stderr.decode(), early.stderr.decode()
+    assert early.stderr.decode().count("\n") == 1, early.stderr.decode()  # the one error: no connect tried
     gone = run("loadgen", "mqtt://127.0.0.1:1", "-n", "1", "-C", "1")
     assert gone.returncode == 4 and "subscriber could not connect" in gone.stderr.decode()
 

@@ -356,6 +356,11 @@ def test_unreachable_broker_and_bad_input(broker):
     from mqtt_broker import free_port
     r = run("iot-sub", f"mqtt://127.0.0.1:{free_port()}", "-t", "x")
     assert r.returncode == 4 and "connection refused" in r.stderr.decode()
+    r = run("iot-sub", "-h", "nosuchhost.invalid", "-t", "x")
+    assert r.returncode == 4 and "cannot resolve 'nosuchhost.invalid'" in r.stderr.decode(), r.stderr.decode()
+    for t in ("iot-sub", "loadgen"):  # not a broker URI: a usage error
+        r = run(t, "tcp://127.0.0.1:1883", "-t", "x")
+        assert r.returncode == 2 and "expected mqtt://" in r.stderr.decode(), r.stderr.decode()
     r = run("iot-pub", broker.url, "-t", "plant/{dev}", "--stats",
             input='{"dev":"a","text":"1"}\n{"text":"2"}\nnot json\n{"dev":"b+","text":"3"}\n{"dev":7,"text":"4"}\n')
     assert r.returncode == 0
@@ -370,3 +375,21 @@ def test_unreachable_broker_and_bad_input(broker):
     assert run("iot-pub", broker.url, "-t", "a/#", "-m", "x").returncode == 2
     assert run("iot-sub", broker.url).returncode == 2  # no topic
     assert run("iot-pub", "http://x", "-t", "a", "-m", "x").returncode == 2
+
+
+def test_a_topic_too_long_for_mqtt_is_refused_not_injected(broker, procs):
+    """A topic over 65,535 bytes would wrap its 16-bit length, and the broker would read the rest
+    as another topic: a record whose dev is 'victim/cmd' + 65,531 bytes once reached subscribers of
+    plant/victim/cmd. It is refused and named; the next record goes out."""
+    sub = subscriber(procs, broker.url, "-t", "#", "-q", "1", "-C", "1", "-W", "20s")
+    evil = json.dumps({"dev": "victim/cmd" + "x" * 65531, "text": "injected"})
+    for v in ["311", "5"]:
+        r = run("iot-pub", broker.url, "-V", v, "-t", "{dev}", "-q", "1", "--stats", input=evil + "\n")
+        assert r.returncode == 0, r.stderr.decode()
+        assert "line 1: topic of 65541 bytes: MQTT allows at most 65,535" in r.stderr.decode()
+        assert stats_of(r.stderr)["bad_records"] == 1
+    r = run("iot-pub", broker.url, "-t", "plant/ok", "-q", "1", input='{"text":"fine"}\n')
+    assert r.returncode == 0, r.stderr.decode()
+    code, out, err = sub.finish()
+    assert code == 0, err.decode()
+    assert [(x["topic"], x["text"]) for x in records(out)] == [("plant/ok", "fine")]

@@ -192,3 +192,43 @@ def test_an_endless_replay_at_full_speed_stops_at_sigint(tmp_path):
             p.kill()
             p.wait()
     assert code == 130, p.stderr.read().decode()
+
+
+def test_replay_to_a_pty_waits_for_a_slow_reader(tmp_path):
+    """Everything replayed to a pty reaches a reader that is slow to read: replay ends only once
+    the other side has taken every byte (it once closed the pty as soon as it had written, and the
+    reader lost what it had not read yet)."""
+    import fcntl
+    import termios
+    n = 200
+    f = recording(tmp_path / "r.jsonl", n, 10)
+    link = tmp_path / "dev"
+    p = subprocess.Popen([tool("replay"), f, "--speed", "0", f"pty:{link}"], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while not link.exists():
+            assert time.monotonic() < deadline and p.poll() is None, "no pty"
+            time.sleep(0.01)
+        fd = os.open(link, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)  # raw already: replay set it
+        want = sum(len(f"r{i}\n") for i in range(n))
+        queued = bytearray(4)
+        while True:  # everything written, nothing read yet: the slow reader's moment
+            fcntl.ioctl(fd, termios.FIONREAD, queued)
+            if int.from_bytes(queued, "little") >= want:
+                break
+            assert time.monotonic() < deadline, f"only {int.from_bytes(queued, 'little')} of {want} bytes"
+            time.sleep(0.01)
+        assert p.poll() is None  # still waiting for the reader
+        got = b""
+        while got.count(b"\n") < n:
+            r, _, _ = select.select([fd], [], [], 10)
+            assert r, f"stalled at {got.count(chr(10).encode())} lines"
+            got += os.read(fd, 65536)
+        assert got.decode().split() == [f"r{i}" for i in range(n)]
+        assert p.wait(timeout=20) == 0, p.stderr.read().decode()
+        os.close(fd)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
