@@ -1,5 +1,5 @@
 // bridge: a gateway between a link (serial, pty, TCP/UDP) and an MQTT broker, in one process.
-#include "mqtt/bridge.hpp"
+#include "apps/bridge/bridge.hpp"
 #include "cli/tool.hpp"
 #include "mqtt/client.hpp"
 

@@ -1,7 +1,7 @@
 // iot-pub: read records on stdin and publish each to an MQTT broker.
 #include "cli/tool.hpp"
 #include "mqtt/client.hpp"
-#include "mqtt/pub.hpp"
+#include "apps/pub/pub.hpp"
 
 int main(int argc, char** argv) {
     m2m::PubArgs args;

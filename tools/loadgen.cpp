@@ -1,5 +1,5 @@
 // loadgen: simulated MQTT devices at a set rate, with an honest latency report.
-#include "app/loadgen.hpp"
+#include "apps/loadgen/loadgen.hpp"
 #include "cli/tool.hpp"
 #include "mqttwire/tls.hpp"
 

@@ -1,5 +1,5 @@
 // m2m-listen: decode frames from a serial port, pty, TCP/UDP link or file, one record per frame.
-#include "app/listen.hpp"
+#include "apps/listen/listen.hpp"
 #include "cli/tool.hpp"
 
 int main(int argc, char** argv) {

@@ -1,5 +1,5 @@
 // m2m-send: read records (or bare lines) on stdin, frame them and write them to a link.
-#include "app/send.hpp"
+#include "apps/send/send.hpp"
 #include "cli/tool.hpp"
 
 int main(int argc, char** argv) {

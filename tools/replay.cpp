@@ -1,8 +1,8 @@
 // replay: re-emit a recording with its timing, or serve a capture as a simulated device.
-#include "app/replay.hpp"
+#include "apps/replay/replay.hpp"
 #include "cli/tool.hpp"
 #include "mqtt/client.hpp"
-#include "mqtt/pub.hpp"
+#include "apps/pub/pub.hpp"
 
 int main(int argc, char** argv) {
     m2m::ReplayArgs args;

@@ -1,8 +1,8 @@
 #pragma once
-// What the publishing tools share (iot-pub, bridge): topic templates over record fields and the
-// outbox -- a queue of messages, a window of QoS 1/2 messages in flight, acknowledgements, and
+// What the publishing tools share (iot-pub, bridge): the outbox -- a queue of messages, a window of QoS 1/2 messages in flight, acknowledgements, and
 // the messages a lost connection cut sent again after the reconnect.
 #include "mqtt/props.hpp"
+#include "mqtt/topic.hpp"
 #include "mqtt/session.hpp"
 #include "records/record.hpp"
 #include "stats/stats.hpp"
@@ -12,26 +12,6 @@
 #include <vector>
 
 namespace m2m {
-
-/// A topic template: literal text and {field} references, parsed once.
-struct TopicTemplate {
-    struct Part {
-        std::string text;
-        bool field = false;
-    };
-    std::vector<Part> parts;
-    bool has_fields() const;
-    static Expected<TopicTemplate> parse(const std::string& t);
-    /// The topic for a record; an error names the missing or unusable field.
-    Expected<std::string> expand(const Record& r) const;
-    /// The literal text alone (a template without fields).
-    std::string plain() const;
-};
-
-/// A field's value as topic text: strings unescaped, numbers and booleans as written.
-Expected<std::string> field_text(const Record& r, const std::string& name);
-/// A topic a publish may use: not empty, no wildcard, UTF-8 without NUL.
-Status check_topic(const std::string& t);
 
 struct OutMsg {
     std::string topic, payload;

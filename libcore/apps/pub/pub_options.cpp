@@ -1,5 +1,5 @@
 // The publishing options iot-pub and replay's broker TARGET share, defined once.
-#include "mqtt/pub.hpp"
+#include "apps/pub/pub.hpp"
 #include <charconv>
 
 namespace m2m {

@@ -1,11 +1,10 @@
 #pragma once
-// replay: re-emit recorded records with their original timing (or a set rate), to stdout or a
-// link; or serve a capture as a simulated device (--serve).
-#include "cli/options.hpp"
+// A consumer of input lines inside the event loop, with backpressure: replay hands its records to
+// one when its TARGET is a broker (apps/pub makes it), so replay needs no MQTT of its own.
 #include "util/error.hpp"
 #include <functional>
 #include <memory>
-#include <vector>
+#include <string>
 
 namespace m2m {
 
@@ -13,7 +12,7 @@ class EventLoop;
 struct RunStats;
 
 /// Where replay hands records when its TARGET is a broker: iot-pub's publishing in this process
-/// (mqtt/pub), with its topic and payload rules, window, reconnects and bounded buffer. When the
+/// (apps/pub), with its topic and payload rules, window, reconnects and bounded buffer. When the
 /// input has ended and every message is acknowledged, the sink stops the loop itself.
 class LineSink {
   public:
@@ -33,23 +32,5 @@ class LineSink {
 /// Makes the broker sink for TARGET (set by the replay tool, which links the MQTT side).
 using BrokerSinkFactory =
     std::function<Expected<std::unique_ptr<LineSink>>(const std::string& target, EventLoop&, RunStats&)>;
-
-struct ReplayArgs {
-    std::vector<std::string> args; // FILE... [TARGET]
-    double speed = 1;
-    std::string rate;       // N or N/s: ignore recorded timing
-    std::string loop = "1"; // N or inf
-    std::string from, to;   // window: offsets from the recording's start (DUR) or RFC 3339 times
-    bool rebase = false;
-    std::string jitter; // DUR: each record moves by up to ± this much
-    bool raw = false;
-    int ts_column = 0; // --raw: 1-based comma-separated column holding the time
-    bool serve = false;
-    cli::FramingArgs framing;
-    cli::CommonArgs common;
-    BrokerSinkFactory broker; // empty: a broker TARGET is refused
-};
-
-Expected<Exit> run_replay(const ReplayArgs& a);
 
 } // namespace m2m

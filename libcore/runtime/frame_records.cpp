@@ -1,4 +1,4 @@
-#include "app/frame_records.hpp"
+#include "runtime/frame_records.hpp"
 #include "util/clock.hpp"
 #include "util/duration.hpp"
 #include "util/log.hpp"

@@ -1,4 +1,4 @@
-#include "app/loadgen.hpp"
+#include "apps/loadgen/loadgen.hpp"
 #include "stats/histogram.hpp"
 #include "links/uri.hpp"
 #include "loop/event_loop.hpp"

@@ -1,5 +1,5 @@
-#include "mqtt/sub.hpp"
-#include "app/frame_records.hpp"
+#include "apps/sub/sub.hpp"
+#include "runtime/frame_records.hpp"
 #include "mqtt/props.hpp"
 #include "mqtt/session.hpp"
 #include "util/clock.hpp"

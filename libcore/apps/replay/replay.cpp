@@ -1,6 +1,6 @@
-#include "app/replay.hpp"
+#include "apps/replay/replay.hpp"
 #include "stats/histogram.hpp"
-#include "app/link_session.hpp"
+#include "runtime/link_session.hpp"
 #include "framing/framing.hpp"
 #include "links/uri.hpp"
 #include "records/parser.hpp"

@@ -1,4 +1,4 @@
-#include "app/line_input.hpp"
+#include "runtime/line_input.hpp"
 #include <cerrno>
 #include <fmt/format.h>
 #include <unistd.h>

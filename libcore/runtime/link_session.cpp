@@ -1,4 +1,4 @@
-#include "app/link_session.hpp"
+#include "runtime/link_session.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
 #include <poll.h>
