@@ -17,6 +17,14 @@ class Broker:
     def __init__(self, tmp_path, passwords=None, tls=None, persistence=False):
         self.dir = tmp_path / f"broker-{free_port()}"
         self.dir.mkdir()
+        self.opts = (passwords, tls, persistence)
+        self.started = False
+        self._configure()
+        self.proc = None
+
+    def _configure(self):
+        """Picks free ports and writes the configuration."""
+        passwords, tls, persistence = self.opts
         self.port = free_port()
         self.tls_port = free_port() if tls else None
         lines = [f"listener {self.port} 127.0.0.1",
@@ -40,9 +48,26 @@ class Broker:
         if persistence:
             lines += ["persistence true", f"persistence_location {self.dir}/"]
         (self.dir / "mosquitto.conf").write_text("\n".join(lines) + "\n")
-        self.proc = None
 
     def start(self):
+        # free_port() closes its socket before mosquitto binds: another process (a parallel test)
+        # can take the port meanwhile. On a first start that is a retry on new ports; a restart
+        # keeps its port (the clients reconnect to it).
+        for attempt in range(5):
+            err = self._launch()
+            if err is None:
+                break
+            assert not self.started and b"Address already in use" in err, f"mosquitto exited: {err.decode()}"
+            self._configure()
+        else:
+            raise AssertionError("mosquitto found no free port in 5 tries")
+        self.started = True
+        # keep reading its log so that it never blocks on a full pipe
+        threading.Thread(target=self._drain, args=(self.proc,), daemon=True).start()
+        return self
+
+    def _launch(self):
+        """Starts mosquitto; None once its listeners are open, or what it said before it exited."""
         self.proc = subprocess.Popen(["mosquitto", "-c", str(self.dir / "mosquitto.conf")],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         # mosquitto says "running" once its listeners are open
@@ -51,12 +76,12 @@ class Broker:
         while b" running" not in err:
             assert time.monotonic() < deadline, f"mosquitto did not start: {err.decode()}"
             line = self.proc.stderr.readline()
-            assert line, f"mosquitto exited: {err.decode()}"
+            if not line:
+                self.proc.wait()
+                return err
             err += line
         self.log = err
-        # keep reading its log so that it never blocks on a full pipe
-        threading.Thread(target=self._drain, args=(self.proc,), daemon=True).start()
-        return self
+        return None
 
     def _drain(self, proc):
         for line in proc.stderr:
