@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # m2mkit developer entry point: the README's two quick-start commands and the rest.
 #   ./dev.sh demo    install what is missing, build, run the live demo (virtual device -> m2m-listen)
-#   ./dev.sh test    install what is missing, build, run every test: unit + integration, again
-#                    under ASan+UBSan, then each fuzzer briefly (what CI runs)
+#   ./dev.sh test    install what is missing, check the formatting, build, run every test: unit +
+#                    integration, again under ASan+UBSan, then each fuzzer briefly (what CI runs)
 #   ./dev.sh bench   benchmarks side by side with the peers, as ratios
 #   ./dev.sh docs    regenerate man/ and completions/ from the CLI definitions
 #   ./dev.sh package build the Debian package (build/m2mkit_*.deb)
@@ -14,7 +14,7 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-15}
 PACKAGES=(g++ cmake ninja-build pkg-config git libcli11-dev libserialport-dev libfmt-dev catch2 libsimdjson-dev
           zlib1g-dev libssl-dev mosquitto mosquitto-clients openssl
           python3 python3-pytest man-db clang-16 libclang-rt-16-dev socat dpkg-dev file
-          python3-pymodbus python3-serial-asyncio python3-paho-mqtt mbpoll libtomlplusplus-dev chromium)
+          python3-pymodbus python3-serial-asyncio python3-paho-mqtt clang-format-16 mbpoll libtomlplusplus-dev chromium)
 
 deps() {
     local missing=()
@@ -85,8 +85,18 @@ run_fuzzers() {
     return $failed
 }
 
+check_format() { # the committed sources are what clang-format makes of them (.clang-format)
+    # shellcheck disable=SC2046
+    clang-format-16 --dry-run --Werror $(git ls-files '*.cpp' '*.hpp') || {
+        echo "dev.sh: clang-format differs (run: clang-format-16 -i \$(git ls-files '*.cpp' '*.hpp'))" >&2
+        return 1
+    }
+    echo "dev.sh: clang-format ok"
+}
+
 test_all() {
     deps
+    check_format
     build_release
     (cd build && ctest -j "$JOBS" --output-on-failure)
     configure build-asan -DCMAKE_BUILD_TYPE=Debug -DM2MKIT_SANITIZE=ON -DM2MKIT_WERROR=ON
@@ -108,7 +118,8 @@ demo) demo ;;
 test) test_all ;;
 bench) bench ;;
 fuzz) deps; run_fuzzers ;;
+format) deps; check_format ;;
 docs) build_release; scripts/gen-docs build/tools ;;
 package) deps; build_release; (cd build && cpack) ;;
-*) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+*) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

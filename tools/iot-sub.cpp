@@ -1,7 +1,7 @@
 // iot-sub: subscribe to an MQTT broker and print one record per message.
+#include "apps/sub/sub.hpp"
 #include "cli/tool.hpp"
 #include "mqtt/client.hpp"
-#include "apps/sub/sub.hpp"
 
 int main(int argc, char** argv) {
     m2m::SubArgs args;

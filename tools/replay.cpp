@@ -1,8 +1,8 @@
 // replay: re-emit a recording with its timing, or serve a capture as a simulated device.
 #include "apps/replay/replay.hpp"
+#include "apps/pub/pub.hpp"
 #include "cli/tool.hpp"
 #include "mqtt/client.hpp"
-#include "apps/pub/pub.hpp"
 
 int main(int argc, char** argv) {
     m2m::ReplayArgs args;
@@ -45,11 +45,12 @@ int main(int argc, char** argv) {
           "A Modbus meter from a capture, for CI without hardware."}}};
     CLI::App app;
     doc.libraries = m2m::mqtt_client_version();
-    m2m::cli::completes(app.add_option("FILE", args.args,
-                                       "Recordings to replay, then optionally TARGET: a link to write to, or a "
-                                       "broker to publish to (default: stdout)")
-                            ->required(),
-                        "file");
+    m2m::cli::completes(
+        app.add_option("FILE", args.args,
+                       "Recordings to replay, then optionally TARGET: a link to write to, or a "
+                       "broker to publish to (default: stdout)")
+            ->required(),
+        "file");
     const char* t = "Timing";
     app.add_option("-s,--speed", args.speed, "Replay X times as fast (0: as fast as possible)")
         ->capture_default_str()
@@ -74,7 +75,9 @@ int main(int argc, char** argv) {
         ->group("Simulated device");
     m2m::cli::add_framing_options(app, args.framing);
     const char* b = "Broker target (mqtt://, mqtts://)";
-    m2m::add_publish_options(app, pub, {"TARGET", false, b, b, "Records held while the broker is away or slow; then the replay waits"});
+    m2m::add_publish_options(
+        app, pub,
+        {"TARGET", false, b, b, "Records held while the broker is away or slow; then the replay waits"});
     m2m::add_mqtt_options(app, pub.mqtt, "publish to", m2m::session | m2m::will);
     m2m::cli::add_common_options(app, args.common);
     return m2m::cli::run_tool(app, doc, args.common, argc, argv, [&] {

@@ -74,11 +74,8 @@ void add_framing_options(CLI::App& app, FramingArgs& a) {
                                               : name;
         help += (help.back() == ':' ? " " : ", ") + shown;
     }
-    completes(
-        app.add_option("-F,--framing", a.framing, help)
-            ->capture_default_str()
-            ->group("Framing"),
-        "framing");
+    completes(app.add_option("-F,--framing", a.framing, help)->capture_default_str()->group("Framing"),
+              "framing");
     app.add_option("--max-frame", a.max_frame,
                    "Longest frame in bytes; longer ones are cut there, marked and counted")
         ->capture_default_str()

@@ -38,7 +38,8 @@ void register_builtin_framings() {
     register_framing("modbus-rtu",
                      "Modbus RTU: unit, function, data, CRC-16 (modbus-rtu:MS sets the silence, default 4)",
                      modbus_rtu_framing);
-    register_framing("modbus-tcp", "Modbus TCP: MBAP header, transaction ids", no_arg("modbus-tcp", modbus_tcp_framing));
+    register_framing("modbus-tcp", "Modbus TCP: MBAP header, transaction ids",
+                     no_arg("modbus-tcp", modbus_tcp_framing));
     register_framing("nmea", "NMEA 0183 sentences, $...*hh, checksum verified", no_arg("nmea", nmea_framing));
 }
 

@@ -16,7 +16,7 @@ namespace m2m {
 
 struct Frame {
     std::string bytes;
-    std::string err;      // why the frame is suspect (cut overlong, CRC mismatch); empty when good
+    std::string err;           // why the frame is suspect (cut overlong, CRC mismatch); empty when good
     std::string view_key = {}; // a decoder's structured view beside the payload ("modbus", "nmea")
     std::string view = {};     // ... as a JSON object; empty when none
 };
@@ -49,7 +49,8 @@ class Decoder {
   protected:
     virtual void do_feed(std::string_view bytes, int64_t now_us, std::vector<Frame>& out) = 0;
     void emit(std::vector<Frame>& out, std::string bytes, std::string err = {});
-    void emit_view(std::vector<Frame>& out, std::string bytes, std::string err, const char* key, std::string view);
+    void emit_view(std::vector<Frame>& out, std::string bytes, std::string err, const char* key,
+                   std::string view);
     void drop(const std::string& cause, uint64_t nbytes);
     /// Emits the first max_frame bytes of an overlong frame, marked, and counts the rest dropped.
     void emit_cut(std::vector<Frame>& out, std::string bytes, uint64_t rest);

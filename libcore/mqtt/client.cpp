@@ -28,7 +28,7 @@ namespace {
 constexpr size_t write_chunk = 256 * 1024; // publish() writes once this much is buffered
 constexpr size_t blocked_at = 1 << 20;     // and publishing pauses when the socket leaves this much
 constexpr size_t read_size = 64 * 1024;
-constexpr size_t max_packet = 268435455;   // the largest remaining length MQTT can express (256 MiB)
+constexpr size_t max_packet = 268435455; // the largest remaining length MQTT can express (256 MiB)
 
 std::string lower(std::string s) {
     for (auto& c : s)
@@ -38,18 +38,28 @@ std::string lower(std::string s) {
 
 } // namespace
 
-std::string mqtt_client_version() { return "MQTT: m2mkit's own client (mqttwire), " + wire::tls_library(); }
+std::string mqtt_client_version() {
+    return "MQTT: m2mkit's own client (mqttwire), " + wire::tls_library();
+}
 
 MqttClient::MqttClient(MqttConfig cfg)
     : cfg_(std::move(cfg)), state_(65536, free_id), incoming_q2_(65536, false),
       buf_(std::make_unique<char[]>(read_size)) {}
 
-MqttClient::~MqttClient() { close_socket(); }
+MqttClient::~MqttClient() {
+    close_socket();
+}
 
-int MqttClient::version() const { return cfg_.version == 5 ? wire::v5 : wire::v311; }
+int MqttClient::version() const {
+    return cfg_.version == 5 ? wire::v5 : wire::v311;
+}
 
-bool MqttClient::wants_write() const { return fd_ >= 0 && !dead_ && off_ < out_.size(); }
-bool MqttClient::blocked() const { return out_.size() - off_ >= blocked_at; }
+bool MqttClient::wants_write() const {
+    return fd_ >= 0 && !dead_ && off_ < out_.size();
+}
+bool MqttClient::blocked() const {
+    return out_.size() - off_ >= blocked_at;
+}
 
 uint64_t MqttClient::take_unsent_qos0() {
     uint64_t n = q0_ends_.size();
@@ -57,7 +67,9 @@ uint64_t MqttClient::take_unsent_qos0() {
     return n;
 }
 
-std::vector<MqttCompletion> MqttClient::take_completed() { return std::exchange(completed_, {}); }
+std::vector<MqttCompletion> MqttClient::take_completed() {
+    return std::exchange(completed_, {});
+}
 
 void MqttClient::close_socket() {
     tls_.reset();
@@ -205,7 +217,8 @@ Status MqttClient::connect() {
         long r = read_some();
         if (r < 0) return failure(why_dead_.empty() ? "the broker closed the connection" : why_dead_);
         if (r == 0 && !wait(POLLIN, deadline))
-            return failure(fmt::format("no CONNACK from the broker within {} s", (cfg_.connect_timeout_ms + 999) / 1000));
+            return failure(fmt::format("no CONNACK from the broker within {} s",
+                                       (cfg_.connect_timeout_ms + 999) / 1000));
     }
     if (p.type != wire::CONNACK) return failure(fmt::format("MQTT: packet type {} before CONNACK", +p.type));
     if (p.return_code != 0) {
@@ -232,7 +245,8 @@ Expected<int> MqttClient::publish(std::string_view topic, std::string_view paylo
     // Limits checked here, before a byte is written: a longer topic would wrap its 16-bit length
     // and the broker would read the rest as another topic; a longer packet no broker can take.
     if (topic.size() > 65535)
-        return fail(Exit::bad_data, fmt::format("topic of {} bytes: MQTT allows at most 65,535", topic.size()));
+        return fail(Exit::bad_data,
+                    fmt::format("topic of {} bytes: MQTT allows at most 65,535", topic.size()));
     std::string block = props && version() == wire::v5 ? props->encode() : std::string();
     if (topic.size() + payload.size() + block.size() + 16 > max_packet)
         return fail(Exit::bad_data,
@@ -342,7 +356,10 @@ void MqttClient::deliver(const MqttArrival& a, uint16_t id,
 
 bool MqttClient::handle(const wire::Packet& p, const std::function<void(const MqttArrival&)>& on_message) {
     bool v5 = version() == wire::v5;
-    auto reason = [&] { return fmt::format("{} (reason code 0x{:02x})", wire::reason_text(p.return_code, wire::v5), p.return_code); };
+    auto reason = [&] {
+        return fmt::format("{} (reason code 0x{:02x})", wire::reason_text(p.return_code, wire::v5),
+                           p.return_code);
+    };
     switch (p.type) {
     case wire::PUBACK:
         if (state_[p.id] == want_puback) {
@@ -374,8 +391,8 @@ bool MqttClient::handle(const wire::Packet& p, const std::function<void(const Mq
         a.dup = p.dup;
         a.props = p.props;
         if (holding_ || !held_.empty()) { // during subscribe(), and until what was held is handed over
-            held_.push_back({std::string(p.topic), std::string(p.payload), std::string(p.props), p.qos, p.retain,
-                             p.dup, p.id});
+            held_.push_back({std::string(p.topic), std::string(p.payload), std::string(p.props), p.qos,
+                             p.retain, p.dup, p.id});
             return true;
         }
         deliver(a, p.id, on_message);
@@ -412,7 +429,8 @@ Status MqttClient::subscribe(const std::vector<Subscription>& subs) {
     std::vector<wire::Filter> filters;
     for (auto& s : subs) {
         if (s.filter.empty() || s.filter.size() > 65535)
-            return fail(Exit::usage, fmt::format("topic filter of {} bytes: MQTT needs 1 to 65,535", s.filter.size()));
+            return fail(Exit::usage,
+                        fmt::format("topic filter of {} bytes: MQTT needs 1 to 65,535", s.filter.size()));
         filters.push_back({s.filter, s.qos, s.no_local, s.retain_as_published, s.retain_handling});
     }
     do
@@ -438,7 +456,8 @@ Status MqttClient::subscribe(const std::vector<Subscription>& subs) {
             if (!*got) break;
             if (!handle(p, nullptr)) return lost(why_dead_);
         }
-        if (!suback_seen_ && r == 0 && !wait(POLLIN, deadline)) return lost("no SUBACK within the connect timeout");
+        if (!suback_seen_ && r == 0 && !wait(POLLIN, deadline))
+            return lost("no SUBACK within the connect timeout");
     }
     holding_ = false;
     if (auto why = write_all(deadline); !why.empty()) return lost(why); // acknowledgements owed meanwhile
@@ -446,7 +465,8 @@ Status MqttClient::subscribe(const std::vector<Subscription>& subs) {
         int code = i < suback_codes_.size() ? static_cast<unsigned char>(suback_codes_[i]) : 0x80;
         if (code >= 0x80)
             return fail(Exit::runtime,
-                        fmt::format("{}: subscription to '{}' refused by the broker{}", cfg_.src(), subs[i].filter,
+                        fmt::format("{}: subscription to '{}' refused by the broker{}", cfg_.src(),
+                                    subs[i].filter,
                                     version() == wire::v5 ? ": " + wire::reason_text(code, wire::v5) : ""));
     }
     return {};

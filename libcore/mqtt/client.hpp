@@ -127,7 +127,8 @@ class MqttClient {
     long read_some();
     bool wait(short events, int64_t deadline);
     bool handle(const wire::Packet& p, const std::function<void(const MqttArrival&)>& on_message);
-    void deliver(const MqttArrival& a, uint16_t id, const std::function<void(const MqttArrival&)>& on_message);
+    void deliver(const MqttArrival& a, uint16_t id,
+                 const std::function<void(const MqttArrival&)>& on_message);
     void done(uint16_t id, bool failed, std::string why);
 
     MqttConfig cfg_;
@@ -143,7 +144,7 @@ class MqttClient {
     std::deque<uint64_t> q0_ends_; // where each QoS 0 message not yet written ends in the stream
     bool dead_ = false;
     std::string why_dead_;
-    std::vector<uint8_t> state_;   // per packet identifier: what we wait for
+    std::vector<uint8_t> state_;    // per packet identifier: what we wait for
     std::vector<bool> incoming_q2_; // per identifier: a QoS 2 message delivered, its PUBREL not yet seen
     size_t in_flight_ = 0;
     uint16_t next_id_ = 0;

@@ -19,7 +19,8 @@ namespace m2m {
 namespace {
 
 uint32_t crc(std::string_view s) {
-    return static_cast<uint32_t>(::crc32(0L, reinterpret_cast<const Bytef*>(s.data()), static_cast<uInt>(s.size())));
+    return static_cast<uint32_t>(
+        ::crc32(0L, reinterpret_cast<const Bytef*>(s.data()), static_cast<uInt>(s.size())));
 }
 
 bool hex8(std::string_view s, uint32_t& v) {
@@ -131,8 +132,9 @@ Status Journal::open(const std::string& dir, std::deque<OutMsg>& pending) {
         int64_t qos = 1;
         bool retain = false;
         if (body.empty() || body[0] != 'M' || parser.parse(body.data() + 1, body.size() - 1).get(e) ||
-            e["id"].get_uint64().get(id) || e["topic"].get_string().get(topic) || e["b64"].get_string().get(b64) ||
-            e["qos"].get_int64().get(qos) || e["retain"].get_bool().get(retain)) {
+            e["id"].get_uint64().get(id) || e["topic"].get_string().get(topic) ||
+            e["b64"].get_string().get(b64) || e["qos"].get_int64().get(qos) ||
+            e["retain"].get_bool().get(retain)) {
             ++damaged_; // whole and checksummed, yet not ours: skipped, counted
             continue;
         }

@@ -43,11 +43,13 @@ void add_credential_and_tls_options(CLI::App& app, MqttArgs& a) {
                    "file")
         ->group(c);
     const char* t = "TLS (mqtts://)";
-    cli::completes(app.add_option("--cafile", a.cafile, "CA certificates to trust (PEM; default: the system store)"),
-                   "file")
+    cli::completes(
+        app.add_option("--cafile", a.cafile, "CA certificates to trust (PEM; default: the system store)"),
+        "file")
         ->group(t);
-    cli::completes(app.add_option("--capath", a.capath, "Directory of CA certificates (hashed, as c_rehash makes)"),
-                   "file")
+    cli::completes(
+        app.add_option("--capath", a.capath, "Directory of CA certificates (hashed, as c_rehash makes)"),
+        "file")
         ->group(t);
     cli::completes(app.add_option("--cert", a.cert, "Client certificate (PEM)"), "file")->group(t);
     cli::completes(app.add_option("--key", a.key, "Client private key (PEM)"), "file")->group(t);
@@ -58,7 +60,8 @@ void add_credential_and_tls_options(CLI::App& app, MqttArgs& a) {
 
 void add_will_options(CLI::App& app, MqttArgs& a) {
     const char* w = "Last will";
-    app.add_option("--will-topic", a.will_topic, "Topic the broker publishes to if this client vanishes")->group(w);
+    app.add_option("--will-topic", a.will_topic, "Topic the broker publishes to if this client vanishes")
+        ->group(w);
     app.add_option("--will-payload", a.will_payload, "The will message")->group(w);
     cli::choices(app.add_option("--will-qos", a.will_qos, "QoS of the will"), {"0", "1", "2"})->group(w);
     app.add_flag("--will-retain", a.will_retain, "Retain the will message")->group(w);
@@ -77,9 +80,9 @@ void add_mqtt_options(CLI::App& app, MqttArgs& a, const std::string& role, unsig
     const char* g = "Broker";
     app.add_option("-h,--host", a.host, "Broker host (overrides BROKER's)")->group(g);
     app.add_option("-p,--port", a.port, "Broker port (default 1883, 8883 with TLS)")->group(g);
-    cli::choices(app.add_option("-V,--protocol-version", a.version,
-                                "MQTT version: 311 (3.1.1, the default) or 5"),
-                 {"311", "5"})
+    cli::choices(
+        app.add_option("-V,--protocol-version", a.version, "MQTT version: 311 (3.1.1, the default) or 5"),
+        {"311", "5"})
         ->group(g);
     if (parts & session) add_session_options(app, a, g);
     add_credential_and_tls_options(app, a);
@@ -129,7 +132,8 @@ Expected<MqttConfig> resolve_mqtt(const MqttArgs& a, const std::string& tool, Ur
         try {
             c.port = std::stoi(u.port);
         } catch (...) {
-            return fail(Exit::usage, fmt::format("bad BROKER '{}': port '{}' is not a number", a.broker, u.port));
+            return fail(Exit::usage,
+                        fmt::format("bad BROKER '{}': port '{}' is not a number", a.broker, u.port));
         }
     }
     if (c.port <= 0 || c.port > 65535) return fail(Exit::usage, fmt::format("bad port {}", c.port));

@@ -13,11 +13,13 @@ bool Outbox::can_send(const OutMsg& m) const {
     if (!session_.up() || session_.client().blocked()) return false;
     if (m.qos == 0) return true;
     int qos2_cap = qos2_cap_ >= 0 ? qos2_cap_ : session_.client().config().max_inflight_qos2;
-    return inflight_count_ < session_.client().window() && (m.qos < 2 || qos2_cap <= 0 || inflight_qos2_ < qos2_cap);
+    return inflight_count_ < session_.client().window() &&
+           (m.qos < 2 || qos2_cap <= 0 || inflight_qos2_ < qos2_cap);
 }
 
 bool Outbox::send(OutMsg& m) {
-    auto token = session_.client().publish(m.topic, m.payload, m.qos, m.retain, m.has_props ? &m.props : nullptr);
+    auto token =
+        session_.client().publish(m.topic, m.payload, m.qos, m.retain, m.has_props ? &m.props : nullptr);
     if (!token) {
         if (token.error().code == Exit::runtime) return false; // connection gone: stays queued
         ++stats_.failed;
@@ -70,10 +72,11 @@ void Outbox::requeue() {
     // reconnect: after a loss with none of them acknowledged, send half as many at once.
     if (inflight_qos2_ > 1 && acked_this_up_ == 0) {
         qos2_cap_ = std::max(1, inflight_qos2_ / 2);
-        log::warn("the connection was lost with {} QoS 2 messages in flight and none acknowledged; sending at "
-                  "most {} at once from now on (the broker's limit may be lower: mosquitto's "
-                  "max_inflight_messages is 20 by default)",
-                  inflight_qos2_, qos2_cap_);
+        log::warn(
+            "the connection was lost with {} QoS 2 messages in flight and none acknowledged; sending at "
+            "most {} at once from now on (the broker's limit may be lower: mosquitto's "
+            "max_inflight_messages is 20 by default)",
+            inflight_qos2_, qos2_cap_);
     }
     acked_this_up_ = 0;
     for (auto it = inflight_.rbegin(); it != inflight_.rend(); ++it)

@@ -1,9 +1,10 @@
 #pragma once
-// What the publishing tools share (iot-pub, bridge): the outbox -- a queue of messages, a window of QoS 1/2 messages in flight, acknowledgements, and
-// the messages a lost connection cut sent again after the reconnect.
+// What the publishing tools share (iot-pub, bridge): the outbox -- a queue of messages, a window of QoS 1/2
+// messages in flight, acknowledgements, and the messages a lost connection cut sent again after the
+// reconnect.
 #include "mqtt/props.hpp"
-#include "mqtt/topic.hpp"
 #include "mqtt/session.hpp"
+#include "mqtt/topic.hpp"
 #include "records/record.hpp"
 #include "stats/stats.hpp"
 #include <deque>
@@ -59,8 +60,8 @@ class Outbox {
     std::vector<uint64_t> slot_;    // token (packet identifier) -> sequence number of its message
     int inflight_count_ = 0;
     int inflight_qos2_ = 0;
-    int qos2_cap_ = -1;           // lowered after a broker dropped a connection over too many (-1: config's)
-    uint64_t acked_this_up_ = 0;  // acknowledgements since the connection came up
+    int qos2_cap_ = -1;          // lowered after a broker dropped a connection over too many (-1: config's)
+    uint64_t acked_this_up_ = 0; // acknowledgements since the connection came up
 };
 
 } // namespace m2m

@@ -19,7 +19,8 @@ Status PubProps::merge_json(std::string_view raw) {
         return fail(Exit::bad_data, "props: not a JSON object");
     auto str = [&](std::string_view key, simdjson::dom::element v) -> Expected<std::string> {
         std::string_view s;
-        if (v.get_string().get(s)) return fail(Exit::bad_data, fmt::format("props.{}: expected a string", key));
+        if (v.get_string().get(s))
+            return fail(Exit::bad_data, fmt::format("props.{}: expected a string", key));
         return std::string(s);
     };
     auto num = [&](std::string_view key, simdjson::dom::element v, uint64_t max) -> Expected<uint64_t> {
@@ -32,7 +33,9 @@ Status PubProps::merge_json(std::string_view raw) {
         if (key == "content_type" || key == "response_topic" || key == "correlation_data") {
             auto s = str(key, v);
             if (!s) return std::unexpected(s.error());
-            (key == "content_type" ? content_type : key == "response_topic" ? response_topic : correlation_data) = *s;
+            (key == "content_type"     ? content_type
+             : key == "response_topic" ? response_topic
+                                       : correlation_data) = *s;
         } else if (key == "correlation_data_b64") {
             auto s = str(key, v);
             if (!s) return std::unexpected(s.error());
@@ -73,13 +76,15 @@ Status PubProps::merge_json(std::string_view raw) {
                     user.emplace_back(k, s);
                 }
             } else {
-                return fail(Exit::bad_data, "props.user: expected [[\"key\",\"value\"], ...] or {\"key\":\"value\"}");
+                return fail(Exit::bad_data,
+                            "props.user: expected [[\"key\",\"value\"], ...] or {\"key\":\"value\"}");
             }
         } else {
-            return fail(Exit::bad_data,
-                        fmt::format("props: unknown property '{}' (content_type, response_topic, correlation_data, "
-                                    "correlation_data_b64, message_expiry, payload_format, topic_alias, user)",
-                                    key));
+            return fail(
+                Exit::bad_data,
+                fmt::format("props: unknown property '{}' (content_type, response_topic, correlation_data, "
+                            "correlation_data_b64, message_expiry, payload_format, topic_alias, user)",
+                            key));
         }
     }
     return {};
@@ -114,10 +119,18 @@ std::string props_to_json(std::string_view block) {
     };
     wire::each_property(block, [&](int id, std::string_view v) {
         switch (id) {
-        case 0x01: key("payload_format"), out += std::to_string(number(v)); break;
-        case 0x02: key("message_expiry"), out += std::to_string(number(v)); break;
-        case 0x03: key("content_type"), append_json_string(out, v); break;
-        case 0x08: key("response_topic"), append_json_string(out, v); break;
+        case 0x01:
+            key("payload_format"), out += std::to_string(number(v));
+            break;
+        case 0x02:
+            key("message_expiry"), out += std::to_string(number(v));
+            break;
+        case 0x03:
+            key("content_type"), append_json_string(out, v);
+            break;
+        case 0x08:
+            key("response_topic"), append_json_string(out, v);
+            break;
         case 0x09:
             if (is_valid_utf8(v)) {
                 key("correlation_data"), append_json_string(out, v);
@@ -128,7 +141,9 @@ std::string props_to_json(std::string_view block) {
                 append_json_string(out, b64);
             }
             break;
-        case 0x23: key("topic_alias"), out += std::to_string(number(v)); break;
+        case 0x23:
+            key("topic_alias"), out += std::to_string(number(v));
+            break;
         case 0x0B: { // a variable byte integer
             uint64_t n = 0;
             int shift = 0;
@@ -141,7 +156,8 @@ std::string props_to_json(std::string_view block) {
             break;
         }
         case 0x26: {
-            size_t kl = static_cast<size_t>(static_cast<unsigned char>(v[0]) << 8 | static_cast<unsigned char>(v[1]));
+            size_t kl =
+                static_cast<size_t>(static_cast<unsigned char>(v[0]) << 8 | static_cast<unsigned char>(v[1]));
             std::string_view k = v.substr(2, kl), val = v.substr(2 + kl + 2);
             user += user.empty() ? "[" : ",[";
             append_json_string(user, k);
@@ -150,7 +166,8 @@ std::string props_to_json(std::string_view block) {
             user += ']';
             break;
         }
-        default: break;
+        default:
+            break;
         }
     });
     if (!subs.empty()) key("subscription_id"), out += "[" + subs + "]";

@@ -6,7 +6,8 @@
 namespace m2m {
 
 MqttSession::MqttSession(EventLoop& loop, MqttConfig cfg, bool reconnect, RunStats& stats)
-    : loop_(loop), client_(std::make_unique<MqttClient>(std::move(cfg))), reconnect_(reconnect), stats_(stats) {
+    : loop_(loop), client_(std::make_unique<MqttClient>(std::move(cfg))), reconnect_(reconnect),
+      stats_(stats) {
     stats_.mqtt = true;
 }
 
@@ -38,7 +39,8 @@ void MqttSession::attach() {
 }
 
 void MqttSession::update_events() {
-    if (watch_ >= 0) loop_.set_events(watch_, static_cast<short>(POLLIN | (client_->wants_write() ? POLLOUT : 0)));
+    if (watch_ >= 0)
+        loop_.set_events(watch_, static_cast<short>(POLLIN | (client_->wants_write() ? POLLOUT : 0)));
 }
 
 void MqttSession::flush() {

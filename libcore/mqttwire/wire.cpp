@@ -60,13 +60,26 @@ template <class Fn> bool walk_props(std::string_view p, Fn&& fn) {
             return at + len <= p.size();
         };
         switch (id) {
-        case 0x01: case 0x17: case 0x19: case 0x24: case 0x25: case 0x28: case 0x29: case 0x2A:
+        case 0x01:
+        case 0x17:
+        case 0x19:
+        case 0x24:
+        case 0x25:
+        case 0x28:
+        case 0x29:
+        case 0x2A:
             n = 1;
             break;
-        case 0x13: case 0x21: case 0x22: case 0x23:
+        case 0x13:
+        case 0x21:
+        case 0x22:
+        case 0x23:
             n = 2;
             break;
-        case 0x02: case 0x11: case 0x18: case 0x27:
+        case 0x02:
+        case 0x11:
+        case 0x18:
+        case 0x27:
             n = 4;
             break;
         case 0x0B: {
@@ -76,7 +89,15 @@ template <class Fn> bool walk_props(std::string_view p, Fn&& fn) {
             i = start;
             break;
         }
-        case 0x03: case 0x08: case 0x09: case 0x12: case 0x15: case 0x16: case 0x1A: case 0x1C: case 0x1F:
+        case 0x03:
+        case 0x08:
+        case 0x09:
+        case 0x12:
+        case 0x15:
+        case 0x16:
+        case 0x1A:
+        case 0x1C:
+        case 0x1F:
             if (!str_at(i, n)) return false;
             break;
         case 0x26: {
@@ -343,7 +364,15 @@ void each_property(std::string_view props, const std::function<void(int, std::st
     walk_props(props, [&](size_t id, std::string_view v) {
         // strings and binary data without their length prefix
         switch (id) {
-        case 0x03: case 0x08: case 0x09: case 0x12: case 0x15: case 0x16: case 0x1A: case 0x1C: case 0x1F:
+        case 0x03:
+        case 0x08:
+        case 0x09:
+        case 0x12:
+        case 0x15:
+        case 0x16:
+        case 0x1A:
+        case 0x1C:
+        case 0x1F:
             v.remove_prefix(2);
             break;
         default:
@@ -378,38 +407,67 @@ bool numeric_property(std::string_view props, int id, uint32_t& value) {
 std::string reason_text(int code, int version) {
     if (version != v5) {
         switch (code) {
-        case 0: return "accepted";
-        case 1: return "unacceptable protocol version";
-        case 2: return "client identifier rejected";
-        case 3: return "server unavailable";
-        case 4: return "bad user name or password";
-        case 5: return "not authorised";
-        default: return fmt::format("return code {}", code);
+        case 0:
+            return "accepted";
+        case 1:
+            return "unacceptable protocol version";
+        case 2:
+            return "client identifier rejected";
+        case 3:
+            return "server unavailable";
+        case 4:
+            return "bad user name or password";
+        case 5:
+            return "not authorised";
+        default:
+            return fmt::format("return code {}", code);
         }
     }
     switch (code) {
-    case 0x00: return "success";
-    case 0x80: return "unspecified error";
-    case 0x81: return "malformed packet";
-    case 0x82: return "protocol error";
-    case 0x83: return "implementation specific error";
-    case 0x84: return "unsupported protocol version";
-    case 0x85: return "client identifier not valid";
-    case 0x86: return "bad user name or password";
-    case 0x87: return "not authorised";
-    case 0x88: return "server unavailable";
-    case 0x89: return "server busy";
-    case 0x8A: return "banned";
-    case 0x8B: return "server shutting down";
-    case 0x8E: return "session taken over";
-    case 0x8F: return "topic filter invalid";
-    case 0x90: return "topic name invalid";
-    case 0x93: return "receive maximum exceeded";
-    case 0x95: return "packet too large";
-    case 0x97: return "quota exceeded";
-    case 0x99: return "payload format invalid";
-    case 0x9F: return "connection rate exceeded";
-    default: return fmt::format("reason code 0x{:02x}", code);
+    case 0x00:
+        return "success";
+    case 0x80:
+        return "unspecified error";
+    case 0x81:
+        return "malformed packet";
+    case 0x82:
+        return "protocol error";
+    case 0x83:
+        return "implementation specific error";
+    case 0x84:
+        return "unsupported protocol version";
+    case 0x85:
+        return "client identifier not valid";
+    case 0x86:
+        return "bad user name or password";
+    case 0x87:
+        return "not authorised";
+    case 0x88:
+        return "server unavailable";
+    case 0x89:
+        return "server busy";
+    case 0x8A:
+        return "banned";
+    case 0x8B:
+        return "server shutting down";
+    case 0x8E:
+        return "session taken over";
+    case 0x8F:
+        return "topic filter invalid";
+    case 0x90:
+        return "topic name invalid";
+    case 0x93:
+        return "receive maximum exceeded";
+    case 0x95:
+        return "packet too large";
+    case 0x97:
+        return "quota exceeded";
+    case 0x99:
+        return "payload format invalid";
+    case 0x9F:
+        return "connection rate exceeded";
+    default:
+        return fmt::format("reason code 0x{:02x}", code);
     }
 }
 

@@ -64,7 +64,8 @@ void connect(std::string& out, const Connect& c);
 /// PUBLISH; `id` is ignored at QoS 0. Under MQTT 5 the packet carries a property block: `user` as
 /// user properties, then the ready-made properties `props` (both need version 5).
 void publish(std::string& out, std::string_view topic, std::string_view payload, int qos, bool retain,
-             uint16_t id, bool dup = false, int version = v311, UserProps user = {}, std::string_view props = {});
+             uint16_t id, bool dup = false, int version = v311, UserProps user = {},
+             std::string_view props = {});
 /// PUBACK (the two-byte form, which MQTT 5 reads as "success, no properties").
 void puback(std::string& out, uint16_t id);
 /// PUBACK, PUBREC, PUBREL or PUBCOMP in the two-byte form (PUBREL with its required flags).

@@ -9,8 +9,8 @@
 
 namespace {
 
-std::vector<m2m::Frame> run(const m2m::Framing& f, std::string_view data, size_t split,
-                            m2m::DecoderStats* st, int64_t step = 7000) {
+std::vector<m2m::Frame> run(const m2m::Framing& f, std::string_view data, size_t split, m2m::DecoderStats* st,
+                            int64_t step = 7000) {
     auto dec = f.decoder();
     std::vector<m2m::Frame> out;
     int64_t t = 0;
@@ -58,13 +58,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
         bool stream = name == "raw" || name.rfind("idle", 0) == 0;
         if (name == "nmea") { // the encoder adds the checksum when there is none
             bool own_checksum = data.find('*') != std::string_view::npos; // may be wrong on purpose
-            if (back.size() != 1 || (!own_checksum && !back[0].err.empty()) || back[0].bytes.rfind(data, 0) != 0)
+            if (back.size() != 1 || (!own_checksum && !back[0].err.empty()) ||
+                back[0].bytes.rfind(data, 0) != 0)
                 std::abort();
         } else if (name == "modbus-rtu") { // only ADUs that fit their function's length rules come back whole
             auto l = m2m::modbus::adu_lengths(data);
-            bool fits = l.request == static_cast<int>(data.size()) || l.response == static_cast<int>(data.size());
+            bool fits =
+                l.request == static_cast<int>(data.size()) || l.response == static_cast<int>(data.size());
             bool unknown = l.request == 0 && l.response == 0;
-            if ((fits || unknown) && (back.empty() || !back[0].err.empty() || data.rfind(back[0].bytes, 0) != 0))
+            if ((fits || unknown) &&
+                (back.empty() || !back[0].err.empty() || data.rfind(back[0].bytes, 0) != 0))
                 std::abort(); // a shorter frame with a good CRC by chance is a valid reading
         } else if (!stream && (back.size() != 1 || back[0].bytes != data)) {
             std::abort();

@@ -20,8 +20,8 @@ std::vector<std::string> run(std::string_view data, size_t split, int version) {
                 return out;
             }
             if (!*r) break;
-            out.push_back(fmt::format("{}:{}:{}:{}:{}:{}:{}:{}", +p.type, p.flags, p.id, p.return_code, p.topic,
-                                      p.payload, p.session_present, p.props));
+            out.push_back(fmt::format("{}:{}:{}:{}:{}:{}:{}:{}", +p.type, p.flags, p.id, p.return_code,
+                                      p.topic, p.payload, p.session_present, p.props));
             std::string_view v;
             if (m2m::wire::user_property(p.props, "lg", v)) out.back() += v;
         }

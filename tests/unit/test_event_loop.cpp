@@ -39,8 +39,10 @@ TEST_CASE("event loop: a chain of 100,000 deferred callbacks does not starve a r
     const int n = 100000;
     int links = 0, served_at = -1;
     std::function<void()> next = [&] {
-        if (++links < n) loop.at(0, next);
-        else loop.stop(Exit::ok);
+        if (++links < n)
+            loop.at(0, next);
+        else
+            loop.stop(Exit::ok);
     };
     loop.watch(p.r, POLLIN, [&](short) {
         char c;
@@ -74,7 +76,10 @@ TEST_CASE("event loop: timers run in time order; a cancelled one never runs") {
     EventLoop loop;
     std::vector<int> order;
     int64_t t0 = mono_us();
-    loop.at(t0 + 3000, [&] { order.push_back(3); loop.stop(Exit::ok); });
+    loop.at(t0 + 3000, [&] {
+        order.push_back(3);
+        loop.stop(Exit::ok);
+    });
     int gone = loop.at(t0 + 2000, [&] { order.push_back(99); });
     loop.at(t0 + 1000, [&] { order.push_back(1); });
     loop.at(t0 + 1000, [&] { order.push_back(2); }); // same time: in the order made
@@ -105,7 +110,7 @@ TEST_CASE("event loop: watches are added, paused, and removed while it runs") {
         loop.at(mono_us() + 20000, [&] { loop.stop(Exit::ok); });
     });
     loop.run();
-    CHECK(a_calls > 0);    // readable (never read) until unwatched
-    CHECK(b_calls <= 1);   // at most the pass before a's callback removed it
-    CHECK(c_calls > 0);    // polled again once resumed
+    CHECK(a_calls > 0);  // readable (never read) until unwatched
+    CHECK(b_calls <= 1); // at most the pass before a's callback removed it
+    CHECK(c_calls > 0);  // polled again once resumed
 }

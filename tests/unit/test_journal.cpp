@@ -138,7 +138,8 @@ TEST_CASE("journal: a restart cut at any byte keeps every whole record and drops
     }
     // Where each record ends, and what a file cut there must give back.
     std::vector<size_t> ends;
-    for (size_t at = 0; at < full.size(); at = full.find('\n', at + 19 + std::stoul(full.substr(at + 1, 8), nullptr, 16)) + 1)
+    for (size_t at = 0; at < full.size();
+         at = full.find('\n', at + 19 + std::stoul(full.substr(at + 1, 8), nullptr, 16)) + 1)
         ends.push_back(full.find('\n', at + 19 + std::stoul(full.substr(at + 1, 8), nullptr, 16)) + 1);
     REQUIRE(ends.back() == full.size());
     int crash_points = 0;

@@ -112,10 +112,10 @@ TEST_CASE("MQTT 5: CONNECT, PUBLISH and SUBSCRIBE carry a property block; user p
     std::string in;
     in += *decode_hex("2006000003210014"); // CONNACK, Receive Maximum 20
     wire::publish(in, "a/b", "hi", 1, false, 7, false, wire::v5, stamp);
-    in += *decode_hex("4003000997");     // PUBACK 9: quota exceeded
-    in += *decode_hex("4002000a");      // PUBACK 10, two-byte form: success
-    in += *decode_hex("900400010001");   // SUBACK, no properties, granted QoS 1
-    in += *decode_hex("e0018e");         // DISCONNECT: session taken over
+    in += *decode_hex("4003000997");   // PUBACK 9: quota exceeded
+    in += *decode_hex("4002000a");     // PUBACK 10, two-byte form: success
+    in += *decode_hex("900400010001"); // SUBACK, no properties, granted QoS 1
+    in += *decode_hex("e0018e");       // DISCONNECT: session taken over
     d.feed(in);
     wire::Packet p;
     REQUIRE(*d.next(p));
@@ -158,7 +158,14 @@ TEST_CASE("CONNECT carries a last will and MQTT 5 connect properties; acknowledg
     c.will_retain = true;
     wire::connect(out, c);
     // flags 0x2e: clean session, will, will QoS 1, will retain
-    CHECK(hex(out) == "1015" "00044d515454" "04" "2e" "003c" "000170" "000177" "0003627965");
+    CHECK(hex(out) == "1015"
+                      "00044d515454"
+                      "04"
+                      "2e"
+                      "003c"
+                      "000170"
+                      "000177"
+                      "0003627965");
     out.clear();
     c.version = wire::v5;
     wire::PropWriter w;
@@ -166,14 +173,24 @@ TEST_CASE("CONNECT carries a last will and MQTT 5 connect properties; acknowledg
     c.props = w.bytes;
     wire::connect(out, c);
     // the property block after the keepalive; an empty will property block before the will topic
-    CHECK(hex(out) == "101c" "00044d515454" "05" "2e" "003c" "0511ffffffff"
-                      "000170" "00" "000177" "0003627965");
+    CHECK(hex(out) == "101c"
+                      "00044d515454"
+                      "05"
+                      "2e"
+                      "003c"
+                      "0511ffffffff"
+                      "000170"
+                      "00"
+                      "000177"
+                      "0003627965");
 
     out.clear();
     wire::ack(out, wire::PUBREL, 0x1234);
     wire::ack(out, wire::PUBREC, 2);
     wire::ack(out, wire::PUBCOMP, 3);
-    CHECK(hex(out) == "62021234" "50020002" "70020003"); // PUBREL has flags 0b0010
+    CHECK(hex(out) == "62021234"
+                      "50020002"
+                      "70020003"); // PUBREL has flags 0b0010
 
     out.clear();
     wire::PropWriter p;
@@ -182,7 +199,14 @@ TEST_CASE("CONNECT carries a last will and MQTT 5 connect properties; acknowledg
     p.str(0x03, "t");
     p.pair(0x26, "k", "v");
     wire::publish(out, "a", "x", 0, false, 0, false, wire::v5, {}, p.bytes);
-    CHECK(hex(out) == "3015" "000161" "10" "0101" "230005" "03000174" "2600016b000176" "78");
+    CHECK(hex(out) == "3015"
+                      "000161"
+                      "10"
+                      "0101"
+                      "230005"
+                      "03000174"
+                      "2600016b000176"
+                      "78");
 
     uint32_t v = 0;
     CHECK(wire::numeric_property(p.bytes, 0x23, v));
@@ -196,12 +220,17 @@ TEST_CASE("SUBSCRIBE carries the MQTT 5 subscription options; SUBACK gives one c
     std::string out;
     wire::subscribe(out, 3, {{"a/#", 1, true, true, 2}, {"b", 2}}, wire::v5);
     CHECK(hex(out) == "820d"
-                      "0003" "00"
-                      "0003612f23" "2d"   // QoS 1 | no local | retain as published | handling 2
-                      "000162" "02");
+                      "0003"
+                      "00"
+                      "0003612f23"
+                      "2d" // QoS 1 | no local | retain as published | handling 2
+                      "000162"
+                      "02");
     out.clear();
     wire::subscribe(out, 3, {{"a/#", 1, true, true, 2}}, wire::v311);
-    CHECK(hex(out) == "82080003" "0003612f23" "01"); // 3.1.1 has only the QoS
+    CHECK(hex(out) == "82080003"
+                      "0003612f23"
+                      "01"); // 3.1.1 has only the QoS
     wire::Decoder dec(1 << 20, wire::v5);
     dec.feed(std::string("\x90\x05\x00\x03\x00\x01\x87", 7));
     wire::Packet p;

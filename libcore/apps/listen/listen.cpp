@@ -1,8 +1,8 @@
 #include "apps/listen/listen.hpp"
-#include "runtime/frame_records.hpp"
-#include "runtime/link_session.hpp"
 #include "links/serial.hpp"
 #include "records/record.hpp"
+#include "runtime/frame_records.hpp"
+#include "runtime/link_session.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
 #include <unistd.h>

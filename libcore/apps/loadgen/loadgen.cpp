@@ -1,16 +1,16 @@
 #include "apps/loadgen/loadgen.hpp"
-#include "stats/histogram.hpp"
 #include "links/uri.hpp"
 #include "loop/event_loop.hpp"
 #include "mqttwire/tls.hpp"
 #include "mqttwire/wire.hpp"
 #include "records/parser.hpp"
 #include "records/record.hpp"
+#include "stats/histogram.hpp"
 #include "util/clock.hpp"
 #include "util/duration.hpp"
 #include "util/log.hpp"
-#include <arpa/inet.h>
 #include <algorithm>
+#include <arpa/inet.h>
 #include <cinttypes>
 #include <cmath>
 #include <fcntl.h>
@@ -897,8 +897,9 @@ Expected<std::vector<std::string>> load_payloads(const std::string& file) {
         if (auto st = parser.parse(line, r); !st)
             return fail(Exit::bad_data, fmt::format("{}:{}: {}", file, no, st.error().message));
         if (r.kind == PayloadKind::none)
-            return fail(Exit::bad_data,
-                        fmt::format("{}:{}: no payload: a record needs one of text, json, hex, b64", file, no));
+            return fail(
+                Exit::bad_data,
+                fmt::format("{}:{}: no payload: a record needs one of text, json, hex, b64", file, no));
         out.push_back(r.payload_bytes());
     }
     if (out.empty()) return fail(Exit::bad_data, fmt::format("--payload-file '{}' holds no records", file));
@@ -995,8 +996,8 @@ Expected<Exit> run_loadgen(const LoadgenArgs& a) {
                   rl.rlim_cur);
 
     EventLoop loop;
-    Loadgen lg(a, loop, std::move(target), first, n, std::move(*topic), std::move(*payload), std::move(payloads),
-               filter, per_dev, interval);
+    Loadgen lg(a, loop, std::move(target), first, n, std::move(*topic), std::move(*payload),
+               std::move(payloads), filter, per_dev, interval);
     lg.s.devices = static_cast<int>(n);
     lg.s.shard = shard;
     lg.s.qos = a.qos;
@@ -1054,7 +1055,8 @@ Expected<Exit> run_loadgen_merge(const LoadgenArgs& a) {
             simdjson::dom::element src;
             int64_t mx = 0;
             simdjson::dom::array buckets;
-            if (e.at_pointer(key).get(src) || src["max"].get_int64().get(mx) || src["buckets"].get_array().get(buckets))
+            if (e.at_pointer(key).get(src) || src["max"].get_int64().get(mx) ||
+                src["buckets"].get_array().get(buckets))
                 return miss(key.substr(1), "a histogram (max, buckets)");
             for (auto b : buckets) {
                 int64_t lo = 0;

@@ -1,13 +1,13 @@
 #include "apps/pub/pub.hpp"
+#include "mqtt/journal.hpp"
+#include "mqtt/outbox.hpp"
+#include "mqtt/props.hpp"
+#include "mqtt/session.hpp"
+#include "mqttwire/wire.hpp"
+#include "records/parser.hpp"
 #include "runtime/frame_records.hpp"
 #include "runtime/line_input.hpp"
 #include "runtime/line_sink.hpp"
-#include "mqtt/journal.hpp"
-#include "mqtt/outbox.hpp"
-#include "mqttwire/wire.hpp"
-#include "mqtt/props.hpp"
-#include "mqtt/session.hpp"
-#include "records/parser.hpp"
 #include "util/bytes.hpp"
 #include "util/clock.hpp"
 #include "util/duration.hpp"
@@ -277,7 +277,6 @@ class Publisher {
     Journal* journal_ = nullptr;
 };
 
-
 /// What the options say, checked: the connection, the topic template, QoS, retain, properties.
 struct PubSetup {
     MqttConfig cfg;
@@ -364,7 +363,8 @@ Expected<PubSetup> setup_pub(const PubArgs& a, const std::string& tool) {
 class BrokerSink : public LineSink {
   public:
     BrokerSink(PubArgs a, PubSetup su, EventLoop& loop, RunStats& stats)
-        : a_(std::move(a)), su_(std::move(su)), recorder_(loop, stats, a_.output, a_.limits, a_.common.strict),
+        : a_(std::move(a)), su_(std::move(su)),
+          recorder_(loop, stats, a_.output, a_.limits, a_.common.strict),
           session_(loop, su_.cfg, !a_.mqtt.no_reconnect, stats),
           pub_(a_, loop, session_, stats, recorder_, std::move(su_.tmpl), su_.qos, su_.retain,
                std::move(su_.props)) {
@@ -393,8 +393,8 @@ class BrokerSink : public LineSink {
 
 } // namespace
 
-Expected<std::unique_ptr<LineSink>> open_broker_sink(const PubArgs& a, const std::string& target, EventLoop& loop,
-                                                     RunStats& stats) {
+Expected<std::unique_ptr<LineSink>> open_broker_sink(const PubArgs& a, const std::string& target,
+                                                     EventLoop& loop, RunStats& stats) {
     PubArgs args = a;
     args.mqtt.broker = target;
     auto su = setup_pub(args, "replay");
@@ -412,7 +412,8 @@ Expected<Exit> run_pub(const PubArgs& a) {
     FrameRecorder recorder(loop, stats, a.output, a.limits, a.common.strict);
     if (auto st = recorder.init(); !st) return std::unexpected(st.error());
     MqttSession session(loop, cfg, !a.mqtt.no_reconnect, stats);
-    Publisher pub(a, loop, session, stats, recorder, std::move(su->tmpl), su->qos, su->retain, std::move(su->props));
+    Publisher pub(a, loop, session, stats, recorder, std::move(su->tmpl), su->qos, su->retain,
+                  std::move(su->props));
     if (a.rr) {
         pub.rr_topic = !a.response_topic.empty() ? a.response_topic : "m2mkit/rr/" + cfg.client_id;
         pub.rr_prefix = cfg.client_id;

@@ -37,8 +37,8 @@ Expected<Exit> run_pub(const PubArgs& a);
 
 /// How the shared publishing options read in a tool.
 struct PublishOptionsFor {
-    const char* endpoint;  // what the defaults come from: "BROKER", "TARGET"
-    bool short_retain;     // -r for --retain (replay's -r is --raw)
+    const char* endpoint; // what the defaults come from: "BROKER", "TARGET"
+    bool short_retain;    // -r for --retain (replay's -r is --raw)
     const char* messages_group;
     const char* flow_group;
     const char* buffer_help;
@@ -50,7 +50,7 @@ class EventLoop;
 struct RunStats;
 class LineSink;
 /// replay's broker TARGET: iot-pub's publishing, fed by replay (see app/replay.hpp).
-Expected<std::unique_ptr<LineSink>> open_broker_sink(const PubArgs& a, const std::string& target, EventLoop& loop,
-                                                     RunStats& stats);
+Expected<std::unique_ptr<LineSink>> open_broker_sink(const PubArgs& a, const std::string& target,
+                                                     EventLoop& loop, RunStats& stats);
 
 } // namespace m2m

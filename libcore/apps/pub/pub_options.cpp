@@ -10,16 +10,20 @@ void add_publish_options(CLI::App& app, PubArgs& a, const PublishOptionsFor& f) 
                    "Topic, or a template over record fields: plant/{dev}/{ch} (default: " + ep +
                        "'s topic, else each record's topic field)")
         ->group(f.messages_group);
-    cli::choices(app.add_option("-q,--qos", a.qos, "QoS (default 0, or " + ep + "'s ?qos=); a record's qos wins"),
-                 {"0", "1", "2"})
+    cli::choices(
+        app.add_option("-q,--qos", a.qos, "QoS (default 0, or " + ep + "'s ?qos=); a record's qos wins"),
+        {"0", "1", "2"})
         ->group(f.messages_group);
-    app.add_flag(f.short_retain ? "-r,--retain" : "--retain", a.retain, "Retain the messages; a record's retain wins")
+    app.add_flag(f.short_retain ? "-r,--retain" : "--retain", a.retain,
+                 "Retain the messages; a record's retain wins")
         ->group(f.messages_group);
-    app.add_flag("--whole", a.whole, "Publish each whole record line, not its payload")->group(f.messages_group);
-    app.add_option("--max-inflight", a.max_inflight,
-                   "QoS 1/2 messages awaiting acknowledgement at once (the broker's Receive Maximum caps it). "
-                   "Unless this is given, at most 20 of them are QoS 2: mosquitto 2.0 drops QoS 2 messages beyond "
-                   "its max_inflight_messages, 20 by default")
+    app.add_flag("--whole", a.whole, "Publish each whole record line, not its payload")
+        ->group(f.messages_group);
+    app.add_option(
+           "--max-inflight", a.max_inflight,
+           "QoS 1/2 messages awaiting acknowledgement at once (the broker's Receive Maximum caps it). "
+           "Unless this is given, at most 20 of them are QoS 2: mosquitto 2.0 drops QoS 2 messages beyond "
+           "its max_inflight_messages, 20 by default")
         ->each([&a](const std::string& s) { // given: QoS 2 messages may fill the window too
             int n = 0;
             if (std::from_chars(s.data(), s.data() + s.size(), n).ec == std::errc()) a.max_inflight_qos2 = n;

@@ -1,7 +1,7 @@
 #include "apps/sub/sub.hpp"
-#include "runtime/frame_records.hpp"
 #include "mqtt/props.hpp"
 #include "mqtt/session.hpp"
+#include "runtime/frame_records.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
 
@@ -26,7 +26,8 @@ Expected<Exit> run_sub(const SubArgs& a) {
     RunStats stats;
     FrameRecorder recorder(loop, stats, a.output, a.limits, a.common.strict);
     if (auto st = recorder.init(); !st) return std::unexpected(st.error());
-    PayloadStyle style = recorder.style() == PayloadStyle::auto_ ? PayloadStyle::auto_message : recorder.style();
+    PayloadStyle style =
+        recorder.style() == PayloadStyle::auto_ ? PayloadStyle::auto_message : recorder.style();
     MqttSession session(loop, *cfg, !a.mqtt.no_reconnect, stats);
     std::vector<MqttClient::Subscription> subs;
     for (auto& f : filters)
