@@ -121,5 +121,5 @@ fuzz) deps; run_fuzzers ;;
 format) deps; check_format ;;
 docs) build_release; scripts/gen-docs build/tools ;;
 package) deps; build_release; (cd build && cpack) ;;
-*) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+*) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
