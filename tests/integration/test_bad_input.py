@@ -1,6 +1,8 @@
 """The bad-input corpus: every bad line gets its documented error, counted; good lines go out."""
 import os
 
+import pytest
+
 from conftest import records, run, stats_of
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "../../fixtures")
@@ -73,3 +75,30 @@ def test_listener_counts_and_reports_garbage_and_overlong_frames(tmp_path):
     strict = run("m2m-listen", f"file:{stream}", "--framing", "slip", "--max-frame", "16", "--strict")
     assert strict.returncode == 3
     assert "dropped" in strict.stderr.decode()
+
+
+def map_cases():
+    """(case, expected message, TOML text) from fixtures/bad-maps.toml."""
+    cases, name, want, body = [], None, None, []
+    for line in open(os.path.join(FIXTURES, "bad-maps.toml")):
+        if line.startswith("# --- "):
+            if name:
+                cases.append((name, want, "".join(body)))
+            name, want = line[6:].rstrip("\n").split(": ", 1)
+            body = []
+        elif name:
+            body.append(line)
+    cases.append((name, want, "".join(body)))
+    return cases
+
+
+@pytest.mark.parametrize("case,want,text", map_cases(), ids=[c[0] for c in map_cases()])
+def test_a_bad_register_map_is_refused_with_its_error(tmp_path, case, want, text):
+    """Settings are validated, not taken wrongly: unit="5" polled unit 1, unit=4294967301 polled
+    unit 5, scale="0.1" and misspelled keys were ignored."""
+    f = tmp_path / "map.toml"
+    f.write_text(text)
+    r = run("bridge", "pty:", "mqtt://127.0.0.1:1", "-F", "modbus-rtu", "--map", str(f))
+    err = r.stderr.decode()
+    assert r.returncode == 2, err
+    assert f"--map {f}: " in err and want in err, err

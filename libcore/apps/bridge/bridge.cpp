@@ -1,4 +1,5 @@
 #include "apps/bridge/bridge.hpp"
+#include "apps/bridge/register_map.hpp"
 #include "framing/framing.hpp"
 #include "links/uri.hpp"
 #include "modbus/modbus.hpp"
@@ -18,7 +19,6 @@
 #include <optional>
 #include <simdjson.h>
 #include <sys/stat.h>
-#include <toml++/toml.h>
 #include <unistd.h>
 
 namespace m2m {
@@ -26,109 +26,6 @@ namespace m2m {
 namespace {
 
 constexpr uint64_t kControl = ~uint64_t{0}; // OutMsg::line of status messages (not journaled)
-
-// ---- the register map ----
-
-struct MapValue {
-    std::string name;
-    int fc = 3; // 1 coil, 2 discrete, 3 holding, 4 input
-    int addr = 0;
-    modbus::Type type = modbus::Type::uint16;
-    modbus::Order order;
-    double scale = 1, offset = 0;
-    std::optional<TopicTemplate> topic;
-    std::string last; // the value last published (--on-change)
-};
-
-struct MapDevice {
-    std::string name;
-    int unit = 1;
-    int64_t interval_us = 1000000;
-    std::vector<MapValue> values;
-    int available = -1; // unknown, 0, 1
-};
-
-Expected<std::vector<MapDevice>> load_map(const std::string& file, int64_t default_us) {
-    toml::table t;
-    try {
-        t = toml::parse_file(file);
-    } catch (const toml::parse_error& e) {
-        return fail(Exit::usage,
-                    fmt::format("--map {}: line {}: {}", file, e.source().begin.line, e.description()));
-    }
-    std::vector<MapDevice> out;
-    auto* devs = t["device"].as_array();
-    if (!devs || devs->empty()) return fail(Exit::usage, fmt::format("--map {}: no [[device]] tables", file));
-    for (auto& d : *devs) {
-        auto* dt = d.as_table();
-        if (!dt) return fail(Exit::usage, fmt::format("--map {}: [[device]] must be a table", file));
-        MapDevice dev;
-        dev.name = (*dt)["name"].value_or(std::string{});
-        if (dev.name.empty())
-            return fail(Exit::usage, fmt::format("--map {}: a [[device]] has no name", file));
-        auto where = [&](const std::string& what) {
-            return fmt::format("--map {}: device '{}': {}", file, dev.name, what);
-        };
-        dev.unit = static_cast<int>((*dt)["unit"].value_or(int64_t{1}));
-        if (dev.unit < 0 || dev.unit > 247) return fail(Exit::usage, where("unit must be 0 to 247"));
-        dev.interval_us = default_us;
-        if (auto p = (*dt)["poll"].value<std::string>()) {
-            auto dur = parse_duration(*p);
-            if (!dur || dur->count() <= 0)
-                return fail(Exit::usage, where(fmt::format("bad poll interval '{}'", *p)));
-            dev.interval_us = dur->count();
-        }
-        auto* vals = (*dt)["value"].as_array();
-        if (!vals || vals->empty()) return fail(Exit::usage, where("no [[device.value]] tables"));
-        for (auto& v : *vals) {
-            auto* vt = v.as_table();
-            if (!vt) return fail(Exit::usage, where("[[device.value]] must be a table"));
-            MapValue mv;
-            mv.name = (*vt)["name"].value_or(std::string{});
-            if (mv.name.empty()) return fail(Exit::usage, where("a value has no name"));
-            auto vwhere = [&](const std::string& what) {
-                return where(fmt::format("value '{}': {}", mv.name, what));
-            };
-            std::string table = (*vt)["table"].value_or(std::string("holding"));
-            mv.fc = table == "coil"       ? 1
-                    : table == "discrete" ? 2
-                    : table == "holding"  ? 3
-                    : table == "input"    ? 4
-                                          : 0;
-            if (!mv.fc)
-                return fail(Exit::usage,
-                            vwhere(fmt::format("table '{}' is not holding, input, coil or discrete", table)));
-            auto addr = (*vt)["addr"].value<int64_t>();
-            if (!addr || *addr < 0 || *addr > 65535)
-                return fail(Exit::usage, vwhere("addr must be 0 to 65535"));
-            mv.addr = static_cast<int>(*addr);
-            std::string type = (*vt)["type"].value_or(std::string(mv.fc <= 2 ? "bits" : "uint16"));
-            auto ty = modbus::parse_type(type);
-            if (!ty)
-                return fail(Exit::usage,
-                            vwhere(fmt::format(
-                                "type '{}' is not int16, uint16, int32, uint32, float32 or bits", type)));
-            mv.type = *ty;
-            if ((mv.fc <= 2) != (mv.type == modbus::Type::bits))
-                return fail(Exit::usage, vwhere("coils and discrete inputs are bits; registers are numbers"));
-            std::string wo = (*vt)["word_order"].value_or(std::string("big")),
-                        bo = (*vt)["byte_order"].value_or(std::string("big"));
-            if ((wo != "big" && wo != "little") || (bo != "big" && bo != "little"))
-                return fail(Exit::usage, vwhere("word_order and byte_order are big or little"));
-            mv.order = {wo == "big", bo == "big"};
-            mv.scale = (*vt)["scale"].value_or(1.0);
-            mv.offset = (*vt)["offset"].value_or(0.0);
-            if (auto tp = (*vt)["topic"].value<std::string>()) {
-                auto tt = TopicTemplate::parse(*tp);
-                if (!tt) return std::unexpected(tt.error());
-                mv.topic = std::move(*tt);
-            }
-            dev.values.push_back(std::move(mv));
-        }
-        out.push_back(std::move(dev));
-    }
-    return out;
-}
 
 std::string number_text(double v, bool as_float) {
     if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 1e15)

@@ -1,0 +1,185 @@
+#include "apps/bridge/register_map.hpp"
+#include "util/duration.hpp"
+#include "util/suggest.hpp"
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+namespace m2m {
+
+namespace {
+
+/// "line N: " for a node that came from the file.
+std::string at_line(const toml::node& n) {
+    auto line = n.source().begin.line;
+    return line ? fmt::format("line {}: ", line) : std::string();
+}
+
+/// Unknown keys are refused, with the closest known one.
+Status known_keys(const toml::table& t, const std::vector<std::string>& keys,
+                  const std::function<std::string(const std::string&)>& where) {
+    for (auto& [k, v] : t) {
+        std::string key(k.str());
+        if (std::find(keys.begin(), keys.end(), key) == keys.end())
+            return fail(Exit::usage,
+                        where(fmt::format("{}unknown key '{}'{}", at_line(v), key, did_you_mean(key, keys))));
+    }
+    return {};
+}
+
+/// An integer key within [lo, hi], or `dflt` when absent; a string or float is refused.
+Expected<int64_t> integer(const toml::table& t, const char* key, int64_t lo, int64_t hi, int64_t dflt,
+                          const std::function<std::string(const std::string&)>& where,
+                          bool required = false) {
+    const toml::node* n = t.get(key);
+    if (!n) {
+        if (required) return fail(Exit::usage, where(fmt::format("{} is missing ({} to {})", key, lo, hi)));
+        return dflt;
+    }
+    auto v = n->value_exact<int64_t>();
+    if (!v || *v < lo || *v > hi)
+        return fail(Exit::usage, where(fmt::format("{}{} must be an integer from {} to {}{}", at_line(*n),
+                                                   key, lo, hi, n->is_string() ? " (without quotes)" : "")));
+    return *v;
+}
+
+Expected<double> number(const toml::table& t, const char* key, double dflt,
+                        const std::function<std::string(const std::string&)>& where) {
+    const toml::node* n = t.get(key);
+    if (!n) return dflt;
+    if (auto i = n->value_exact<int64_t>()) return static_cast<double>(*i);
+    if (auto d = n->value_exact<double>(); d && std::isfinite(*d)) return *d;
+    return fail(Exit::usage, where(fmt::format("{}{} must be a number{}", at_line(*n), key,
+                                               n->is_string() ? " (without quotes)" : "")));
+}
+
+Expected<std::string> text(const toml::table& t, const char* key, const std::string& dflt,
+                           const std::function<std::string(const std::string&)>& where) {
+    const toml::node* n = t.get(key);
+    if (!n) return dflt;
+    if (auto s = n->value_exact<std::string>()) return *s;
+    return fail(Exit::usage, where(fmt::format("{}{} must be a string", at_line(*n), key)));
+}
+
+/// A device or value name: it goes into topics, so no wildcard, no level separator, not empty.
+Status name_ok(const std::string& name, const std::string& what,
+               const std::function<std::string(const std::string&)>& where) {
+    if (name.empty()) return fail(Exit::usage, where(fmt::format("a {} has no name", what)));
+    if (name.find_first_of("+#/") != std::string::npos || name.find('\0') != std::string::npos)
+        return fail(Exit::usage,
+                    where(fmt::format("{} name '{}' has '+', '#' or '/', which cannot go into a topic "
+                                      "level",
+                                      what, name)));
+    return {};
+}
+
+} // namespace
+
+Expected<std::vector<MapDevice>> load_map(const std::string& file, int64_t default_us) {
+    toml::table t;
+    try {
+        t = toml::parse_file(file);
+    } catch (const toml::parse_error& e) {
+        return fail(Exit::usage,
+                    fmt::format("--map {}: line {}: {}", file, e.source().begin.line, e.description()));
+    }
+    auto top = [&](const std::string& what) { return fmt::format("--map {}: {}", file, what); };
+    if (auto st = known_keys(t, {"device"}, top); !st) return std::unexpected(st.error());
+    std::vector<MapDevice> out;
+    auto* devs = t["device"].as_array();
+    if (!devs || devs->empty()) return fail(Exit::usage, top("no [[device]] tables"));
+    for (auto& d : *devs) {
+        auto* dt = d.as_table();
+        if (!dt) return fail(Exit::usage, top("[[device]] must be a table"));
+        MapDevice dev;
+        auto name = text(*dt, "name", "", top);
+        if (!name) return std::unexpected(name.error());
+        dev.name = *name;
+        if (auto st = name_ok(dev.name, "device", top); !st) return std::unexpected(st.error());
+        auto where = [&](const std::string& what) {
+            return fmt::format("--map {}: device '{}': {}", file, dev.name, what);
+        };
+        if (auto st = known_keys(*dt, {"name", "unit", "poll", "value"}, where); !st)
+            return std::unexpected(st.error());
+        auto unit = integer(*dt, "unit", 0, 247, 1, where);
+        if (!unit) return std::unexpected(unit.error());
+        dev.unit = static_cast<int>(*unit);
+        dev.interval_us = default_us;
+        auto poll = text(*dt, "poll", "", where);
+        if (!poll) return std::unexpected(poll.error());
+        if (!poll->empty()) {
+            auto dur = parse_duration(*poll);
+            if (!dur || dur->count() <= 0)
+                return fail(Exit::usage, where(fmt::format("bad poll interval '{}'", *poll)));
+            dev.interval_us = dur->count();
+        }
+        auto* vals = (*dt)["value"].as_array();
+        if (!vals || vals->empty()) return fail(Exit::usage, where("no [[device.value]] tables"));
+        for (auto& v : *vals) {
+            auto* vt = v.as_table();
+            if (!vt) return fail(Exit::usage, where("[[device.value]] must be a table"));
+            MapValue mv;
+            auto vname = text(*vt, "name", "", where);
+            if (!vname) return std::unexpected(vname.error());
+            mv.name = *vname;
+            if (auto st = name_ok(mv.name, "value", where); !st) return std::unexpected(st.error());
+            auto vwhere = [&](const std::string& what) {
+                return where(fmt::format("value '{}': {}", mv.name, what));
+            };
+            if (auto st = known_keys(
+                    *vt,
+                    {"name", "table", "addr", "type", "word_order", "byte_order", "scale", "offset", "topic"},
+                    vwhere);
+                !st)
+                return std::unexpected(st.error());
+            auto table = text(*vt, "table", "holding", vwhere);
+            if (!table) return std::unexpected(table.error());
+            mv.fc = *table == "coil"       ? 1
+                    : *table == "discrete" ? 2
+                    : *table == "holding"  ? 3
+                    : *table == "input"    ? 4
+                                           : 0;
+            if (!mv.fc)
+                return fail(Exit::usage, vwhere(fmt::format(
+                                             "table '{}' is not holding, input, coil or discrete", *table)));
+            auto addr = integer(*vt, "addr", 0, 65535, 0, vwhere, true);
+            if (!addr) return std::unexpected(addr.error());
+            mv.addr = static_cast<int>(*addr);
+            auto type = text(*vt, "type", mv.fc <= 2 ? "bits" : "uint16", vwhere);
+            if (!type) return std::unexpected(type.error());
+            auto ty = modbus::parse_type(*type);
+            if (!ty)
+                return fail(Exit::usage,
+                            vwhere(fmt::format(
+                                "type '{}' is not int16, uint16, int32, uint32, float32 or bits", *type)));
+            mv.type = *ty;
+            if ((mv.fc <= 2) != (mv.type == modbus::Type::bits))
+                return fail(Exit::usage, vwhere("coils and discrete inputs are bits; registers are numbers"));
+            auto wo = text(*vt, "word_order", "big", vwhere), bo = text(*vt, "byte_order", "big", vwhere);
+            if (!wo) return std::unexpected(wo.error());
+            if (!bo) return std::unexpected(bo.error());
+            if ((*wo != "big" && *wo != "little") || (*bo != "big" && *bo != "little"))
+                return fail(Exit::usage, vwhere("word_order and byte_order are big or little"));
+            mv.order = {*wo == "big", *bo == "big"};
+            auto scale = number(*vt, "scale", 1.0, vwhere), offset = number(*vt, "offset", 0.0, vwhere);
+            if (!scale) return std::unexpected(scale.error());
+            if (!offset) return std::unexpected(offset.error());
+            mv.scale = *scale;
+            mv.offset = *offset;
+            auto tp = text(*vt, "topic", "", vwhere);
+            if (!tp) return std::unexpected(tp.error());
+            if (!tp->empty()) {
+                auto tt = TopicTemplate::parse(*tp);
+                if (!tt) return std::unexpected(tt.error());
+                mv.topic = std::move(*tt);
+            }
+            dev.values.push_back(std::move(mv));
+        }
+        out.push_back(std::move(dev));
+    }
+    return out;
+}
+
+} // namespace m2m

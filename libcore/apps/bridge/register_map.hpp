@@ -1,0 +1,38 @@
+#pragma once
+// The bridge's register map (--map FILE, TOML): which Modbus values each device has, how to
+// decode them, how often to poll, where to publish. Every key is checked: an unknown key (with
+// "did you mean"), a value of the wrong type or out of range is a usage error naming the file,
+// the line, the device and the value.
+#include "modbus/modbus.hpp"
+#include "mqtt/topic.hpp"
+#include "util/error.hpp"
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace m2m {
+
+struct MapValue {
+    std::string name;
+    int fc = 3; // 1 coil, 2 discrete, 3 holding, 4 input
+    int addr = 0;
+    modbus::Type type = modbus::Type::uint16;
+    modbus::Order order;
+    double scale = 1, offset = 0;
+    std::optional<TopicTemplate> topic;
+    std::string last; // the value last published (--on-change)
+};
+
+struct MapDevice {
+    std::string name;
+    int unit = 1;
+    int64_t interval_us = 1000000;
+    std::vector<MapValue> values;
+    int available = -1; // unknown, 0, 1
+};
+
+/// Reads FILE; `default_us` is the poll interval of a device that sets none.
+Expected<std::vector<MapDevice>> load_map(const std::string& file, int64_t default_us);
+
+} // namespace m2m
