@@ -3,8 +3,8 @@
 #include "util/suggest.hpp"
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <fmt/format.h>
+#include <functional>
 #include <toml++/toml.h>
 
 namespace m2m {
