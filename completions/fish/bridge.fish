@@ -4,11 +4,11 @@ complete -c bridge -l help -d 'Print this help message and exit'
 complete -c bridge -s h -l host -d 'Broker host (overrides BROKER\'s)' -x
 complete -c bridge -s p -l port -d 'Broker port (default 1883, 8883 with TLS)' -x
 complete -c bridge -s V -l protocol-version -d 'MQTT version: 311 (3.1.1, the default) or 5' -xa '311 5'
+complete -c bridge -l connect-timeout -d 'How long a connection attempt may take (up to the CONNACK, TLS included)' -x
 complete -c bridge -s i -l id -d 'Client id (default: generated, unique per process)' -x
 complete -c bridge -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c bridge -s c -l no-clean -d 'Keep the session: the broker queues QoS 1/2 messages while the client is away (use with a fixed --id)'
 complete -c bridge -l session-expiry -d 'MQTT 5: how long the broker keeps the session after a disconnect (DUR; with -c, default never)' -x
-complete -c bridge -l connect-timeout -d 'How long a connection attempt may take' -x
 complete -c bridge -l no-reconnect -d 'Exit (status 1) when the connection is lost instead of reconnecting with backoff'
 complete -c bridge -s u -l username -d 'User name (or USER@ in BROKER)' -x
 complete -c bridge -l password-file -d 'Read the password from the first line of FILE (else M2MKIT_MQTT_PASSWORD, else a prompt on the terminal); never on the command line' -x

@@ -4,6 +4,7 @@ complete -c loadgen -l help -d 'Print this help message and exit'
 complete -c loadgen -s h -l host -d 'Broker host (overrides BROKER\'s)' -x
 complete -c loadgen -s p -l port -d 'Broker port (default 1883, 8883 with TLS)' -x
 complete -c loadgen -s V -l protocol-version -d 'MQTT version: 311 (3.1.1, the default) or 5' -xa '311 5'
+complete -c loadgen -l connect-timeout -d 'How long a connection attempt may take (up to the CONNACK, TLS included)' -x
 complete -c loadgen -s u -l username -d 'User name (or USER@ in BROKER)' -x
 complete -c loadgen -l password-file -d 'Read the password from the first line of FILE (else M2MKIT_MQTT_PASSWORD, else a prompt on the terminal); never on the command line' -x
 complete -c loadgen -l cafile -d 'CA certificates to trust (PEM; default: the system store)' -x

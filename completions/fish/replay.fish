@@ -22,11 +22,11 @@ complete -c replay -l help -d 'Print this help message and exit'
 complete -c replay -s h -l host -d 'Broker host (overrides BROKER\'s)' -x
 complete -c replay -s p -l port -d 'Broker port (default 1883, 8883 with TLS)' -x
 complete -c replay -s V -l protocol-version -d 'MQTT version: 311 (3.1.1, the default) or 5' -xa '311 5'
+complete -c replay -l connect-timeout -d 'How long a connection attempt may take (up to the CONNACK, TLS included)' -x
 complete -c replay -s i -l id -d 'Client id (default: generated, unique per process)' -x
 complete -c replay -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
 complete -c replay -s c -l no-clean -d 'Keep the session: the broker queues QoS 1/2 messages while the client is away (use with a fixed --id)'
 complete -c replay -l session-expiry -d 'MQTT 5: how long the broker keeps the session after a disconnect (DUR; with -c, default never)' -x
-complete -c replay -l connect-timeout -d 'How long a connection attempt may take' -x
 complete -c replay -l no-reconnect -d 'Exit (status 1) when the connection is lost instead of reconnecting with backoff'
 complete -c replay -s u -l username -d 'User name (or USER@ in BROKER)' -x
 complete -c replay -l password-file -d 'Read the password from the first line of FILE (else M2MKIT_MQTT_PASSWORD, else a prompt on the terminal); never on the command line' -x

@@ -25,10 +25,6 @@ void add_session_options(CLI::App& app, MqttArgs& a, const char* g) {
                    "never)")
         ->option_text("DUR")
         ->group(g);
-    app.add_option("--connect-timeout", a.connect_timeout, "How long a connection attempt may take")
-        ->option_text("DUR")
-        ->capture_default_str()
-        ->group(g);
     app.add_flag("--no-reconnect", a.no_reconnect,
                  "Exit (status 1) when the connection is lost instead of reconnecting with backoff")
         ->group(g);
@@ -83,6 +79,11 @@ void add_mqtt_options(CLI::App& app, MqttArgs& a, const std::string& role, unsig
     cli::choices(
         app.add_option("-V,--protocol-version", a.version, "MQTT version: 311 (3.1.1, the default) or 5"),
         {"311", "5"})
+        ->group(g);
+    app.add_option("--connect-timeout", a.connect_timeout,
+                   "How long a connection attempt may take (up to the CONNACK, TLS included)")
+        ->option_text("DUR")
+        ->capture_default_str()
         ->group(g);
     if (parts & session) add_session_options(app, a, g);
     add_credential_and_tls_options(app, a);

@@ -31,7 +31,7 @@ struct MqttArgs {
 /// Which option groups a tool takes beyond host, port, version, credentials and TLS.
 enum MqttParts : unsigned {
     broker_arg = 1, // the BROKER positional (replay names its broker as TARGET instead)
-    session = 2,    // -i -k -c --session-expiry --connect-timeout --no-reconnect
+    session = 2,    // -i -k -c --session-expiry --no-reconnect
     will = 4,       // --will-*
     all_parts = 7
 };

@@ -204,3 +204,36 @@ def test_progress_line_on_a_terminal_and_nothing_on_a_pipe(broker):
     piped = run("loadgen", broker.url, "-n", "5", "--rate", "10", "-d", "1500ms")
     assert piped.returncode == 0 and b"loadgen: connected" not in piped.stderr
     assert b"latency" in out and b"latency" in piped.stdout
+
+
+def test_no_broker_is_exit_4_never_a_passed_gate(tmp_path):
+    """A CI gate must not pass without a broker: with nothing sent, 'loss>0' held (exit 0). And a
+    broker that accepts TCP but never answers CONNACK is bounded by --connect-timeout."""
+    from mqtt_broker import free_port
+    r = run("loadgen", f"mqtt://127.0.0.1:{free_port()}", "-n", "2", "--no-sub", "-C", "5", "--fail-if", "loss>0")
+    assert r.returncode == 4, r.stderr.decode()
+    assert "no device could connect (2 failed): connection refused" in r.stderr.decode().lower()
+    import socket
+    with socket.socket() as silent:  # accepts connections (the kernel does), never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        url = f"mqtt://127.0.0.1:{silent.getsockname()[1]}"
+        r = run("loadgen", url, "-n", "2", "--no-sub", "-C", "5", "--connect-timeout", "500ms", timeout=30)
+        assert r.returncode == 4, r.stderr.decode()
+        assert "no CONNACK within 500 ms" in r.stderr.decode(), r.stderr.decode()
+        r = run("loadgen", url, "-n", "2", "-C", "5", "--connect-timeout", "500ms", timeout=30)
+        assert r.returncode == 4 and "the subscriber could not connect: no CONNACK" in r.stderr.decode()
+
+
+def test_without_its_subscriber_everything_counted_sent_reaches_the_broker(broker, procs):
+    """--no-sub at an unpaced rate: the run once ended with part of the send buffer unwritten
+    (78-83 % reached the broker while it reported all sent). It ends once every byte is out."""
+    n = 100000
+    sub = procs("iot-sub", broker.url, "-v", "-t", "flood/#", "-C", str(n), "-W", "60s", "--format", "raw")
+    sub.wait_stderr("subscribed to")
+    r = run("loadgen", broker.url, "-n", "1", "--no-sub", "--rate", "10000000", "-C", str(n), "-t", "flood/{dev}",
+            "--json", "/dev/stdout", timeout=120)
+    assert r.returncode == 0, r.stderr.decode()
+    code, out, err = sub.finish(timeout=90)
+    assert code == 0, err.decode()  # every one of the n arrived (-C n reached)
+    assert out.count(b"\n") == n

@@ -436,6 +436,12 @@ class Loadgen {
         raw->watch = loop_.watch(raw->fd, POLLOUT | POLLIN, [this, raw](short ev) { io(raw, ev); });
         conns_.push_back(std::move(c));
         ++connecting_;
+        // a broker that takes the TCP connection but never answers CONNACK must not hold the run
+        int64_t limit_ms = std::max(1, t_.cfg.connect_timeout_ms);
+        loop_.at(raw->connect_us + limit_ms * 1000, [this, raw, limit_ms] {
+            if (!raw->up && !raw->failed && raw->fd >= 0)
+                lost(raw, fmt::format("no CONNACK within {} ms (--connect-timeout)", limit_ms));
+        });
         return raw;
     }
 
@@ -544,6 +550,7 @@ class Loadgen {
             }
             (void)want_read;
             loop_.set_events(c->watch, c->out.empty() ? POLLIN : POLLIN | POLLOUT);
+            if (c->out.empty() && running_ && heap_.empty()) maybe_done();
             return;
         }
         while (!c->out.empty()) {
@@ -556,6 +563,7 @@ class Loadgen {
             return lost(c, std::strerror(errno));
         }
         loop_.set_events(c->watch, c->out.empty() ? POLLIN : POLLIN | POLLOUT);
+        if (c->out.empty() && running_ && heap_.empty()) maybe_done(); // the last bytes are out
     }
 
     void lost(Conn* c, const std::string& why) {
@@ -568,6 +576,7 @@ class Loadgen {
             --connecting_;
             ++s.connect_failed;
             if (!c->failed && s.connect_failed <= 5) log::warn("connect failed: {}", why);
+            if (first_failure_.empty()) first_failure_ = why;
             c->failed = true;
             if (c->subscriber) {
                 failure_ = "the subscriber could not connect: " + why;
@@ -594,6 +603,7 @@ class Loadgen {
                 ++s.connect_failed;
                 std::string why = wire::reason_text(p.return_code, t_.cfg.version);
                 if (s.connect_failed <= 5) log::warn("the broker refused a connection: {}", why);
+                if (first_failure_.empty()) first_failure_ = "refused: " + why;
                 c->failed = true;
                 if (c->subscriber) {
                     failure_ = fmt::format("the broker refused the subscriber: {}", why);
@@ -786,8 +796,10 @@ class Loadgen {
     void maybe_done() {
         if (!running_ || !heap_.empty() || done_) return;
         bool acked = true;
+        // every message acknowledged (QoS 1) and every byte handed to the kernel: a run that
+        // ended with bytes still in a send buffer reported them sent and threw them away
         for (auto& c : conns_)
-            acked = acked && (c->inflight == 0 || !c->up);
+            acked = acked && ((c->inflight == 0 && c->out.empty()) || !c->up);
         bool all_in = !measure_ || unique_ >= s.sent;
         if (acked && all_in) return finish();
         if (!drain_armed_) {
@@ -849,6 +861,7 @@ class Loadgen {
 
   public:
     std::string failure_;
+    std::string first_failure_; // why the first connection failed, for a run where none connected
 
   private:
     const LoadgenArgs& a_;
@@ -1009,7 +1022,14 @@ Expected<Exit> run_loadgen(const LoadgenArgs& a) {
         if (!lg.failure_.empty()) return fail(code, lg.failure_);
         return code;
     }
-    return finish_summary(a, lg.s);
+    Exit verdict = finish_summary(a, lg.s);
+    // no device connected: the broker is not there, whatever the gates say (a --fail-if 'loss>0'
+    // once passed with no broker at all, as nothing was sent and nothing lost)
+    if (lg.s.connect_ok == 0 && lg.s.devices > 0)
+        return fail(Exit::unavailable,
+                    fmt::format("no device could connect ({} failed): {}", lg.s.connect_failed,
+                                lg.first_failure_.empty() ? "no reason given" : lg.first_failure_));
+    return verdict;
 }
 
 Expected<Exit> run_loadgen_merge(const LoadgenArgs& a) {
