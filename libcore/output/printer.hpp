@@ -25,6 +25,13 @@ class Printer {
     Printer(int fd, PrinterOptions opts) : fd_(fd), opts_(opts) {}
     /// Formats the record (received at `ts_us`, wall clock) into the output buffer.
     void print(const Record& r, int64_t ts_us);
+    /// Whether the output is bare payloads (--format raw): then print_payload() is all a record needs.
+    bool bare() const { return opts_.format == OutputFormat::raw; }
+    /// A bare payload line, without building a record (--format raw).
+    void print_payload(std::string_view payload) {
+        buf_ += payload;
+        buf_ += '\n';
+    }
     /// Writes the buffer out. A closed pipe yields Exit::ok, which ends the tool quietly.
     Status flush();
     /// Whether enough is buffered to be worth a write now.

@@ -77,6 +77,14 @@ void FrameRecorder::emit(Record& r, int64_t now) {
     if (printer_.should_flush()) flush();
 }
 
+void FrameRecorder::emit_payload(std::string_view payload) {
+    ++seq_;
+    printer_.print_payload(payload);
+    ++stats_.records_out;
+    if (limits_.count && stats_.records_out >= limits_.count) loop_.stop(Exit::ok);
+    if (printer_.should_flush()) flush();
+}
+
 void FrameRecorder::check_drops(const DecoderStats& d) {
     uint64_t total = d.total_drops();
     bool more = total > drops_seen_;

@@ -26,6 +26,11 @@ class FrameRecorder {
     void record(std::vector<Frame>& frames, const std::string& src);
     /// Prints one record built by the caller (seq is set here), with the same limits applied.
     void emit(Record& r, int64_t now_wall_us);
+    /// Whether only the payload is printed and nothing needs the record (--format raw, no
+    /// --until): a message's payload can then go out through emit_payload, with no record built.
+    bool bare() const { return printer_.bare() && !until_; }
+    /// Prints a bare payload (see bare()), with the same count and limits as emit().
+    void emit_payload(std::string_view payload);
     /// How --payload asked payloads to be shown.
     PayloadStyle style() const { return style_; }
     /// Stops the loop if the decoder dropped bytes under --strict.

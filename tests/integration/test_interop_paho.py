@@ -165,3 +165,18 @@ def test_messages_kept_for_an_offline_session_all_arrive(broker, procs, version)
     r = run("iot-sub", broker.url, "-V", version, "-c", "-i", cid, "-t", "kept/#", "-q", "1", "-C", str(n), "-W", "30s")
     assert r.returncode == 0, r.stderr.decode()
     assert [x["json"] for x in records(r.stdout)] == list(range(1, n + 1))
+
+
+def test_iot_sub_raw_output_is_the_bare_payloads(broker, procs):
+    """--format raw prints each payload and a newline, nothing else (no record is built for it)."""
+    sub = procs("iot-sub", broker.url, "-v", "-t", "raw/#", "-C", "3", "--format", "raw")
+    sub.wait_stderr("subscribed to")
+    peer = PahoPeer(broker, "311")
+    try:
+        for p in [b"one", b"\x00\xffbin", b""]:
+            peer.c.publish("raw/x", p, qos=1).wait_for_publish(10)
+    finally:
+        peer.close()
+    code, out, err = sub.finish()
+    assert code == 0, err.decode()
+    assert out == b"one\n\x00\xffbin\n\n"

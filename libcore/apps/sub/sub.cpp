@@ -41,10 +41,12 @@ Expected<Exit> run_sub(const SubArgs& a) {
         return {};
     };
     Record r;
+    bool bare = recorder.bare();
     session.on_message = [&](const MqttArrival& m) {
         if (loop.stopped()) return;
         if (a.ignore_retained && m.retain) return void(++skipped_retained);
         if (a.retained_only && !m.retain) return loop.stop(Exit::ok);
+        if (bare) return recorder.emit_payload(m.payload); // --format raw: no record to build
         int64_t now = wall_us();
         r.clear();
         r.ts = format_rfc3339(now);
