@@ -1,5 +1,5 @@
 #pragma once
-// Framings turn a byte stream into frames and back (DESIGN.md, "Framings"). Codecs are pure:
+// Framings turn a byte stream into frames and back (docs/design.md, "Framings"). Codecs are pure:
 // bytes and the current time go in, frames come out; no I/O and no clock of their own.
 // Decoders are incremental (any split of the stream gives the same frames), resynchronise after
 // garbage, and count every byte they drop, by cause.

@@ -1,5 +1,5 @@
 #pragma once
-// Endpoint URIs, one syntax for every tool (DESIGN.md, "Endpoints").
+// Endpoint URIs, one syntax for every tool (docs/design.md, "Endpoints").
 #include "util/error.hpp"
 #include <string>
 #include <utility>

@@ -1,5 +1,5 @@
 #pragma once
-// Modbus above the framing (DESIGN.md, "Framings"): the application data unit without its
+// Modbus above the framing (docs/design.md, "Framings"): the application data unit without its
 // transport wrapping -- unit id, function code, data -- decoded into the `modbus` view of a record
 // and encoded from one. The same bytes are the payload of a `modbus-rtu` frame (CRC stripped) and
 // of a `modbus-tcp` frame (MBAP header stripped), so captures move between the two. Pure: no I/O.

@@ -1,7 +1,7 @@
 #pragma once
 // MQTT 3.1.1 and 5 on the wire, without Paho: packet encoders and an incremental packet decoder.
 // Pure (bytes in, packets out). The hot path of loadgen -- thousands of connections, one thread --
-// where Paho's per-client threads or 100 ms waits do not fit (see the session notes).
+// where per-client threads or 100 ms waits do not fit (README: "Why m2mkit speaks MQTT itself").
 #include "util/error.hpp"
 #include <cstdint>
 #include <functional>

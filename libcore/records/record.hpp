@@ -1,6 +1,6 @@
 #pragma once
 // The record: one JSON object per line, the unit every m2mkit tool reads and writes
-// (DESIGN.md, "The record"). Known fields are typed; every other field is carried through
+// (docs/design.md, "The record"). Known fields are typed; every other field is carried through
 // with its value byte-exact.
 #include <cstdint>
 #include <optional>

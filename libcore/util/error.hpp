@@ -6,7 +6,7 @@
 
 namespace m2m {
 
-/// Exit status contract (DESIGN.md, "Exit status"). Every man page lists these.
+/// Exit status contract (docs/design.md, "Exit status"). Every man page lists these.
 enum class Exit : int {
     ok = 0,          // input ended, --count reached, --until matched
     runtime = 1,     // link lost and not recovered, write failed

@@ -1,4 +1,4 @@
-"""Exit status contract (DESIGN.md): 0, 1, 2, 3, 4, 124, 130, each asserted."""
+"""Exit status contract (docs/design.md): 0, 1, 2, 3, 4, 124, 130, each asserted."""
 import os
 import subprocess
 

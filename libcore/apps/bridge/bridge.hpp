@@ -1,5 +1,5 @@
 #pragma once
-// bridge LINK BROKER: a gateway in one process (DESIGN.md, "The tools"). Uplink: frames from the
+// bridge LINK BROKER: a gateway in one process (docs/design.md, "The tools"). Uplink: frames from the
 // link become records and are published. Downlink: messages on --command-topic become frames on
 // the link, and with --reply-topic the device's answer is published back. Modbus polling from a
 // register map. A retained status topic (online / offline by the last will, link up / down),
