@@ -158,6 +158,11 @@ Expected<MqttConfig> resolve_mqtt(const MqttArgs& a, const std::string& tool, Ur
     auto ct = parse_duration(a.connect_timeout);
     if (!ct) return std::unexpected(ct.error());
     c.connect_timeout_ms = static_cast<int>(std::max<int64_t>(1, ct->count() / 1000));
+    if (u.user.find(':') != std::string::npos)
+        // it would go out as the user name "user:password" (and show in the broker's log)
+        return fail(Exit::usage, "a password in the BROKER URI is refused (it would show in 'ps' and shell "
+                                 "history): give only USER@ and the password by --password-file FILE, the "
+                                 "M2MKIT_MQTT_PASSWORD environment variable, or the prompt on a terminal");
     c.user = !a.user.empty() ? a.user : u.user;
     if (!a.password_file.empty()) {
         std::ifstream f(a.password_file);

@@ -26,8 +26,12 @@ bool LineInput::next_line(std::string& line) {
         if (!skipping_)
             ++line_no_, on_overlong_(fmt::format("longer than {} bytes (--max-line); skipped", max_line_));
         skipping_ = nl == std::string::npos;
-        pos_ = skipping_ ? buf_.size() : nl + 1;
-        if (skipping_) return false;
+        if (skipping_) { // what is read of it so far is dropped: memory stays bounded
+            buf_.clear();
+            pos_ = 0;
+            return false;
+        }
+        pos_ = nl + 1;
     }
     if (skipping_ && nl != std::string::npos) { // the tail of an overlong line
         pos_ = nl + 1;

@@ -1,7 +1,7 @@
 #pragma once
 // Lines from a file descriptor (stdin), for the tools that read records: batched reads, a
-// bounded line length (an overlong line is reported once, by number, and skipped), a last
-// line without '\n' still counted.
+// bounded line length (an overlong line is reported once, by number, and skipped in bounded
+// memory), a last line without '\n' still counted.
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -21,6 +21,10 @@ class LineInput {
     /// Input ended and every line was taken.
     bool exhausted() const { return eof_ && pos_ >= buf_.size(); }
     size_t buffered() const { return buf_.size() - pos_; }
+    /// Whether to read more now: input has not ended, and either little is buffered or no whole
+    /// line is (an overlong line is only known as such, and skipped, once more than --max-line
+    /// of it has been read; stopping at a fixed amount below that hung every reader).
+    bool wants_input() const { return !eof_ && (buffered() < (1 << 20) || !has_line()); }
     /// The number of the last line taken (1-based).
     uint64_t line_no() const { return line_no_; }
 

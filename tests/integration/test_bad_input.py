@@ -102,3 +102,20 @@ def test_a_bad_register_map_is_refused_with_its_error(tmp_path, case, want, text
     err = r.stderr.decode()
     assert r.returncode == 2, err
     assert f"--map {f}: " in err and want in err, err
+
+
+@pytest.mark.parametrize("max_line", [None, "2000000"])
+def test_an_overlong_line_is_skipped_and_the_rest_goes_out(tmp_path, max_line):
+    """A line longer than --max-line is reported and skipped, and the lines after it are sent: with
+    the default 1 MiB limit and a 1.5 MB line, or a 2 MB limit and a 2.5 MB line, m2m-send read up
+    to 1 MiB, stopped reading, and waited forever for the rest of the line to decide."""
+    size = 1_500_000 if max_line is None else 2_500_000
+    text = b'{"text":"before"}\n' + b'{"text":"' + b"x" * size + b'"}\n' + b'{"text":"after"}\n'
+    out = tmp_path / "out.bin"
+    args = ["--max-line", max_line] if max_line else []
+    r = run("m2m-send", f"file:{out}", "--stats", *args, input=text, timeout=60)
+    assert r.returncode == 0, r.stderr.decode()
+    assert "line 2: longer than" in r.stderr.decode()
+    assert out.read_bytes() == b"before\nafter\n"
+    st = stats_of(r.stderr)
+    assert st["bad_records"] == 1 and st["frames_out"] == 2

@@ -393,3 +393,28 @@ def test_a_topic_too_long_for_mqtt_is_refused_not_injected(broker, procs):
     code, out, err = sub.finish()
     assert code == 0, err.decode()
     assert [(x["topic"], x["text"]) for x in records(out)] == [("plant/ok", "fine")]
+
+
+def test_iot_pub_skips_an_overlong_line_and_goes_on(broker, procs):
+    """iot-pub -l with a 1.5 MB line under the default 1 MiB --max-line: reported, skipped, the
+    next line published (it stopped reading at 1 MiB and hung)."""
+    sub = subscriber(procs, broker.url, "-t", "long", "-q", "1", "-C", "2", "-W", "30s")
+    text = b"before\n" + b"x" * 1_500_000 + b"\nafter\n"
+    r = run("iot-pub", broker.url, "-l", "-t", "long", "-q", "1", "--stats", input=text, timeout=60)
+    assert r.returncode == 0, r.stderr.decode()
+    assert "line 2: longer than" in r.stderr.decode()
+    st = stats_of(r.stderr)
+    assert st["published"] == 2 and st["bad_records"] == 1
+    code, out, err = sub.finish()
+    assert code == 0, err.decode()
+    assert [x["text"] for x in records(out)] == ["before", "after"]
+
+
+def test_a_password_in_the_uri_is_refused_with_the_ways_that_work(broker):
+    """mqtt://user:password@host once sent 'user:password' as the user name, into the broker's log."""
+    for t, extra in [("iot-pub", ["-t", "x", "-m", "y"]), ("iot-sub", ["-t", "x"]), ("loadgen", ["-n", "1"])]:
+        r = run(t, f"mqtt://ops:s3cret@127.0.0.1:{broker.port}", *extra)
+        err = r.stderr.decode()
+        assert r.returncode == 2, err
+        assert "--password-file" in err and "M2MKIT_MQTT_PASSWORD" in err and "prompt" in err, err
+        assert "s3cret" not in err

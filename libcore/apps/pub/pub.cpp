@@ -225,8 +225,7 @@ class Publisher {
         if (!single_ && stdin_watch_ >= 0) {
             if (!session_.up()) fill(a_.buffer); // offline: parse into the bounded buffer
             // Backpressure: stop reading when the window is full and the lines waiting pile up.
-            bool want = !input_.eof() && !limit_reached() && queue_.size() < a_.buffer &&
-                        input_.buffered() < (1 << 20);
+            bool want = input_.wants_input() && !limit_reached() && queue_.size() < a_.buffer;
             loop_.set_events(stdin_watch_, want ? POLLIN : 0);
         }
         bool input_done =

@@ -71,7 +71,7 @@ class Sender {
             }
         }
         if (loop_.stopped()) return;
-        bool input_wanted = !input_.eof() && input_.buffered() < (1 << 20) && !input_done();
+        bool input_wanted = input_.wants_input() && !input_done();
         loop_.set_events(stdin_watch_, input_wanted ? POLLIN : 0);
         if (input_done() && out_.empty() && !awaiting_reply_) finish();
     }
