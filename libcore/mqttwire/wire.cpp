@@ -46,6 +46,25 @@ bool read_varint(std::string_view s, size_t& i, size_t& v) {
     return false;
 }
 
+/// UTF-8 strings and binary data: content type, response topic, correlation data, client id,
+/// authentication method and data, response information, server reference, reason string.
+bool is_string_property(size_t id) {
+    switch (id) {
+    case 0x03:
+    case 0x08:
+    case 0x09:
+    case 0x12:
+    case 0x15:
+    case 0x16:
+    case 0x1A:
+    case 0x1C:
+    case 0x1F:
+        return true;
+    default:
+        return false;
+    }
+}
+
 /// Walks an MQTT 5 property block; fn(id, value) sees each property's bytes (for a user property,
 /// key and value each with their length prefix). False when malformed or an id is unknown.
 template <class Fn> bool walk_props(std::string_view p, Fn&& fn) {
@@ -89,17 +108,6 @@ template <class Fn> bool walk_props(std::string_view p, Fn&& fn) {
             i = start;
             break;
         }
-        case 0x03:
-        case 0x08:
-        case 0x09:
-        case 0x12:
-        case 0x15:
-        case 0x16:
-        case 0x1A:
-        case 0x1C:
-        case 0x1F:
-            if (!str_at(i, n)) return false;
-            break;
         case 0x26: {
             size_t k, v;
             if (!str_at(i, k) || !str_at(i + k, v)) return false;
@@ -107,7 +115,8 @@ template <class Fn> bool walk_props(std::string_view p, Fn&& fn) {
             break;
         }
         default:
-            return false;
+            if (!is_string_property(id) || !str_at(i, n)) return false;
+            break;
         }
         if (i + n > p.size()) return false;
         fn(id, p.substr(i, n));
@@ -362,22 +371,7 @@ bool user_property(std::string_view props, std::string_view key, std::string_vie
 
 void each_property(std::string_view props, const std::function<void(int, std::string_view)>& fn) {
     walk_props(props, [&](size_t id, std::string_view v) {
-        // strings and binary data without their length prefix
-        switch (id) {
-        case 0x03:
-        case 0x08:
-        case 0x09:
-        case 0x12:
-        case 0x15:
-        case 0x16:
-        case 0x1A:
-        case 0x1C:
-        case 0x1F:
-            v.remove_prefix(2);
-            break;
-        default:
-            break;
-        }
+        if (is_string_property(id)) v.remove_prefix(2); // strings and binary data without their length
         fn(static_cast<int>(id), v);
     });
 }
