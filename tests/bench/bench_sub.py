@@ -10,6 +10,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -27,27 +28,26 @@ def cpu_per_message(broker, d, argv, n, lines):
     how many it printed."""
     topic = f"bench/{time.monotonic_ns()}"
     subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-t", topic + "/ready", "-m", "probe", "-r"], check=True)
-    out = d / "sub.out"
-    with open(out, "wb") as f:
-        sub = subprocess.Popen(argv(topic, n + 1), stdout=f, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while b"probe" not in out.read_bytes():  # subscribed: the retained probe came first
-        assert time.monotonic() < deadline and sub.poll() is None, "the subscriber did not subscribe"
-        time.sleep(0.005)
+    sub = subprocess.Popen(argv(topic, n + 1), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    first = sub.stdout.readline()  # subscribed: the retained probe comes first
+    assert b"probe" in first, f"the subscriber did not subscribe: {first!r}"
+    lines_seen = [0]
+
+    def drain():  # read as fast as it prints, counting lines (this process's CPU, not the subscriber's)
+        for chunk in iter(lambda: sub.stdout.read(1 << 16), b""):
+            lines_seen[0] += chunk.count(b"\n")
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
     with open(lines, "rb") as f:
         subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-t", topic, "-l", "-q", "0"], stdin=f, timeout=300)
-    deadline = time.monotonic() + max(30, n / 20000)
-    while True:  # the subscriber's own CPU, from its rusage when it has exited
-        pid, status, ru = os.wait4(sub.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.monotonic() > deadline:  # QoS 0 may lose some: stop it (our own child, by PID)
-            sub.terminate()
-            pid, status, ru = os.wait4(sub.pid, 0)
-            break
-        time.sleep(0.01)
+    # QoS 0 may lose some: a subscriber still waiting after the bound is stopped (our own child, by PID)
+    stop = threading.Timer(max(30, n / 20000), sub.terminate)
+    stop.start()
+    _, _, ru = os.wait4(sub.pid, 0)  # the subscriber's own CPU, from its rusage
+    stop.cancel()
     sub.returncode = 0
-    got = max(1, out.read_bytes().count(b"\n") - 1)
+    reader.join(timeout=10)
+    got = max(1, lines_seen[0])
     return (ru.ru_utime + ru.ru_stime) * 1e6 / got, got
 
 
