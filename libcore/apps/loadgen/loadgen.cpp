@@ -532,35 +532,19 @@ class Loadgen {
 
     void flush(Conn* c) {
         if (c->fd < 0 || c->handshaking) return;
-        if (c->tls) {
-            bool want_read = false;
-            while (!c->out.empty()) {
-                size_t put = 0;
-                auto r = c->tls->write(c->out.data(), c->out.size(), put);
-                if (r == wire::TlsStream::Io::done) {
-                    c->out.erase(0, put);
-                    continue;
-                }
-                if (r == wire::TlsStream::Io::want_write) break;
-                if (r == wire::TlsStream::Io::want_read) {
-                    want_read = true;
-                    break;
-                }
-                return lost(c, c->tls->error());
-            }
-            (void)want_read;
-            loop_.set_events(c->watch, c->out.empty() ? POLLIN : POLLIN | POLLOUT);
-            if (c->out.empty() && running_ && heap_.empty()) maybe_done();
-            return;
-        }
         while (!c->out.empty()) {
-            ssize_t w = ::write(c->fd, c->out.data(), c->out.size());
-            if (w > 0) {
-                c->out.erase(0, static_cast<size_t>(w));
-                continue;
+            size_t put = 0;
+            if (c->tls) {
+                auto r = c->tls->write(c->out.data(), c->out.size(), put);
+                if (r == wire::TlsStream::Io::want_write || r == wire::TlsStream::Io::want_read) break;
+                if (r != wire::TlsStream::Io::done) return lost(c, c->tls->error());
+            } else {
+                ssize_t w = ::write(c->fd, c->out.data(), c->out.size());
+                if (w < 0 && (errno == EAGAIN || errno == EINTR)) break;
+                if (w <= 0) return lost(c, std::strerror(errno));
+                put = static_cast<size_t>(w);
             }
-            if (w < 0 && (errno == EAGAIN || errno == EINTR)) break;
-            return lost(c, std::strerror(errno));
+            c->out.erase(0, put);
         }
         loop_.set_events(c->watch, c->out.empty() ? POLLIN : POLLIN | POLLOUT);
         if (c->out.empty() && running_ && heap_.empty()) maybe_done(); // the last bytes are out
