@@ -103,9 +103,11 @@ int main(int argc, char** argv) {
         ->group(s);
     app.add_option("--buffer", args.buffer,
                    "Uplink messages held while the broker is away; then the oldest are dropped")
+        ->check(m2m::cli::at_least_one())
         ->capture_default_str()
         ->group(s);
     app.add_option("--buffer-bytes", args.buffer_bytes, "Bytes of uplink messages held at most")
+        ->check(m2m::cli::at_least_one())
         ->capture_default_str()
         ->group(s);
     m2m::cli::completes(
@@ -113,7 +115,16 @@ int main(int argc, char** argv) {
                        "Journal uplink messages in DIR until acknowledged (survives a restart)"),
         "file")
         ->group(s);
+    m2m::cli::choices(
+        app.add_option(
+            "--persist-sync", args.persist_sync,
+            "When the journal is flushed to disk: batch (once per batch read), message (after every "
+            "message), off (by the kernel: survives a crash of the process, not a power loss)"),
+        {"batch", "message", "off"})
+        ->capture_default_str()
+        ->group(s);
     app.add_option("--max-inflight", args.max_inflight, "QoS 1/2 messages awaiting acknowledgement at once")
+        ->check(CLI::Range(1, 65535))
         ->capture_default_str()
         ->group(s);
     m2m::cli::add_framing_options(app, args.framing);

@@ -44,6 +44,13 @@ int main(int argc, char** argv) {
     app.add_flag("--retained-only", args.retained_only,
                  "Print only retained messages and exit at the first live one (use with -W)")
         ->group("Subscription");
+    app.add_option("--max-message", args.max_message,
+                   "Skip messages whose payload is over BYTES without holding them in memory; each one is "
+                   "counted (over_max_message in --stats) and warned about, and a QoS 1/2 one is still "
+                   "acknowledged (default: no limit)")
+        ->option_text("BYTES")
+        ->check(m2m::cli::at_least_one())
+        ->group("Subscription");
     m2m::cli::add_output_options(app, args.output);
     m2m::cli::add_limit_options(app, args.limits, "messages printed");
     m2m::cli::add_common_options(app, args.common);

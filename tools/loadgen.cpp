@@ -88,6 +88,10 @@ int main(int argc, char** argv) {
                         "file")
         ->excludes(payload)
         ->group(m);
+    app.add_option("--max-line", args.max_line,
+                   "Longest --payload-file line in bytes; a longer one is an error")
+        ->capture_default_str()
+        ->group(m);
     const char* r = "Report";
     app.add_flag("--no-sub", args.no_sub, "No subscriber: publish only (no latency or loss)")->group(r);
     app.add_option("--drain", args.drain, "How long to wait for the last messages to arrive")

@@ -29,7 +29,9 @@ int main(int argc, char** argv) {
         "recording's start (90s) or an RFC 3339 time; --rebase stamps each record with the time it goes "
         "out; --jitter DUR moves each record by up to plus or minus DUR (never out of order). --raw reads "
         "plain text or CSV lines, with --ts-column N naming the column that holds the time (RFC 3339 or "
-        "epoch seconds).\n\n"
+        "epoch seconds). A line that is not a valid record (or longer than --max-line) is named by file "
+        "and line, counted as bad_records and skipped, so a recording cut short by a crash still replays; "
+        "--strict makes it fatal (exit 3).\n\n"
         "--serve CAPTURE LINK is a simulated device: it listens on LINK (typically pty:/tmp/dev) and "
         "answers each frame that matches a recorded tx record with the rx records that follow it in the "
         "capture. A tx record matches on its payload exactly, or on a \"match\" field: hex with .. for "
@@ -69,6 +71,10 @@ int main(int argc, char** argv) {
     const char* i = "Input";
     app.add_flag("-r,--raw", args.raw, "Recordings are plain lines (text or CSV), not records")->group(i);
     app.add_option("--ts-column", args.ts_column, "With --raw: the 1-based CSV column holding the time")
+        ->group(i);
+    app.add_option("--max-line", args.max_line,
+                   "Longest recording line in bytes; longer ones are reported and skipped")
+        ->capture_default_str()
         ->group(i);
     app.add_flag("--serve", args.serve,
                  "Serve CAPTURE on LINK as a simulated device (replay --serve CAPTURE LINK)")

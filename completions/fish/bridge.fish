@@ -6,7 +6,7 @@ complete -c bridge -s p -l port -d 'Broker port (default 1883, 8883 with TLS)' -
 complete -c bridge -s V -l protocol-version -d 'MQTT version: 311 (3.1.1, the default) or 5' -xa '311 5'
 complete -c bridge -l connect-timeout -d 'How long a connection attempt may take (up to the CONNACK, TLS included)' -x
 complete -c bridge -s i -l id -d 'Client id (default: generated, unique per process)' -x
-complete -c bridge -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
+complete -c bridge -s k -l keepalive -d 'Keepalive in seconds (default 60; 0: none)' -x
 complete -c bridge -s c -l no-clean -d 'Keep the session: the broker queues QoS 1/2 messages while the client is away (use with a fixed --id)'
 complete -c bridge -l session-expiry -d 'MQTT 5: how long the broker keeps the session after a disconnect (DUR; with -c, default never)' -x
 complete -c bridge -l no-reconnect -d 'Exit (status 1) when the connection is lost instead of reconnecting with backoff'
@@ -37,6 +37,7 @@ complete -c bridge -l stats-interval -d 'Publish counters on STATUS/stats this o
 complete -c bridge -l buffer -d 'Uplink messages held while the broker is away; then the oldest are dropped' -x
 complete -c bridge -l buffer-bytes -d 'Bytes of uplink messages held at most' -x
 complete -c bridge -l persist -d 'Journal uplink messages in DIR until acknowledged (survives a restart)' -x
+complete -c bridge -l persist-sync -d 'When the journal is flushed to disk: batch (once per batch read), message (after every message), off (by the kernel: survives a crash of the process, not a power loss)' -xa 'batch message off'
 complete -c bridge -l max-inflight -d 'QoS 1/2 messages awaiting acknowledgement at once' -x
 complete -c bridge -s F -l framing -d 'How bytes become frames: cobs, cr, crlf, fixed:N, idle:MS, len:u8|u16be|u16le|u32be|u32le, line, modbus-rtu, modbus-tcp, nmea, raw, slip' -xa 'cobs cr crlf fixed: idle: len:u8 len:u16be len:u16le len:u32be len:u32le line modbus-rtu modbus-tcp nmea raw slip'
 complete -c bridge -l max-frame -d 'Longest frame in bytes; longer ones are cut there, marked and counted' -x

@@ -6,7 +6,7 @@ complete -c iot-pub -s p -l port -d 'Broker port (default 1883, 8883 with TLS)' 
 complete -c iot-pub -s V -l protocol-version -d 'MQTT version: 311 (3.1.1, the default) or 5' -xa '311 5'
 complete -c iot-pub -l connect-timeout -d 'How long a connection attempt may take (up to the CONNACK, TLS included)' -x
 complete -c iot-pub -s i -l id -d 'Client id (default: generated, unique per process)' -x
-complete -c iot-pub -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
+complete -c iot-pub -s k -l keepalive -d 'Keepalive in seconds (default 60; 0: none)' -x
 complete -c iot-pub -s c -l no-clean -d 'Keep the session: the broker queues QoS 1/2 messages while the client is away (use with a fixed --id)'
 complete -c iot-pub -l session-expiry -d 'MQTT 5: how long the broker keeps the session after a disconnect (DUR; with -c, default never)' -x
 complete -c iot-pub -l no-reconnect -d 'Exit (status 1) when the connection is lost instead of reconnecting with backoff'
@@ -33,6 +33,7 @@ complete -c iot-pub -s f -l file -d 'Publish the content of FILE as one message'
 complete -c iot-pub -s n -l null-message -d 'Publish one empty message (clears a retained one)'
 complete -c iot-pub -l max-line -d 'Longest input line in bytes; longer ones are reported and skipped' -x
 complete -c iot-pub -l persist -d 'Journal QoS 1/2 messages in DIR until acknowledged (crash-safe: a restart of iot-pub sends again what was not; implies -c)' -x
+complete -c iot-pub -l persist-sync -d 'When the journal is flushed to disk: batch (once per batch read), message (after every message), off (by the kernel: survives a crash of the process, not a power loss)' -xa 'batch message off'
 complete -c iot-pub -l content-type -d 'Content type of every message' -x
 complete -c iot-pub -l response-topic -d 'Response topic (with --rr: where replies come)' -x
 complete -c iot-pub -l correlation-data -d 'Correlation data' -x

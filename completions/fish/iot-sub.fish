@@ -6,7 +6,7 @@ complete -c iot-sub -s p -l port -d 'Broker port (default 1883, 8883 with TLS)' 
 complete -c iot-sub -s V -l protocol-version -d 'MQTT version: 311 (3.1.1, the default) or 5' -xa '311 5'
 complete -c iot-sub -l connect-timeout -d 'How long a connection attempt may take (up to the CONNACK, TLS included)' -x
 complete -c iot-sub -s i -l id -d 'Client id (default: generated, unique per process)' -x
-complete -c iot-sub -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
+complete -c iot-sub -s k -l keepalive -d 'Keepalive in seconds (default 60; 0: none)' -x
 complete -c iot-sub -s c -l no-clean -d 'Keep the session: the broker queues QoS 1/2 messages while the client is away (use with a fixed --id)'
 complete -c iot-sub -l session-expiry -d 'MQTT 5: how long the broker keeps the session after a disconnect (DUR; with -c, default never)' -x
 complete -c iot-sub -l no-reconnect -d 'Exit (status 1) when the connection is lost instead of reconnecting with backoff'
@@ -26,6 +26,7 @@ complete -c iot-sub -s q -l qos -d 'QoS to subscribe with (default 0, or BROKER\
 complete -c iot-sub -l no-local -d 'MQTT 5: do not receive this client\'s own messages'
 complete -c iot-sub -s R -l ignore-retained -d 'Do not print retained messages (the stale ones the broker sends on subscribing)'
 complete -c iot-sub -l retained-only -d 'Print only retained messages and exit at the first live one (use with -W)'
+complete -c iot-sub -l max-message -d 'Skip messages whose payload is over BYTES without holding them in memory; each one is counted (over_max_message in --stats) and warned about, and a QoS 1/2 one is still acknowledged (default: no limit)' -x
 complete -c iot-sub -l format -d 'Output: jsonl (records), human (time, source, text or hexdump), hex or raw payload lines; auto is human on a terminal, jsonl otherwise' -xa 'auto jsonl human hex raw'
 complete -c iot-sub -l ts -d 'Timestamps in the human view' -xa 'iso epoch epoch-ms epoch-us rel delta'
 complete -c iot-sub -l payload -d 'Payload key for received bytes: auto is text when printable UTF-8, else hex' -xa 'auto text json hex b64'

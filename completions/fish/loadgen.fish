@@ -25,6 +25,7 @@ complete -c loadgen -s r -l retain -d 'Retain the messages'
 complete -c loadgen -s t -l topic -d 'Topic template ({dev} {seq} {ts} {rand:N}; default: BROKER\'s topic, else loadgen/{dev})' -x
 complete -c loadgen -l payload -d 'Payload template ({dev} {seq} {ts} {rand:N}; any other { is literal, so JSON templates work)' -x
 complete -c loadgen -l payload-file -d 'Records (JSON Lines) whose payloads each device publishes in turn, instead of --payload' -x
+complete -c loadgen -l max-line -d 'Longest --payload-file line in bytes; a longer one is an error' -x
 complete -c loadgen -l no-sub -d 'No subscriber: publish only (no latency or loss)'
 complete -c loadgen -l drain -d 'How long to wait for the last messages to arrive' -x
 complete -c loadgen -l json -d 'Write the summary as JSON to FILE' -x

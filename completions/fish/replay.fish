@@ -9,6 +9,7 @@ complete -c replay -l rebase -d 'Stamp each record with the time it goes out'
 complete -c replay -l jitter -d 'Move each record by up to +-DUR' -x
 complete -c replay -s r -l raw -d 'Recordings are plain lines (text or CSV), not records'
 complete -c replay -l ts-column -d 'With --raw: the 1-based CSV column holding the time' -x
+complete -c replay -l max-line -d 'Longest recording line in bytes; longer ones are reported and skipped' -x
 complete -c replay -l serve -d 'Serve CAPTURE on LINK as a simulated device (replay --serve CAPTURE LINK)'
 complete -c replay -s F -l framing -d 'How bytes become frames: cobs, cr, crlf, fixed:N, idle:MS, len:u8|u16be|u16le|u32be|u32le, line, modbus-rtu, modbus-tcp, nmea, raw, slip' -xa 'cobs cr crlf fixed: idle: len:u8 len:u16be len:u16le len:u32be len:u32le line modbus-rtu modbus-tcp nmea raw slip'
 complete -c replay -l max-frame -d 'Longest frame in bytes; longer ones are cut there, marked and counted' -x
@@ -24,7 +25,7 @@ complete -c replay -s p -l port -d 'Broker port (default 1883, 8883 with TLS)' -
 complete -c replay -s V -l protocol-version -d 'MQTT version: 311 (3.1.1, the default) or 5' -xa '311 5'
 complete -c replay -l connect-timeout -d 'How long a connection attempt may take (up to the CONNACK, TLS included)' -x
 complete -c replay -s i -l id -d 'Client id (default: generated, unique per process)' -x
-complete -c replay -s k -l keepalive -d 'Keepalive in seconds (default 60)' -x
+complete -c replay -s k -l keepalive -d 'Keepalive in seconds (default 60; 0: none)' -x
 complete -c replay -s c -l no-clean -d 'Keep the session: the broker queues QoS 1/2 messages while the client is away (use with a fixed --id)'
 complete -c replay -l session-expiry -d 'MQTT 5: how long the broker keeps the session after a disconnect (DUR; with -c, default never)' -x
 complete -c replay -l no-reconnect -d 'Exit (status 1) when the connection is lost instead of reconnecting with backoff'

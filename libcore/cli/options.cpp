@@ -1,6 +1,8 @@
 #include "cli/options.hpp"
 #include "framing/framing.hpp"
 #include <algorithm>
+#include <cstdlib>
+#include <fmt/format.h>
 #include <map>
 
 namespace m2m::cli {
@@ -15,6 +17,17 @@ std::map<const CLI::Option*, std::string>& kind_table() {
     return t;
 }
 } // namespace
+
+CLI::Validator at_least_one() {
+    return CLI::Validator(
+        [](std::string& v) {
+            char* end = nullptr;
+            double n = std::strtod(v.c_str(), &end);
+            return v.empty() || *end || !(n >= 1) ? fmt::format("must be at least 1, got '{}'", v)
+                                                  : std::string();
+        },
+        "", "at least 1");
+}
 
 CLI::Option* choices(CLI::Option* opt, std::vector<std::string> values) {
     opt->check(CLI::IsMember(values));

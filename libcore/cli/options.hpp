@@ -48,6 +48,8 @@ void add_limit_options(CLI::App& app, LimitArgs& a, const std::string& count_wha
 
 /// Restricts an option to fixed values and records them for completions and man pages.
 CLI::Option* choices(CLI::Option* opt, std::vector<std::string> values);
+/// A count that must be 1 or more ("--buffer: must be at least 1, got 0").
+CLI::Validator at_least_one();
 const std::vector<std::string>* choices_of(const CLI::Option* opt);
 /// Value hints for completion: "link", "file", "framing".
 CLI::Option* completes(CLI::Option* opt, std::string kind);

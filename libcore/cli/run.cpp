@@ -1,5 +1,7 @@
 #include "cli/tool.hpp"
+#include "util/duration.hpp"
 #include "util/log.hpp"
+#include "util/suggest.hpp"
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -60,6 +62,17 @@ int run_tool(CLI::App& app, const ToolDoc& doc, CommonArgs& common, int argc, ch
         }
         if (!given) args.push_back("--" + opt->get_lnames().front() + "=" + value);
     }
+    // every duration option (DUR) is checked as it is parsed: '' or 1e308h is a usage error, not
+    // a silently disabled timeout
+    for (CLI::Option* opt : app.get_options())
+        if (opt->get_option_text() == "DUR")
+            opt->check(CLI::Validator(
+                [](std::string& s) {
+                    auto d = parse_duration(s);
+                    return d ? std::string() : d.error().message;
+                },
+                "", "duration"));
+    app.allow_config_extras(CLI::config_extras_mode::error);
     std::reverse(args.begin(), args.end()); // CLI11 takes a vector last argument first
     try {
         app.parse(args);
@@ -72,6 +85,21 @@ int run_tool(CLI::App& app, const ToolDoc& doc, CommonArgs& common, int argc, ch
             std::fprintf(stderr, "Run '%s --help' for usage.\n", name.c_str());
             return static_cast<int>(Exit::usage);
         }
+    } catch (const CLI::ConfigError& e) {
+        // an unknown key in a --config file: named, with the option it most likely meant
+        std::string what = e.what();
+        const std::string prefix = "INI was not able to parse ";
+        if (what.starts_with(prefix)) {
+            std::string key = what.substr(prefix.size());
+            std::vector<std::string> names;
+            for (const CLI::Option* opt : app.get_options())
+                for (auto& l : opt->get_lnames())
+                    names.push_back(l);
+            what = fmt::format("--config: unknown key '{}'{}", key, did_you_mean(key, names));
+        }
+        log::error("{}", what);
+        std::fprintf(stderr, "Run '%s --help' for usage.\n", name.c_str());
+        return static_cast<int>(Exit::usage);
     } catch (const CLI::ParseError& e) {
         log::error("{}", e.what());
         std::fprintf(stderr, "Run '%s --help' for usage.\n", name.c_str());

@@ -166,6 +166,7 @@ Status MqttClient::connect() {
     why_dead_.clear();
     ping_out_ = false;
     dec_ = std::make_unique<wire::Decoder>(max_packet, version());
+    if (cfg_.max_message) dec_->skip_publish_over(cfg_.max_message);
     // a fresh connection: what was in flight goes back to the caller's queue (Outbox::requeue)
     std::fill(state_.begin(), state_.end(), free_id);
     in_flight_ = 0;
@@ -390,9 +391,10 @@ bool MqttClient::handle(const wire::Packet& p, const std::function<void(const Mq
         a.retain = p.retain;
         a.dup = p.dup;
         a.props = p.props;
+        a.oversize = p.oversize;
         if (holding_ || !held_.empty()) { // during subscribe(), and until what was held is handed over
             held_.push_back({std::string(p.topic), std::string(p.payload), std::string(p.props), p.qos,
-                             p.retain, p.dup, p.id});
+                             p.retain, p.dup, p.id, p.oversize});
             return true;
         }
         deliver(a, p.id, on_message);
@@ -478,7 +480,7 @@ bool MqttClient::service(const std::function<void(const MqttArrival&)>& on_messa
     while (!held_.empty()) {
         Held h = std::move(held_.front());
         held_.pop_front();
-        MqttArrival a{h.topic, h.payload, h.qos, h.retain, h.dup, h.props};
+        MqttArrival a{h.topic, h.payload, h.qos, h.retain, h.dup, h.props, h.oversize};
         deliver(a, h.id, on_message);
     }
     // at most 16 reads (1 MiB) a pass: the loop's other descriptors get their turn

@@ -34,6 +34,7 @@ struct MqttArrival {
     bool retain = false;
     bool dup = false;
     std::string_view props; // MQTT 5: the message's property block (props_to_json shows it)
+    size_t oversize = 0;    // over MqttConfig::max_message: the payload's size (payload empty, skipped)
 };
 
 struct PubProps;
@@ -118,6 +119,7 @@ class MqttClient {
         int qos;
         bool retain, dup;
         uint16_t id;
+        size_t oversize;
     };
     int version() const;
     void close_socket();

@@ -211,6 +211,7 @@ bool Journal::append(OutMsg& m) {
     }
     ++live_;
     dirty_ = true;
+    if (sync_ == JournalSync::message) sync();
     return true;
 }
 
@@ -221,7 +222,12 @@ void Journal::done(uint64_t jid) {
 
 void Journal::sync() {
     if (fd_ < 0) return;
-    if (!done_.empty()) {
+    if (!done_.empty() && done_.size() >= live_) {
+        // everything is done: emptied below, no done record needed (it might not fit on a full disk)
+        done_.clear();
+        live_ = 0;
+        dirty_ = true;
+    } else if (!done_.empty()) {
         std::string body = "D";
         for (uint64_t id : done_)
             body += fmt::format(" {}", id);
@@ -237,7 +243,7 @@ void Journal::sync() {
         // nothing left to send: an empty journal says the same, in no space
         if (::ftruncate(fd_, 0) == 0) next_ = 0, size_ = 0;
     }
-    if (::fdatasync(fd_) != 0 && write_errors_++ == 0)
+    if (sync_ != JournalSync::off && ::fdatasync(fd_) != 0 && write_errors_++ == 0)
         log::warn("--persist: cannot sync the journal: {}", std::strerror(errno));
 }
 

@@ -9,7 +9,14 @@
 // messages not done, in order, by writing them to a new file and renaming it over the old one
 // (rename(2) is atomic: a crash leaves either file, whole). sync() writes the done records of a
 // pass and calls fdatasync(2): a message is journaled once append() returned and the next
-// sync() did. When everything is done the file is emptied (nothing is then lost by a crash).
+// sync() did. When everything is done the file is emptied (nothing is then lost by a crash), and
+// that needs no write, so a full disk cannot keep a finished journal from being emptied.
+//
+// When fdatasync runs is --persist-sync: `batch` (the default) once per pass of the event loop,
+// for the messages read in that pass; `message` after every message (each write is durable
+// before the next line is read, at the cost of one disk flush per message); `off` never (the
+// kernel's page cache holds the journal: a crash of the process loses nothing, a power loss or a
+// kernel crash may).
 #include "mqtt/outbox.hpp"
 #include "util/error.hpp"
 #include <deque>
@@ -17,6 +24,12 @@
 #include <vector>
 
 namespace m2m {
+
+enum class JournalSync { batch, message, off };
+/// The --persist-sync words; the option's choices make anything else a usage error.
+inline JournalSync journal_sync_of(std::string_view word) {
+    return word == "message" ? JournalSync::message : word == "off" ? JournalSync::off : JournalSync::batch;
+}
 
 class Journal {
   public:
@@ -29,6 +42,7 @@ class Journal {
     /// order, marked resend, each with its journal id. An error names the directory and why.
     Status open(const std::string& dir, std::deque<OutMsg>& pending);
     bool on() const { return fd_ >= 0; }
+    void set_sync(JournalSync mode) { sync_ = mode; }
     /// Records `m` and gives it its journal id (m.jid). False when the write failed (disk full):
     /// the message is then not journaled, and the caller counts it.
     bool append(OutMsg& m);
@@ -54,6 +68,7 @@ class Journal {
     uint64_t next_ = 0, size_ = 0, live_ = 0, damaged_ = 0, write_errors_ = 0;
     std::vector<uint64_t> done_;
     bool dirty_ = false;
+    JournalSync sync_ = JournalSync::batch;
 };
 
 } // namespace m2m

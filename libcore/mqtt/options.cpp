@@ -1,6 +1,9 @@
 #include "mqtt/options.hpp"
 #include "cli/options.hpp"
+#include "mqttwire/tls.hpp"
 #include "util/duration.hpp"
+#include "util/log.hpp"
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
@@ -15,7 +18,9 @@ namespace {
 
 void add_session_options(CLI::App& app, MqttArgs& a, const char* g) {
     app.add_option("-i,--id", a.client_id, "Client id (default: generated, unique per process)")->group(g);
-    app.add_option("-k,--keepalive", a.keepalive, "Keepalive in seconds (default 60)")->group(g);
+    app.add_option("-k,--keepalive", a.keepalive, "Keepalive in seconds (default 60; 0: none)")
+        ->check(CLI::Range(0, 65535))
+        ->group(g);
     app.add_flag("-c,--no-clean", a.no_clean,
                  "Keep the session: the broker queues QoS 1/2 messages while the client is away "
                  "(use with a fixed --id)")
@@ -116,6 +121,17 @@ std::string prompt_password(const std::string& who) {
 
 } // namespace
 
+Expected<int> uri_number(const Uri& u, const std::string& key, int def, int lo, int hi) {
+    std::string v = u.get(key);
+    if (v.empty()) return def;
+    int n = 0;
+    auto r = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (r.ec != std::errc() || r.ptr != v.data() + v.size() || n < lo || n > hi)
+        return fail(Exit::usage,
+                    fmt::format("bad BROKER parameter ?{}={}: a whole number from {} to {}", key, v, lo, hi));
+    return n;
+}
+
 Expected<MqttConfig> resolve_mqtt(const MqttArgs& a, const std::string& tool, Uri& u) {
     std::string text = a.broker.empty() ? "mqtt://localhost" : a.broker;
     if (text.find("://") == std::string::npos) text = "mqtt://" + text; // "host:port" alone
@@ -147,7 +163,13 @@ Expected<MqttConfig> resolve_mqtt(const MqttArgs& a, const std::string& tool, Ur
         return fail(Exit::usage, fmt::format("bad MQTT version '{}': use 311 or 5", v));
     c.client_id = !a.client_id.empty() ? a.client_id : u.get("client-id");
     if (c.client_id.empty()) c.client_id = default_client_id(tool);
-    c.keepalive = a.keepalive >= 0 ? a.keepalive : std::atoi(u.get("keepalive", "60").c_str());
+    if (a.keepalive >= 0) {
+        c.keepalive = a.keepalive;
+    } else {
+        auto k = uri_number(u, "keepalive", 60, 0, 65535);
+        if (!k) return std::unexpected(k.error());
+        c.keepalive = *k;
+    }
     c.clean = !a.no_clean;
     if (!a.session_expiry.empty()) {
         auto d = parse_duration(a.session_expiry);
@@ -187,6 +209,13 @@ Expected<MqttConfig> resolve_mqtt(const MqttArgs& a, const std::string& tool, Ur
     if (!c.tls && (!a.cafile.empty() || !a.capath.empty() || !a.cert.empty() || a.insecure))
         return fail(Exit::usage, "TLS options need an mqtts:// BROKER");
     if (a.cert.empty() != a.key.empty()) return fail(Exit::usage, "--cert and --key go together");
+    if (c.tls) { // a CA, certificate or key that cannot be loaded is a usage error now, not at connect
+        if (auto ctx = wire::TlsContext::make({c.cafile, c.capath, c.cert, c.key, c.insecure}); !ctx)
+            return std::unexpected(ctx.error());
+        if (c.insecure)
+            log::warn("--insecure: the broker's certificate is not checked; anyone on the path can read "
+                      "and change this connection");
+    }
     c.will_topic = a.will_topic;
     c.will_payload = a.will_payload;
     c.will_qos = a.will_qos;

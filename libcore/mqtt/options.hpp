@@ -43,5 +43,8 @@ void add_mqtt_options(CLI::App& app, MqttArgs& a, const std::string& role, unsig
 /// from --password-file, else M2MKIT_MQTT_PASSWORD, else a prompt on the terminal when a user
 /// name is given and there is one. `uri_out` receives the parsed URI (topic, qos, retain).
 Expected<MqttConfig> resolve_mqtt(const MqttArgs& a, const std::string& tool, Uri& uri_out);
+/// A whole-number parameter of the BROKER URI (?qos=1, ?keepalive=30) in [lo, hi], `def` when
+/// absent; anything else is a usage error naming it.
+Expected<int> uri_number(const Uri& u, const std::string& key, int def, int lo, int hi);
 
 } // namespace m2m

@@ -234,6 +234,11 @@ void disconnect(std::string& out) {
 }
 
 void Decoder::feed(std::string_view bytes) {
+    if (skipping_) { // the rest of an oversize PUBLISH
+        size_t n = std::min(skipping_, bytes.size());
+        bytes.remove_prefix(n);
+        skipping_ -= n;
+    }
     if (at_ > 0 && at_ >= buf_.size() / 2) { // drop what was consumed, now and then
         buf_.erase(0, at_);
         at_ = 0;
@@ -254,6 +259,44 @@ Expected<bool> Decoder::next(Packet& p) {
     ++i;
     if (remaining > max_)
         return fail(Exit::bad_data, fmt::format("MQTT: a {}-byte packet is over the limit", remaining));
+    if ((static_cast<uint8_t>(b[0]) >> 4) == PUBLISH && remaining > skip_over_) {
+        // the header is enough: the payload is skipped, not buffered
+        std::string_view h = b.substr(i, std::min(remaining, b.size() - i));
+        int qos = (static_cast<uint8_t>(b[0]) >> 1) & 3;
+        if (h.size() < 2) return false;
+        size_t off = 2 + static_cast<size_t>(rd16(h, 0)) + (qos ? 2 : 0);
+        size_t props_at = off, props_len = 0;
+        if (version_ == v5) {
+            if (h.size() < off + 4 && h.size() < remaining) return false; // a varint may need 4 bytes
+            if (!read_varint(h, props_at, props_len))
+                return fail(Exit::bad_data, "MQTT: a PUBLISH whose property length is cut short");
+            off = props_at + props_len;
+        }
+        if (off > remaining)
+            return fail(Exit::bad_data, "MQTT: a PUBLISH whose header is longer than the packet");
+        if (remaining - off > skip_over_) {
+            if (h.size() < off) return false;
+            p = Packet{};
+            p.type = PUBLISH;
+            p.flags = static_cast<uint8_t>(b[0]) & 0x0F;
+            p.qos = qos;
+            p.retain = p.flags & 1;
+            p.dup = p.flags & 8;
+            if (qos == 3) return fail(Exit::bad_data, "MQTT: PUBLISH with QoS 3");
+            size_t tl = static_cast<size_t>(rd16(h, 0));
+            p.topic = h.substr(2, tl);
+            if (qos) p.id = static_cast<uint16_t>(rd16(h, 2 + tl));
+            if (version_ == v5) {
+                p.props = h.substr(props_at, props_len);
+                if (!walk_props(p.props, [](size_t, std::string_view) {}))
+                    return fail(Exit::bad_data, "MQTT: a PUBLISH with a malformed property block");
+            }
+            p.oversize = remaining - off;
+            skipping_ = remaining - h.size();
+            at_ += i + h.size();
+            return true;
+        }
+    }
     if (b.size() < i + remaining) return false;
     std::string_view body = b.substr(i, remaining);
     at_ += i + remaining;

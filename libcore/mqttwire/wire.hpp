@@ -95,6 +95,7 @@ struct Packet {
     bool session_present = false;
     std::string_view props; // MQTT 5: the property block (checked well-formed), without its length
     std::string_view codes; // SUBACK: one return (reason) code per filter, in order
+    size_t oversize = 0;    // PUBLISH over skip_publish_over(): the payload's size (its bytes skipped)
 };
 
 /// Calls fn(id, value) for each property of a well-formed MQTT 5 property block, in order. The
@@ -123,10 +124,15 @@ class Decoder {
     void feed(std::string_view bytes);
     /// The next whole packet, if one is buffered. An error is a protocol violation.
     Expected<bool> next(Packet& p);
+    /// A PUBLISH whose payload is over `bytes` is returned as soon as its header is in (topic,
+    /// id, properties; `oversize` set, no payload) and the rest of it is skipped as it arrives,
+    /// never buffered: a reader with a message size limit holds bounded memory.
+    void skip_publish_over(size_t bytes) { skip_over_ = bytes; }
 
   private:
     std::string buf_;
     size_t at_ = 0, max_;
+    size_t skip_over_ = SIZE_MAX, skipping_ = 0;
     int version_;
 };
 

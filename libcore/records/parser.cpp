@@ -99,6 +99,79 @@ class RawFields {
     size_t at_;
 };
 
+/// A JSON number token as the grammar has it: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+bool is_json_number(std::string_view t) {
+    size_t i = 0;
+    auto digits = [&] {
+        size_t from = i;
+        while (i < t.size() && t[i] >= '0' && t[i] <= '9')
+            ++i;
+        return i > from;
+    };
+    if (i < t.size() && t[i] == '-') ++i;
+    if (i < t.size() && t[i] == '0')
+        ++i;
+    else if (!digits())
+        return false;
+    if (i < t.size() && t[i] == '.' && (++i, !digits())) return false;
+    if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+        ++i;
+        if (i < t.size() && (t[i] == '+' || t[i] == '-')) ++i;
+        if (!digits()) return false;
+    }
+    return i == t.size();
+}
+
+/// simdjson refuses numbers that are valid JSON but do not fit a 64-bit integer or a double
+/// (an ICCID such as 89014103211118510720, 1e400). The record format carries user fields
+/// byte-exact, so such a line is valid: this copy of it has each of those numbers replaced by -1
+/// for simdjson to check the rest. The values themselves are taken from the original line (user
+/// fields, json payloads), and a known field that needs a number (seq, qos) is refused as out of
+/// range. Empty when no number was replaced (the error was something else).
+std::optional<std::string> with_big_numbers_tamed(std::string_view line) {
+    std::string out;
+    out.reserve(line.size());
+    bool replaced = false, in_string = false;
+    simdjson::dom::parser alone;
+    for (size_t i = 0; i < line.size();) {
+        char c = line[i];
+        if (in_string) {
+            out += c;
+            if (c == '\\' && i + 1 < line.size())
+                out += line[++i];
+            else if (c == '"')
+                in_string = false;
+            ++i;
+            continue;
+        }
+        if (c == '"') {
+            in_string = true;
+            out += c, ++i;
+            continue;
+        }
+        if (c != '-' && (c < '0' || c > '9')) {
+            out += c, ++i;
+            continue;
+        }
+        size_t end = line.find_first_not_of("0123456789+-.eE", i);
+        if (end == std::string_view::npos) end = line.size();
+        std::string_view token = line.substr(i, end - i);
+        std::string padded(token);
+        padded.append(simdjson::SIMDJSON_PADDING, '\0');
+        simdjson::dom::element e;
+        if (is_json_number(token) &&
+            alone.parse(padded.data(), token.size(), false).get(e) != simdjson::SUCCESS) {
+            out += "-1";
+            replaced = true;
+        } else {
+            out += token;
+        }
+        i = end;
+    }
+    if (!replaced) return std::nullopt;
+    return out;
+}
+
 enum Known : unsigned {
     k_ts = 1,
     k_src = 2,
@@ -147,7 +220,17 @@ Status RecordParser::parse(std::string_view line, Record& out) {
     buf.assign(line);
     buf.append(simdjson::SIMDJSON_PADDING, '\0');
     simdjson::dom::element root;
-    if (auto e = impl_->parser.parse(buf.data(), line.size(), false).get(root)) return bad(describe(e));
+    auto e = impl_->parser.parse(buf.data(), line.size(), false).get(root);
+    bool tamed = false;
+    if (e == simdjson::NUMBER_ERROR) {
+        if (auto copy = with_big_numbers_tamed(line)) {
+            buf.assign(*copy);
+            buf.append(simdjson::SIMDJSON_PADDING, '\0');
+            e = impl_->parser.parse(buf.data(), copy->size(), false).get(root);
+            tamed = true;
+        }
+    }
+    if (e) return bad(describe(e));
     simdjson::dom::object obj;
     if (root.get(obj)) return bad("expected a JSON object, one record per line");
 
@@ -205,7 +288,9 @@ Status RecordParser::parse(std::string_view line, Record& out) {
             break;
         case k_seq: {
             uint64_t n;
-            if (value.get(n)) return bad("'seq' must be a non-negative integer");
+            if (value.get(n))
+                return bad(tamed ? "'seq' must be a non-negative integer below 2^64"
+                                 : "'seq' must be a non-negative integer");
             out.seq = n;
             break;
         }

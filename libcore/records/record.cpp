@@ -112,7 +112,44 @@ constexpr std::array<bool, 256> make_escape_table() {
 constexpr auto kNeedsEscape = make_escape_table();
 } // namespace
 
+/// `s` with each byte that is not part of a valid UTF-8 sequence replaced by U+FFFD (as a
+/// decoder that replaces errors does), so the JSON line stays valid for the next tool.
+std::string replace_invalid_utf8(std::string_view s) {
+    std::string out;
+    out.reserve(s.size() + 8);
+    auto cont = [&](size_t i) { return i < s.size() && (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80; };
+    for (size_t i = 0; i < s.size();) {
+        unsigned char c = static_cast<unsigned char>(s[i]);
+        size_t n = c < 0x80                 ? 1
+                   : c >= 0xC2 && c <= 0xDF ? 2
+                   : c >= 0xE0 && c <= 0xEF ? 3
+                   : c >= 0xF0 && c <= 0xF4 ? 4
+                                            : 0;
+        bool ok = n > 0;
+        for (size_t k = 1; ok && k < n; ++k)
+            ok = cont(i + k);
+        if (ok && n >= 3) { // no overlong forms, surrogates or code points past U+10FFFF
+            unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
+            ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 > 0x9F) && !(c == 0xF0 && c1 < 0x90) &&
+                 !(c == 0xF4 && c1 > 0x8F);
+        }
+        if (ok) {
+            out.append(s.substr(i, n));
+            i += n;
+        } else {
+            out += "\xEF\xBF\xBD";
+            ++i;
+        }
+    }
+    return out;
+}
+
 void append_json_string(std::string& out, std::string_view s) {
+    if (!simdjson::validate_utf8(s.data(), s.size())) {
+        std::string valid = replace_invalid_utf8(s);
+        append_json_string(out, valid);
+        return;
+    }
     static constexpr char hex[] = "0123456789abcdef";
     out += '"';
     size_t run = 0;

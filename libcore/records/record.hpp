@@ -55,6 +55,8 @@ void set_payload(Record& r, std::string bytes, PayloadStyle style, PayloadKind b
 
 /// Appends the record as one JSON line (with the trailing '\n').
 void append_jsonl(std::string& out, const Record& r);
+/// A JSON string; bytes that are not valid UTF-8 become U+FFFD, so every line written is valid.
 void append_json_string(std::string& out, std::string_view s);
+std::string replace_invalid_utf8(std::string_view s);
 
 } // namespace m2m

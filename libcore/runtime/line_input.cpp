@@ -50,4 +50,22 @@ bool LineInput::next_line(std::string& line) {
     return true;
 }
 
+bool for_each_line(int fd, size_t max_line,
+                   const std::function<void(uint64_t, const std::string&)>& on_overlong,
+                   const std::function<bool(std::string&, uint64_t)>& on_line) {
+    LineInput in(max_line, nullptr);
+    in = LineInput(max_line, [&](const std::string& why) { on_overlong(in.line_no(), why); });
+    std::string line;
+    for (;;) {
+        while (in.next_line(line)) {
+            if (!line.empty() && line.back() == '\r') line.pop_back();
+            if (!on_line(line, in.line_no())) return true;
+        }
+        if (in.exhausted()) return true;
+        errno = 0;
+        in.read_from(fd);
+        if (in.eof() && errno != 0) return false;
+    }
+}
+
 } // namespace m2m

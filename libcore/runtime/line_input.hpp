@@ -38,4 +38,11 @@ class LineInput {
     uint64_t line_no_ = 0;
 };
 
+/// Every line of a file (fd), read in bounded memory as LineInput does: on_line(line, number) for
+/// each (a trailing '\r' removed) until it returns false; on_overlong(number, why) for a line
+/// longer than max_line, which is skipped. False when the file could not be read (errno set).
+bool for_each_line(int fd, size_t max_line,
+                   const std::function<void(uint64_t, const std::string&)>& on_overlong,
+                   const std::function<bool(std::string&, uint64_t)>& on_line);
+
 } // namespace m2m

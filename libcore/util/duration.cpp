@@ -27,7 +27,10 @@ Expected<Micros> parse_duration(std::string_view text) {
     else
         return fail(Exit::usage,
                     fmt::format("bad duration '{}': unknown unit '{}' (use us, ms, s, m or h)", text, unit));
-    return Micros(static_cast<long long>(std::llround(value * scale)));
+    double us = value * scale;
+    if (!(us < 9.2e18)) // what 64-bit microseconds hold: about 292,000 years
+        return fail(Exit::usage, fmt::format("bad duration '{}': too long", text));
+    return Micros(static_cast<long long>(std::llround(us)));
 }
 
 } // namespace m2m

@@ -1,5 +1,6 @@
 """The bad-input corpus: every bad line gets its documented error, counted; good lines go out."""
 import os
+import shlex
 
 import pytest
 
@@ -119,3 +120,24 @@ def test_an_overlong_line_is_skipped_and_the_rest_goes_out(tmp_path, max_line):
     assert out.read_bytes() == b"before\nafter\n"
     st = stats_of(r.stderr)
     assert st["bad_records"] == 1 and st["frames_out"] == 2
+
+
+def option_cases():
+    cases = []
+    with open(os.path.join(FIXTURES, "bad-options.txt")) as f:
+        for n, line in enumerate(f, 1):
+            if line.startswith("#") or not line.strip():
+                continue
+            code, want, cmd = (x.strip() for x in line.split(" | ", 2))
+            cases.append((n, int(code), want, shlex.split(cmd.replace("{fixtures}", FIXTURES))))
+    return cases
+
+
+@pytest.mark.parametrize("n,code,want,argv", option_cases(), ids=[f"line{c[0]}" for c in option_cases()])
+def test_a_bad_option_uri_duration_or_config_is_refused_at_start(n, code, want, argv):
+    """fixtures/bad-options.txt: refused before any connection, with the option and the reason."""
+    r = run(*argv, timeout=10)
+    err = r.stderr.decode()
+    assert r.returncode == code, f"bad-options.txt:{n}: {err}"
+    assert want in err, f"bad-options.txt:{n}: {err}"
+    assert "connection refused" not in err  # decided at start, not at connect

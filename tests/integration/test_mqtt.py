@@ -418,3 +418,25 @@ def test_a_password_in_the_uri_is_refused_with_the_ways_that_work(broker):
         assert r.returncode == 2, err
         assert "--password-file" in err and "M2MKIT_MQTT_PASSWORD" in err and "prompt" in err, err
         assert "s3cret" not in err
+
+
+def test_iot_sub_max_message_skips_counts_and_still_acknowledges(broker, procs, tmp_path):
+    """A 5 MB message over --max-message 1000 is skipped without being held, warned about and
+    counted; the small one after it is printed; the big one was acknowledged, so a later session
+    under the same id does not get it again."""
+    sub = subscriber(procs, broker.url, "-t", "big/#", "-q", "1", "-i", "maxmsg", "-c", "--max-message", "1000",
+                     "-C", "1", "-W", "30s", "--stats")
+    (tmp_path / "big").write_bytes(b"z" * 5_000_000)
+    base = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1"]
+    subprocess.run(base + ["-t", "big/one", "-f", str(tmp_path / "big")], check=True)
+    subprocess.run(base + ["-t", "big/two", "-m", "small"], check=True)
+    code, out, err = sub.finish()
+    assert code == 0, err.decode()
+    assert [(r["topic"], r["text"]) for r in records(out)] == [("big/two", "small")]
+    assert "big/one: message of 5000000 bytes is over --max-message 1000; skipped" in err.decode()
+    assert stats_of(err)["drops"] == {"over_max_message": 1}
+    # the same session again: a marker published now comes first, nothing queued before it
+    subprocess.run(base + ["-t", "big/three", "-m", "marker"], check=True)
+    r = run("iot-sub", broker.url, "-t", "big/#", "-q", "1", "-i", "maxmsg", "-c", "-C", "1", "-W", "10s")
+    assert r.returncode == 0, r.stderr.decode()
+    assert [x["topic"] for x in records(r.stdout)] == ["big/three"]

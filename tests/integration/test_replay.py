@@ -230,3 +230,23 @@ def test_replay_to_a_pty_waits_for_a_slow_reader(tmp_path):
         if p.poll() is None:
             p.kill()
             p.wait()
+
+
+def test_a_bad_line_in_a_recording_is_named_skipped_and_counted(tmp_path):
+    """replay once stopped at the first bad line of a recording; now it names FILE:LINE, skips
+    it and counts it, unless --strict, and a file with no good record is exit 3."""
+    f = tmp_path / "rec.jsonl"
+    f.write_text('{"ts":"2026-01-01T00:00:00Z","text":"a"}\nnot json\n'
+                 '{"ts":"2026-01-01T00:00:01Z","text":"b"}\n' + '{"text":"' + "x" * 3000 + '"}\n')
+    r = run("replay", str(f), "-", "--rate", "1000", "--max-line", "2000", "--stats")
+    err = r.stderr.decode()
+    assert r.returncode == 0, err
+    assert [x["text"] for x in records(r.stdout)] == ["a", "b"]
+    assert "rec.jsonl:2: malformed JSON" in err and "rec.jsonl:4: longer than" in err, err
+    assert stats_of(r.stderr)["bad_records"] == 2
+    r = run("replay", str(f), "-", "--rate", "1000", "--strict")
+    assert r.returncode == 3 and r.stdout == b""
+    assert r.stderr.decode().count("rec.jsonl:2: malformed JSON") == 1
+    f.write_text("garbage\n")
+    r = run("replay", str(f), "-")
+    assert r.returncode == 3 and "no valid record in" in r.stderr.decode()

@@ -140,3 +140,40 @@ TEST_CASE("word-at-a-time scans find exactly what a byte loop finds") {
     append_json_string(out, std::string("0123456789\"abcdef\\ghij\x01klmnopqrstuvwxyz", 39));
     CHECK(out == R"("0123456789\"abcdef\\ghij\u0001klmnopqrstuvwxyz")");
 }
+
+TEST_CASE("records: numbers valid in JSON but too big for a machine type are carried byte-exact") {
+    // an ICCID (20 digits, over 2^64), and doubles out of range: valid JSON, kept as written
+    for (const char* line : {
+             R"({"text":"a","iccid":89014103211118510720})",
+             R"({"text":"1e400","x":1e400,"y":-1E+999,"z":[123456789012345678901234567890]})",
+             R"({"json":{"v":1e999,"w":"-99999999999999999999"}})",
+         })
+        CHECK(roundtrip(line) == line);
+    RecordParser p;
+    Record r;
+    REQUIRE(p.parse(R"({"json":{"big":18446744073709551616}})", r));
+    CHECK(r.payload_bytes() == R"({"big":18446744073709551616})");
+    // still refused: a known field that needs a number it cannot hold, and what is not a number
+    CHECK(error_of(R"({"seq":18446744073709551616})").find("below 2^64") != std::string::npos);
+    CHECK(error_of(R"({"qos":1e400})").find("'qos' must be") != std::string::npos);
+    CHECK(error_of(R"({"x":01})").find("malformed number") != std::string::npos);
+    CHECK(error_of(R"({"x":1e})").find("malformed number") != std::string::npos);
+    CHECK(error_of(R"({"x":--1})").find("malformed number") != std::string::npos);
+}
+
+TEST_CASE("records: bytes that are not UTF-8 are written as U+FFFD, so every line is valid JSON") {
+    Record r;
+    r.err = "bad \xff\xfe talker \xc3(";
+    r.topic = "a/\xed\xa0\x80/\xf4\x90\x80\x80/\xe2\x82\xac"; // surrogate, > U+10FFFF, then a valid €
+    std::string out;
+    append_jsonl(out, r);
+    CHECK(out == "{\"topic\":\"a/\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd/"
+                 "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd/"
+                 "\xe2\x82\xac\",\"err\":\"bad \xef\xbf\xbd\xef\xbf\xbd talker \xef\xbf\xbd(\"}\n");
+    RecordParser p;
+    Record back;
+    out.pop_back();
+    CHECK(p.parse(out, back));
+    CHECK(replace_invalid_utf8("ok é ✓") == "ok é ✓");
+    CHECK(replace_invalid_utf8("\xc0\xaf") == "\xef\xbf\xbd\xef\xbf\xbd"); // an overlong '/'
+}

@@ -597,6 +597,7 @@ Expected<Exit> run_bridge(const BridgeArgs& a) {
                   reply->count(), stats_every->count());
     std::deque<OutMsg> pending;
     if (!a.persist.empty()) {
+        bridge.journal.set_sync(journal_sync_of(a.persist_sync));
         if (auto st = bridge.journal.open(a.persist, pending); !st) return std::unexpected(st.error());
         if (bridge.journal.damaged()) stats.drops["journal_damaged"] += bridge.journal.damaged();
         if (!pending.empty())

@@ -29,6 +29,7 @@ struct BridgeArgs {
     size_t buffer = 100000;
     size_t buffer_bytes = 64u << 20;
     std::string persist;
+    std::string persist_sync = "batch"; // batch | message | off (see mqtt/journal.hpp)
     int max_inflight = 20;
     cli::CommonArgs common;
 };

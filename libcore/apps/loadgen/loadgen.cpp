@@ -5,14 +5,17 @@
 #include "mqttwire/wire.hpp"
 #include "records/parser.hpp"
 #include "records/record.hpp"
+#include "runtime/line_input.hpp"
 #include "stats/histogram.hpp"
 #include "util/clock.hpp"
 #include "util/duration.hpp"
 #include "util/log.hpp"
 #include <algorithm>
 #include <arpa/inet.h>
+#include <cerrno>
 #include <cinttypes>
 #include <cmath>
+#include <cstring>
 #include <fcntl.h>
 #include <fstream>
 #include <map>
@@ -880,25 +883,39 @@ class Loadgen {
 
 } // namespace
 
-/// --payload-file: the payload of each record, as iot-pub would publish it.
-Expected<std::vector<std::string>> load_payloads(const std::string& file) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) return fail(Exit::usage, fmt::format("cannot read --payload-file '{}'", file));
+/// --payload-file: the payload of each record, as iot-pub would publish it. Lines are read in
+/// bounded memory; a bad or overlong one is an error naming file:line (a load test runs what it
+/// was given, or nothing).
+Expected<std::vector<std::string>> load_payloads(const std::string& file, size_t max_line) {
+    int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return fail(Exit::usage,
+                    fmt::format("cannot read --payload-file '{}': {}", file, std::strerror(errno)));
     std::vector<std::string> out;
     RecordParser parser;
     Record r;
-    std::string line;
-    for (uint64_t no = 1; std::getline(in, line); ++no) {
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        if (line.empty()) continue;
-        if (auto st = parser.parse(line, r); !st)
-            return fail(Exit::bad_data, fmt::format("{}:{}: {}", file, no, st.error().message));
-        if (r.kind == PayloadKind::none)
-            return fail(
-                Exit::bad_data,
-                fmt::format("{}:{}: no payload: a record needs one of text, json, hex, b64", file, no));
-        out.push_back(r.payload_bytes());
-    }
+    std::optional<Error> bad;
+    auto reject = [&](uint64_t no, const std::string& why) {
+        if (!bad) bad = Error{Exit::bad_data, fmt::format("{}:{}: {}", file, no, why)};
+        return false;
+    };
+    bool read = for_each_line(
+        fd, max_line, [&](uint64_t no, const std::string& why) { reject(no, why); },
+        [&](std::string& line, uint64_t no) {
+            if (bad) return false;
+            if (line.empty()) return true;
+            if (auto st = parser.parse(line, r); !st) return reject(no, st.error().message);
+            if (r.kind == PayloadKind::none)
+                return reject(no, "no payload: a record needs one of text, json, hex, b64");
+            out.push_back(r.payload_bytes());
+            return true;
+        });
+    int err = errno;
+    ::close(fd);
+    if (bad) return std::unexpected(*bad);
+    if (!read)
+        return fail(Exit::usage,
+                    fmt::format("cannot read --payload-file '{}': {}", file, std::strerror(err)));
     if (out.empty()) return fail(Exit::bad_data, fmt::format("--payload-file '{}' holds no records", file));
     return out;
 }
@@ -941,7 +958,7 @@ Expected<Exit> run_loadgen(const LoadgenArgs& a) {
     if (!payload) return std::unexpected(payload.error());
     std::vector<std::string> payloads;
     if (!a.payload_file.empty()) {
-        auto p = load_payloads(a.payload_file);
+        auto p = load_payloads(a.payload_file, a.max_line);
         if (!p) return std::unexpected(p.error());
         payloads = std::move(*p);
     }

@@ -20,7 +20,8 @@ struct LoadgenArgs {
     bool retain = false;
     std::string topic; // default: BROKER's topic, else loadgen/{dev}
     std::string payload = R"({"dev":{dev},"seq":{seq},"ts":{ts}})";
-    std::string payload_file; // records whose payloads the devices publish in turn
+    std::string payload_file;  // records whose payloads the devices publish in turn
+    size_t max_line = 1 << 20; // longest --payload-file line
     double connect_rate = 1000;
     std::string shard;  // K/N
     std::string json;   // summary file

@@ -295,7 +295,9 @@ Expected<PubSetup> setup_pub(const PubArgs& a, const std::string& tool) {
     cfg->max_inflight = std::max(1, a.max_inflight);
     cfg->max_inflight_qos2 = std::max(1, a.max_inflight_qos2);
     if (!a.persist.empty()) cfg->clean = false;
-    int qos = a.qos >= 0 ? a.qos : std::atoi(uri.get("qos", "0").c_str());
+    auto uri_qos = uri_number(uri, "qos", 0, 0, 2);
+    if (!uri_qos) return std::unexpected(uri_qos.error());
+    int qos = a.qos >= 0 ? a.qos : *uri_qos;
     if (qos < 0 || qos > 2) return fail(Exit::usage, fmt::format("bad QoS {}: use 0, 1 or 2", qos));
     bool retain = a.retain || uri.get("retain") == "1" || uri.get("retain") == "true";
     std::string topic = !a.topic.empty() ? a.topic : uri.path;
@@ -424,6 +426,7 @@ Expected<Exit> run_pub(const PubArgs& a) {
     Journal journal;
     if (!a.persist.empty()) {
         std::deque<OutMsg> pending;
+        journal.set_sync(journal_sync_of(a.persist_sync));
         if (auto st = journal.open(a.persist, pending); !st) return std::unexpected(st.error());
         if (journal.damaged()) stats.drops["journal_damaged"] += journal.damaged();
         if (!pending.empty())

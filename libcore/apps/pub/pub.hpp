@@ -23,6 +23,7 @@ struct PubArgs {
     int max_inflight_qos2 = 20;
     size_t buffer = 100000;
     std::string persist;
+    std::string persist_sync = "batch"; // batch | message | off (see mqtt/journal.hpp)
     // MQTT 5 properties for every message (a record's own "props" win)
     std::string content_type, response_topic, correlation_data, message_expiry;
     int topic_alias = 0;

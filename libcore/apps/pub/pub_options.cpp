@@ -28,9 +28,13 @@ void add_publish_options(CLI::App& app, PubArgs& a, const PublishOptionsFor& f) 
             int n = 0;
             if (std::from_chars(s.data(), s.data() + s.size(), n).ec == std::errc()) a.max_inflight_qos2 = n;
         })
+        ->check(CLI::Range(1, 65535))
         ->capture_default_str()
         ->group(f.flow_group);
-    app.add_option("--buffer", a.buffer, f.buffer_help)->capture_default_str()->group(f.flow_group);
+    app.add_option("--buffer", a.buffer, f.buffer_help)
+        ->check(m2m::cli::at_least_one())
+        ->capture_default_str()
+        ->group(f.flow_group);
 }
 
 } // namespace m2m

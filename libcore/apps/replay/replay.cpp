@@ -2,6 +2,7 @@
 #include "framing/framing.hpp"
 #include "links/uri.hpp"
 #include "records/parser.hpp"
+#include "runtime/line_input.hpp"
 #include "runtime/link_session.hpp"
 #include "stats/histogram.hpp"
 #include "util/bytes.hpp"
@@ -9,7 +10,11 @@
 #include "util/duration.hpp"
 #include "util/log.hpp"
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <fcntl.h>
+#include <fmt/ranges.h>
 #include <fstream>
 #include <random>
 #include <unistd.h>
@@ -32,58 +37,75 @@ bool is_target(const std::string& s) {
            s.rfind("pty:", 0) == 0 || s.rfind("file:", 0) == 0;
 }
 
-Expected<std::vector<Item>> load(const ReplayArgs& a, const std::vector<std::string>& files) {
+/// Every record of the recordings. A bad or overlong line is named (file:line), counted in
+/// `bad` and skipped (a recording whose last line was cut by a killed recorder still replays);
+/// --strict makes the first one fatal (exit 3).
+Expected<std::vector<Item>> load(const ReplayArgs& a, const std::vector<std::string>& files, uint64_t& bad) {
     std::vector<Item> items;
     RecordParser parser;
     for (auto& f : files) {
-        std::ifstream in(f, std::ios::binary);
-        if (!in) return fail(Exit::unavailable, fmt::format("cannot read '{}'", f));
-        std::string line;
-        uint64_t no = 0;
-        while (std::getline(in, line)) {
-            ++no;
-            if (!line.empty() && line.back() == '\r') line.pop_back();
-            if (line.empty()) continue;
-            Item it;
-            auto where = [&](const std::string& why) {
-                return fail(Exit::bad_data, fmt::format("{}:{}: {}", f, no, why));
-            };
-            if (a.raw) {
-                it.payload = line;
-                if (a.ts_column > 0) {
-                    size_t start = 0;
-                    for (int c = 1; c < a.ts_column && start != std::string::npos; ++c) {
-                        start = line.find(',', start);
-                        if (start != std::string::npos) ++start;
-                    }
-                    if (start == std::string::npos) return where(fmt::format("no column {}", a.ts_column));
-                    std::string cell = line.substr(start, line.find(',', start) - start);
-                    if (auto t = parse_rfc3339(cell)) {
-                        it.ts = *t;
-                    } else {
-                        char* end = nullptr;
-                        double secs = std::strtod(cell.c_str(), &end);
-                        if (cell.empty() || *end)
-                            return where(fmt::format("column {} ('{}') is not a time", a.ts_column, cell));
-                        it.ts = static_cast<int64_t>(std::llround(secs * 1e6));
-                    }
-                }
-            } else {
-                if (auto st = parser.parse(line, it.rec); !st) return where(st.error().message);
-                if (!it.rec.ts.empty()) {
-                    auto t = parse_rfc3339(it.rec.ts);
-                    if (!t) return where(fmt::format("ts '{}' is not an RFC 3339 time", it.rec.ts));
-                    it.ts = *t;
-                }
-                it.dir = it.rec.dir;
-                if (it.rec.kind != PayloadKind::none) it.payload = it.rec.payload_bytes();
-                for (auto& e : it.rec.extra)
-                    if (e.key == "match" && e.raw_value.size() >= 2 && e.raw_value[0] == '"')
-                        it.match = e.raw_value.substr(1, e.raw_value.size() - 2);
+        int fd = ::open(f.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return fail(Exit::unavailable, fmt::format("cannot read '{}': {}", f, std::strerror(errno)));
+        std::optional<Error> fatal;
+        auto reject = [&](uint64_t no, const std::string& why) {
+            ++bad;
+            if (a.common.strict) {
+                fatal = Error{Exit::bad_data, fmt::format("{}:{}: {}", f, no, why)};
+                return false;
             }
-            it.line = std::move(line);
-            items.push_back(std::move(it));
-        }
+            log::warn("{}:{}: {}; skipped (counted as bad_records)", f, no, why);
+            return true;
+        };
+        bool read = for_each_line(
+            fd, a.max_line, [&](uint64_t no, const std::string& why) { reject(no, why); },
+            [&](std::string& line, uint64_t no) {
+                if (fatal) return false;
+                if (line.empty()) return true;
+                Item it;
+                if (a.raw) {
+                    it.payload = line;
+                    if (a.ts_column > 0) {
+                        size_t start = 0;
+                        for (int c = 1; c < a.ts_column && start != std::string::npos; ++c) {
+                            start = line.find(',', start);
+                            if (start != std::string::npos) ++start;
+                        }
+                        if (start == std::string::npos)
+                            return reject(no, fmt::format("no column {}", a.ts_column));
+                        std::string cell = line.substr(start, line.find(',', start) - start);
+                        if (auto t = parse_rfc3339(cell)) {
+                            it.ts = *t;
+                        } else {
+                            char* end = nullptr;
+                            double secs = std::strtod(cell.c_str(), &end);
+                            if (cell.empty() || *end || !std::isfinite(secs))
+                                return reject(
+                                    no, fmt::format("column {} ('{}') is not a time", a.ts_column, cell));
+                            it.ts = static_cast<int64_t>(std::llround(secs * 1e6));
+                        }
+                    }
+                } else {
+                    if (auto st = parser.parse(line, it.rec); !st) return reject(no, st.error().message);
+                    if (!it.rec.ts.empty()) {
+                        auto t = parse_rfc3339(it.rec.ts);
+                        if (!t) return reject(no, fmt::format("ts '{}' is not an RFC 3339 time", it.rec.ts));
+                        it.ts = *t;
+                    }
+                    it.dir = it.rec.dir;
+                    if (it.rec.kind != PayloadKind::none) it.payload = it.rec.payload_bytes();
+                    for (auto& e : it.rec.extra)
+                        if (e.key == "match" && e.raw_value.size() >= 2 && e.raw_value[0] == '"')
+                            it.match = e.raw_value.substr(1, e.raw_value.size() - 2);
+                }
+                it.line = std::move(line);
+                items.push_back(std::move(it));
+                return !fatal;
+            });
+        int err = errno;
+        ::close(fd);
+        if (fatal) return std::unexpected(*fatal);
+        if (!read) return fail(Exit::unavailable, fmt::format("cannot read '{}': {}", f, std::strerror(err)));
     }
     return items;
 }
@@ -113,7 +135,7 @@ bool matches(const Item& tx, std::string_view got) {
 
 /// --serve: a simulated device. Each frame that matches a recorded tx frame is answered with
 /// the rx frames recorded after it.
-Expected<Exit> serve(const ReplayArgs& a, std::vector<Item> items, const std::string& target) {
+Expected<Exit> serve(const ReplayArgs& a, std::vector<Item> items, const std::string& target, uint64_t bad) {
     auto uri = parse_uri(target);
     if (!uri) return std::unexpected(uri.error());
     auto framing =
@@ -131,6 +153,7 @@ Expected<Exit> serve(const ReplayArgs& a, std::vector<Item> items, const std::st
     if (!link) return std::unexpected(link.error());
     EventLoop loop;
     RunStats stats;
+    stats.bad_records = bad;
     LinkSession session(loop, std::move(*link), true, stats);
     auto decoder = framing->decoder();
     auto encoder = framing->encoder();
@@ -199,12 +222,16 @@ Expected<Exit> run_replay(const ReplayArgs& a) {
     std::string target;
     if (files.size() >= 2 && is_target(files.back())) target = files.back(), files.pop_back();
     if (files.empty()) return fail(Exit::usage, "replay needs a recording: replay FILE... [TARGET]");
-    auto items = load(a, files);
+    uint64_t bad = 0;
+    auto items = load(a, files, bad);
     if (!items) return std::unexpected(items.error());
+    if (items->empty() && bad)
+        return fail(Exit::bad_data,
+                    fmt::format("no valid record in {} ({} bad line(s))", fmt::join(files, ", "), bad));
     if (a.serve) {
         if (target.empty() || target == "-")
             return fail(Exit::usage, "--serve CAPTURE LINK: give the link to serve on (pty:/tmp/dev)");
-        return serve(a, std::move(*items), target);
+        return serve(a, std::move(*items), target, bad);
     }
     auto& v = *items;
     // rate or timing
@@ -258,6 +285,7 @@ Expected<Exit> run_replay(const ReplayArgs& a) {
     // where to
     EventLoop loop;
     RunStats stats;
+    stats.bad_records = bad;
     // after the loop and the stats, so destroyed before them
     std::unique_ptr<Encoder> encoder;
     std::unique_ptr<LinkSession> session;

@@ -22,7 +22,8 @@ struct ReplayArgs {
     bool rebase = false;
     std::string jitter; // DUR: each record moves by up to ± this much
     bool raw = false;
-    int ts_column = 0; // --raw: 1-based comma-separated column holding the time
+    size_t max_line = 1 << 20; // longest recording line; longer ones are skipped (fatal with --strict)
+    int ts_column = 0;         // --raw: 1-based comma-separated column holding the time
     bool serve = false;
     cli::FramingArgs framing;
     cli::CommonArgs common;

@@ -11,10 +11,13 @@ Expected<Exit> run_sub(const SubArgs& a) {
     Uri uri;
     auto cfg = resolve_mqtt(a.mqtt, "iot-sub", uri);
     if (!cfg) return std::unexpected(cfg.error());
+    cfg->max_message = a.max_message;
     std::vector<std::string> filters = a.topics;
     if (!uri.path.empty()) filters.insert(filters.begin(), uri.path);
     if (filters.empty()) return fail(Exit::usage, "no topic: give -t FILTER (or BROKER/FILTER)");
-    int qos = a.qos >= 0 ? a.qos : std::atoi(uri.get("qos", "0").c_str());
+    auto uri_qos = uri_number(uri, "qos", 0, 0, 2);
+    if (!uri_qos) return std::unexpected(uri_qos.error());
+    int qos = a.qos >= 0 ? a.qos : *uri_qos;
     if (qos < 0 || qos > 2) return fail(Exit::usage, fmt::format("bad QoS {}: use 0, 1 or 2", qos));
     if (a.no_local && cfg->version != 5) return fail(Exit::usage, "--no-local needs MQTT 5 (-V 5)");
     if (a.retained_only && a.ignore_retained)
@@ -44,6 +47,12 @@ Expected<Exit> run_sub(const SubArgs& a) {
     bool bare = recorder.bare();
     session.on_message = [&](const MqttArrival& m) {
         if (loop.stopped()) return;
+        if (m.oversize) {
+            ++stats.drops["over_max_message"];
+            return log::warn("{}: message of {} bytes is over --max-message {}; skipped (counted as "
+                             "over_max_message)",
+                             m.topic, m.oversize, a.max_message);
+        }
         if (a.ignore_retained && m.retain) return void(++skipped_retained);
         if (a.retained_only && !m.retain) return loop.stop(Exit::ok);
         if (bare) return recorder.emit_payload(m.payload); // --format raw: no record to build

@@ -11,6 +11,7 @@ struct SubArgs {
     bool no_local = false;
     bool retained_only = false;
     bool ignore_retained = false;
+    size_t max_message = 0; // 0: no limit; over it a message is skipped unbuffered and counted
     cli::OutputArgs output;
     cli::LimitArgs limits;
     cli::CommonArgs common;
