@@ -332,6 +332,10 @@ Expected<bool> Decoder::next(Packet& p) {
         size_t at = 2;
         if (five && body.size() > 2)
             if (auto st = props_at(at); !st) return std::unexpected(st.error());
+        if (at != body.size() || p.flags != 0 || (static_cast<unsigned char>(body[0]) & 0xFE))
+            return fail(Exit::bad_data,
+                        fmt::format("MQTT: a malformed CONNACK ({} byte(s), flags {:#x}/{:#x})", body.size(),
+                                    +p.flags, static_cast<unsigned char>(body[0])));
         break;
     }
     case PUBLISH: {

@@ -20,6 +20,10 @@ import pytest
 from conftest import tool
 from mqtt_broker import Broker
 
+# LeakSanitizer cannot run under ptrace (strace): in the ASan build the traced runs would fail at exit
+# for that alone. Leaks are checked by every other test.
+os.environ["ASAN_OPTIONS"] = ":".join(x for x in [os.environ.get("ASAN_OPTIONS", ""), "detect_leaks=0"] if x)
+
 LINES = 12
 
 
