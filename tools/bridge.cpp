@@ -115,14 +115,7 @@ int main(int argc, char** argv) {
                        "Journal uplink messages in DIR until acknowledged (survives a restart)"),
         "file")
         ->group(s);
-    m2m::cli::choices(
-        app.add_option(
-            "--persist-sync", args.persist_sync,
-            "When the journal is flushed to disk: batch (once per batch read), message (after every "
-            "message), off (by the kernel: survives a crash of the process, not a power loss)"),
-        {"batch", "message", "off"})
-        ->capture_default_str()
-        ->group(s);
+    m2m::add_persist_sync_option(app, args.persist_sync)->group(s);
     app.add_option("--max-inflight", args.max_inflight, "QoS 1/2 messages awaiting acknowledgement at once")
         ->check(CLI::Range(1, 65535))
         ->capture_default_str()

@@ -59,14 +59,7 @@ int main(int argc, char** argv) {
                                        "a restart of iot-pub sends again what was not; implies -c)"),
                         "file")
         ->group(f);
-    m2m::cli::choices(
-        app.add_option(
-            "--persist-sync", args.persist_sync,
-            "When the journal is flushed to disk: batch (once per batch read), message (after every "
-            "message), off (by the kernel: survives a crash of the process, not a power loss)"),
-        {"batch", "message", "off"})
-        ->capture_default_str()
-        ->group(f);
+    m2m::add_persist_sync_option(app, args.persist_sync)->group(f);
     const char* p = "MQTT 5 properties";
     app.add_option("--content-type", args.content_type, "Content type of every message")->group(p);
     app.add_option("--response-topic", args.response_topic, "Response topic (with --rr: where replies come)")

@@ -225,4 +225,14 @@ Expected<MqttConfig> resolve_mqtt(const MqttArgs& a, const std::string& tool, Ur
     return c;
 }
 
+CLI::Option* add_persist_sync_option(CLI::App& app, std::string& value) {
+    return cli::choices(
+               app.add_option("--persist-sync", value,
+                              "When the journal is flushed to disk: batch (once per batch read), message "
+                              "(after every message), off (by the kernel: survives a crash of the process, "
+                              "not a power loss)"),
+               {"batch", "message", "off"})
+        ->capture_default_str();
+}
+
 } // namespace m2m

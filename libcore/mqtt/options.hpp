@@ -47,4 +47,7 @@ Expected<MqttConfig> resolve_mqtt(const MqttArgs& a, const std::string& tool, Ur
 /// absent; anything else is a usage error naming it.
 Expected<int> uri_number(const Uri& u, const std::string& key, int def, int lo, int hi);
 
+/// --persist-sync batch|message|off, for the tools that take --persist (iot-pub, bridge).
+CLI::Option* add_persist_sync_option(CLI::App& app, std::string& value);
+
 } // namespace m2m
