@@ -28,7 +28,7 @@ namespace {
 constexpr size_t write_chunk = 256 * 1024; // publish() writes once this much is buffered
 constexpr size_t blocked_at = 1 << 20;     // and publishing pauses when the socket leaves this much
 constexpr size_t read_size = 64 * 1024;
-constexpr size_t max_packet = 268435455; // the largest remaining length MQTT can express (256 MiB)
+using wire::max_packet;
 
 std::string lower(std::string s) {
     for (auto& c : s)

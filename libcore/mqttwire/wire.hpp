@@ -32,6 +32,8 @@ enum Type : uint8_t {
 
 /// The protocol level byte of CONNECT: 4 is MQTT 3.1.1, 5 is MQTT 5.
 constexpr int v311 = 4, v5 = 5;
+/// The largest remaining length MQTT can express (256 MiB - 1): the bound on any packet, both ways.
+constexpr size_t max_packet = 268435455;
 
 using UserProps = std::span<const std::pair<std::string_view, std::string_view>>;
 

@@ -1,4 +1,5 @@
 #include "runtime/line_input.hpp"
+#include <algorithm>
 #include <cerrno>
 #include <fmt/format.h>
 #include <unistd.h>
@@ -14,13 +15,19 @@ void LineInput::read_from(int fd) {
         eof_ = true;
 }
 
+size_t LineInput::find_newline() const {
+    size_t nl = buf_.find('\n', std::max(pos_, scanned_));
+    scanned_ = nl == std::string::npos ? buf_.size() : nl;
+    return nl;
+}
+
 bool LineInput::has_line() const {
-    return buf_.find('\n', pos_) != std::string::npos || (eof_ && pos_ < buf_.size());
+    return find_newline() != std::string::npos || (eof_ && pos_ < buf_.size());
 }
 
 bool LineInput::next_line(std::string& line) {
     size_t nl;
-    while ((nl = buf_.find('\n', pos_)) - pos_ > max_line_ &&
+    while ((nl = find_newline()) - pos_ > max_line_ &&
            (nl != std::string::npos || buf_.size() - pos_ > max_line_)) {
         // Overlong: report once, then skip to the end of the line.
         if (!skipping_)
@@ -28,7 +35,7 @@ bool LineInput::next_line(std::string& line) {
         skipping_ = nl == std::string::npos;
         if (skipping_) { // what is read of it so far is dropped: memory stays bounded
             buf_.clear();
-            pos_ = 0;
+            pos_ = scanned_ = 0;
             return false;
         }
         pos_ = nl + 1;
@@ -45,7 +52,7 @@ bool LineInput::next_line(std::string& line) {
     }
     line.assign(buf_, pos_, nl - pos_);
     pos_ = std::min(nl + 1, buf_.size());
-    if (pos_ > (1 << 16)) buf_.erase(0, pos_), pos_ = 0;
+    if (pos_ > (1 << 16)) buf_.erase(0, pos_), scanned_ -= std::min(scanned_, pos_), pos_ = 0;
     ++line_no_;
     return true;
 }

@@ -35,6 +35,9 @@ class LineInput {
     size_t pos_ = 0;
     bool eof_ = false;
     bool skipping_ = false; // inside an overlong line
+    mutable size_t scanned_ =
+        0; // buf_[pos_, scanned_) holds no '\n': a long line is searched once, not per read
+    size_t find_newline() const;
     uint64_t line_no_ = 0;
 };
 

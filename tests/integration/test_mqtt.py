@@ -8,7 +8,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import records, run, stats_of
+from conftest import records, run, stats_of, tool
 from mqtt_broker import Broker, make_certs
 
 
@@ -393,6 +393,39 @@ def test_a_topic_too_long_for_mqtt_is_refused_not_injected(broker, procs):
     code, out, err = sub.finish()
     assert code == 0, err.decode()
     assert [(x["topic"], x["text"]) for x in records(out)] == [("plant/ok", "fine")]
+
+
+MAX_PACKET = 268435455  # the largest remaining length MQTT can express
+
+
+def test_a_message_over_the_packet_limit_is_refused_locally(broker, procs, tmp_path):
+    """A message over MQTT's 256 MiB packet limit made iot-pub reconnect and resend it ~12 times a
+    second forever. It is refused before a byte is written: -f exits 3 having published nothing; a
+    stdin line (with --max-line raised) is counted, named, and the next line goes out. The files are
+    sparse: no disk is used for the zeros."""
+    sub = subscriber(procs, broker.url, "-t", "big", "-q", "1", "-C", "1", "-W", "60s")
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as f:
+        f.truncate(MAX_PACKET)
+    r = run("iot-pub", broker.url, "-t", "big", "-q", "1", "-f", str(big))
+    assert r.returncode == 3, r.stderr.decode()
+    assert f"-f '{big}': {MAX_PACKET} bytes, over MQTT's packet limit of 256 MiB; nothing published" in \
+        r.stderr.decode()
+    lines = tmp_path / "lines.txt"
+    with open(lines, "wb") as f:
+        f.seek(MAX_PACKET)  # line 1: MAX_PACKET zero bytes
+        f.write(b"\nafter\n")
+    with open(lines, "rb") as stdin:
+        r = subprocess.run([tool("iot-pub"), broker.url, "-l", "-t", "big", "-q", "1", "--stats",
+                            "--max-line", str(MAX_PACKET + 1)], stdin=stdin, capture_output=True, timeout=120)
+    err = r.stderr.decode()
+    assert r.returncode == 0, err
+    assert f"line 1: message of {MAX_PACKET} bytes: over MQTT's packet limit of 256 MiB" in err
+    st = stats_of(r.stderr)
+    assert st["published"] == 1 and st["bad_records"] == 1 and st["reconnects"] == 0
+    code, out, err = sub.finish()
+    assert code == 0, err.decode()
+    assert [x["text"] for x in records(out)] == ["after"]
 
 
 def test_iot_pub_skips_an_overlong_line_and_goes_on(broker, procs):

@@ -341,12 +341,27 @@ Expected<PubSetup> setup_pub(const PubArgs& a, const std::string& tool) {
         props.user.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
     }
     std::string single_payload;
+    // A single message over the protocol's packet limit is refused before anything is read or
+    // connected (a broker would drop the connection, and a reconnect would send it again).
+    auto over_limit = [&](size_t bytes, const std::string& what) -> Status {
+        if (topic.size() + bytes + 16 <= wire::max_packet) return {};
+        return fail(
+            Exit::bad_data,
+            fmt::format("{}: {} bytes, over MQTT's packet limit of 256 MiB; nothing published", what, bytes));
+    };
     if (!a.file.empty()) {
-        std::ifstream f(a.file, std::ios::binary);
+        std::ifstream f(a.file, std::ios::binary | std::ios::ate);
         if (!f) return fail(Exit::usage, fmt::format("cannot read -f '{}'", a.file));
+        if (auto size = f.tellg(); size > 0) {
+            if (auto st = over_limit(static_cast<size_t>(size), fmt::format("-f '{}'", a.file)); !st)
+                return std::unexpected(st.error());
+        }
+        f.seekg(0);
         std::ostringstream ss;
         ss << f.rdbuf();
         single_payload = ss.str();
+        if (auto st = over_limit(single_payload.size(), fmt::format("-f '{}'", a.file)); !st)
+            return std::unexpected(st.error()); // a pipe or a file that grew
     } else if (a.has_message) {
         single_payload = a.message;
     }
