@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace m2m {
@@ -65,6 +66,13 @@ class StreamLink final : public FdLink {
         if (uri_.scheme == "stdio") {
             fd_ = role_ == LinkRole::write ? STDOUT_FILENO : STDIN_FILENO;
             owns_fd_ = false;
+            // stdin is the caller's: it stays blocking (O_NONBLOCK would change it for every
+            // process that shares it), so a pipe or terminal is read once per poll wake-up, never
+            // twice in a row (the second read would block the loop: no keepalive, no signals).
+            struct stat st {};
+            int flags = fcntl(fd_, F_GETFL);
+            once_per_wake_ =
+                flags >= 0 && !(flags & O_NONBLOCK) && fstat(fd_, &st) == 0 && !S_ISREG(st.st_mode);
         } else {
             int flags = role_ == LinkRole::read    ? O_RDONLY
                         : role_ == LinkRole::write ? O_WRONLY | O_CREAT | O_TRUNC
@@ -77,6 +85,20 @@ class StreamLink final : public FdLink {
         return {};
     }
     bool reconnectable() const override { return false; }
+    ReadResult read(std::string& out, size_t max) override {
+        auto r = FdLink::read(out, max);
+        if (once_per_wake_ && r.status == ReadStatus::data) r.status = ReadStatus::would_block;
+        return r;
+    }
+    /// A reader that went away (m2m-send - | head -1) ends the run as done, not failed: "a closed
+    /// output pipe is not an error".
+    Expected<size_t> write(std::string_view bytes) override {
+        ssize_t n = ::write(fd_, bytes.data(), bytes.size());
+        if (n >= 0) return static_cast<size_t>(n);
+        if (errno == EAGAIN || errno == EINTR) return 0;
+        if (errno == EPIPE) return fail(Exit::ok, "output closed");
+        return fail(Exit::runtime, std::strerror(errno));
+    }
 
   protected:
     ReadResult on_eof() override { return {ReadStatus::eof, {}}; }
@@ -84,6 +106,7 @@ class StreamLink final : public FdLink {
   private:
     Uri uri_;
     LinkRole role_;
+    bool once_per_wake_ = false;
 };
 
 } // namespace

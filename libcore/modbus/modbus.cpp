@@ -277,6 +277,7 @@ Expected<std::string> encode(std::string_view json) {
         return fail(Exit::bad_data, "modbus: \"kind\" must be a string");
     int unit = static_cast<int>(q.num("unit", 0, 255, 1));
     int fc = static_cast<int>(q.num("fc", 1, 127));
+    if (!q.err.empty()) return fail(Exit::bad_data, q.err); // a bad unit or fc: named, not "function 0"
     std::string out;
     out.push_back(static_cast<char>(unit));
     out.push_back(static_cast<char>(fc));

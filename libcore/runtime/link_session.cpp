@@ -65,6 +65,14 @@ size_t LinkSession::write(std::string_view bytes) {
     if (!up_) return 0;
     auto n = link_->write(bytes);
     if (!n) {
+        if (n.error().code == Exit::ok) { // the output was closed by its reader: done
+            up_ = false;
+            loop_.unwatch(watch_);
+            watch_ = -1;
+            link_->close();
+            loop_.stop(Exit::ok);
+            return 0;
+        }
         lost(n.error().message);
         return 0;
     }

@@ -74,6 +74,8 @@ class HostileBroker:
         self.url = f"mqtt://127.0.0.1:{self.port}"
         self.conns = []
         self.stopping = False
+        self.seen = []  # the types of the packets the client sent after the hostile bytes
+        self.cond = threading.Condition()
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self):
@@ -136,11 +138,20 @@ class HostileBroker:
             if pkt is None:
                 return
             kind = pkt[0] >> 4
+            with self.cond:
+                self.seen.append(kind)
+                self.cond.notify_all()
             if kind == 8 and b == "bad_utf8_topic":
                 conn.sendall(_packet(0x90, pkt[1][:2] + (b"\x00" if v5 else b"") + b"\x00"))
                 conn.sendall(_packet(0x30, b"\x00\x03\xff\xfeA" + (b"\x00" if v5 else b"") + b"payload"))
             elif kind == 12:
                 conn.sendall(b"\xd0\x00")
+
+    def wait_for(self, kinds, timeout=60):
+        """Waits until the client has sent packets of each of `kinds` (3 PUBLISH, 12 PINGREQ...)
+        after the hostile bytes; False on timeout (a hang guard)."""
+        with self.cond:
+            return self.cond.wait_for(lambda: all(k in self.seen for k in kinds), timeout)
 
     def stop(self):
         self.stopping = True

@@ -31,6 +31,19 @@ def test_0_when_the_output_pipe_closes(tmp_path):
     assert p.stderr.read() == b""
 
 
+def test_0_when_m2m_send_writes_to_a_pipe_that_closes(tmp_path):
+    """m2m-send - | head -1: the reader going away ends the run as done (it said "link - lost:
+    Broken pipe" and exited 1)."""
+    f = tmp_path / "in.jsonl"
+    f.write_bytes(b'{"text":"line"}\n' * 200000)
+    with open(f, "rb") as stdin:
+        p = subprocess.Popen([tool("m2m-send"), "-"], stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert p.stdout.readline() == b"line\n"
+        p.stdout.close()
+        assert p.wait(timeout=30) == 0
+    assert p.stderr.read() == b""
+
+
 def test_2_for_usage_errors():
     r = run("m2m-listen", "serail:/dev/x")
     assert r.returncode == 2
@@ -101,3 +114,14 @@ def test_130_when_interrupted(tmp_path, procs):
     p.wait_stderr("pty device at")
     code, _, _ = p.interrupt()
     assert code == 130
+
+
+def test_130_when_interrupted_while_reading_an_open_pipe(procs):
+    """stdin as the link (-), a writer that stays: the caller's blocking stdin is read once per
+    wake-up, so the loop is never stuck in read(2) and SIGINT ends the run."""
+    p = procs("m2m-listen", "-", "--format", "raw", stdin=subprocess.PIPE)
+    p.p.stdin.write(b"one\n")
+    p.p.stdin.flush()
+    p.read_until(lambda out: out == b"one\n")
+    p.p.send_signal(2)
+    assert p.p.wait(timeout=30) == 130

@@ -72,6 +72,10 @@ TEST_CASE("bad modbus objects are refused with the field named") {
     CHECK(modbus::encode(R"({"fc":16,"addr":0,"regs":[]})").error().message.find("1 to 123") !=
           std::string::npos);
     CHECK(modbus::encode(R"({"fc":99,"addr":0})").error().message.find("function 99") != std::string::npos);
+    // a missing function code or a unit out of range is named (it was "cannot build ... function 0")
+    CHECK(modbus::encode(R"({"unit":1,"addr":0,"count":1})").error().message == "modbus: \"fc\" is missing");
+    CHECK(modbus::encode(R"({"unit":300,"fc":3,"addr":0,"count":1})").error().message ==
+          "modbus: \"unit\" must be an integer from 0 to 255");
     CHECK(!modbus::encode("[1,2]"));
 }
 
