@@ -12,6 +12,7 @@ complete -c bridge -l session-expiry -d 'MQTT 5: how long the broker keeps the s
 complete -c bridge -l no-reconnect -d 'Exit (status 1) when the connection is lost instead of reconnecting with backoff'
 complete -c bridge -s u -l username -d 'User name (or USER@ in BROKER)' -x
 complete -c bridge -l password-file -d 'Read the password from the first line of FILE (else M2MKIT_MQTT_PASSWORD, else a prompt on the terminal); never on the command line' -x
+complete -c bridge -s P -l pw -d 'Refused: a password on the command line shows in \'ps\' and shell history (see --password-file)' -x
 complete -c bridge -l cafile -d 'CA certificates to trust (PEM; default: the system store)' -x
 complete -c bridge -l capath -d 'Directory of CA certificates (hashed, as c_rehash makes)' -x
 complete -c bridge -l cert -d 'Client certificate (PEM)' -x

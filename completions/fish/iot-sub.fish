@@ -12,6 +12,7 @@ complete -c iot-sub -l session-expiry -d 'MQTT 5: how long the broker keeps the 
 complete -c iot-sub -l no-reconnect -d 'Exit (status 1) when the connection is lost instead of reconnecting with backoff'
 complete -c iot-sub -s u -l username -d 'User name (or USER@ in BROKER)' -x
 complete -c iot-sub -l password-file -d 'Read the password from the first line of FILE (else M2MKIT_MQTT_PASSWORD, else a prompt on the terminal); never on the command line' -x
+complete -c iot-sub -s P -l pw -d 'Refused: a password on the command line shows in \'ps\' and shell history (see --password-file)' -x
 complete -c iot-sub -l cafile -d 'CA certificates to trust (PEM; default: the system store)' -x
 complete -c iot-sub -l capath -d 'Directory of CA certificates (hashed, as c_rehash makes)' -x
 complete -c iot-sub -l cert -d 'Client certificate (PEM)' -x

@@ -7,6 +7,7 @@ complete -c loadgen -s V -l protocol-version -d 'MQTT version: 311 (3.1.1, the d
 complete -c loadgen -l connect-timeout -d 'How long a connection attempt may take (up to the CONNACK, TLS included)' -x
 complete -c loadgen -s u -l username -d 'User name (or USER@ in BROKER)' -x
 complete -c loadgen -l password-file -d 'Read the password from the first line of FILE (else M2MKIT_MQTT_PASSWORD, else a prompt on the terminal); never on the command line' -x
+complete -c loadgen -s P -l pw -d 'Refused: a password on the command line shows in \'ps\' and shell history (see --password-file)' -x
 complete -c loadgen -l cafile -d 'CA certificates to trust (PEM; default: the system store)' -x
 complete -c loadgen -l capath -d 'Directory of CA certificates (hashed, as c_rehash makes)' -x
 complete -c loadgen -l cert -d 'Client certificate (PEM)' -x

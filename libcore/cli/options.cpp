@@ -143,7 +143,8 @@ void add_env_names(CLI::App& app) {
     for (CLI::Option* opt : app.get_options()) {
         if (opt->get_lnames().empty() || opt->get_group().empty()) continue;
         auto name = opt->get_lnames().front();
-        if (name == "help" || name == "version" || name == "config") continue;
+        if (name == "help" || name == "version" || name == "config" || name == "pw")
+            continue; // -P is refused
         opt->envname(env_name(opt));
     }
 }

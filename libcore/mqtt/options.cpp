@@ -43,6 +43,12 @@ void add_credential_and_tls_options(CLI::App& app, MqttArgs& a) {
                                   "else a prompt on the terminal); never on the command line"),
                    "file")
         ->group(c);
+    // mosquitto's -P, taken so that its error can say what works instead of "not expected"
+    app.add_option(
+           "-P,--pw", a.password_arg,
+           "Refused: a password on the command line shows in 'ps' and shell history (see --password-file)")
+        ->option_text("PASSWORD")
+        ->group(c);
     const char* t = "TLS (mqtts://)";
     cli::completes(
         app.add_option("--cafile", a.cafile, "CA certificates to trust (PEM; default: the system store)"),
@@ -180,6 +186,11 @@ Expected<MqttConfig> resolve_mqtt(const MqttArgs& a, const std::string& tool, Ur
     auto ct = parse_duration(a.connect_timeout);
     if (!ct) return std::unexpected(ct.error());
     c.connect_timeout_ms = static_cast<int>(std::max<int64_t>(1, ct->count() / 1000));
+    if (!a.password_arg.empty())
+        return fail(Exit::usage,
+                    "-P: a password on the command line is refused (it would show in 'ps' and shell "
+                    "history): give it by --password-file FILE, the M2MKIT_MQTT_PASSWORD "
+                    "environment variable, or the prompt on a terminal");
     if (u.user.find(':') != std::string::npos)
         // it would go out as the user name "user:password" (and show in the broker's log)
         return fail(Exit::usage, "a password in the BROKER URI is refused (it would show in 'ps' and shell "

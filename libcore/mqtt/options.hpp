@@ -19,6 +19,7 @@ struct MqttArgs {
     std::string session_expiry;
     std::string user;
     std::string password_file;
+    std::string password_arg; // -P: refused, with the ways that work
     std::string cafile, capath, cert, key;
     bool insecure = false;
     std::string will_topic, will_payload;

@@ -159,6 +159,33 @@ def test_straight_to_a_broker_on_time_and_through_a_restart(tmp_path, procs):
         b.stop()
 
 
+def test_a_topic_too_long_for_mqtt_is_refused_not_injected(tmp_path, procs):
+    """replay to a broker takes iot-pub's path: a topic filled from a record past 65,535 bytes
+    would wrap its length and reach subscribers of plant/victim/cmd. It is named, counted, and
+    the records around it go out."""
+    from mqtt_broker import Broker
+    b = Broker(tmp_path).start()
+    try:
+        f = tmp_path / "evil.jsonl"
+        lines = [{"ts": "2026-01-01T00:00:00Z", "dev": "ok1", "text": "a"},
+                 {"ts": "2026-01-01T00:00:00.01Z", "dev": "victim/cmd" + "x" * 65531, "text": "injected"},
+                 {"ts": "2026-01-01T00:00:00.02Z", "dev": "ok2", "text": "b"}]
+        f.write_text("".join(json.dumps(x) + "\n" for x in lines))
+        sub = procs("iot-sub", b.url, "-v", "-t", "#", "-q", "1", "-C", "2", "-W", "20s")
+        sub.wait_stderr("subscribed to")
+        r = run("replay", f, "--speed", "0", f"{b.url}/plant/{{dev}}", "-q", "1", "--stats")
+        err = r.stderr.decode()
+        assert r.returncode == 0, err
+        assert "line 2: topic of 65547 bytes: MQTT allows at most 65,535" in err
+        st = stats_of(r.stderr)
+        assert st["published"] == st["acked"] == 2 and st["bad_records"] == 1
+        code, out, err = sub.finish()
+        assert code == 0, err.decode()
+        assert [(x["topic"], x["text"]) for x in records(out)] == [("plant/ok1", "a"), ("plant/ok2", "b")]
+    finally:
+        b.stop()
+
+
 def test_broker_target_errors(tmp_path):
     f = recording(tmp_path / "r.jsonl", 3, 10)
     r = run("replay", f, "mqtt://127.0.0.1:1/x")
