@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
     m2m::cli::completes(merge->add_option("FILE", args.merge, "Summaries written with --json")->required(),
                         "file");
     merge->add_option("--json", args.json, "Write the merged summary here");
-    merge->add_option("--fail-if", args.fail_if, "Exit 1 when METRIC OP VALUE holds");
+    merge->add_option("--fail-if", args.fail_if, "Exit 5 when METRIC OP VALUE holds");
     merge->add_option("--report", args.report, "Write the merged HTML report here");
     m2m::add_mqtt_options(app, args.mqtt, "load", m2m::broker_arg);
     const char* d = "Devices";
@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
         ->group(r);
     m2m::cli::completes(app.add_option("--json", args.json, "Write the summary as JSON to FILE"), "file")
         ->group(r);
-    app.add_option("--fail-if", args.fail_if, "Exit 1 when METRIC OP VALUE holds (p99>50ms, loss>0)")
+    app.add_option("--fail-if", args.fail_if, "Exit 5 when METRIC OP VALUE holds (p99>50ms, loss>0)")
         ->group(r);
     m2m::cli::completes(app.add_option("--report", args.report,
                                        "Write a self-contained HTML page (throughput over time, latency "

@@ -15,8 +15,21 @@ int main(int argc, char** argv) {
         "complete or reported: m2m-send exits 0 only when every frame has left, and a link lost "
         "mid-stream with --no-reconnect is exit 1 with the number of frames that went out. By default a "
         "lost link is reopened and the frame it cut is sent again, whole.\n\n"
-        "--interval paces the frames. --reply turns m2m-send into a poller: after each frame it waits "
-        "up to --reply-timeout for a frame back and prints it as a record (dir \"rx\").",
+        "--interval paces the frames. --reply turns m2m-send into a poller and a test: after each frame it "
+        "waits up to --reply-timeout for the whole reply and prints its frames as records (dir \"rx\"), each "
+        "with reply_to (the request's seq, else its line number) and the request's name. A reply is whole "
+        "at its first frame, or at the frame --until REGEX matches, or after --reply-gap of silence; a "
+        "Modbus reply is one frame; with --framing at, a reply ends at its final result code (OK, ERROR...) "
+        "or --until, and unsolicited result codes (RING, +CREG: ...) are never part of it. Frames that come "
+        "while no request waits are printed with "
+        "\"unsolicited\":true and never taken as a reply.\n\n"
+        "The run is judged: exit 0 only when every request got its whole reply and every reply was right; "
+        "124 when a reply did not come in time; 5 when the device answered wrongly: a Modbus exception, an "
+        "AT final result code for failure (ERROR, +CME ERROR, +CMS ERROR, NO CARRIER, BUSY, NO ANSWER), or "
+        "a reply that does not meet the request's \"expect\" (a regular expression one frame must match; "
+        "for Modbus an object such as {\"regs\":[1,2]} whose fields the reply must have). Every failure "
+        "is named on stderr by the request's line number and name; all requests still go, and the first "
+        "failure's code is the exit status.",
         {{"echo '{\"text\":\"AT\"}' | m2m-send serial:/dev/ttyUSB0 --framing crlf --reply",
           "Send AT to a modem and print its answer."},
          {"printf 'hello\\nworld\\n' | m2m-send pty:/tmp/dev0 --raw",
@@ -38,9 +51,16 @@ int main(int argc, char** argv) {
         ->group("Input");
     app.add_flag("--reply", args.reply, "After each frame, wait for one frame back and print it as a record")
         ->group("Reply");
-    app.add_option("--reply-timeout", args.reply_timeout, "How long --reply waits before moving on (counted)")
+    app.add_option("--reply-timeout", args.reply_timeout,
+                   "How long --reply waits for a whole reply; none in time is exit 124 at the end (the next "
+                   "request still goes)")
         ->option_text("DUR")
         ->capture_default_str()
+        ->group("Reply");
+    app.add_option("--reply-gap", args.reply_gap,
+                   "A reply is whole after DUR of silence following its last frame (default: at its first "
+                   "frame; a Modbus reply is one frame; --until REGEX: at the frame it matches)")
+        ->option_text("DUR")
         ->group("Reply");
     m2m::cli::add_framing_options(app, args.framing);
     m2m::cli::add_output_options(app, args.output);

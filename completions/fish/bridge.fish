@@ -40,7 +40,7 @@ complete -c bridge -l buffer-bytes -d 'Bytes of uplink messages held at most' -x
 complete -c bridge -l persist -d 'Journal uplink messages in DIR until acknowledged (survives a restart)' -x
 complete -c bridge -l persist-sync -d 'When the journal is flushed to disk: batch (once per batch read), message (after every message), off (by the kernel: survives a crash of the process, not a power loss)' -xa 'batch message off'
 complete -c bridge -l max-inflight -d 'QoS 1/2 messages awaiting acknowledgement at once' -x
-complete -c bridge -s F -l framing -d 'How bytes become frames: cobs, cr, crlf, fixed:N, idle:MS, len:u8|u16be|u16le|u32be|u32le, line, modbus-rtu, modbus-tcp, nmea, raw, slip' -xa 'cobs cr crlf fixed: idle: len:u8 len:u16be len:u16le len:u32be len:u32le line modbus-rtu modbus-tcp nmea raw slip'
+complete -c bridge -s F -l framing -d 'How bytes become frames: at, cobs, cr, crlf, fixed:N, idle:MS, len:u8|u16be|u16le|u32be|u32le, line, modbus-rtu, modbus-tcp, nmea, raw, slip' -xa 'at cobs cr crlf fixed: idle: len:u8 len:u16be len:u16le len:u32be len:u32le line modbus-rtu modbus-tcp nmea raw slip'
 complete -c bridge -l max-frame -d 'Longest frame in bytes; longer ones are cut there, marked and counted' -x
 complete -c bridge -l config -d 'Read options from FILE: one \'long-option = value\' per line (TOML or INI)' -r -F
 complete -c bridge -s v -l verbose -d 'More detail on stderr (repeat for more)'

@@ -6,8 +6,9 @@ complete -c m2m-send -s r -l raw -d 'Each stdin line is a payload as it is, not 
 complete -c m2m-send -l max-line -d 'Longest input line in bytes; longer ones are reported and skipped' -x
 complete -c m2m-send -s i -l interval -d 'Wait DUR between frames (250ms, 1s)' -x
 complete -c m2m-send -l reply -d 'After each frame, wait for one frame back and print it as a record'
-complete -c m2m-send -l reply-timeout -d 'How long --reply waits before moving on (counted)' -x
-complete -c m2m-send -s F -l framing -d 'How bytes become frames: cobs, cr, crlf, fixed:N, idle:MS, len:u8|u16be|u16le|u32be|u32le, line, modbus-rtu, modbus-tcp, nmea, raw, slip' -xa 'cobs cr crlf fixed: idle: len:u8 len:u16be len:u16le len:u32be len:u32le line modbus-rtu modbus-tcp nmea raw slip'
+complete -c m2m-send -l reply-timeout -d 'How long --reply waits for a whole reply; none in time is exit 124 at the end (the next request still goes)' -x
+complete -c m2m-send -l reply-gap -d 'A reply is whole after DUR of silence following its last frame (default: at its first frame; a Modbus reply is one frame; --until REGEX: at the frame it matches)' -x
+complete -c m2m-send -s F -l framing -d 'How bytes become frames: at, cobs, cr, crlf, fixed:N, idle:MS, len:u8|u16be|u16le|u32be|u32le, line, modbus-rtu, modbus-tcp, nmea, raw, slip' -xa 'at cobs cr crlf fixed: idle: len:u8 len:u16be len:u16le len:u32be len:u32le line modbus-rtu modbus-tcp nmea raw slip'
 complete -c m2m-send -l max-frame -d 'Longest frame in bytes; longer ones are cut there, marked and counted' -x
 complete -c m2m-send -l format -d 'Output: jsonl (records), human (time, source, text or hexdump), hex or raw payload lines; auto is human on a terminal, jsonl otherwise' -xa 'auto jsonl human hex raw'
 complete -c m2m-send -l ts -d 'Timestamps in the human view' -xa 'iso epoch epoch-ms epoch-us rel delta'

@@ -11,7 +11,7 @@ complete -c replay -s r -l raw -d 'Recordings are plain lines (text or CSV), not
 complete -c replay -l ts-column -d 'With --raw: the 1-based CSV column holding the time' -x
 complete -c replay -l max-line -d 'Longest recording line in bytes; longer ones are reported and skipped' -x
 complete -c replay -l serve -d 'Serve CAPTURE on LINK as a simulated device (replay --serve CAPTURE LINK)'
-complete -c replay -s F -l framing -d 'How bytes become frames: cobs, cr, crlf, fixed:N, idle:MS, len:u8|u16be|u16le|u32be|u32le, line, modbus-rtu, modbus-tcp, nmea, raw, slip' -xa 'cobs cr crlf fixed: idle: len:u8 len:u16be len:u16le len:u32be len:u32le line modbus-rtu modbus-tcp nmea raw slip'
+complete -c replay -s F -l framing -d 'How bytes become frames: at, cobs, cr, crlf, fixed:N, idle:MS, len:u8|u16be|u16le|u32be|u32le, line, modbus-rtu, modbus-tcp, nmea, raw, slip' -xa 'at cobs cr crlf fixed: idle: len:u8 len:u16be len:u16le len:u32be len:u32le line modbus-rtu modbus-tcp nmea raw slip'
 complete -c replay -l max-frame -d 'Longest frame in bytes; longer ones are cut there, marked and counted' -x
 complete -c replay -s t -l topic -d 'Topic, or a template over record fields: plant/{dev}/{ch} (default: TARGET\'s topic, else each record\'s topic field)' -x
 complete -c replay -s q -l qos -d 'QoS (default 0, or TARGET\'s ?qos=); a record\'s qos wins' -xa '0 1 2'

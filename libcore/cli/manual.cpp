@@ -126,6 +126,15 @@ The checksum is verified (a mismatch or a missing \fB*hh\fR gives \fBerr\fR); go
 get an \fBnmea\fR object: talker, type and the fields, and for GGA, RMC, VTG and GSV the values
 by name (lat/lon in signed decimal degrees, speed, course, satellites). The encoder appends the
 checksum when the payload has none, and CR LF.
+.SS AT commands
+\fBat\fR is the modem dialect (V.250, 3GPP TS 27.007). A command goes out ending in CR; what
+comes back is split into lines (empty ones dropped), each with an \fBat\fR object whose
+\fBkind\fR is \fBecho\fR (the command echoed), \fBinfo\fR, \fBfinal\fR (OK, CONNECT and the
+failures ERROR, +CME ERROR: n, +CMS ERROR: n, NO CARRIER, BUSY, NO ANSWER, NO DIALTONE, with
+\fBok\fR, \fBresult\fR and the error \fBcode\fR) or \fBurc\fR (RING, +CREG:, +CMTI: ... an
+unsolicited result code; a +X: line answering AT+X is info). With \fBm2m\-send \-\-reply\fR a reply
+ends at its final result code, a failure is exit 5, and a URC is printed as unsolicited even in
+the middle of a reply.
 .SH COMMON OPTIONS
 \fB\-\-count N\fR, \fB\-\-timeout DUR\fR and \fB\-\-until REGEX\fR make any reader a CI
 assertion. Durations read as 250ms, 5s, 2m. Every option can come from \fB\-\-config FILE\fR

@@ -27,7 +27,10 @@ const std::vector<std::pair<int, std::string>>& exit_status_table() {
         {3, "bad data under --strict (a malformed record, a frame that cannot be encoded or decoded)"},
         {4, "endpoint unavailable at start: port absent, peer or broker unreachable, broker refused the "
             "connection"},
-        {124, "--timeout ran out before --count or --until was met"},
+        {5, "the device answered, but wrongly: a Modbus exception, an AT ERROR, an expectation not met; a "
+            "--fail-if gate that held"},
+        {124, "--timeout ran out before --count or --until was met, or a request got no reply within "
+              "--reply-timeout"},
         {130, "interrupted (SIGINT, SIGTERM)"},
     };
     return t;

@@ -41,6 +41,11 @@ void register_builtin_framings() {
     register_framing("modbus-tcp", "Modbus TCP: MBAP header, transaction ids",
                      no_arg("modbus-tcp", modbus_tcp_framing));
     register_framing("nmea", "NMEA 0183 sentences, $...*hh, checksum verified", no_arg("nmea", nmea_framing));
+    register_framing(
+        "at",
+        "AT commands (modems): sent ending in CR; reply lines marked echo, info, final (OK, ERROR, "
+        "+CME ERROR...) or urc (RING, +CREG...)",
+        no_arg("at", at_framing));
 }
 
 } // namespace m2m

@@ -14,5 +14,6 @@ Framing raw_framing(const FramingOptions& opts);
 Expected<Framing> modbus_rtu_framing(std::string_view gap_ms, const FramingOptions& opts);
 Framing modbus_tcp_framing(const FramingOptions& opts);
 Framing nmea_framing(const FramingOptions& opts);
+Framing at_framing(const FramingOptions& opts);
 
 } // namespace m2m

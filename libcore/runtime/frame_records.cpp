@@ -48,12 +48,14 @@ void FrameRecorder::arm_timeout() {
     if (timeout_us_ > 0) loop_.at(mono_us() + timeout_us_, [this] { loop_.stop(Exit::timeout); });
 }
 
-void FrameRecorder::record(std::vector<Frame>& frames, const std::string& src) {
+void FrameRecorder::record(std::vector<Frame>& frames, const std::string& src,
+                           const std::vector<ExtraField>& extra) {
     Record r;
     for (auto& f : frames) {
         if (loop_.stopped()) break;
         int64_t now = wall_us();
         frame_to_record(f, src, style_, now, r);
+        r.extra.insert(r.extra.end(), extra.begin(), extra.end());
         ++stats_.frames_in;
         emit(r, now);
     }

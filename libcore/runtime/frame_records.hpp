@@ -23,7 +23,9 @@ class FrameRecorder {
     /// Validates the output and limit options (usage errors) before anything opens.
     Status init();
     /// Prints the frames as records from `src`; stops the loop at --count, --until or a strict error.
-    void record(std::vector<Frame>& frames, const std::string& src);
+    /// `extra` fields (raw JSON values) are added to each record: reply_to, unsolicited, name.
+    void record(std::vector<Frame>& frames, const std::string& src,
+                const std::vector<ExtraField>& extra = {});
     /// Prints one record built by the caller (seq is set here), with the same limits applied.
     void emit(Record& r, int64_t now_wall_us);
     /// Whether only the payload is printed and nothing needs the record (--format raw, no

@@ -24,10 +24,12 @@ std::string RunStats::to_json() const {
                         published, acked, failed, resent, received, duplicates);
     return fmt::format(
         "{{\"frames_in\":{},\"bytes_in\":{},\"frames_out\":{},\"bytes_out\":{},\"records_in\":{},"
-        "\"records_out\":{},\"bad_records\":{},\"bad_frames\":{},\"replies\":{},\"reply_timeouts\":{},{}"
+        "\"records_out\":{},\"bad_records\":{},\"bad_frames\":{},\"replies\":{},\"reply_timeouts\":{},"
+        "\"wrong_replies\":{},\"unsolicited\":{},{}"
         "\"reconnects\":{},\"drops\":{},\"dropped_bytes\":{}}}",
         frames_in, bytes_in, frames_out, bytes_out, records_in, records_out, bad_records, bad_frames, replies,
-        reply_timeouts, mqtt_part, reconnects, map_json(drops), map_json(dropped_bytes));
+        reply_timeouts, wrong_replies, unsolicited, mqtt_part, reconnects, map_json(drops),
+        map_json(dropped_bytes));
 }
 
 } // namespace m2m

@@ -19,14 +19,16 @@ struct RunStats {
     uint64_t bad_frames = 0;  // frames kept but marked with err
     uint64_t replies = 0;     // --reply: replies received
     uint64_t reply_timeouts = 0;
-    bool mqtt = false;       // the MQTT counters below are reported
-    uint64_t published = 0;  // messages sent to the broker (first sends)
-    uint64_t acked = 0;      // QoS 1/2 messages the broker acknowledged
-    uint64_t failed = 0;     // messages the broker refused (MQTT 5 reason code) or that could not be sent
-    uint64_t resent = 0;     // QoS 1/2 messages sent again after a reconnect
-    uint64_t received = 0;   // messages that arrived from the broker
-    uint64_t duplicates = 0; // arrived with the DUP flag (a redelivery)
-    uint64_t reconnects = 0; // times the link came back after being lost
+    uint64_t wrong_replies = 0; // --reply: replies that were wrong (exception, AT error, expect not met)
+    uint64_t unsolicited = 0;   // --reply: frames that came outside any request's window
+    bool mqtt = false;          // the MQTT counters below are reported
+    uint64_t published = 0;     // messages sent to the broker (first sends)
+    uint64_t acked = 0;         // QoS 1/2 messages the broker acknowledged
+    uint64_t failed = 0;        // messages the broker refused (MQTT 5 reason code) or that could not be sent
+    uint64_t resent = 0;        // QoS 1/2 messages sent again after a reconnect
+    uint64_t received = 0;      // messages that arrived from the broker
+    uint64_t duplicates = 0;    // arrived with the DUP flag (a redelivery)
+    uint64_t reconnects = 0;    // times the link came back after being lost
     std::map<std::string, uint64_t> drops;         // cause -> occurrences
     std::map<std::string, uint64_t> dropped_bytes; // cause -> bytes
 

@@ -8,12 +8,13 @@ namespace m2m {
 
 /// Exit status contract (docs/design.md, "Exit status"). Every man page lists these.
 enum class Exit : int {
-    ok = 0,          // input ended, --count reached, --until matched
-    runtime = 1,     // link lost and not recovered, write failed
-    usage = 2,       // bad option, bad URI, conflicting options
-    bad_data = 3,    // malformed input under --strict
-    unavailable = 4, // endpoint absent at start
-    timeout = 124,   // --timeout before --count/--until
+    ok = 0,           // input ended, --count reached, --until matched
+    runtime = 1,      // link lost and not recovered, write failed
+    usage = 2,        // bad option, bad URI, conflicting options
+    bad_data = 3,     // malformed input under --strict
+    unavailable = 4,  // endpoint absent at start
+    wrong_answer = 5, // the device answered, but wrongly (exception, AT ERROR, expectation not met)
+    timeout = 124,    // --timeout before --count/--until, or no reply within --reply-timeout
     interrupted = 130,
 };
 

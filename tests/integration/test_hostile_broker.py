@@ -32,8 +32,8 @@ AFTER = {
     ("loadgen", "huge_length"): (1, "packet is over the limit"),
     ("loadgen", "bad_varint"): (1, "a remaining length longer than 4 bytes"),
     ("loadgen", "truncated"): (1, "the broker closed the connection"),
-    ("loadgen", "unknown_id"): (1, "loss>0"),
-    ("loadgen", "bad_utf8_topic"): (1, "loss>0"),
+    ("loadgen", "unknown_id"): (5, "loss>0"),
+    ("loadgen", "bad_utf8_topic"): (5, "loss>0"),
     ("loadgen", "reserved_type"): (1, "unknown packet type 0"),
 }
 

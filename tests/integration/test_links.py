@@ -41,7 +41,8 @@ def test_udp_datagrams_are_frames_with_raw_framing():
 
 
 def test_reply_polls_a_device_and_prints_each_answer(tmp_path, procs):
-    """A device answering each line: m2m-send --reply prints the answers as records."""
+    """A device answering each line: m2m-send --reply prints the answers as records, each with
+    reply_to (the request's line); a request with no answer is named and makes the run exit 124."""
     dev = str(tmp_path / "dev")
     device_script = (
         "import os,sys,tty\n"
@@ -61,11 +62,14 @@ def test_reply_polls_a_device_and_prints_each_answer(tmp_path, procs):
         code, out, err = owner.finish()
     finally:
         device.kill()
-    assert code == 0, err.decode()
-    assert [r["text"] for r in records(out)] == ["ECHO A", "ECHO B"]
+    # the silent request is named, the next one still goes, and the run fails with 124
+    assert code == 124, err.decode()
+    recs = records(out)
+    assert [(r["text"], r["reply_to"]) for r in recs] == [("ECHO A", 1), ("ECHO B", 3)]
     st = stats_of(err)
     assert (st["frames_out"], st["replies"], st["reply_timeouts"]) == (3, 2, 1)
     assert "line 2: no reply within 2s" in err.decode()
+    assert "1 of 3 request(s) failed" in err.decode()
 
 
 def test_user_fields_and_binary_survive_a_file_round_trip(tmp_path):

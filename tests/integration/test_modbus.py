@@ -19,12 +19,13 @@ def meter(request, tmp_path):
     m.stop()
 
 
-def ask(meter, *requests, extra=()):
+def ask(meter, *requests, extra=(), code=0):
     """m2m-send one request per line with --reply; returns the replies' modbus views."""
     lines = "".join(json.dumps({"modbus": q}) + "\n" for q in requests)
     r = run("m2m-send", meter.uri, "--framing", meter.framing, "--reply", "--reply-timeout", "2s", "--stats",
             *extra, input=lines)
-    assert r.returncode == 0, r.stderr.decode()
+    assert r.returncode == code, r.stderr.decode()
+    ask.stderr = r.stderr.decode()
     recs = records(r.stdout)
     assert len(recs) == len(requests), r.stderr.decode()
     views = [{k: v for k, v in x["modbus"].items() if k != "tid"} for x in recs]
@@ -64,11 +65,15 @@ def test_writes_seen_by_mbpoll_and_back(meter):
     assert views[0]["regs"] == [7, 8, 9]
 
 
-def test_exception_responses_are_records_and_counted(meter):
-    views, recs, st = ask(meter, {"fc": 3, "addr": 100, "count": 2}, {"fc": 3, "addr": 0, "count": 1})
+def test_exception_responses_are_records_counted_and_exit_5(meter):
+    """The device answered, but wrongly: the exception is printed as a record, named on stderr by
+    the request's line, the next request still goes, and the run exits 5 (mbpoll exits 1)."""
+    views, recs, st = ask(meter, {"fc": 3, "addr": 100, "count": 2}, {"fc": 3, "addr": 0, "count": 1}, code=5)
     assert views[0] == {"unit": 1, "fc": 3, "kind": "exception", "exception": 2, "error": "illegal data address"}
     assert views[1]["regs"] == [1234]
-    assert st["replies"] == 2
+    assert st["replies"] == 2 and st["wrong_replies"] == 1
+    assert "line 1: unit 1 answered fc 3 with Modbus exception 2 (illegal data address)" in ask.stderr
+    assert "1 of 2 request(s) failed" in ask.stderr
 
 
 def test_bad_modbus_object_names_the_line(meter):
@@ -120,3 +125,18 @@ def test_nmea_fixture():
     st = stats_of(r.stderr)
     assert st["bad_frames"] == 2 and st["drops"] == {"garbage": 1}
     assert st["dropped_bytes"]["garbage"] == len("noise between sentences")
+
+
+def test_an_expectation_on_a_modbus_reply(meter):
+    """"expect" on a Modbus request names the fields the reply must have: met, exit 0; not met,
+    exit 5 naming the request (line and name), what was expected and what came back."""
+    good = {"modbus": {"fc": 3, "addr": 0, "count": 2}, "name": "id regs", "expect": {"regs": [1234, 65534]}}
+    bad = {"modbus": {"fc": 3, "addr": 6, "count": 1}, "name": "setpoint", "expect": {"regs": [600]}}
+    r = run("m2m-send", meter.uri, "--framing", meter.framing, "--reply", "--reply-timeout", "2s",
+            input=json.dumps(good) + "\n")
+    assert r.returncode == 0, r.stderr.decode()
+    assert records(r.stdout)[0]["name"] == "id regs" and records(r.stdout)[0]["reply_to"] == 1
+    r = run("m2m-send", meter.uri, "--framing", meter.framing, "--reply", "--reply-timeout", "2s",
+            input=json.dumps(good) + "\n" + json.dumps(bad) + "\n")
+    assert r.returncode == 5, r.stderr.decode()
+    assert "line 2 (setpoint): expected regs [600], got [500]" in r.stderr.decode()

@@ -99,7 +99,10 @@ def test_serve_answers_m2m_send_from_a_capture(tmp_path, procs):
             {"fc": 3, "addr": 100, "count": 2}, {"fc": 3, "addr": 5, "count": 1}]
     r = run("m2m-send", f"serial:{dev}", "-F", "modbus-rtu", "--reply", "--reply-timeout", "300ms", "--stats",
             input="".join(json.dumps({"modbus": q}) + "\n" for q in reqs))
-    assert r.returncode == 0, r.stderr.decode()
+    # the recorded exception (line 4) is a wrong answer: the first failure decides the exit status
+    assert r.returncode == 5, r.stderr.decode()
+    assert "line 4: unit 1 answered fc 3 with Modbus exception 2" in r.stderr.decode()
+    assert "line 5: no reply within 300ms" in r.stderr.decode()
     views = [x["modbus"] for x in records(r.stdout)]
     assert views[0]["regs"] == [1234, 65534]
     assert views[1]["regs"] == [16812, 0, 455]

@@ -227,3 +227,48 @@ TEST_CASE("regression (fuzz): a last crlf line one byte over the limit is cut, n
     CHECK(frames[0].bytes == "abcd");
     CHECK(st.dropped_bytes["overlong"] == 1);
 }
+
+TEST_CASE("at framing: echo, information, final result codes and URCs told apart") {
+    auto f = make_framing("at", {});
+    REQUIRE(f);
+    auto dec = f->decoder();
+    std::vector<Frame> out;
+    dec->sent("AT+CREG?");
+    dec->feed("AT+CREG?\r\r\n+CREG: 0,1\r\n\r\nOK\r\n", 0, out);
+    dec->sent("at+cpin?");
+    dec->feed("at+cpin?\r\r\n+CMTI: \"SM\",3\r\n\r\n+CME ERROR: 10\r\n", 0, out);
+    dec->sent("ATD123;");
+    dec->feed("\r\nRING\r\n\r\nNO CARRIER\r\n\r\n+CREG: 1,5\r\n", 0, out);
+    std::vector<std::pair<std::string, std::string>> got;
+    for (auto& fr : out) {
+        CHECK(fr.view_key == "at");
+        got.emplace_back(fr.bytes, fr.view);
+    }
+    CHECK(got == std::vector<std::pair<std::string, std::string>>{
+                     {"AT+CREG?", R"({"kind":"echo"})"},
+                     {"+CREG: 0,1", R"({"kind":"info"})"}, // the answer to AT+CREG?, not a URC
+                     {"OK", R"({"kind":"final","ok":true,"result":"OK"})"},
+                     {"at+cpin?", R"({"kind":"echo"})"},
+                     {"+CMTI: \"SM\",3", R"({"kind":"urc"})"},
+                     {"+CME ERROR: 10", R"({"kind":"final","ok":false,"result":"+CME ERROR: 10","code":10})"},
+                     {"RING", R"({"kind":"urc"})"},
+                     {"NO CARRIER", R"({"kind":"final","ok":false,"result":"NO CARRIER"})"},
+                     {"+CREG: 1,5", R"({"kind":"urc"})"}}); // after ATD, +CREG is unsolicited
+    std::string wire;
+    REQUIRE(f->encoder()->encode("AT+CSQ", wire));
+    CHECK(wire == "AT+CSQ\r");
+    CHECK(!f->encoder()->encode("AT\rAT", wire));
+}
+
+TEST_CASE("at framing: an overlong line is cut, marked and counted, never read as a result code") {
+    auto f = make_framing("at", {.max_frame = 4});
+    REQUIRE(f);
+    DecoderStats st;
+    auto out = decode(*f, "OKOKOK\r\nOK\r\n", {3}, &st);
+    REQUIRE(out.size() == 2);
+    CHECK(out[0].bytes == "OKOK");
+    CHECK(out[0].view.empty());
+    CHECK(out[0].err.find("overlong") != std::string::npos);
+    CHECK(out[1].view == R"({"kind":"final","ok":true,"result":"OK"})");
+    CHECK((st.drops.at("overlong") == 1 && st.dropped_bytes.at("overlong") == 2));
+}

@@ -344,7 +344,7 @@ Exit finish_summary(const LoadgenArgs& a, const Summary& s) {
         }
         if (*hit) log::error("--fail-if: {}", why), failed = true;
     }
-    return failed ? Exit::runtime : Exit::ok;
+    return failed ? Exit::wrong_answer : Exit::ok; // the broker answered, but not as the gates demand
 }
 
 /// Where the subscriber finds a message's device and sequence number.

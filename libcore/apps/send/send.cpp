@@ -3,25 +3,64 @@
 #include "runtime/frame_records.hpp"
 #include "runtime/line_input.hpp"
 #include "runtime/link_session.hpp"
+#include "util/bytes.hpp"
 #include "util/clock.hpp"
 #include "util/duration.hpp"
 #include "util/log.hpp"
 #include <deque>
+#include <optional>
 #include <poll.h>
+#include <regex>
+#include <simdjson.h>
 #include <unistd.h>
 
 namespace m2m {
 
 namespace {
 
+/// A request awaiting its reply: how to name it in a message, and what its reply must show.
+struct Request {
+    uint64_t line = 0;
+    std::string reply_to;                // raw JSON: the record's seq, else its line number
+    std::string name;                    // raw JSON of the record's name; empty when none
+    std::optional<std::regex> expect_re; // "expect": "REGEX" on a text request
+    std::string expect_text;             // ... as written
+    std::string expect_obj;              // "expect": {...} on a Modbus request (raw JSON)
+    std::string label() const {
+        if (name.empty()) return fmt::format("line {}", line);
+        std::string n = name.size() >= 2 && name.front() == '"' ? name.substr(1, name.size() - 2) : name;
+        return fmt::format("line {} ({})", line, n);
+    }
+};
+
+/// A line that is an AT final result code for failure ("ERROR", "+CME ERROR: 10", ...).
+bool at_failure(std::string_view text) {
+    while (!text.empty() && (text.back() == '\r' || text.back() == '\n' || text.back() == ' '))
+        text.remove_suffix(1);
+    return text == "ERROR" || text.starts_with("+CME ERROR") || text.starts_with("+CMS ERROR") ||
+           text == "NO CARRIER" || text == "BUSY" || text == "NO ANSWER" || text == "NO DIALTONE";
+}
+
+/// A payload as a message shows it: text quoted (cut at 200 bytes), else hex.
+std::string shown(std::string_view bytes) {
+    bool text =
+        std::all_of(bytes.begin(), bytes.end(), [](unsigned char c) { return c >= 0x20 || c == '\t'; });
+    std::string_view cut = bytes.substr(0, 200);
+    std::string out = text ? fmt::format("'{}'", cut) : fmt::format("hex {}", to_hex(cut));
+    return bytes.size() > 200 ? out + "..." : out;
+}
+
 /// The sending side's state: input lines in, frames out, at most one reply awaited at a time.
 class Sender {
   public:
     Sender(const SendArgs& a, EventLoop& loop, LinkSession& session, RunStats& stats, FrameRecorder& recorder,
-           const Framing& framing, int64_t interval_us, int64_t reply_timeout_us)
+           const Framing& framing, int64_t interval_us, int64_t reply_timeout_us, int64_t reply_gap_us,
+           std::optional<std::regex> until)
         : a_(a), loop_(loop), session_(session), stats_(stats), recorder_(recorder),
           encoder_(framing.encoder()), decoder_(framing.decoder()), view_key_(framing.view_key),
-          from_view_(framing.from_view), interval_us_(interval_us), reply_timeout_us_(reply_timeout_us) {}
+          from_view_(framing.from_view), interval_us_(interval_us), reply_timeout_us_(reply_timeout_us),
+          reply_gap_us_(reply_gap_us), until_(std::move(until)), whole_adu_(framing.view_key == "modbus"),
+          at_(framing.name == "at") {}
 
     void start() {
         stdin_watch_ = loop_.watch(STDIN_FILENO, POLLIN, [this](short) { read_stdin(); });
@@ -40,6 +79,9 @@ class Sender {
     uint64_t lines() const { return input_.line_no(); }
     const DecoderStats& reply_stats() const { return decoder_->stats(); }
     std::string failure;
+    /// Requests whose reply did not come (124) or was wrong (5): the first one's code decides.
+    Exit judged = Exit::ok;
+    uint64_t requests = 0, failed_requests = 0;
 
   private:
     void read_stdin() {
@@ -99,8 +141,35 @@ class Sender {
                 payload = record_.payload_view(scratch_);
             }
         }
+        Request q;
+        if (a_.reply) {
+            q.line = input_.line_no();
+            q.reply_to = std::to_string(input_.line_no());
+            if (!a_.raw) {
+                if (record_.seq) q.reply_to = std::to_string(*record_.seq);
+                for (auto& f : record_.extra) {
+                    if (f.key == "name") q.name = f.raw_value;
+                    if (f.key != "expect") continue;
+                    if (!f.raw_value.empty() && f.raw_value.front() == '{') {
+                        q.expect_obj = f.raw_value;
+                        continue;
+                    }
+                    simdjson::dom::parser p;
+                    std::string_view re;
+                    if (p.parse(f.raw_value).get_string().get(re))
+                        return bad(
+                            "\"expect\" must be a regular expression (a string) or, for Modbus, an object");
+                    try {
+                        q.expect_re.emplace(std::string(re), std::regex::ECMAScript);
+                        q.expect_text = re;
+                    } catch (const std::regex_error& e) {
+                        return bad(fmt::format("\"expect\": bad regular expression '{}': {}", re, e.what()));
+                    }
+                }
+            }
+        }
         if (auto st = encoder_->encode(payload, out_); !st) return bad(st.error().message);
-        if (a_.reply) decoder_->sent(payload);
+        if (a_.reply) decoder_->sent(payload), waiting_.push_back(std::move(q));
         ends_.push_back(out_.size());
         return true;
     }
@@ -139,7 +208,11 @@ class Sender {
             frame_start_ = ends_.front();
             ends_.pop_front();
             ++stats_.frames_out;
-            if (a_.reply) await_reply();
+            if (a_.reply) {
+                current_ = std::move(waiting_.front());
+                waiting_.pop_front();
+                await_reply();
+            }
             if (interval_us_) {
                 next_send_us_ = mono_us() + interval_us_;
                 loop_.at(next_send_us_, [this] { pump(); });
@@ -149,13 +222,58 @@ class Sender {
 
     void await_reply() {
         awaiting_reply_ = true;
+        ++requests;
+        reply_frames_ = 0;
+        reply_until_seen_ = reply_expect_seen_ = false;
+        reply_last_.clear();
+        reply_got_.clear();
+        reply_problem_.clear();
+        reply_fields_ = {{"reply_to", current_.reply_to}};
+        if (!current_.name.empty()) reply_fields_.push_back({"name", current_.name});
         reply_timer_ = loop_.at(mono_us() + reply_timeout_us_, [this] {
             reply_timer_ = -1;
             ++stats_.reply_timeouts;
-            log::warn("line {}: no reply within {}", input_.line_no(), a_.reply_timeout);
-            awaiting_reply_ = false;
-            pump();
+            if (reply_frames_ == 0)
+                judge(Exit::timeout,
+                      fmt::format("{}: no reply within {}", current_.label(), a_.reply_timeout));
+            else if (at_)
+                judge(Exit::timeout,
+                      fmt::format("{}: no final result code (OK, ERROR...){} within {}; last got {}",
+                                  current_.label(), until_ ? " or --until match" : "", a_.reply_timeout,
+                                  shown(reply_last_)));
+            else if (until_ && !reply_until_seen_)
+                judge(Exit::timeout,
+                      fmt::format("{}: --until /{}/ not seen within {}; last got {}", current_.label(),
+                                  a_.limits.until, a_.reply_timeout, shown(reply_last_)));
+            else
+                complete();
+            end_reply();
         });
+    }
+
+    /// Records the first failure's code; every failure is named on stderr.
+    void judge(Exit code, const std::string& why) {
+        ++failed_requests;
+        log::error("{}", why);
+        if (judged == Exit::ok) judged = code;
+    }
+
+    /// The reply is whole: its problems and expectations are judged.
+    void complete() {
+        ++stats_.replies;
+        if (!reply_problem_.empty())
+            ++stats_.wrong_replies, judge(Exit::wrong_answer, reply_problem_);
+        else if (current_.expect_re && !reply_expect_seen_)
+            ++stats_.wrong_replies,
+                judge(Exit::wrong_answer, fmt::format("{}: expected /{}/, got {}", current_.label(),
+                                                      current_.expect_text, reply_got_));
+    }
+
+    void end_reply() {
+        awaiting_reply_ = false;
+        if (reply_timer_ >= 0) loop_.cancel(reply_timer_), reply_timer_ = -1;
+        if (gap_timer_ >= 0) loop_.cancel(gap_timer_), gap_timer_ = -1;
+        loop_.at(0, [this] { pump(); });
     }
 
     void received(std::string_view bytes) {
@@ -163,6 +281,69 @@ class Sender {
         std::vector<Frame> frames;
         decoder_->feed(bytes, mono_us(), frames);
         replies(frames);
+    }
+
+    /// Whether this frame of the reply ends it; notes what is wrong with it.
+    bool take(const Frame& f) {
+        ++reply_frames_;
+        reply_last_ = f.bytes;
+        if (f.view != R"({"kind":"echo"})" && reply_got_.size() < 400)
+            reply_got_ += (reply_got_.empty() ? "" : ", ") + shown(f.bytes);
+        if (current_.expect_re && std::regex_search(f.bytes, *current_.expect_re)) reply_expect_seen_ = true;
+        bool until = until_ && std::regex_search(f.bytes, *until_);
+        reply_until_seen_ |= until;
+        if (f.view_key == "modbus" && !f.view.empty()) {
+            simdjson::dom::parser p;
+            simdjson::dom::object v;
+            if (!p.parse(f.view).get_object().get(v)) {
+                std::string_view kind, error;
+                int64_t code = 0, unit = 0, fc = 0;
+                if (!v["kind"].get_string().get(kind) && kind == "exception") {
+                    if (v["exception"].get_int64().get(code)) code = 0;
+                    if (v["error"].get_string().get(error)) error = "unknown";
+                    if (v["unit"].get_int64().get(unit)) unit = 0;
+                    if (v["fc"].get_int64().get(fc)) fc = 0;
+                    reply_problem_ = fmt::format("{}: unit {} answered fc {} with Modbus exception {} ({})",
+                                                 current_.label(), unit, fc, code, error);
+                } else if (!current_.expect_obj.empty()) {
+                    reply_problem_ = compare_expect(p, v);
+                }
+            }
+        } else if (f.view_key == "at") { // the AT framing knows where a reply ends
+            if (f.view.starts_with(R"({"kind":"final")")) {
+                if (f.view.find(R"("ok":false)") != std::string::npos && reply_problem_.empty())
+                    reply_problem_ =
+                        fmt::format("{}: the modem answered {}", current_.label(), shown(f.bytes));
+                return true; // a final result code always ends the reply (--until can end it sooner)
+            }
+            if (until_) return until;
+            return false;
+        } else if (at_failure(f.bytes) && reply_problem_.empty()) {
+            reply_problem_ = fmt::format("{}: the device answered {}", current_.label(), shown(f.bytes));
+            return true; // a final result code ends the reply
+        }
+        if (whole_adu_) return true;
+        if (until_) return until;
+        return reply_gap_us_ == 0;
+    }
+
+    /// {"expect":{"regs":[...]}} against a Modbus reply's view: each key given must be equal.
+    std::string compare_expect(simdjson::dom::parser& view_parser, simdjson::dom::object view) {
+        simdjson::dom::parser p;
+        simdjson::dom::object want;
+        if (p.parse(current_.expect_obj).get_object().get(want))
+            return fmt::format("{}: \"expect\" is not an object", current_.label());
+        for (auto field : want) {
+            simdjson::dom::element got;
+            std::string w = simdjson::minify(field.value);
+            if (view[field.key].get(got))
+                return fmt::format("{}: expected {} {}, the reply has no {}", current_.label(), field.key, w,
+                                   field.key);
+            std::string g = simdjson::minify(got);
+            if (g != w) return fmt::format("{}: expected {} {}, got {}", current_.label(), field.key, w, g);
+        }
+        (void)view_parser;
+        return {};
     }
 
     void replies(std::vector<Frame>& frames) {
@@ -175,13 +356,34 @@ class Sender {
                 decoder_->tick(mono_us(), more);
                 replies(more);
             });
-        if (!frames.empty() && awaiting_reply_) {
-            ++stats_.replies;
-            awaiting_reply_ = false;
-            if (reply_timer_ >= 0) loop_.cancel(reply_timer_), reply_timer_ = -1;
+        static const std::vector<ExtraField> unsolicited = {{"unsolicited", "true"}};
+        std::vector<Frame> one; // record() takes the frames it prints
+        for (auto& f : frames) {
+            if (loop_.stopped()) break;
+            bool urc = f.view_key == "at" && f.view == R"({"kind":"urc"})";
+            if (!awaiting_reply_ || urc) { // outside any request's window, or a URC: never part of a reply
+                ++stats_.unsolicited;
+                one.assign(1, std::move(f));
+                recorder_.record(one, session_.link().name(), unsolicited);
+                continue;
+            }
+            bool done = take(f);
+            one.assign(1, std::move(f));
+            recorder_.record(one, session_.link().name(), reply_fields_);
+            if (done) {
+                complete();
+                end_reply();
+            } else if (reply_gap_us_ > 0) { // the reply ends at a silence this long
+                if (gap_timer_ >= 0) loop_.cancel(gap_timer_);
+                gap_timer_ = loop_.at(mono_us() + reply_gap_us_, [this] {
+                    gap_timer_ = -1;
+                    if (until_ && !reply_until_seen_) return; // --until decides; the timeout bounds it
+                    complete();
+                    end_reply();
+                });
+            }
         }
-        recorder_.record(frames, session_.link().name());
-        if (!awaiting_reply_) loop_.at(0, [this] { pump(); });
+        frames.clear();
     }
 
     void finish() {
@@ -212,6 +414,17 @@ class Sender {
     size_t frame_start_ = 0;  // where the frame being written starts in out_
     bool awaiting_reply_ = false;
     int reply_timer_ = -1;
+    int64_t reply_gap_us_;
+    std::optional<std::regex> until_;
+    bool whole_adu_;              // Modbus: one frame is the whole reply
+    bool at_;                     // AT: a final result code ends the reply
+    std::deque<Request> waiting_; // the requests of the frames queued in out_
+    Request current_;
+    std::vector<ExtraField> reply_fields_;
+    uint64_t reply_frames_ = 0;
+    bool reply_until_seen_ = false, reply_expect_seen_ = false;
+    std::string reply_last_, reply_got_, reply_problem_; // reply_got_: the frames as a message shows them
+    int gap_timer_ = -1;
     int tick_timer_ = -1;
     int64_t next_send_us_ = 0;
     bool finishing_ = false;
@@ -235,6 +448,23 @@ Expected<Exit> run_send(const SendArgs& a) {
     auto rt = parse_duration(a.reply_timeout);
     if (!rt) return std::unexpected(rt.error());
     reply_timeout_us = rt->count();
+    int64_t reply_gap_us = 0;
+    if (!a.reply_gap.empty()) {
+        auto d = parse_duration(a.reply_gap);
+        if (!d) return std::unexpected(d.error());
+        reply_gap_us = d->count();
+        if (!a.reply) return fail(Exit::usage, "--reply-gap needs --reply");
+    }
+    // With --reply, --until ends each reply (the run goes on to the next request); without, it
+    // ends the run at the first frame back that matches.
+    std::optional<std::regex> until;
+    if (a.reply && !a.limits.until.empty()) {
+        try {
+            until.emplace(a.limits.until, std::regex::ECMAScript);
+        } catch (const std::regex_error& e) {
+            return fail(Exit::usage, fmt::format("bad --until regex '{}': {}", a.limits.until, e.what()));
+        }
+    }
     bool stream = uri->scheme == "file" || uri->scheme == "stdio"; // written, never read back
     auto link = open_link(*uri, stream ? LinkRole::write : LinkRole::both);
     if (!link) return std::unexpected(link.error());
@@ -243,11 +473,13 @@ Expected<Exit> run_send(const SendArgs& a) {
     RunStats stats;
     cli::LimitArgs reply_limits = a.limits;
     reply_limits.count = 0; // --count counts frames sent, not replies
+    if (a.reply) reply_limits.until.clear();
     FrameRecorder reply_recorder(loop, stats, a.output, reply_limits, a.common.strict);
     if (auto st = reply_recorder.init(); !st) return std::unexpected(st.error());
     LinkSession session(loop, std::move(*link), !a.link.no_reconnect, stats, !stream);
     if (auto st = session.start(); !st) return std::unexpected(st.error());
-    Sender sender(a, loop, session, stats, reply_recorder, *framing, interval_us, reply_timeout_us);
+    Sender sender(a, loop, session, stats, reply_recorder, *framing, interval_us, reply_timeout_us,
+                  reply_gap_us, std::move(until));
     sender.start();
     reply_recorder.arm_timeout();
 
@@ -262,6 +494,9 @@ Expected<Exit> run_send(const SendArgs& a) {
                                 stats.frames_out));
     if (code == Exit::bad_data)
         return fail(code, sender.failure.empty() ? reply_recorder.failure() : sender.failure);
+    if (code == Exit::ok && sender.judged != Exit::ok)
+        return fail(sender.judged, fmt::format("{} of {} request(s) failed (each named above)",
+                                               sender.failed_requests, sender.requests));
     return code;
 }
 

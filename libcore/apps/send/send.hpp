@@ -11,6 +11,7 @@ struct SendArgs {
     std::string interval;
     bool reply = false;
     std::string reply_timeout = "1s";
+    std::string reply_gap; // a reply ends after this much silence (empty: at its first frame)
     cli::FramingArgs framing;
     cli::OutputArgs output;
     cli::LimitArgs limits; // count: frames to send
