@@ -23,8 +23,8 @@ complete -c iot-pub -l will-payload -d 'The will message' -x
 complete -c iot-pub -l will-qos -d 'QoS of the will' -xa '0 1 2'
 complete -c iot-pub -l will-retain -d 'Retain the will message'
 complete -c iot-pub -s t -l topic -d 'Topic, or a template over record fields: plant/{dev}/{ch} (default: BROKER\'s topic, else each record\'s topic field)' -x
-complete -c iot-pub -s q -l qos -d 'QoS (default 0, or BROKER\'s ?qos=); a record\'s qos wins' -xa '0 1 2'
-complete -c iot-pub -s r -l retain -d 'Retain the messages; a record\'s retain wins'
+complete -c iot-pub -s q -l qos -d 'QoS, over a record\'s qos field (without it or ?qos=: the record\'s qos, else 0)' -xa '0 1 2'
+complete -c iot-pub -s r -l retain -d 'Retain the messages, whatever a record\'s retain field says (without it: the record\'s retain, else not retained)'
 complete -c iot-pub -l whole -d 'Publish each whole record line, not its payload'
 complete -c iot-pub -l max-inflight -d 'QoS 1/2 messages awaiting acknowledgement at once (the broker\'s Receive Maximum caps it). Unless this is given, at most 20 of them are QoS 2: mosquitto 2.0 drops QoS 2 messages beyond its max_inflight_messages, 20 by default' -x
 complete -c iot-pub -l buffer -d 'Messages held while the broker is away; then stdin waits' -x
@@ -46,6 +46,7 @@ complete -c iot-pub -l format -d 'Output: jsonl (records), human (time, source, 
 complete -c iot-pub -l ts -d 'Timestamps in the human view' -xa 'iso epoch epoch-ms epoch-us rel delta'
 complete -c iot-pub -l payload -d 'Payload key for received bytes: auto is text when printable UTF-8, else hex' -xa 'auto text json hex b64'
 complete -c iot-pub -l color -d 'Colour in the human view (NO_COLOR and TERM=dumb turn auto off)' -xa 'auto always never'
+complete -c iot-pub -l set -d 'Add the field KEY=VALUE to every record printed (repeatable): --set dev=pump1 feeds topic templates downstream; VALUE is JSON when it reads as JSON (3, true, "007"), else a string' -x
 complete -c iot-pub -s C -l count -d 'Stop with exit 0 after N records read' -x
 complete -c iot-pub -s W -l timeout -d 'Stop with exit 124 when DUR (250ms, 5s, 2m) passes before --count or --until is met' -x
 complete -c iot-pub -l until -d 'Stop with exit 0 at the first frame whose payload matches REGEX' -x

@@ -32,6 +32,7 @@ complete -c iot-sub -l format -d 'Output: jsonl (records), human (time, source, 
 complete -c iot-sub -l ts -d 'Timestamps in the human view' -xa 'iso epoch epoch-ms epoch-us rel delta'
 complete -c iot-sub -l payload -d 'Payload key for received bytes: auto is text when printable UTF-8, else hex' -xa 'auto text json hex b64'
 complete -c iot-sub -l color -d 'Colour in the human view (NO_COLOR and TERM=dumb turn auto off)' -xa 'auto always never'
+complete -c iot-sub -l set -d 'Add the field KEY=VALUE to every record printed (repeatable): --set dev=pump1 feeds topic templates downstream; VALUE is JSON when it reads as JSON (3, true, "007"), else a string' -x
 complete -c iot-sub -s C -l count -d 'Stop with exit 0 after N messages printed' -x
 complete -c iot-sub -s W -l timeout -d 'Stop with exit 124 when DUR (250ms, 5s, 2m) passes before --count or --until is met' -x
 complete -c iot-sub -l until -d 'Stop with exit 0 at the first frame whose payload matches REGEX' -x

@@ -9,6 +9,7 @@ complete -c m2m-listen -l format -d 'Output: jsonl (records), human (time, sourc
 complete -c m2m-listen -l ts -d 'Timestamps in the human view' -xa 'iso epoch epoch-ms epoch-us rel delta'
 complete -c m2m-listen -l payload -d 'Payload key for received bytes: auto is text when printable UTF-8, else hex' -xa 'auto text json hex b64'
 complete -c m2m-listen -l color -d 'Colour in the human view (NO_COLOR and TERM=dumb turn auto off)' -xa 'auto always never'
+complete -c m2m-listen -l set -d 'Add the field KEY=VALUE to every record printed (repeatable): --set dev=pump1 feeds topic templates downstream; VALUE is JSON when it reads as JSON (3, true, "007"), else a string' -x
 complete -c m2m-listen -s C -l count -d 'Stop with exit 0 after N frames' -x
 complete -c m2m-listen -s W -l timeout -d 'Stop with exit 124 when DUR (250ms, 5s, 2m) passes before --count or --until is met' -x
 complete -c m2m-listen -l until -d 'Stop with exit 0 at the first frame whose payload matches REGEX' -x

@@ -14,6 +14,7 @@ complete -c m2m-send -l format -d 'Output: jsonl (records), human (time, source,
 complete -c m2m-send -l ts -d 'Timestamps in the human view' -xa 'iso epoch epoch-ms epoch-us rel delta'
 complete -c m2m-send -l payload -d 'Payload key for received bytes: auto is text when printable UTF-8, else hex' -xa 'auto text json hex b64'
 complete -c m2m-send -l color -d 'Colour in the human view (NO_COLOR and TERM=dumb turn auto off)' -xa 'auto always never'
+complete -c m2m-send -l set -d 'Add the field KEY=VALUE to every record printed (repeatable): --set dev=pump1 feeds topic templates downstream; VALUE is JSON when it reads as JSON (3, true, "007"), else a string' -x
 complete -c m2m-send -s C -l count -d 'Stop with exit 0 after N frames sent' -x
 complete -c m2m-send -s W -l timeout -d 'Stop with exit 124 when DUR (250ms, 5s, 2m) passes before --count or --until is met' -x
 complete -c m2m-send -l until -d 'Stop with exit 0 at the first frame whose payload matches REGEX' -x

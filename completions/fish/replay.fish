@@ -14,8 +14,8 @@ complete -c replay -l serve -d 'Serve CAPTURE on LINK as a simulated device (rep
 complete -c replay -s F -l framing -d 'How bytes become frames: at, cobs, cr, crlf, fixed:N, idle:MS, len:u8|u16be|u16le|u32be|u32le, line, modbus-rtu, modbus-tcp, nmea, raw, slip' -xa 'at cobs cr crlf fixed: idle: len:u8 len:u16be len:u16le len:u32be len:u32le line modbus-rtu modbus-tcp nmea raw slip'
 complete -c replay -l max-frame -d 'Longest frame in bytes; longer ones are cut there, marked and counted' -x
 complete -c replay -s t -l topic -d 'Topic, or a template over record fields: plant/{dev}/{ch} (default: TARGET\'s topic, else each record\'s topic field)' -x
-complete -c replay -s q -l qos -d 'QoS (default 0, or TARGET\'s ?qos=); a record\'s qos wins' -xa '0 1 2'
-complete -c replay -l retain -d 'Retain the messages; a record\'s retain wins'
+complete -c replay -s q -l qos -d 'QoS, over a record\'s qos field (without it or ?qos=: the record\'s qos, else 0)' -xa '0 1 2'
+complete -c replay -l retain -d 'Retain the messages, whatever a record\'s retain field says (without it: the record\'s retain, else not retained)'
 complete -c replay -l whole -d 'Publish each whole record line, not its payload'
 complete -c replay -l max-inflight -d 'QoS 1/2 messages awaiting acknowledgement at once (the broker\'s Receive Maximum caps it). Unless this is given, at most 20 of them are QoS 2: mosquitto 2.0 drops QoS 2 messages beyond its max_inflight_messages, 20 by default' -x
 complete -c replay -l buffer -d 'Records held while the broker is away or slow; then the replay waits' -x

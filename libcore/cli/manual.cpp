@@ -139,7 +139,9 @@ the middle of a reply.
 \fB\-\-count N\fR, \fB\-\-timeout DUR\fR and \fB\-\-until REGEX\fR make any reader a CI
 assertion. Durations read as 250ms, 5s, 2m. Every option can come from \fB\-\-config FILE\fR
 (one "long\-option = value" per line) and from M2MKIT_* environment variables; the command line
-wins, then the environment, then the file. Logs and status go to stderr, data to stdout.
+wins, then the environment, then the file. Where a record carries the same setting (qos, retain,
+a field named by \fB\-\-set\fR), what the user gave wins over the record's field, and the record's
+field wins over the defaults only. Logs and status go to stderr, data to stdout.
 .SH EXIT STATUS
 )";
     for (auto& [code, what] : exit_status_table()) {

@@ -117,6 +117,12 @@ void add_output_options(CLI::App& app, OutputArgs& a) {
             ->capture_default_str()
             ->group("Output"),
         {"auto", "always", "never"});
+    app.add_option(
+           "--set", a.set,
+           "Add the field KEY=VALUE to every record printed (repeatable): --set dev=pump1 feeds topic "
+           "templates downstream; VALUE is JSON when it reads as JSON (3, true, \"007\"), else a string")
+        ->option_text("KEY=VALUE")
+        ->group("Output");
 }
 
 void add_limit_options(CLI::App& app, LimitArgs& a, const std::string& count_what) {

@@ -31,6 +31,7 @@ struct OutputArgs {
     std::string ts = "iso";
     std::string payload = "auto";
     std::string color = "auto";
+    std::vector<std::string> set; // --set KEY=VALUE: constant fields added to each record
 };
 
 struct LimitArgs {

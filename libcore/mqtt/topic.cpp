@@ -72,7 +72,9 @@ Expected<std::string> field_text(const Record& r, const std::string& name) {
         return fail(Exit::bad_data, fmt::format("topic field '{}' is not a string, number or boolean", name));
     }
     return fail(Exit::bad_data,
-                fmt::format("the topic template needs field '{}', which the record lacks", name));
+                fmt::format("the topic template needs field '{}', which the record lacks (add it upstream "
+                            "with --set {}=VALUE, as in m2m-listen ... --set {}=pump1)",
+                            name, name, name));
 }
 
 Status check_topic(const std::string& t) {

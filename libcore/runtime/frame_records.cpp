@@ -2,6 +2,7 @@
 #include "util/clock.hpp"
 #include "util/duration.hpp"
 #include "util/log.hpp"
+#include <simdjson.h>
 #include <unistd.h>
 
 namespace m2m {
@@ -29,6 +30,28 @@ Status FrameRecorder::init() {
              : p == "hex"  ? PayloadStyle::hex
              : p == "b64"  ? PayloadStyle::b64
                            : PayloadStyle::auto_;
+    for (auto& kv : out_args_.set) {
+        auto eq = kv.find('=');
+        if (eq == std::string::npos || eq == 0)
+            return fail(Exit::usage, fmt::format("--set '{}': expected KEY=VALUE, like dev=pump1", kv));
+        std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
+        static const char* core[] = {"ts",    "src",  "dir",  "seq", "topic", "qos", "retain",
+                                     "props", "text", "json", "hex", "b64",   "err"};
+        for (auto* c : core)
+            if (key == c)
+                return fail(Exit::usage,
+                            fmt::format("--set '{}': '{}' is a field m2mkit itself writes; pick another name",
+                                        kv, key));
+        std::string raw;
+        simdjson::dom::parser p;
+        simdjson::dom::element e;
+        if (!value.empty() && !p.parse(value).get(e) && !e.is_array() && !e.is_object())
+            raw = simdjson::minify(e);
+        else
+            append_json_string(raw, value);
+        std::erase_if(set_, [&](const ExtraField& f) { return f.key == key; }); // the last one given wins
+        set_.push_back({key, raw});
+    }
     if (!limits_.until.empty()) {
         try {
             until_.emplace(limits_.until, std::regex::ECMAScript | std::regex::optimize);
@@ -65,6 +88,10 @@ void FrameRecorder::record(std::vector<Frame>& frames, const std::string& src,
 
 void FrameRecorder::emit(Record& r, int64_t now) {
     r.seq = ++seq_;
+    for (auto& f : set_) { // a flag the user typed wins over a field of the same name
+        std::erase_if(r.extra, [&](const ExtraField& x) { return x.key == f.key; });
+        r.extra.push_back(f);
+    }
     bool matched = until_ && std::regex_search(r.payload, *until_);
     printer_.print(r, now);
     ++stats_.records_out;

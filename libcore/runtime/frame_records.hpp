@@ -55,6 +55,7 @@ class FrameRecorder {
     int64_t timeout_us_ = 0;
     uint64_t seq_ = 0;
     uint64_t drops_seen_ = 0;
+    std::vector<ExtraField> set_; // --set: added to every record, over a field of the same name
     std::string failure_;
 };
 

@@ -473,3 +473,52 @@ def test_iot_sub_max_message_skips_counts_and_still_acknowledges(broker, procs, 
     r = run("iot-sub", broker.url, "-t", "big/#", "-q", "1", "-i", "maxmsg", "-c", "-C", "1", "-W", "10s")
     assert r.returncode == 0, r.stderr.decode()
     assert [x["topic"] for x in records(r.stdout)] == ["big/three"]
+
+
+def test_set_adds_the_field_a_topic_template_needs(broker, procs, tmp_path):
+    """The README's gateway line: m2m-listen ... --set dev=pump1 | iot-pub .../plant/{dev} publishes
+    to plant/pump1 (it published nothing: 'the topic template needs field dev')."""
+    sub = subscriber(procs, broker.url, "-t", "plant/#", "-q", "1", "-C", "2", "-W", "20s")
+    dev_out = tmp_path / "device.txt"
+    dev_out.write_text("T=21.4\nT=21.5\n")
+    listen = subprocess.Popen([tool("m2m-listen"), f"file:{dev_out}", "--set", "dev=pump1", "--set", "line=3"],
+                              stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    pub = subprocess.run([tool("iot-pub"), f"{broker.url}/plant/{{dev}}", "-q", "1", "--whole"],
+                         stdin=listen.stdout, capture_output=True, timeout=30)
+    listen.stdout.close()
+    assert listen.wait(timeout=30) == 0
+    assert pub.returncode == 0, pub.stderr.decode()
+    code, out, err = sub.finish()
+    assert code == 0, err.decode()
+    got = records(out)
+    assert [g["topic"] for g in got] == ["plant/pump1", "plant/pump1"]
+    inner = [g["json"] for g in got]  # --whole: each message is the record, with the fields --set added
+    assert [(i["text"], i["dev"], i["line"]) for i in inner] == [("T=21.4", "pump1", 3), ("T=21.5", "pump1", 3)]
+    # without it, the error says how to supply the field
+    r = run("iot-pub", f"{broker.url}/plant/{{dev}}", input='{"text":"x"}\n')
+    assert "add it upstream with --set dev=VALUE" in r.stderr.decode()
+
+
+def test_flags_the_user_typed_win_over_the_records_fields(broker, procs):
+    """iot-sub -t 'src/#' | iot-pub -t 'mirror/{topic}' -q 1 -r published at QoS 0, not retained:
+    the incoming records' qos and retain overrode the typed flags. Now the flags win."""
+    mirror = subprocess.Popen([tool("iot-sub"), broker.url, "-t", "src/#", "-C", "2", "-W", "20s", "-v"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    line = b""
+    while b"subscribed to" not in line:  # its subscription is in place
+        line = mirror.stderr.readline()
+        assert line, "iot-sub ended before subscribing"
+    pub = subprocess.Popen([tool("iot-pub"), broker.url, "-t", "mirror/{topic}", "-q", "1", "-r", "--stats"],
+                           stdin=mirror.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    mirror.stdout.close()
+    for i in range(2):
+        assert run("iot-pub", broker.url, "-t", f"src/{i}", "-m", f"m{i}", "-q", "0").returncode == 0
+    assert mirror.wait(timeout=30) == 0
+    _, err = pub.communicate(timeout=30)
+    assert pub.returncode == 0, err.decode()
+    assert stats_of(err)["acked"] == 2  # QoS 1: acknowledged
+    # a subscriber that comes later gets both as retained messages, at QoS 1
+    r = run("iot-sub", broker.url, "-t", "mirror/#", "-q", "2", "-C", "2", "-W", "20s")
+    assert r.returncode == 0, r.stderr.decode()
+    got = sorted((g["topic"], g["text"], g.get("qos"), g.get("retain")) for g in records(r.stdout))
+    assert got == [("mirror/src/0", "m0", 1, True), ("mirror/src/1", "m1", 1, True)]

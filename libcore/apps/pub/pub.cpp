@@ -25,6 +25,7 @@ namespace {
 
 class Publisher {
   public:
+    bool qos_given = false, retain_given = false; // typed by the user: a record's field does not override
     Publisher(const PubArgs& a, EventLoop& loop, MqttSession& session, RunStats& stats,
               FrameRecorder& recorder, std::optional<TopicTemplate> tmpl, int qos, bool retain,
               PubProps flag_props)
@@ -166,12 +167,14 @@ class Publisher {
                     return bad(m.line, "no payload: a record needs one of text, json, hex, b64");
                 m.payload.assign(rec_.payload_view(scratch_));
             }
-            if (rec_.qos) {
+            // One rule: what the user typed (-q, ?qos=, -r; or set by config/environment) wins over
+            // the record's field; the record's field wins over the defaults only.
+            if (rec_.qos && !qos_given) {
                 if (*rec_.qos < 0 || *rec_.qos > 2)
                     return bad(m.line, fmt::format("qos {} is not 0, 1 or 2", *rec_.qos));
                 m.qos = *rec_.qos;
             }
-            if (rec_.retain) m.retain = *rec_.retain;
+            if (rec_.retain && !retain_given) m.retain = *rec_.retain;
             m.has_props = !flag_props_.empty();
             m.props = flag_props_;
             if (!rec_.props_raw.empty()) {
@@ -281,6 +284,7 @@ struct PubSetup {
     MqttConfig cfg;
     int qos = 0;
     bool retain = false;
+    bool qos_given = false, retain_given = false;
     std::optional<TopicTemplate> tmpl;
     PubProps props;
     int singles = 0;
@@ -368,6 +372,8 @@ Expected<PubSetup> setup_pub(const PubArgs& a, const std::string& tool) {
     su.cfg = std::move(*cfg);
     su.qos = qos;
     su.retain = retain;
+    su.qos_given = a.qos >= 0 || !uri.get("qos").empty();
+    su.retain_given = retain;
     su.tmpl = std::move(tmpl);
     su.props = std::move(props);
     su.singles = singles;
@@ -384,6 +390,8 @@ class BrokerSink : public LineSink {
           session_(loop, su_.cfg, !a_.mqtt.no_reconnect, stats),
           pub_(a_, loop, session_, stats, recorder_, std::move(su_.tmpl), su_.qos, su_.retain,
                std::move(su_.props)) {
+        pub_.qos_given = su_.qos_given;
+        pub_.retain_given = su_.retain_given;
         pub_.feed_mode();
         pub_.on_room = [this] {
             if (on_room) on_room();
@@ -430,6 +438,8 @@ Expected<Exit> run_pub(const PubArgs& a) {
     MqttSession session(loop, cfg, !a.mqtt.no_reconnect, stats);
     Publisher pub(a, loop, session, stats, recorder, std::move(su->tmpl), su->qos, su->retain,
                   std::move(su->props));
+    pub.qos_given = su->qos_given;
+    pub.retain_given = su->retain_given;
     if (a.rr) {
         pub.rr_topic = !a.response_topic.empty() ? a.response_topic : "m2mkit/rr/" + cfg.client_id;
         pub.rr_prefix = cfg.client_id;

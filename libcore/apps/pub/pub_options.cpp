@@ -11,11 +11,14 @@ void add_publish_options(CLI::App& app, PubArgs& a, const PublishOptionsFor& f) 
                        "'s topic, else each record's topic field)")
         ->group(f.messages_group);
     cli::choices(
-        app.add_option("-q,--qos", a.qos, "QoS (default 0, or " + ep + "'s ?qos=); a record's qos wins"),
+        app.add_option("-q,--qos", a.qos,
+                       "QoS, over a record's qos field (without it or ?qos=: the record's qos, else 0)"),
         {"0", "1", "2"})
         ->group(f.messages_group);
-    app.add_flag(f.short_retain ? "-r,--retain" : "--retain", a.retain,
-                 "Retain the messages; a record's retain wins")
+    app.add_flag(
+           f.short_retain ? "-r,--retain" : "--retain", a.retain,
+           "Retain the messages, whatever a record's retain field says (without it: the record's retain, "
+           "else not retained)")
         ->group(f.messages_group);
     app.add_flag("--whole", a.whole, "Publish each whole record line, not its payload")
         ->group(f.messages_group);
