@@ -121,6 +121,7 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->group(s);
     m2m::cli::add_framing_options(app, args.framing);
+    m2m::cli::add_no_lock_option(app);
     m2m::cli::add_common_options(app, args.common);
     return m2m::cli::run_tool(app, doc, args.common, argc, argv, [&] { return m2m::run_bridge(args); });
 }

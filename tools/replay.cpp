@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
                  "Serve CAPTURE on LINK as a simulated device (replay --serve CAPTURE LINK)")
         ->group("Simulated device");
     m2m::cli::add_framing_options(app, args.framing);
+    m2m::cli::add_no_lock_option(app);
     const char* b = "Broker target (mqtt://, mqtts://)";
     m2m::add_publish_options(
         app, pub,

@@ -42,6 +42,7 @@ complete -c bridge -l persist-sync -d 'When the journal is flushed to disk: batc
 complete -c bridge -l max-inflight -d 'QoS 1/2 messages awaiting acknowledgement at once' -x
 complete -c bridge -s F -l framing -d 'How bytes become frames: at, cobs, cr, crlf, fixed:N, idle:MS, len:u8|u16be|u16le|u32be|u32le, line, modbus-rtu, modbus-tcp, nmea, raw, slip' -xa 'at cobs cr crlf fixed: idle: len:u8 len:u16be len:u16le len:u32be len:u32le line modbus-rtu modbus-tcp nmea raw slip'
 complete -c bridge -l max-frame -d 'Longest frame in bytes; longer ones are cut there, marked and counted' -x
+complete -c bridge -l no-lock -d 'Share a serial device with other programs (by default it is locked, as tio does: a second opener gets exit 4 naming the holder)'
 complete -c bridge -l config -d 'Read options from FILE: one \'long-option = value\' per line (TOML or INI)' -r -F
 complete -c bridge -s v -l verbose -d 'More detail on stderr (repeat for more)'
 complete -c bridge -l stats -d 'At exit, print counters (frames, bytes, drops by cause, reconnects) as one JSON object on stderr'

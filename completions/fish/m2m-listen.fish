@@ -2,6 +2,7 @@
 complete -c m2m-listen -a '- serial: pty: tcp:// tcp-listen:// udp:// udp-listen:// file:'
 complete -c m2m-listen -s h -l help -d 'Print this help message and exit'
 complete -c m2m-listen -l no-reconnect -d 'Exit 1 when the link is lost instead of reopening it'
+complete -c m2m-listen -l no-lock -d 'Share a serial device with other programs (by default it is locked, as tio does: a second opener gets exit 4 naming the holder)'
 complete -c m2m-listen -s l -l list -d 'List serial ports (by-id path, VID:PID, serial number, manufacturer, product) and exit'
 complete -c m2m-listen -s F -l framing -d 'How bytes become frames: at, cobs, cr, crlf, fixed:N, idle:MS, len:u8|u16be|u16le|u32be|u32le, line, modbus-rtu, modbus-tcp, nmea, raw, slip' -xa 'at cobs cr crlf fixed: idle: len:u8 len:u16be len:u16le len:u32be len:u32le line modbus-rtu modbus-tcp nmea raw slip'
 complete -c m2m-listen -l max-frame -d 'Longest frame in bytes; longer ones are cut there, marked and counted' -x

@@ -2,6 +2,7 @@
 complete -c m2m-send -a '- serial: pty: tcp:// tcp-listen:// udp:// udp-listen:// file:'
 complete -c m2m-send -s h -l help -d 'Print this help message and exit'
 complete -c m2m-send -l no-reconnect -d 'Exit 1 when the link is lost instead of reopening it'
+complete -c m2m-send -l no-lock -d 'Share a serial device with other programs (by default it is locked, as tio does: a second opener gets exit 4 naming the holder)'
 complete -c m2m-send -s r -l raw -d 'Each stdin line is a payload as it is, not a record'
 complete -c m2m-send -l max-line -d 'Longest input line in bytes; longer ones are reported and skipped' -x
 complete -c m2m-send -s i -l interval -d 'Wait DUR between frames (250ms, 1s)' -x

@@ -13,6 +13,7 @@ complete -c replay -l max-line -d 'Longest recording line in bytes; longer ones 
 complete -c replay -l serve -d 'Serve CAPTURE on LINK as a simulated device (replay --serve CAPTURE LINK)'
 complete -c replay -s F -l framing -d 'How bytes become frames: at, cobs, cr, crlf, fixed:N, idle:MS, len:u8|u16be|u16le|u32be|u32le, line, modbus-rtu, modbus-tcp, nmea, raw, slip' -xa 'at cobs cr crlf fixed: idle: len:u8 len:u16be len:u16le len:u32be len:u32le line modbus-rtu modbus-tcp nmea raw slip'
 complete -c replay -l max-frame -d 'Longest frame in bytes; longer ones are cut there, marked and counted' -x
+complete -c replay -l no-lock -d 'Share a serial device with other programs (by default it is locked, as tio does: a second opener gets exit 4 naming the holder)'
 complete -c replay -s t -l topic -d 'Topic, or a template over record fields: plant/{dev}/{ch} (default: TARGET\'s topic, else each record\'s topic field)' -x
 complete -c replay -s q -l qos -d 'QoS, over a record\'s qos field (without it or ?qos=: the record\'s qos, else 0)' -xa '0 1 2'
 complete -c replay -l retain -d 'Retain the messages, whatever a record\'s retain field says (without it: the record\'s retain, else not retained)'

@@ -61,7 +61,9 @@ and goes on; with \fB\-\-strict\fR it stops with exit status 3.
 .B serial:/dev/ttyUSB0?baud=115200&mode=8N1&flow=none&dtr=on&rts=off
 A serial port. mode is data bits (5\-8), parity (N, E, O, M, S) and stop bits (1, 2); flow is
 none, rtscts, xonxoff or dtrdsr. Real ports are opened with libserialport, pseudo\-terminals and
-whatever libserialport refuses with termios. A bare absolute path means serial:PATH.
+whatever libserialport refuses with termios. A bare absolute path means serial:PATH. The device
+is locked while a tool has it (flock, as tio and picocom do, and TIOCEXCL): a second opener gets
+exit 4 naming the holder's PID and program; \fB\-\-no\-lock\fR shares it on purpose.
 .TP
 .B serial:?serial\-number=A1B2C3\fR, \fBserial:?vid=0403&pid=6001
 The USB serial adapter with that identity (see \fBm2m\-listen \-\-list\fR).

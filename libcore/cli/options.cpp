@@ -1,5 +1,6 @@
 #include "cli/options.hpp"
 #include "framing/framing.hpp"
+#include "links/serial.hpp"
 #include <algorithm>
 #include <cstdlib>
 #include <fmt/format.h>
@@ -73,6 +74,15 @@ void add_link_options(CLI::App& app, LinkArgs& a, const std::string& role, bool 
                                     "udp://HOST:PORT, udp-listen://:PORT, file:PATH or -");
     completes(required ? link->required() : link, "link");
     app.add_flag("--no-reconnect", a.no_reconnect, "Exit 1 when the link is lost instead of reopening it")
+        ->group("Link");
+    add_no_lock_option(app);
+}
+
+void add_no_lock_option(CLI::App& app) {
+    app.add_flag_callback(
+           "--no-lock", [] { set_device_locking(false); },
+           "Share a serial device with other programs (by default it is locked, as tio does: a second "
+           "opener gets exit 4 naming the holder)")
         ->group("Link");
 }
 

@@ -43,6 +43,8 @@ struct LimitArgs {
 void add_common_options(CLI::App& app, CommonArgs& a);
 /// The LINK argument (what the tool does with it in `role`) and --no-reconnect.
 void add_link_options(CLI::App& app, LinkArgs& a, const std::string& role, bool required);
+/// --no-lock: share serial devices (for the tools that open links without add_link_options).
+void add_no_lock_option(CLI::App& app);
 void add_framing_options(CLI::App& app, FramingArgs& a);
 void add_output_options(CLI::App& app, OutputArgs& a);
 void add_limit_options(CLI::App& app, LimitArgs& a, const std::string& count_what);

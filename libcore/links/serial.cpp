@@ -8,8 +8,13 @@
 #include <charconv>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <fstream>
 #include <libserialport.h>
+#include <sstream>
+#include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -154,6 +159,52 @@ Status configure_termios(int fd, const SerialSettings& s) {
 
 namespace {
 
+bool locking = true;
+
+/// The PID holding a flock on the file `fd` is open on, from /proc/locks ("1: FLOCK ADVISORY WRITE
+/// PID MAJ:MIN:INODE ..."); 0 when it cannot be told.
+long lock_holder(int fd) {
+    struct stat st {};
+    if (fstat(fd, &st) != 0) return 0;
+    std::string want = fmt::format("{:02x}:{:02x}:{}", major(st.st_dev), minor(st.st_dev), st.st_ino);
+    std::ifstream locks("/proc/locks");
+    std::string line;
+    while (std::getline(locks, line)) {
+        std::istringstream in(line);
+        std::string n, kind, adv, mode, pid, id;
+        if (line.find("->") != std::string::npos) continue; // a waiter, not a holder
+        if (!(in >> n >> kind >> adv >> mode >> pid >> id) || kind != "FLOCK" || id != want) continue;
+        return std::strtol(pid.c_str(), nullptr, 10);
+    }
+    return 0;
+}
+
+} // namespace
+
+void set_device_locking(bool on) {
+    locking = on;
+}
+
+Status lock_device(int fd, const std::string& name) {
+    if (!locking) return {};
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        ioctl(fd, TIOCEXCL); // other opens fail too (where the driver allows; root passes)
+        return {};
+    }
+    if (errno != EWOULDBLOCK) return {}; // a file system without locks: nothing to share with
+    long pid = lock_holder(fd);
+    std::string who = "another program";
+    if (pid > 0) {
+        std::ifstream comm(fmt::format("/proc/{}/comm", pid));
+        std::string prog;
+        std::getline(comm, prog);
+        who = prog.empty() ? fmt::format("PID {}", pid) : fmt::format("PID {} ({})", pid, prog);
+    }
+    return fail(Exit::unavailable, fmt::format("{} is in use by {}; --no-lock shares it", name, who));
+}
+
+namespace {
+
 /// Finds the port whose USB identity matches ?serial-number= / ?vid=&pid=.
 Expected<std::string> find_port(const Uri& uri) {
     for (auto& p : list_serial_ports()) {
@@ -180,10 +231,21 @@ class SerialLink final : public FdLink {
             if (!found) return std::unexpected(found.error());
             path = *found;
         }
-        if (open_libserialport(path)) return {};
+        if (open_libserialport(path)) {
+            if (auto st = lock_device(fd_, "serial:" + path); !st) {
+                close();
+                return st;
+            }
+            return {};
+        }
         fd_ = ::open(path.c_str(), O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
         if (fd_ < 0)
             return fail(Exit::unavailable, fmt::format("cannot open {}: {}", path, describe_errno(errno)));
+        // locked before it is configured: a second opener must not change the holder's line settings
+        if (auto st = lock_device(fd_, "serial:" + path); !st) {
+            close();
+            return st;
+        }
         if (auto st = configure_termios(fd_, settings_); !st) {
             close();
             return st;

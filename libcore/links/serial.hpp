@@ -21,6 +21,12 @@ Expected<SerialSettings> parse_serial_settings(const Uri& uri);
 Status configure_termios(int fd, const SerialSettings& s);
 
 std::unique_ptr<Link> make_serial_link(const Uri& uri, SerialSettings settings);
+
+/// Whether opening a serial device takes it for this process alone (flock, as tio and picocom
+/// do, and TIOCEXCL): a second opener gets exit 4 naming the holder. --no-lock turns it off.
+void set_device_locking(bool on);
+/// Takes the advisory lock on an open device; the error names the PID and program holding it.
+Status lock_device(int fd, const std::string& name);
 std::unique_ptr<Link> make_pty_link(const Uri& uri, SerialSettings settings);
 
 /// A serial port as `m2m-listen --list` shows it.

@@ -1,6 +1,7 @@
 """Links and modes beyond the pty: TCP, UDP, files, --reply polling, human view, --list."""
 import json
 import os
+import select
 import socket
 import subprocess
 import threading
@@ -163,3 +164,35 @@ def test_send_count_raw_lines_and_interval(tmp_path):
     r = run("m2m-send", f"file:{out}", "--raw", "--interval", "100ms", input="a\nb\nc\n")
     assert r.returncode == 0 and out.read_bytes() == b"a\nb\nc\n"
     assert time.monotonic() - t0 >= 0.2  # two pauses between three frames
+
+
+def test_a_serial_device_has_one_user_unless_no_lock(tmp_path, procs):
+    """Three m2m-listen on one device split its bytes between them; now the first takes it (flock,
+    as tio and picocom) and a second opener gets exit 4 naming the holder. --no-lock shares."""
+    master, slave = os.openpty()
+    path = os.ttyname(slave)
+    try:
+        first = procs("m2m-listen", f"serial:{path}", "--format", "raw")
+        os.write(master, b"one\n")
+        first.read_until(lambda out: out == b"one\n")  # open, configured and reading
+        r = run("m2m-listen", f"serial:{path}", "-W", "5s")
+        assert r.returncode == 4, r.stderr.decode()
+        assert f"serial:{path} is in use by PID {first.p.pid} (m2m-listen); --no-lock shares it" in r.stderr.decode()
+        r = run("m2m-send", f"serial:{path}", "--raw", input="x\n")
+        assert r.returncode == 4 and f"PID {first.p.pid}" in r.stderr.decode()
+        # --no-lock: the second opener is let in (and writes to the device)
+        r = run("m2m-send", f"serial:{path}", "--raw", "--no-lock", input="shared\n")
+        assert r.returncode == 0, r.stderr.decode()
+        got = b""
+        while b"shared\n" not in got:  # after the echo of "one" the pty made before it went raw
+            assert select.select([master], [], [], 30)[0], f"the device got only {got!r}"
+            chunk = os.read(master, 100)
+            got += chunk
+        first.p.send_signal(2)
+        assert first.p.wait(timeout=30) == 130
+        # once the holder is gone, the device is free again
+        r = run("m2m-send", f"serial:{path}", "--raw", input="free\n")
+        assert r.returncode == 0, r.stderr.decode()
+    finally:
+        os.close(master)
+        os.close(slave)
