@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
                         "file");
     merge->add_option("--json", args.json, "Write the merged summary here");
     merge->add_option("--fail-if", args.fail_if, "Exit 5 when METRIC OP VALUE holds");
+    merge->add_option("--junit", args.junit, "Write the --fail-if gates as a JUnit XML report here");
     merge->add_option("--report", args.report, "Write the merged HTML report here");
     m2m::add_mqtt_options(app, args.mqtt, "load", m2m::broker_arg);
     const char* d = "Devices";
@@ -101,6 +102,13 @@ int main(int argc, char** argv) {
     m2m::cli::completes(app.add_option("--json", args.json, "Write the summary as JSON to FILE"), "file")
         ->group(r);
     app.add_option("--fail-if", args.fail_if, "Exit 5 when METRIC OP VALUE holds (p99>50ms, loss>0)")
+        ->group(r);
+    m2m::cli::completes(
+        app.add_option("--junit", args.junit,
+                       "Write each --fail-if gate as a JUnit XML testcase to FILE (failed when "
+                       "it holds, with the measured value)"),
+        "file")
+        ->option_text("FILE")
         ->group(r);
     m2m::cli::completes(app.add_option("--report", args.report,
                                        "Write a self-contained HTML page (throughput over time, latency "

@@ -62,6 +62,14 @@ int main(int argc, char** argv) {
                    "frame; a Modbus reply is one frame; --until REGEX: at the frame it matches)")
         ->option_text("DUR")
         ->group("Reply");
+    m2m::cli::completes(
+        app.add_option("--junit", args.junit,
+                       "Write a JUnit XML report to FILE: one testcase per request (named by its "
+                       "name field, else its text), failures with what was expected and what came "
+                       "back (needs --reply)"),
+        "file")
+        ->option_text("FILE")
+        ->group("Reply");
     m2m::cli::add_framing_options(app, args.framing);
     m2m::cli::add_output_options(app, args.output);
     m2m::cli::add_limit_options(app, args.limits, "frames sent");

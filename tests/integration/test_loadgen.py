@@ -85,8 +85,16 @@ def test_fail_if_thresholds_set_the_exit_status(broker, tmp_path):
     base = ["-n", "5", "--rate", "50", "-C", "20"]
     ok = run("loadgen", broker.url, *base, "--fail-if", "loss>0", "--fail-if", "p99>10s")
     assert ok.returncode == 0, ok.stderr.decode()
-    bad = run("loadgen", broker.url, *base, "--fail-if", "p50>0us")
+    junit = tmp_path / "gates.xml"
+    bad = run("loadgen", broker.url, *base, "--fail-if", "p50>0us", "--fail-if", "loss>0", "--junit", str(junit))
     assert bad.returncode == 5 and "--fail-if: p50>0us" in bad.stderr.decode()  # 5: answered, but wrongly
+    from junitparser import Failure, JUnitXml  # each gate a testcase, as CI shows it
+    suite = list(JUnitXml.fromfile(str(junit)))[0]
+    assert (suite.tests, suite.failures) == (2, 1)
+    cases = {c.name: c for c in suite}
+    assert cases["--fail-if loss>0"].is_passed
+    failure = [r for r in cases["--fail-if p50>0us"].result if isinstance(r, Failure)][0]
+    assert failure.message.startswith("--fail-if: p50>0us")
     usage = run("loadgen", broker.url, *base, "--fail-if", "p99>>fast")
     assert usage.returncode == 2
     # a gate that cannot be read is refused before the run: no broker is even tried

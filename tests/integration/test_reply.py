@@ -101,3 +101,31 @@ def test_a_reply_gap_collects_both_bursts_on_a_plain_line_framing(tmp_path, proc
     assert code == 0, err.decode()
     texts = [(r["text"].strip(), r["reply_to"]) for r in records(out) if r["text"].strip()]
     assert texts == [("AT+BOOT", 1), ("booting", 1), ("READY", 1), ("ATE0", 2), ("OK", 2)]
+
+
+def test_junit_report_read_by_a_real_consumer(tmp_path, procs):
+    """--junit FILE: one testcase per request, named by its name field, else its text; failures
+    carry what was expected and what came back. Read back with junitparser (Debian's)."""
+    from junitparser import Failure, JUnitXml
+    report = tmp_path / "modem.xml"
+    code, _, err = dialog(tmp_path, procs, [{"text": "AT", "name": "alive"}, "ATI",
+                                            {"text": "AT+CPIN?", "name": "sim <inserted>"},
+                                            {"text": "AT+CSQ", "name": "signal", "expect": "^\\+CSQ: 99"},
+                                            "AT+QUIET"],
+                          "--reply-timeout", "500ms", "--junit", str(report))
+    assert code == 5, err
+    xml = JUnitXml.fromfile(str(report))
+    suites = list(xml)
+    assert len(suites) == 1
+    suite = suites[0]
+    assert (suite.tests, suite.failures, suite.errors) == (5, 3, 0)
+    cases = {c.name: c for c in suite}
+    assert list(cases) == ["alive", "ATI", "sim <inserted>", "signal", "AT+QUIET"]
+    assert cases["alive"].is_passed and cases["ATI"].is_passed
+    sim = [r for r in cases["sim <inserted>"].result if isinstance(r, Failure)][0]
+    assert sim.type == "wrong-answer" and sim.message == "line 3 (sim <inserted>): the modem answered '+CME ERROR: 10'"
+    sig = [r for r in cases["signal"].result if isinstance(r, Failure)][0]
+    assert "expected /^\\+CSQ: 99/, got '+CSQ: 17,99', 'OK'" in sig.message
+    quiet = [r for r in cases["AT+QUIET"].result if isinstance(r, Failure)][0]
+    assert quiet.type == "timeout" and "within 500ms" in quiet.message
+    assert all(c.time >= 0 for c in suite)

@@ -3,6 +3,7 @@
 #include "loop/event_loop.hpp"
 #include "mqttwire/tls.hpp"
 #include "mqttwire/wire.hpp"
+#include "output/junit.hpp"
 #include "records/parser.hpp"
 #include "records/record.hpp"
 #include "runtime/line_input.hpp"
@@ -335,6 +336,7 @@ Exit finish_summary(const LoadgenArgs& a, const Summary& s) {
         if (!f) log::error("cannot write --json {}", a.json);
     }
     bool failed = false;
+    std::vector<JunitCase> cases;
     for (auto& e : a.fail_if) {
         std::string why;
         auto hit = check(s, e, why);
@@ -343,7 +345,11 @@ Exit finish_summary(const LoadgenArgs& a, const Summary& s) {
             return Exit::usage;
         }
         if (*hit) log::error("--fail-if: {}", why), failed = true;
+        cases.push_back({"--fail-if " + e, 0, *hit ? "gate" : "", *hit ? "--fail-if: " + why : ""});
     }
+    if (!a.junit.empty())
+        if (auto st = write_junit(a.junit, "loadgen " + a.mqtt.broker, cases, 0); !st)
+            log::error("{}", st.error().message);
     return failed ? Exit::wrong_answer : Exit::ok; // the broker answered, but not as the gates demand
 }
 

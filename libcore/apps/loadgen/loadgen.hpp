@@ -27,6 +27,7 @@ struct LoadgenArgs {
     std::string json;   // summary file
     std::string report; // self-contained HTML page
     std::vector<std::string> fail_if;
+    std::string junit; // --junit FILE: each --fail-if gate as a JUnit testcase
     bool no_sub = false;
     std::string id_prefix = "loadgen";
     std::string drain = "5s";       // how long the subscriber waits for stragglers

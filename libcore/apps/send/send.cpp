@@ -1,4 +1,5 @@
 #include "apps/send/send.hpp"
+#include "output/junit.hpp"
 #include "records/parser.hpp"
 #include "runtime/frame_records.hpp"
 #include "runtime/line_input.hpp"
@@ -7,6 +8,9 @@
 #include "util/clock.hpp"
 #include "util/duration.hpp"
 #include "util/log.hpp"
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
 #include <deque>
 #include <optional>
 #include <poll.h>
@@ -26,6 +30,7 @@ struct Request {
     std::optional<std::regex> expect_re; // "expect": "REGEX" on a text request
     std::string expect_text;             // ... as written
     std::string expect_obj;              // "expect": {...} on a Modbus request (raw JSON)
+    std::string title;                   // a JUnit testcase's name: the name field, else the request's text
     std::string label() const {
         if (name.empty()) return fmt::format("line {}", line);
         std::string n = name.size() >= 2 && name.front() == '"' ? name.substr(1, name.size() - 2) : name;
@@ -81,6 +86,7 @@ class Sender {
     std::string failure;
     /// Requests whose reply did not come (124) or was wrong (5): the first one's code decides.
     Exit judged = Exit::ok;
+    std::vector<JunitCase> cases; // one per request, for --junit
     uint64_t requests = 0, failed_requests = 0;
 
   private:
@@ -145,6 +151,7 @@ class Sender {
         if (a_.reply) {
             q.line = input_.line_no();
             q.reply_to = std::to_string(input_.line_no());
+            q.title = fmt::format("line {}", q.line);
             if (!a_.raw) {
                 if (record_.seq) q.reply_to = std::to_string(*record_.seq);
                 for (auto& f : record_.extra) {
@@ -169,7 +176,20 @@ class Sender {
             }
         }
         if (auto st = encoder_->encode(payload, out_); !st) return bad(st.error().message);
-        if (a_.reply) decoder_->sent(payload), waiting_.push_back(std::move(q));
+        if (a_.reply) {
+            if (!q.name.empty()) {
+                simdjson::dom::parser p;
+                std::string_view n;
+                q.title = p.parse(q.name).get_string().get(n) ? q.name : std::string(n);
+            } else if (std::all_of(payload.begin(), payload.end(),
+                                   [](unsigned char c) { return c >= 0x20; })) {
+                q.title = std::string(payload.substr(0, 120));
+            } else {
+                q.title += " (hex " + to_hex(payload.substr(0, 32)) + (payload.size() > 32 ? "...)" : ")");
+            }
+            decoder_->sent(payload);
+            waiting_.push_back(std::move(q));
+        }
         ends_.push_back(out_.size());
         return true;
     }
@@ -222,6 +242,9 @@ class Sender {
 
     void await_reply() {
         awaiting_reply_ = true;
+        reply_started_us_ = mono_us();
+        case_failure_.clear();
+        case_message_.clear();
         ++requests;
         reply_frames_ = 0;
         reply_until_seen_ = reply_expect_seen_ = false;
@@ -254,6 +277,8 @@ class Sender {
     /// Records the first failure's code; every failure is named on stderr.
     void judge(Exit code, const std::string& why) {
         ++failed_requests;
+        case_failure_ = code == Exit::timeout ? "timeout" : "wrong-answer";
+        case_message_ = why;
         log::error("{}", why);
         if (judged == Exit::ok) judged = code;
     }
@@ -271,6 +296,8 @@ class Sender {
 
     void end_reply() {
         awaiting_reply_ = false;
+        cases.push_back({current_.title, static_cast<double>(mono_us() - reply_started_us_) / 1e6,
+                         case_failure_, case_message_});
         if (reply_timer_ >= 0) loop_.cancel(reply_timer_), reply_timer_ = -1;
         if (gap_timer_ >= 0) loop_.cancel(gap_timer_), gap_timer_ = -1;
         loop_.at(0, [this] { pump(); });
@@ -425,6 +452,8 @@ class Sender {
     bool reply_until_seen_ = false, reply_expect_seen_ = false;
     std::string reply_last_, reply_got_, reply_problem_; // reply_got_: the frames as a message shows them
     int gap_timer_ = -1;
+    int64_t reply_started_us_ = 0;
+    std::string case_failure_, case_message_;
     int tick_timer_ = -1;
     int64_t next_send_us_ = 0;
     bool finishing_ = false;
@@ -448,6 +477,8 @@ Expected<Exit> run_send(const SendArgs& a) {
     auto rt = parse_duration(a.reply_timeout);
     if (!rt) return std::unexpected(rt.error());
     reply_timeout_us = rt->count();
+    if (!a.junit.empty() && !a.reply)
+        return fail(Exit::usage, "--junit needs --reply (a testcase is a request and its reply)");
     int64_t reply_gap_us = 0;
     if (!a.reply_gap.empty()) {
         auto d = parse_duration(a.reply_gap);
@@ -483,8 +514,15 @@ Expected<Exit> run_send(const SendArgs& a) {
     sender.start();
     reply_recorder.arm_timeout();
 
+    int64_t started_us = mono_us();
     Exit code = loop.run();
     reply_recorder.flush();
+    if (!a.junit.empty()) {
+        if (auto st = write_junit(a.junit, "m2m-send " + a.link.uri, sender.cases,
+                                  static_cast<double>(mono_us() - started_us) / 1e6);
+            !st)
+            log::error("{}", st.error().message);
+    }
     stats.add_decoder(sender.reply_stats());
     if (a.common.stats) log::write("", "stats: " + stats.to_json());
     if (code == Exit::runtime)

@@ -12,6 +12,7 @@ struct SendArgs {
     bool reply = false;
     std::string reply_timeout = "1s";
     std::string reply_gap; // a reply ends after this much silence (empty: at its first frame)
+    std::string junit;     // --junit FILE: a JUnit XML report, one testcase per request
     cli::FramingArgs framing;
     cli::OutputArgs output;
     cli::LimitArgs limits; // count: frames to send
