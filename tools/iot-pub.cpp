@@ -11,8 +11,9 @@ int main(int argc, char** argv) {
         "iot-pub reads records (JSON Lines) on stdin and publishes each one. The topic is --topic (or the "
         "topic in BROKER), a template over the record's fields such as plant/{dev}/{ch}; without one, the "
         "record's own topic field. The message is the record's payload (json published as compact JSON, "
-        "text as UTF-8, hex and b64 decoded to bytes), or the whole line with --whole. A record's qos, "
-        "retain and props (MQTT 5 properties) override the flags for that message. -l/--raw publishes "
+        "text as UTF-8, hex and b64 decoded to bytes), or the whole line with --whole. A record's qos and "
+        "retain apply to that message unless -q (or ?qos=) or -r was given: what the user typed wins; its "
+        "props (MQTT 5 properties) are added to those of the flags. -l/--raw publishes "
         "each stdin line as it is (as mosquitto_pub -l); -m, -f and -n publish one message.\n\n"
         "QoS 1 and 2 messages are pipelined: up to --max-inflight wait for their acknowledgement at once "
         "(capped by the broker's Receive Maximum under MQTT 5), and stdin is not read further while the "
@@ -27,9 +28,10 @@ int main(int argc, char** argv) {
         "(exit 3).\n\n"
         "--rr (MQTT 5) is request/response, as mosquitto_rr: each message carries a response topic and "
         "correlation data, and iot-pub waits for the reply and prints it as a record before sending the "
-        "next.",
-        {{"m2m-listen serial:/dev/ttyUSB0 | iot-pub mqtt://localhost/plant/{dev}",
-          "Publish every frame from a serial device under plant/<dev>."},
+        "next. With --reply-timeout a request whose reply does not come in time is named on stderr, the "
+        "next one goes, and the run exits 124.",
+        {{"m2m-listen serial:/dev/ttyUSB0 --set dev=pump1 | iot-pub mqtt://localhost/plant/{dev}",
+          "Publish every frame from a serial device under plant/pump1."},
          {"seq 1000 | iot-pub -l -t test/counter -q 1", "Publish 1000 lines at QoS 1."},
          {"iot-pub -t lamp/set -m on -q 1 -r", "Publish one retained message."},
          {"iot-pub -V 5 -t svc/time --rr -m now -W 5s", "Ask a service and print its reply."}}};
@@ -71,6 +73,12 @@ int main(int argc, char** argv) {
     app.add_option("--topic-alias", args.topic_alias, "Topic alias (1..the broker's maximum)")->group(p);
     app.add_option("-D,--user-property", args.user_props, "User property KEY=VALUE (repeatable)")->group(p);
     app.add_flag("--rr", args.rr, "Request/response: wait for each message's reply and print it as a record")
+        ->group(p);
+    app.add_option(
+           "--reply-timeout", args.reply_timeout,
+           "--rr: how long each reply may take; none in time is named, the next request goes, and the "
+           "run exits 124 (default: wait, bounded by --timeout)")
+        ->option_text("DUR")
         ->group(p);
     m2m::cli::add_output_options(app, args.output);
     m2m::cli::add_limit_options(app, args.limits, "records read");

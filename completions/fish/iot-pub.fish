@@ -42,6 +42,7 @@ complete -c iot-pub -l message-expiry -d 'Message expiry interval (DUR)' -x
 complete -c iot-pub -l topic-alias -d 'Topic alias (1..the broker\'s maximum)' -x
 complete -c iot-pub -s D -l user-property -d 'User property KEY=VALUE (repeatable)' -x
 complete -c iot-pub -l rr -d 'Request/response: wait for each message\'s reply and print it as a record'
+complete -c iot-pub -l reply-timeout -d '--rr: how long each reply may take; none in time is named, the next request goes, and the run exits 124 (default: wait, bounded by --timeout)' -x
 complete -c iot-pub -l format -d 'Output: jsonl (records), human (time, source, text or hexdump), hex or raw payload lines; auto is human on a terminal, jsonl otherwise' -xa 'auto jsonl human hex raw'
 complete -c iot-pub -l ts -d 'Timestamps in the human view' -xa 'iso epoch epoch-ms epoch-us rel delta'
 complete -c iot-pub -l payload -d 'Payload key for received bytes: auto is text when printable UTF-8, else hex' -xa 'auto text json hex b64'

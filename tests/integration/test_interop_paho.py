@@ -180,3 +180,39 @@ def test_iot_sub_raw_output_is_the_bare_payloads(broker, procs):
     code, out, err = sub.finish()
     assert code == 0, err.decode()
     assert out == b"one\n\x00\xffbin\n\n"
+
+
+def test_rr_against_a_paho_responder_names_the_request_with_no_reply(broker):
+    """iot-pub --rr (as mosquitto_rr) against a Paho service that answers each request on its
+    response topic with its correlation data, except 'silent': each reply is printed, the silent
+    request is named and the next one still goes; the run exits 124 (a CI step fails)."""
+    svc = mqtt.Client(protocol=mqtt.MQTTv5)
+    ready = threading.Event()
+    svc.on_subscribe = lambda *a: ready.set()
+
+    def answer(c, _u, msg):
+        if msg.payload == b"silent":
+            return
+        props = Properties(PacketTypes.PUBLISH)
+        props.CorrelationData = msg.properties.CorrelationData
+        c.publish(msg.properties.ResponseTopic, b"re:" + msg.payload, qos=1, properties=props)
+
+    svc.on_message = answer
+    svc.connect("127.0.0.1", broker.port, keepalive=30)
+    svc.subscribe("svc/echo", qos=1)
+    svc.loop_start()
+    try:
+        assert ready.wait(10), "the Paho service did not subscribe"
+        r = run("iot-pub", broker.url, "-V", "5", "-t", "svc/echo", "--rr", "--reply-timeout", "1s", "-l",
+                "--stats", input="one\nsilent\ntwo\n")
+        err = r.stderr.decode()
+        assert r.returncode == 124, err
+        assert "line 2: no reply on m2mkit/rr/" in err and "within 1s" in err
+        assert [x["text"] for x in records(r.stdout)] == ["re:one", "re:two"]
+        st = json.loads(err[err.index("stats: ") + 7:].splitlines()[0])
+        assert (st["replies"], st["reply_timeouts"]) == (2, 1)
+        ok = run("iot-pub", broker.url, "-V", "5", "-t", "svc/echo", "--rr", "--reply-timeout", "5s", "-m", "x")
+        assert ok.returncode == 0 and records(ok.stdout)[0]["text"] == "re:x", ok.stderr.decode()
+    finally:
+        svc.loop_stop()
+        svc.disconnect()

@@ -85,6 +85,7 @@ class Publisher {
         if (!a_.rr || !awaiting_ || m.topic != rr_topic) return;
         if (std::string_view cd; wire::string_property(m.props, 0x09, cd) && cd != awaited_) return;
         awaiting_ = false;
+        if (rr_timer_ >= 0) loop_.cancel(rr_timer_), rr_timer_ = -1;
         ++stats_.replies;
         int64_t now = wall_us();
         Record r;
@@ -249,9 +250,30 @@ class Publisher {
             awaited_ = *m.props.correlation_data;
         }
         bool sent = out_.send(m);
-        if (sent && a_.rr) awaiting_ = true;
+        if (sent && a_.rr) {
+            awaiting_ = true;
+            if (rr_timeout_us > 0)
+                rr_timer_ = loop_.at(mono_us() + rr_timeout_us, [this, line = m.line] {
+                    rr_timer_ = -1;
+                    if (!awaiting_) return;
+                    awaiting_ = false; // named, judged, and the next request goes
+                    ++stats_.reply_timeouts;
+                    log::error("line {}: no reply on {} within {}", line, rr_topic, a_.reply_timeout);
+                    if (judged == Exit::ok) judged = Exit::timeout;
+                    ++failed_requests;
+                    pump();
+                });
+        }
         return sent;
     }
+
+  public:
+    int64_t rr_timeout_us = 0;
+    Exit judged = Exit::ok; // --rr: the first request that got no reply in time
+    uint64_t failed_requests = 0;
+
+  private:
+    int rr_timer_ = -1;
 
     const PubArgs& a_;
     EventLoop& loop_;
@@ -329,6 +351,7 @@ Expected<PubSetup> setup_pub(const PubArgs& a, const std::string& tool) {
                        !a.message_expiry.empty() || a.topic_alias || !a.user_props.empty();
     if ((props_given || a.rr) && cfg->version != 5)
         return fail(Exit::usage, "MQTT 5 properties and --rr need -V 5");
+    if (!a.reply_timeout.empty() && !a.rr) return fail(Exit::usage, "--reply-timeout needs --rr");
     if (!a.content_type.empty()) props.content_type = a.content_type;
     if (!a.response_topic.empty()) props.response_topic = a.response_topic;
     if (!a.correlation_data.empty()) props.correlation_data = a.correlation_data;
@@ -443,6 +466,11 @@ Expected<Exit> run_pub(const PubArgs& a) {
     if (a.rr) {
         pub.rr_topic = !a.response_topic.empty() ? a.response_topic : "m2mkit/rr/" + cfg.client_id;
         pub.rr_prefix = cfg.client_id;
+        if (!a.reply_timeout.empty()) {
+            auto d = parse_duration(a.reply_timeout);
+            if (!d) return std::unexpected(d.error());
+            pub.rr_timeout_us = d->count();
+        }
         session.on_up = [&]() -> Status {
             return session.client().subscribe({{pub.rr_topic, 1, false, false, 0}});
         };
@@ -469,6 +497,9 @@ Expected<Exit> run_pub(const PubArgs& a) {
     if (code == Exit::bad_data) return fail(code, pub.failure);
     if (code == Exit::timeout)
         log::note("timed out: {} published, {} acknowledged", stats.published, stats.acked);
+    if (code == Exit::ok && pub.judged != Exit::ok)
+        return fail(pub.judged, fmt::format("{} of {} request(s) got no reply (each named above)",
+                                            pub.failed_requests, stats.published));
     return code;
 }
 

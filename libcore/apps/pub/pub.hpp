@@ -29,6 +29,7 @@ struct PubArgs {
     int topic_alias = 0;
     std::vector<std::string> user_props; // KEY=VALUE
     bool rr = false;
+    std::string reply_timeout; // --rr: how long each reply may take (empty: until --timeout)
     cli::OutputArgs output;
     cli::LimitArgs limits;
     cli::CommonArgs common;
