@@ -140,3 +140,16 @@ def test_an_expectation_on_a_modbus_reply(meter):
             input=json.dumps(good) + "\n" + json.dumps(bad) + "\n")
     assert r.returncode == 5, r.stderr.decode()
     assert "line 2 (setpoint): expected regs [600], got [500]" in r.stderr.decode()
+
+
+def test_a_silent_unit_is_exit_124_naming_the_request(meter):
+    """A unit that is not on the bus never answers: m2m-send --reply names the request and exits
+    124 (it warned and exited 0); the request after it, to the unit that is there, still goes."""
+    lines = json.dumps({"modbus": {"unit": 7, "fc": 3, "addr": 0, "count": 1}, "name": "pump 7"}) + "\n" + \
+        json.dumps({"modbus": {"unit": 1, "fc": 3, "addr": 0, "count": 1}}) + "\n"
+    r = run("m2m-send", meter.uri, "--framing", meter.framing, "--reply", "--reply-timeout", "500ms", "--stats",
+            input=lines)
+    assert r.returncode == 124, r.stderr.decode()
+    assert "line 1 (pump 7): no reply within 500ms" in r.stderr.decode()
+    recs = records(r.stdout)
+    assert [(x["modbus"]["regs"], x["reply_to"]) for x in recs] == [([1234], 2)]
