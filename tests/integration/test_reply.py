@@ -129,3 +129,32 @@ def test_junit_report_read_by_a_real_consumer(tmp_path, procs):
     quiet = [r for r in cases["AT+QUIET"].result if isinstance(r, Failure)][0]
     assert quiet.type == "timeout" and "within 500ms" in quiet.message
     assert all(c.time >= 0 for c in suite)
+
+
+def test_a_half_frame_left_between_requests_is_never_glued_to_the_next_reply(tmp_path, procs):
+    """A device answers A, then leaves half a line ('stale', no newline). Before the next request
+    goes, that half frame is flushed as unsolicited: B's reply is 'ECHO B', not 'staleECHO B'."""
+    dev = str(tmp_path / "dev")
+    device_script = (
+        "import os,sys,tty\n"
+        "fd=os.open(sys.argv[1],os.O_RDWR|os.O_NOCTTY); tty.setraw(fd, tty.TCSANOW); buf=b''\n"
+        "while True:\n"
+        "  b=os.read(fd,100)\n"
+        "  if not b: break\n"
+        "  buf+=b\n"
+        "  while b'\\n' in buf:\n"
+        "    line,buf=buf.split(b'\\n',1)\n"
+        "    os.write(fd,b'ECHO '+line+b'\\n'+(b'stale' if line==b'A' else b''))\n")
+    send = procs("m2m-send", f"pty:{dev}", "--reply", "--reply-timeout", "5s", "--stats",
+                 stdin=as_file(tmp_path, '{"text":"A"}\n{"text":"B"}\n'))
+    send.wait_stderr("pty device at")
+    device = subprocess.Popen(["/usr/bin/python3", "-c", device_script, dev])
+    try:
+        code, out, err = send.finish()
+    finally:
+        device.kill()
+        device.wait()
+    assert code == 0, err.decode()
+    got = [(r["text"], r.get("reply_to"), r.get("unsolicited", False)) for r in records(out)]
+    assert got == [("ECHO A", 1, False), ("stale", None, True), ("ECHO B", 2, False)]
+    assert stats_of(err)["unsolicited"] == 1

@@ -187,6 +187,7 @@ class Sender {
             } else {
                 q.title += " (hex " + to_hex(payload.substr(0, 32)) + (payload.size() > 32 ? "...)" : ")");
             }
+            drain_stale();
             decoder_->sent(payload);
             waiting_.push_back(std::move(q));
         }
@@ -272,6 +273,18 @@ class Sender {
                 complete();
             end_reply();
         });
+    }
+
+    /// Before a request goes out, what the decoder holds of a frame that never completed is
+    /// flushed (printed as unsolicited, or dropped and counted as truncated where the framing cannot
+    /// show a partial frame): stale bytes are never glued to the next request's reply.
+    void drain_stale() {
+        std::vector<Frame> stale;
+        decoder_->finish(stale);
+        if (stale.empty()) return;
+        static const std::vector<ExtraField> unsolicited = {{"unsolicited", "true"}};
+        stats_.unsolicited += stale.size();
+        recorder_.record(stale, session_.link().name(), unsolicited);
     }
 
     /// Records the first failure's code; every failure is named on stderr.
