@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
         "at its first frame, or at the frame --until REGEX matches, or after --reply-gap of silence; a "
         "Modbus reply is one frame; with --framing at, a reply ends at its final result code (OK, ERROR...) "
         "or --until, and unsolicited result codes (RING, +CREG: ...) are never part of it. Frames that come "
-        "while no request waits are printed with "
+        "while no request waits, and half a frame still held when the next request goes, are printed with "
         "\"unsolicited\":true and never taken as a reply.\n\n"
         "The run is judged: exit 0 only when every request got its whole reply and every reply was right; "
         "124 when a reply did not come in time; 5 when the device answered wrongly: a Modbus exception, an "
