@@ -67,6 +67,12 @@ int main(int argc, char** argv) {
         ->group(t);
     app.add_option("--to", args.to, "End of the window (exclusive), as --from")->group(t);
     app.add_flag("--rebase", args.rebase, "Stamp each record with the time it goes out")->group(t);
+    app.add_option(
+           "--set", args.set,
+           "Add the field KEY=VALUE to every record replayed to stdout or a broker (repeatable), over a "
+           "field of the same name; VALUE is JSON when it reads as JSON, else a string")
+        ->option_text("KEY=VALUE")
+        ->group(t);
     app.add_option("--jitter", args.jitter, "Move each record by up to +-DUR")->option_text("DUR")->group(t);
     const char* i = "Input";
     app.add_flag("-r,--raw", args.raw, "Recordings are plain lines (text or CSV), not records")->group(i);

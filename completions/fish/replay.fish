@@ -6,6 +6,7 @@ complete -c replay -l loop -d 'Play the recording N times, or inf' -x
 complete -c replay -l from -d 'Start of the window: DUR from the recording\'s start, or an RFC 3339 time' -x
 complete -c replay -l to -d 'End of the window (exclusive), as --from' -x
 complete -c replay -l rebase -d 'Stamp each record with the time it goes out'
+complete -c replay -l set -d 'Add the field KEY=VALUE to every record replayed to stdout or a broker (repeatable), over a field of the same name; VALUE is JSON when it reads as JSON, else a string' -x
 complete -c replay -l jitter -d 'Move each record by up to +-DUR' -x
 complete -c replay -s r -l raw -d 'Recordings are plain lines (text or CSV), not records'
 complete -c replay -l ts-column -d 'With --raw: the 1-based CSV column holding the time' -x

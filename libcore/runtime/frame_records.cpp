@@ -17,20 +17,9 @@ void frame_to_record(Frame& f, const std::string& src, PayloadStyle style, int64
     if (!f.view.empty()) r.extra.push_back(ExtraField{std::move(f.view_key), std::move(f.view)});
 }
 
-FrameRecorder::FrameRecorder(EventLoop& loop, RunStats& stats, const cli::OutputArgs& out,
-                             const cli::LimitArgs& limits, bool strict)
-    : loop_(loop), stats_(stats), out_args_(out), limits_(limits), strict_(strict) {}
-
-Status FrameRecorder::init() {
-    printer_ = Printer(STDOUT_FILENO,
-                       resolve_printer(STDOUT_FILENO, out_args_.format, out_args_.ts, out_args_.color));
-    const auto& p = out_args_.payload;
-    style_ = p == "text"   ? PayloadStyle::text
-             : p == "json" ? PayloadStyle::json
-             : p == "hex"  ? PayloadStyle::hex
-             : p == "b64"  ? PayloadStyle::b64
-                           : PayloadStyle::auto_;
-    for (auto& kv : out_args_.set) {
+Expected<std::vector<ExtraField>> parse_set_fields(const std::vector<std::string>& args) {
+    std::vector<ExtraField> out;
+    for (auto& kv : args) {
         auto eq = kv.find('=');
         if (eq == std::string::npos || eq == 0)
             return fail(Exit::usage, fmt::format("--set '{}': expected KEY=VALUE, like dev=pump1", kv));
@@ -46,12 +35,38 @@ Status FrameRecorder::init() {
         simdjson::dom::parser p;
         simdjson::dom::element e;
         if (!value.empty() && !p.parse(value).get(e) && !e.is_array() && !e.is_object())
-            raw = simdjson::minify(e);
+            raw = value; // valid JSON as typed: 1.10 stays 1.10
         else
             append_json_string(raw, value);
-        std::erase_if(set_, [&](const ExtraField& f) { return f.key == key; }); // the last one given wins
-        set_.push_back({key, raw});
+        std::erase_if(out, [&](const ExtraField& f) { return f.key == key; }); // the last one given wins
+        out.push_back({key, raw});
     }
+    return out;
+}
+
+void apply_set_fields(const std::vector<ExtraField>& set, Record& r) {
+    for (auto& f : set) { // a flag the user typed wins over a field of the same name
+        std::erase_if(r.extra, [&](const ExtraField& x) { return x.key == f.key; });
+        r.extra.push_back(f);
+    }
+}
+
+FrameRecorder::FrameRecorder(EventLoop& loop, RunStats& stats, const cli::OutputArgs& out,
+                             const cli::LimitArgs& limits, bool strict)
+    : loop_(loop), stats_(stats), out_args_(out), limits_(limits), strict_(strict) {}
+
+Status FrameRecorder::init() {
+    printer_ = Printer(STDOUT_FILENO,
+                       resolve_printer(STDOUT_FILENO, out_args_.format, out_args_.ts, out_args_.color));
+    const auto& p = out_args_.payload;
+    style_ = p == "text"   ? PayloadStyle::text
+             : p == "json" ? PayloadStyle::json
+             : p == "hex"  ? PayloadStyle::hex
+             : p == "b64"  ? PayloadStyle::b64
+                           : PayloadStyle::auto_;
+    auto set = parse_set_fields(out_args_.set);
+    if (!set) return std::unexpected(set.error());
+    set_ = std::move(*set);
     if (!limits_.until.empty()) {
         try {
             until_.emplace(limits_.until, std::regex::ECMAScript | std::regex::optimize);
@@ -88,10 +103,7 @@ void FrameRecorder::record(std::vector<Frame>& frames, const std::string& src,
 
 void FrameRecorder::emit(Record& r, int64_t now) {
     r.seq = ++seq_;
-    for (auto& f : set_) { // a flag the user typed wins over a field of the same name
-        std::erase_if(r.extra, [&](const ExtraField& x) { return x.key == f.key; });
-        r.extra.push_back(f);
-    }
+    apply_set_fields(set_, r);
     bool matched = until_ && std::regex_search(r.payload, *until_);
     printer_.print(r, now);
     ++stats_.records_out;

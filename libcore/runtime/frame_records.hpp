@@ -16,6 +16,12 @@ namespace m2m {
 /// `style`, err, and the framing's view); the frame's bytes are moved.
 void frame_to_record(Frame& f, const std::string& src, PayloadStyle style, int64_t now_wall_us, Record& r);
 
+/// --set KEY=VALUE arguments as record fields (VALUE as JSON when it reads as a JSON scalar, else a
+/// string); usage errors name the argument. The fields m2mkit writes itself are refused.
+Expected<std::vector<ExtraField>> parse_set_fields(const std::vector<std::string>& args);
+/// Adds the fields to the record, replacing any of the same name.
+void apply_set_fields(const std::vector<ExtraField>& set, Record& r);
+
 class FrameRecorder {
   public:
     FrameRecorder(EventLoop& loop, RunStats& stats, const cli::OutputArgs& out, const cli::LimitArgs& limits,

@@ -280,3 +280,18 @@ def test_a_bad_line_in_a_recording_is_named_skipped_and_counted(tmp_path):
     f.write_text("garbage\n")
     r = run("replay", str(f), "-")
     assert r.returncode == 3 and "no valid record in" in r.stderr.decode()
+
+
+def test_set_adds_fields_to_every_replayed_record(tmp_path):
+    """--set on replay, as on m2m-listen and iot-sub: the field a downstream template needs, over a
+    field of the same name; a number stays as typed. Fields m2mkit writes are refused."""
+    f = tmp_path / "r.jsonl"
+    f.write_text('{"ts":"2026-01-01T00:00:00Z","text":"a","dev":"old"}\n'
+                 '{"ts":"2026-01-01T00:00:00.1Z","text":"b"}\n')
+    r = run("replay", f, "--speed", "0", "--set", "dev=pump1", "--set", "gain=1.10")
+    assert r.returncode == 0, r.stderr.decode()
+    lines = r.stdout.decode().splitlines()
+    assert [json.loads(x)["dev"] for x in lines] == ["pump1", "pump1"]
+    assert all(x.endswith('"dev":"pump1","gain":1.10}') for x in lines), lines
+    r = run("replay", f, "--speed", "0", "--set", "text=x")
+    assert r.returncode == 2 and "'text' is a field m2mkit itself writes" in r.stderr.decode()

@@ -2,6 +2,7 @@
 #include "framing/framing.hpp"
 #include "links/uri.hpp"
 #include "records/parser.hpp"
+#include "runtime/frame_records.hpp"
 #include "runtime/line_input.hpp"
 #include "runtime/link_session.hpp"
 #include "stats/histogram.hpp"
@@ -222,6 +223,11 @@ Expected<Exit> run_replay(const ReplayArgs& a) {
     std::string target;
     if (files.size() >= 2 && is_target(files.back())) target = files.back(), files.pop_back();
     if (files.empty()) return fail(Exit::usage, "replay needs a recording: replay FILE... [TARGET]");
+    auto set_fields = parse_set_fields(a.set);
+    if (!set_fields) return std::unexpected(set_fields.error());
+    const std::vector<ExtraField>& set = *set_fields;
+    if (!set.empty() && a.raw)
+        return fail(Exit::usage, "--set adds fields to records; --raw lines have none");
     uint64_t bad = 0;
     auto items = load(a, files, bad);
     if (!items) return std::unexpected(items.error());
@@ -396,8 +402,9 @@ Expected<Exit> run_replay(const ReplayArgs& a) {
             }
             if (due) late.add(now - due);
             if (sink) {
-                if (a.rebase && !a.raw) {
-                    it.rec.ts = format_rfc3339(wall_us());
+                if ((a.rebase || !set.empty()) && !a.raw) { // the record is written anew
+                    if (a.rebase) it.rec.ts = format_rfc3339(wall_us());
+                    apply_set_fields(set, it.rec);
                     std::string line;
                     append_jsonl(line, it.rec);
                     if (!line.empty() && line.back() == '\n') line.pop_back();
@@ -412,8 +419,9 @@ Expected<Exit> run_replay(const ReplayArgs& a) {
                     log::warn("record {}: {}", i + 1, st.error().message), ++stats.bad_records;
                 else
                     ++stats.frames_out;
-            } else if (a.rebase && !a.raw) {
-                it.rec.ts = format_rfc3339(wall_us());
+            } else if ((a.rebase || !set.empty()) && !a.raw) {
+                if (a.rebase) it.rec.ts = format_rfc3339(wall_us());
+                apply_set_fields(set, it.rec);
                 append_jsonl(out, it.rec);
             } else {
                 out += it.line;

@@ -20,7 +20,8 @@ struct ReplayArgs {
     std::string loop = "1"; // N or inf
     std::string from, to;   // window: offsets from the recording's start (DUR) or RFC 3339 times
     bool rebase = false;
-    std::string jitter; // DUR: each record moves by up to ± this much
+    std::vector<std::string> set; // --set KEY=VALUE: fields added to every record replayed
+    std::string jitter;           // DUR: each record moves by up to ± this much
     bool raw = false;
     size_t max_line = 1 << 20; // longest recording line; longer ones are skipped (fatal with --strict)
     int ts_column = 0;         // --raw: 1-based comma-separated column holding the time
