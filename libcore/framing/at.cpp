@@ -78,7 +78,7 @@ class AtDecoder final : public Decoder {
             view = fmt::format(R"({{"kind":"final","ok":true,"result":)");
             append_json_string(view, line);
             view += "}";
-        } else if (auto f = failure(u); !f.empty()) {
+        } else if (at_failure_code(u)) {
             view = R"({"kind":"final","ok":false,"result":)";
             append_json_string(view, line);
             if (auto colon = line.find(':'); colon != std::string::npos && u.starts_with("+CM")) {
@@ -98,12 +98,6 @@ class AtDecoder final : public Decoder {
         }
         if (!view.starts_with(R"({"kind":"echo")")) echo_pending_ = false; // an echo comes first or never
         emit_view(out, std::move(line), {}, "at", std::move(view));
-    }
-
-    static std::string_view failure(const std::string& u) {
-        for (auto f : failures)
-            if (u == f || (f.starts_with("+CM") && u.starts_with(f))) return f;
-        return {};
     }
 
     /// A +X: line is the reply's information when the command was AT+X (AT+CREG? -> +CREG: 0,1).
@@ -135,6 +129,14 @@ class AtEncoder final : public Encoder {
 };
 
 } // namespace
+
+bool at_failure_code(std::string_view line) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == '\n' || line.back() == ' '))
+        line.remove_suffix(1);
+    for (auto f : failures)
+        if (line == f || (f.starts_with("+CM") && line.starts_with(f))) return true;
+    return false;
+}
 
 Framing at_framing(const FramingOptions& opts) {
     return Framing{"at", [max = opts.max_frame] { return std::make_unique<AtDecoder>(max); },

@@ -69,6 +69,10 @@ class Encoder {
 /// responses): a master reads responses, a simulated device reads requests, a sniffer both.
 enum class Expect { any, requests, responses };
 
+/// Whether a line is an AT final result code for failure (ERROR, +CME ERROR: n, +CMS ERROR: n, NO
+/// CARRIER, BUSY, NO ANSWER, NO DIALTONE), case as the modem sends it; trailing CR/LF/space ignored.
+bool at_failure_code(std::string_view line);
+
 struct FramingOptions {
     size_t max_frame = 65536;
     Expect expect = Expect::any;

@@ -38,14 +38,6 @@ struct Request {
     }
 };
 
-/// A line that is an AT final result code for failure ("ERROR", "+CME ERROR: 10", ...).
-bool at_failure(std::string_view text) {
-    while (!text.empty() && (text.back() == '\r' || text.back() == '\n' || text.back() == ' '))
-        text.remove_suffix(1);
-    return text == "ERROR" || text.starts_with("+CME ERROR") || text.starts_with("+CMS ERROR") ||
-           text == "NO CARRIER" || text == "BUSY" || text == "NO ANSWER" || text == "NO DIALTONE";
-}
-
 /// A payload as a message shows it: text quoted (cut at 200 bytes), else hex.
 std::string shown(std::string_view bytes) {
     bool text =
@@ -346,7 +338,7 @@ class Sender {
                     reply_problem_ = fmt::format("{}: unit {} answered fc {} with Modbus exception {} ({})",
                                                  current_.label(), unit, fc, code, error);
                 } else if (!current_.expect_obj.empty()) {
-                    reply_problem_ = compare_expect(p, v);
+                    reply_problem_ = compare_expect(v);
                 }
             }
         } else if (f.view_key == "at") { // the AT framing knows where a reply ends
@@ -358,7 +350,7 @@ class Sender {
             }
             if (until_) return until;
             return false;
-        } else if (at_failure(f.bytes) && reply_problem_.empty()) {
+        } else if (at_failure_code(f.bytes) && reply_problem_.empty()) {
             reply_problem_ = fmt::format("{}: the device answered {}", current_.label(), shown(f.bytes));
             return true; // a final result code ends the reply
         }
@@ -368,7 +360,7 @@ class Sender {
     }
 
     /// {"expect":{"regs":[...]}} against a Modbus reply's view: each key given must be equal.
-    std::string compare_expect(simdjson::dom::parser& view_parser, simdjson::dom::object view) {
+    std::string compare_expect(simdjson::dom::object view) {
         simdjson::dom::parser p;
         simdjson::dom::object want;
         if (p.parse(current_.expect_obj).get_object().get(want))
@@ -382,7 +374,6 @@ class Sender {
             std::string g = simdjson::minify(got);
             if (g != w) return fmt::format("{}: expected {} {}, got {}", current_.label(), field.key, w, g);
         }
-        (void)view_parser;
         return {};
     }
 
