@@ -68,6 +68,12 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->group(u);
     app.add_flag("-r,--retain", args.retain, "Retain uplink and polled messages")->group(u);
+    app.add_option("--set", args.set,
+                   "Add the field KEY=VALUE to every uplink record and polled value (repeatable), over a "
+                   "field of the same name; seen by the topic template; VALUE is JSON when it reads as JSON, "
+                   "else a string")
+        ->option_text("KEY=VALUE")
+        ->group(u);
     app.add_flag("--whole", args.whole, "Publish each frame's whole record (JSON), not its bytes")->group(u);
     m2m::cli::choices(app.add_option("--payload", args.payload, "How --whole records show the frame's bytes"),
                       {"auto", "text", "json", "hex", "b64"})

@@ -25,6 +25,7 @@ complete -c bridge -l will-retain -d 'Retain the will message'
 complete -c bridge -s t -l topic -d 'Uplink topic, a template over record fields: plant/{dev}/{dir} (default: BROKER\'s topic; with --map m2m/{device}/{name})' -x
 complete -c bridge -s q -l qos -d 'QoS of uplink, reply and polled messages' -xa '0 1 2'
 complete -c bridge -s r -l retain -d 'Retain uplink and polled messages'
+complete -c bridge -l set -d 'Add the field KEY=VALUE to every uplink record and polled value (repeatable), over a field of the same name; seen by the topic template; VALUE is JSON when it reads as JSON, else a string' -x
 complete -c bridge -l whole -d 'Publish each frame\'s whole record (JSON), not its bytes'
 complete -c bridge -l payload -d 'How --whole records show the frame\'s bytes' -xa 'auto text json hex b64'
 complete -c bridge -l command-topic -d 'Filter whose messages are written to LINK as frames ($share/GROUP/... allowed)' -x

@@ -98,6 +98,15 @@ void Printer::print_human(const Record& r, int64_t ts_us) {
         buf_ += "  ";
         paint("35", *r.topic);
     }
+    for (auto& f : r.extra) { // m2m-send --reply: which request a frame answers, or that none did
+        if (f.key == "reply_to") {
+            buf_ += "  ";
+            paint("34", "re:" + f.raw_value);
+        } else if (f.key == "unsolicited" && f.raw_value == "true") {
+            buf_ += "  ";
+            paint("33", "unsolicited");
+        }
+    }
     std::string bytes = r.payload_bytes();
     if (r.kind == PayloadKind::text || r.kind == PayloadKind::json) {
         buf_ += "  ";

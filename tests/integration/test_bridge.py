@@ -115,13 +115,15 @@ def test_polling_publishes_decoded_values_and_availability(tmp_path, broker, pro
                                        .replace('poll = "1s"', 'poll = "200ms"'))
     sub = subscriber(procs, broker.url, "-t", "m2m/#", "-q", "1")
     bridge = procs("bridge", meter.uri, broker.url, "-F", "modbus-rtu", "--map", str(tmp_path / "map.toml"),
-                   "--status-topic", "st", "--reply-timeout", "300ms", "--stats")
+                   "--status-topic", "st", "--reply-timeout", "300ms", "--stats", "-t", "m2m/{site}/{device}/{name}",
+                   "--set", "site=north")
     try:
-        sub.read_until(lambda out: out.count(b'"topic":"m2m/meter/relay"') >= 2)
+        sub.read_until(lambda out: out.count(b'"topic":"m2m/north/meter/relay"') >= 2)
         values = {}
         for x in records(sub.out[:sub.out.rfind(b"\n") + 1]):
             v = json.loads(x["text"])
-            assert v["device"] == "meter" and x["topic"] == f"m2m/meter/{v['name']}"
+            assert v["device"] == "meter" and v["site"] == "north"  # --set: in the topic and the payload
+            assert x["topic"] == f"m2m/north/meter/{v['name']}"
             values[v["name"]] = v["value"]
         assert values == {"voltage": 230.5, "energy_kwh": 123.456, "offset_test": -2, "temperature": 21.5,
                           "humidity": 45.5, "relay": 1}
@@ -142,6 +144,24 @@ def test_polling_publishes_decoded_values_and_availability(tmp_path, broker, pro
         assert json.loads(retained(broker, "st"))["state"] == "offline"  # said so itself at exit
     finally:
         meter.stop()
+
+
+def test_set_adds_fields_the_uplink_topic_template_uses(broker, procs, device):
+    sub = subscriber(procs, broker.url, "-t", "plant/#", "-q", "1")
+    bridge = procs("bridge", f"serial:{device.path}", broker.url, "-t", "plant/{dev}/{dir}", "--whole",
+                   "--set", "dev=pump1", "--set", "line=3", "--status-topic", "st3", "-v")
+    bridge.wait_stderr("connected to")
+    device.write(0, 2)
+    sub.read_until(lambda out: out.count(b"\n") >= 2)
+    got = records(sub.out)
+    assert [x["topic"] for x in got] == ["plant/pump1/rx"] * 2
+    rec = [json.loads(x["text"]) for x in got]
+    assert [(r["text"], r["dev"], r["line"]) for r in rec] == [("0", "pump1", 3), ("1", "pump1", 3)]
+    bridge.p.send_signal(signal.SIGINT)
+    assert bridge.finish()[0] == 130
+    # a core field cannot be set, and without --set the template names what is missing
+    r = run("bridge", f"serial:{device.path}", broker.url, "-t", "plant/{dev}", "--set", "seq=1")
+    assert r.returncode == 2 and b"'seq' is a field m2mkit itself writes" in r.stderr
 
 
 def test_broker_restart_during_a_qos1_uplink_loses_nothing(tmp_path, broker, procs, device):

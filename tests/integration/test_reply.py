@@ -10,7 +10,7 @@ from conftest import as_file, records, stats_of
 MODEM = os.path.join(os.path.dirname(__file__), "../../fixtures/devices/at_modem.py")
 
 
-def dialog(tmp_path, procs, requests, *args):
+def dialog(tmp_path, procs, requests, *args, raw=False):
     """Sends `requests` (dicts, or strings as text) to the modem with -F at --reply; returns
     (exit code, records, stderr text)."""
     dev = str(tmp_path / "modem")
@@ -24,7 +24,7 @@ def dialog(tmp_path, procs, requests, *args):
     finally:
         modem.kill()
         modem.wait()
-    return code, records(out), err.decode()
+    return code, out.decode() if raw else records(out), err.decode()
 
 
 def test_a_good_dialog_exits_0_with_every_frame_attributed(tmp_path, procs):
@@ -46,6 +46,15 @@ def test_a_good_dialog_exits_0_with_every_frame_attributed(tmp_path, procs):
     assert recs[0]["name"] == "ping" and "name" not in recs[2]
     st = stats_of(err.encode())
     assert (st["replies"], st["reply_timeouts"], st["wrong_replies"], st["unsolicited"]) == (5, 0, 0, 2)
+
+
+def test_the_human_view_marks_what_a_frame_answers(tmp_path, procs):
+    code, out, err = dialog(tmp_path, procs, ["AT", "AT+RING", "ATI"], "--reply-timeout", "5s", "--format", "human",
+                            "--color", "never", raw=True)
+    assert code == 0, err
+    lines = [(line.split("  ")[3], line.split("  ")[-1]) for line in out.splitlines() if not line.startswith(" ")]
+    assert lines[:5] == [("re:1", "AT"), ("re:1", "OK"), ("re:2", "AT+RING"), ("re:2", "OK"),
+                         ("unsolicited", "RING")]
 
 
 def test_an_error_result_is_exit_5_naming_the_request(tmp_path, procs):

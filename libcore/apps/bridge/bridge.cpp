@@ -62,6 +62,7 @@ class Bridge {
 
     Journal journal;
     std::string failure;
+    std::vector<ExtraField> set; // --set: fields added to every uplink record and polled value
 
     void start() {
         out_.on_done = [this](const OutMsg& m) { journal.done(m.jid); };
@@ -221,6 +222,7 @@ class Bridge {
         Record r;
         frame_to_record(copy, link_.link().name(), style_, wall_us(), r);
         r.seq = ++seq_;
+        apply_set_fields(set, r);
         return r;
     }
 
@@ -441,9 +443,13 @@ class Bridge {
         if (a_.on_change && text == v.last) return;
         v.last = text;
         Record r;
-        r.extra.push_back({"device", "\"" + d.name + "\""});
-        r.extra.push_back({"name", "\"" + v.name + "\""});
+        std::string name_json, dev_json;
+        append_json_string(name_json, v.name);
+        append_json_string(dev_json, d.name);
+        r.extra.push_back({"device", dev_json});
+        r.extra.push_back({"name", name_json});
         r.extra.push_back({"unit", std::to_string(d.unit)});
+        apply_set_fields(set, r); // a field typed with --set wins over the map's
         OutMsg m;
         const auto& tt = v.topic ? *v.topic : *tmpl_;
         auto topic = tt.expand(r);
@@ -454,11 +460,20 @@ class Bridge {
         m.topic = std::move(*topic);
         m.qos = a_.qos;
         m.retain = a_.retain;
-        std::string name_json, dev_json;
-        append_json_string(name_json, v.name);
-        append_json_string(dev_json, d.name);
-        m.payload = fmt::format(R"({{"ts":"{}","device":{},"name":{},"value":{}}})",
-                                format_rfc3339(wall_us()), dev_json, name_json, text);
+        auto field = [&](std::string_view key) -> const std::string& {
+            for (auto& f : r.extra)
+                if (f.key == key) return f.raw_value;
+            return text;
+        };
+        m.payload = fmt::format(R"({{"ts":"{}","device":{},"name":{},"value":{})", format_rfc3339(wall_us()),
+                                field("device"), field("name"), text);
+        for (auto& f : set)
+            if (f.key != "device" && f.key != "name") {
+                m.payload += ',';
+                append_json_string(m.payload, f.key);
+                m.payload += ':' + f.raw_value;
+            }
+        m.payload += '}';
         ++stats_.records_in;
         enqueue(std::move(m));
     }
@@ -580,6 +595,13 @@ Expected<Exit> run_bridge(const BridgeArgs& a) {
         if (auto st = check_topic(a.reply_topic); !st)
             return fail(Exit::usage, "--reply-topic: " + st.error().message);
     }
+    auto set = parse_set_fields(a.set);
+    if (!set) return std::unexpected(set.error());
+    if (polling)
+        for (auto& f : *set)
+            if (f.key == "value")
+                return fail(Exit::usage,
+                            "--set value=...: 'value' is the polled value itself; pick another name");
     std::vector<MapDevice> map;
     if (polling) {
         auto m = load_map(a.map, poll->count());
@@ -603,6 +625,7 @@ Expected<Exit> run_bridge(const BridgeArgs& a) {
         if (!pending.empty())
             log::note("--persist: {} message(s) from before the restart are sent again", pending.size());
     }
+    bridge.set = std::move(*set);
     bridge.restore(std::move(pending));
     if (auto st = link_session.start(); !st) return std::unexpected(st.error());
     bridge.start();

@@ -18,6 +18,7 @@ struct BridgeArgs {
     int qos = 1;
     bool retain = false;
     bool whole = false;
+    std::vector<std::string> set; // --set KEY=VALUE on every uplink record and polled value
     std::string payload = "auto"; // how the uplink record shows the frame (--whole)
     std::string command_topic, reply_topic;
     std::string reply_timeout = "1s";
