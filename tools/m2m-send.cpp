@@ -17,7 +17,8 @@ int main(int argc, char** argv) {
         "lost link is reopened and the frame it cut is sent again, whole.\n\n"
         "--interval paces the frames. --reply turns m2m-send into a poller and a test: after each frame it "
         "waits up to --reply-timeout for the whole reply and prints its frames as records (dir \"rx\"), each "
-        "with reply_to (the request's seq, else its line number) and the request's name. A reply is whole "
+        "with reply_to (the request's seq, else its line number) and the request's own fields (name and any "
+        "other; not expect). A reply is whole "
         "at its first frame, or at the frame --until REGEX matches, or after --reply-gap of silence; a "
         "Modbus reply is one frame; with --framing at, a reply ends at its final result code (OK, ERROR...) "
         "or --until, and unsolicited result codes (RING, +CREG: ...) are never part of it. Frames that come "
@@ -30,7 +31,14 @@ int main(int argc, char** argv) {
         "a reply that does not meet the request's \"expect\" (a regular expression one frame must match; "
         "for Modbus an object such as {\"regs\":[1,2]} whose fields the reply must have). Every failure "
         "is named on stderr by the request's line number and name; all requests still go, and the first "
-        "failure's code is the exit status.",
+        "failure's code is the exit status.\n\n"
+        "Modbus values: a modbus object with \"type\" (int16, uint16, int32, uint32, int64, uint64, float32, "
+        "float64, string:N for N bytes) reads \"count\" values of that type (default 1) and its reply gets "
+        "\"values\" beside \"regs\"; \"order\" is ABCD (the default), CDAB, BADC or DCBA (register order, "
+        "then bytes in each register: mbpoll's -B is ABCD, its default CDAB); \"scale\" and \"offset\" give "
+        "value = raw * scale + offset, printed with the decimals they imply (or \"decimals\": N). With a "
+        "type, fc 16 writes \"values\": [...] and fc 6 one \"value\", scale and offset undone: "
+        "{\"modbus\":{\"fc\":16,\"addr\":8,\"type\":\"float32\",\"values\":[230.5]}}.",
         {{"echo '{\"text\":\"AT\"}' | m2m-send serial:/dev/ttyUSB0 --framing crlf --reply",
           "Send AT to a modem and print its answer."},
          {"printf 'hello\\nworld\\n' | m2m-send pty:/tmp/dev0 --raw",
@@ -38,6 +46,10 @@ int main(int argc, char** argv) {
          {"echo '{\"modbus\":{\"unit\":1,\"fc\":3,\"addr\":0,\"count\":4}}' | "
           "m2m-send 'serial:/dev/ttyUSB0?baud=9600' --framing modbus-rtu --reply",
           "Read four holding registers from Modbus unit 1 and print the decoded response."},
+         {"echo "
+          "'{\"modbus\":{\"fc\":3,\"addr\":2,\"type\":\"float32\",\"order\":\"CDAB\"},\"name\":\"volts\"}' | "
+          "m2m-send 'serial:/dev/ttyUSB0?baud=9600' -F modbus-rtu --reply",
+          "Read a float (low word first, as mbpoll -t 4:float); the reply holds \"values\":[230.5]."},
          {"m2m-listen serial:/dev/ttyUSB0 | m2m-send tcp://127.0.0.1:9000 --framing slip",
           "Forward every frame from a serial port to a TCP peer as SLIP."}}};
     CLI::App app;

@@ -122,6 +122,27 @@ and the CRC; a frame whose CRC fails is printed at the silence that ends it, wit
 \fBerr\fR "CRC mismatch: ...", and counted as a bad frame; bytes before a good frame are counted as
 garbage. \fBmodbus\-rtu:MS\fR sets that silence (default 4 ms, 3.5 characters at 9600 baud).
 Modbus TCP adds the transaction id as \fBtid\fR.
+.PP
+Typed values: a \fBmodbus\fR object with \fB"type"\fR reads or writes values rather than raw
+registers. Types: \fBint16 uint16 int32 uint32 int64 uint64 float32 float64\fR, \fBstring:N\fR
+(N bytes, two per register, ending at a NUL) and \fBbits\fR. \fB"order"\fR names the order of
+the bytes as Telegraf does: \fBABCD\fR (registers most significant first, bytes big-endian; the
+default), \fBCDAB\fR (registers least significant first: mbpoll's default for 32-bit values, and
+pymodbus's \fBwordorder=little\fR), \fBBADC\fR (bytes swapped in each register), \fBDCBA\fR (both).
+\fB"scale"\fR and \fB"offset"\fR give value = raw \(mu scale + offset, rounded to the decimals the raw
+value, the scale and the offset carry (raw 215 at scale 0.1 is 21.5, never 21.500000000000004) or
+to \fB"decimals"\fR. A read's \fB"count"\fR counts values, and its reply gets \fB"values"\fR beside
+\fB"regs"\fR:
+.RS
+.nf
+{"modbus":{"fc":3,"addr":2,"count":1,"type":"float32","order":"CDAB"}}
+{"modbus":{"unit":1,"fc":3,"kind":"response","addr":2,"regs":[32768,17254],"values":[230.5]}}
+{"modbus":{"fc":16,"addr":8,"type":"int16","scale":0.1,"values":[21.5,-3.2]}}
+.fi
+.RE
+A value that does not fit its type, or is not a whole number of its units after the scale, is an
+error naming the line. \fBbridge\fR's register map takes the same types, orders, scale, offset and
+decimals.
 .SS NMEA 0183
 \fBnmea\fR frames are sentences from \fB$\fR or \fB!\fR to the line end, payload without CR LF.
 The checksum is verified (a mismatch or a missing \fB*hh\fR gives \fBerr\fR); good sentences

@@ -1,6 +1,7 @@
 #include "modbus/modbus.hpp"
 #include "util/bytes.hpp"
 #include <bit>
+#include <cmath>
 #include <cstring>
 #include <fmt/format.h>
 #include <simdjson.h>
@@ -264,6 +265,45 @@ void put_regs(std::string& out, const std::vector<int64_t>& regs, bool with_coun
 
 } // namespace
 
+Expected<std::optional<ValueSpec>> spec_of(simdjson::dom::object o) {
+    std::string_view type;
+    auto t = o["type"];
+    if (t.error()) return std::nullopt;
+    if (t.get_string().get(type))
+        return fail(Exit::bad_data, "modbus: \"type\" must be a string like \"float32\"");
+    auto spec = parse_type(type);
+    if (!spec) return fail(Exit::bad_data, "modbus: " + spec.error().message);
+    if (auto ov = o["order"]; !ov.error()) {
+        std::string_view order;
+        std::optional<Order> ord;
+        if (!ov.get_string().get(order)) ord = parse_order(order);
+        if (!ord) return fail(Exit::bad_data, "modbus: \"order\" is ABCD, CDAB, BADC or DCBA");
+        spec->order = *ord;
+    }
+    for (auto [key, field] : {std::pair{"scale", &spec->scale}, std::pair{"offset", &spec->offset}}) {
+        auto v = o[key];
+        if (v.error()) continue;
+        if (v.get_double().get(*field) || !std::isfinite(*field) || (*field == 0 && key[0] == 's'))
+            return fail(Exit::bad_data, fmt::format("modbus: \"{}\" must be a number{}", key,
+                                                    key[0] == 's' ? " other than 0" : ""));
+    }
+    if (auto d = o["decimals"]; !d.error()) {
+        int64_t n = 0;
+        if (d.get_int64().get(n) || n < 0 || n > 15)
+            return fail(Exit::bad_data, "modbus: \"decimals\" must be an integer from 0 to 15");
+        spec->decimals = static_cast<int>(n);
+    }
+    return spec;
+}
+
+Expected<std::optional<ValueSpec>> spec_of(std::string_view json) {
+    thread_local simdjson::dom::parser parser;
+    simdjson::padded_string padded(json);
+    simdjson::dom::object o;
+    if (parser.parse(padded).get_object().get(o)) return std::nullopt;
+    return spec_of(o);
+}
+
 Expected<std::string> encode(std::string_view json) {
     thread_local simdjson::dom::parser parser;
     simdjson::padded_string padded(json);
@@ -278,6 +318,50 @@ Expected<std::string> encode(std::string_view json) {
     int unit = static_cast<int>(q.num("unit", 0, 255, 1));
     int fc = static_cast<int>(q.num("fc", 1, 127));
     if (!q.err.empty()) return fail(Exit::bad_data, q.err); // a bad unit or fc: named, not "function 0"
+    auto spec = spec_of(q.o);
+    if (!spec) return std::unexpected(spec.error());
+    if (*spec && kind == "request" && (fc == 3 || fc == 4 || fc == 6 || fc == 16)) {
+        int n = registers_for(**spec);
+        std::string out;
+        out.push_back(static_cast<char>(unit));
+        out.push_back(static_cast<char>(fc));
+        put16(out, static_cast<int>(q.num("addr", 0, 65535)));
+        if (fc == 3 || fc == 4) { // "count" is in values of the type
+            int64_t values = q.num("count", 1, 125, 1);
+            if (q.err.empty() && values * n > 125)
+                q.err = fmt::format("modbus: {} {} values take {} registers; a read takes at most 125",
+                                    values, type_name(**spec), values * n);
+            put16(out, static_cast<int>(values * n));
+        } else {
+            std::vector<uint16_t> regs;
+            auto add = [&](simdjson::dom::element e) {
+                auto r = registers_of(simdjson::minify(e), **spec);
+                if (!r && q.err.empty()) q.err = "modbus: " + r.error().message;
+                if (r) regs.insert(regs.end(), r->begin(), r->end());
+            };
+            simdjson::dom::array arr;
+            simdjson::dom::element one;
+            if (fc == 16 && !q.o["values"].get_array().get(arr))
+                for (auto e : arr)
+                    add(e);
+            else if (!q.o["value"].get(one))
+                add(one);
+            else
+                q.err = fmt::format("modbus: a typed write needs {}",
+                                    fc == 16 ? "\"values\": [...]" : "\"value\"");
+            if (q.err.empty() && fc == 6 && regs.size() != 1)
+                q.err = fmt::format("modbus: fc 6 writes one register; {} takes {} (use fc 16)",
+                                    type_name(**spec), regs.size());
+            if (q.err.empty() && (regs.empty() || regs.size() > 123))
+                q.err = fmt::format("modbus: a write takes 1 to 123 registers, not {}", regs.size());
+            if (fc == 16)
+                put16(out, static_cast<int>(regs.size())), out.push_back(static_cast<char>(regs.size() * 2));
+            for (auto r : regs)
+                put16(out, r);
+        }
+        if (!q.err.empty()) return fail(Exit::bad_data, q.err);
+        return out;
+    }
     std::string out;
     out.push_back(static_cast<char>(unit));
     out.push_back(static_cast<char>(fc));
@@ -384,40 +468,33 @@ Expected<std::string> encode(std::string_view json) {
     return out;
 }
 
-std::optional<Type> parse_type(std::string_view n) {
-    if (n == "int16") return Type::int16;
-    if (n == "uint16") return Type::uint16;
-    if (n == "int32") return Type::int32;
-    if (n == "uint32") return Type::uint32;
-    if (n == "float32" || n == "float") return Type::float32;
-    if (n == "bits" || n == "bool" || n == "coil") return Type::bits;
-    return std::nullopt;
+std::string read_request(int unit, int fc, int addr, int count) {
+    std::string adu;
+    adu.push_back(static_cast<char>(unit));
+    adu.push_back(static_cast<char>(fc));
+    put16(adu, addr);
+    put16(adu, count);
+    return adu;
 }
 
-int registers_for(Type t) {
-    return t == Type::int32 || t == Type::uint32 || t == Type::float32 ? 2 : 1;
-}
-
-double value_of(std::span<const uint16_t> regs, Type t, Order o) {
-    auto reg = [&](size_t i) {
-        uint16_t r = regs[i];
-        return o.byte_big ? r : static_cast<uint16_t>((r >> 8) | (r << 8));
-    };
-    switch (t) {
-    case Type::int16:
-        return static_cast<int16_t>(reg(0));
-    case Type::uint16:
-        return reg(0);
-    case Type::bits:
-        return regs[0] ? 1 : 0;
-    default:
-        break;
+Expected<ReadReply> read_reply(std::string_view a, int unit, int fc, int count) {
+    if (a.size() < 3 || u8(a, 0) != unit || (u8(a, 1) & 0x7F) != fc)
+        return fail(Exit::wrong_answer, "the reply is not for this request");
+    if (u8(a, 1) & 0x80)
+        return fail(Exit::wrong_answer, fmt::format("exception {} ({})", u8(a, 2), exception_name(u8(a, 2))));
+    ReadReply r;
+    size_t bytes = fc <= 2 ? static_cast<size_t>(count + 7) / 8 : static_cast<size_t>(count) * 2;
+    if (static_cast<size_t>(u8(a, 2)) != bytes || a.size() != 3 + bytes)
+        return fail(Exit::wrong_answer,
+                    fmt::format("the reply holds {} data bytes, not the {} asked for", a.size() - 3, bytes));
+    if (fc <= 2) {
+        for (int i = 0; i < count; ++i)
+            r.bits.push_back(static_cast<uint8_t>((u8(a, 3 + static_cast<size_t>(i / 8)) >> (i % 8)) & 1));
+    } else {
+        for (int i = 0; i < count; ++i)
+            r.regs.push_back(static_cast<uint16_t>(u16(a, 3 + 2 * static_cast<size_t>(i))));
     }
-    uint32_t hi = reg(o.word_big ? 0 : 1), lo = reg(o.word_big ? 1 : 0);
-    uint32_t v = (hi << 16) | lo;
-    if (t == Type::int32) return static_cast<int32_t>(v);
-    if (t == Type::uint32) return v;
-    return std::bit_cast<float>(v);
+    return r;
 }
 
 } // namespace m2m::modbus

@@ -3,9 +3,11 @@
 // transport wrapping -- unit id, function code, data -- decoded into the `modbus` view of a record
 // and encoded from one. The same bytes are the payload of a `modbus-rtu` frame (CRC stripped) and
 // of a `modbus-tcp` frame (MBAP header stripped), so captures move between the two. Pure: no I/O.
+#include "modbus/values.hpp"
 #include "util/error.hpp"
 #include <cstdint>
 #include <optional>
+#include <simdjson.h>
 #include <span>
 #include <string>
 #include <string_view>
@@ -40,25 +42,33 @@ bool is_request(std::string_view adu, Role role, const Context& ctx);
 /// Updates `ctx` with a request. Bytes that do not fit their function give "error".
 std::string describe(std::string_view adu, bool request, Context& ctx);
 
+/// The typed value a `modbus` object asks for: "type" (int16 ... float64, string:N, bits), "order"
+/// (ABCD, CDAB, BADC, DCBA), "scale", "offset", "decimals"; nullopt when it has no "type". A bad
+/// one is an error naming the key.
+Expected<std::optional<ValueSpec>> spec_of(simdjson::dom::object o);
+Expected<std::optional<ValueSpec>> spec_of(std::string_view json);
+
 /// Builds the ADU (unit + PDU) of a request from a `modbus` object:
 /// {"unit":1,"fc":3,"addr":0,"count":2}, {"fc":6,"addr":5,"value":7}, {"fc":16,"addr":0,"regs":[1,2]},
 /// {"fc":5,"addr":3,"value":true}, {"fc":15,"addr":0,"bits":[1,0,1]},
 /// {"fc":23,"read_addr":0,"read_count":2,"addr":10,"regs":[…]}; also a response with "kind":"response".
+/// With a "type" (spec_of): fc 3/4 read "count" values of that type (default 1); fc 16 writes
+/// "values": [...] (or one "value"), fc 6 one 16-bit "value", each encoded as the type says.
 Expected<std::string> encode(std::string_view json);
 
 const char* exception_name(int code);
 
-/// Values over registers (the register map of `bridge`).
-enum class Type { int16, uint16, int32, uint32, float32, bits };
-/// Word order: big (first register is the high word, Modbus's usual) or little; byte order inside
-/// each register: big (the standard) or swapped.
-struct Order {
-    bool word_big = true;
-    bool byte_big = true;
+/// The ADU of a read request: fc 1-2 for `count` bits, fc 3-4 for `count` registers.
+std::string read_request(int unit, int fc, int addr, int count);
+
+/// What the reply to read_request() holds: registers (fc 3, 4) or bits (fc 1, 2).
+struct ReadReply {
+    std::vector<uint16_t> regs;
+    std::vector<uint8_t> bits;
 };
-std::optional<Type> parse_type(std::string_view name);
-int registers_for(Type t);
-/// The value of `t` from registers (`regs.size() >= registers_for(t)`).
-double value_of(std::span<const uint16_t> regs, Type t, Order o);
+/// Reads the reply `adu` to a read of `count` from `unit` with `fc`. A reply from another unit or
+/// for another function, an exception (its code and name), or a reply of the wrong size is an error
+/// whose message says which.
+Expected<ReadReply> read_reply(std::string_view adu, int unit, int fc, int count);
 
 } // namespace m2m::modbus

@@ -2,6 +2,7 @@
 fixture of real-world sentence types."""
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -74,6 +75,93 @@ def test_exception_responses_are_records_counted_and_exit_5(meter):
     assert st["replies"] == 2 and st["wrong_replies"] == 1
     assert "line 1: unit 1 answered fc 3 with Modbus exception 2 (illegal data address)" in ask.stderr
     assert "1 of 2 request(s) failed" in ask.stderr
+
+
+def mbpoll_numbers(meter, *opts):
+    """mbpoll's reading of one value as a number (it prints floats too: '[8]: \t-12.25')."""
+    where = ["-m", "tcp", "-p", str(meter.port), "127.0.0.1"] if meter.port else \
+        ["-m", "rtu", "-b", "9600", "-P", "none", meter.path]
+    r = subprocess.run(["mbpoll", "-1", "-0", "-a", "1", "-o", "2", *opts, *where], capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stdout.decode()
+    return [float(m[1]) for m in re.finditer(r"^\[\d+\]:\s+(\S+)", r.stdout.decode(), re.M)]
+
+
+def test_typed_values_match_mbpoll(meter):
+    """Typed writes read back by mbpoll (-t 4:float and 4:int, with -B: ABCD; without: CDAB) and
+    typed reads of what is there, checked against mbpoll; scale gives the decimals people read."""
+    w = [{"fc": 16, "addr": 8, "type": "float32", "values": [-12.25]},
+         {"fc": 16, "addr": 10, "type": "float32", "order": "CDAB", "value": 230.5},
+         {"fc": 16, "addr": 12, "type": "int32", "values": [-123456]},
+         {"fc": 16, "addr": 14, "type": "uint32", "order": "CDAB", "values": [70000]},
+         {"fc": 6, "addr": 16, "type": "int16", "scale": 0.1, "value": -21.5}]
+    ask(meter, *w)
+    assert mbpoll_numbers(meter, "-t", "4:float", "-B", "-r", "8") == [-12.25]
+    assert mbpoll_numbers(meter, "-t", "4:float", "-r", "10") == [230.5]
+    assert mbpoll_numbers(meter, "-t", "4:int", "-B", "-r", "12") == [-123456]
+    assert mbpoll_numbers(meter, "-t", "4:int", "-r", "14") == [70000]
+    assert mbpoll_numbers(meter, "-t", "4", "-r", "16") == [65536 - 215]  # mbpoll shows registers unsigned
+    reads = [{"fc": 3, "addr": 8, "type": "float32"}, {"fc": 3, "addr": 10, "type": "float32", "order": "CDAB"},
+             {"fc": 3, "addr": 12, "type": "int32"}, {"fc": 3, "addr": 14, "type": "uint32", "order": "CDAB"},
+             {"fc": 3, "addr": 16, "type": "int16", "scale": 0.1}, {"fc": 3, "addr": 4, "type": "uint32", "scale": 0.001},
+             {"fc": 4, "addr": 0, "type": "float32"}, {"fc": 3, "addr": 0, "count": 2, "type": "int16"}]
+    views, _, _ = ask(meter, *reads)
+    assert [v["values"] for v in views] == [[-12.25], [230.5], [-123456], [70000], [-21.5], [123.456], [21.5],
+                                            [1234, -2]]
+    assert views[6]["values"] == mbpoll_numbers(meter, "-t", "3:float", "-B", "-r", "0")
+    assert views[5]["values"] == [mbpoll_numbers(meter, "-t", "4:int", "-B", "-r", "4")[0] / 1000]
+    # the request's own fields come back in its reply, and "expect" can name the values
+    q = {"modbus": {"fc": 3, "addr": 2, "type": "float32"}, "name": "volts", "site": "north",
+         "expect": {"values": [230.5]}}
+    r = run("m2m-send", meter.uri, "--framing", meter.framing, "--reply", input=json.dumps(q) + "\n")
+    assert r.returncode == 0, r.stderr.decode()
+    rec = records(r.stdout)[0]
+    assert (rec["name"], rec["site"], rec["modbus"]["values"]) == ("volts", "north", [230.5])
+    assert "expect" not in rec
+
+
+def test_64_bit_and_string_values_match_pymodbus(meter):
+    """Each order of the 64-bit types and a string, both ways: registers from pymodbus's own
+    encoder read as typed values, and typed writes decoded by pymodbus's decoder."""
+    from pymodbus.constants import Endian
+    from pymodbus.payload import BinaryPayloadBuilder, BinaryPayloadDecoder
+    orders = {"ABCD": (Endian.Big, Endian.Big), "CDAB": (Endian.Big, Endian.Little),
+              "BADC": (Endian.Little, Endian.Big), "DCBA": (Endian.Little, Endian.Little)}
+    cases = [("int64", -1234567890123, "add_64bit_int", "decode_64bit_int"),
+             ("uint64", 18446744073709551000, "add_64bit_uint", "decode_64bit_uint"),
+             ("float64", 3.6, "add_64bit_float", "decode_64bit_float")]
+    for order, (byteorder, wordorder) in orders.items():
+        for ty, value, add, decode in cases:
+            b = BinaryPayloadBuilder(byteorder=byteorder, wordorder=wordorder)
+            getattr(b, add)(value)
+            typed = {"type": ty, "order": order}
+            views, _, _ = ask(meter, {"fc": 16, "addr": 8, "regs": b.to_registers()}, {"fc": 3, "addr": 8, **typed},
+                              {"fc": 16, "addr": 12, **typed, "values": [value]}, {"fc": 3, "addr": 12, "count": 4})
+            assert views[1]["values"] == [value], (order, ty)
+            d = BinaryPayloadDecoder.fromRegisters(views[3]["regs"], byteorder=byteorder, wordorder=wordorder)
+            assert getattr(d, decode)() == value, (order, ty)
+    b = BinaryPayloadBuilder(byteorder=Endian.Big)
+    b.add_string("pump-07")
+    views, _, _ = ask(meter, {"fc": 16, "addr": 8, "regs": b.to_registers()},
+                      {"fc": 3, "addr": 8, "type": "string:8"}, {"fc": 3, "addr": 8, "type": "string:8", "order": "BADC"},
+                      {"fc": 16, "addr": 12, "type": "string:6", "value": "MX-1"}, {"fc": 3, "addr": 12, "count": 3})
+    assert views[1]["values"] == ["pump-07"] and views[2]["values"] == ["uppm0-"]  # bytes swapped in each register; ends at the NUL
+    d = BinaryPayloadDecoder.fromRegisters(views[4]["regs"], byteorder=Endian.Big)
+    assert d.decode_string(6) == b"MX-1\0\0"
+
+
+def test_a_typed_value_that_does_not_fit_names_the_line(meter):
+    r = run("m2m-send", meter.uri, "--framing", meter.framing, "--reply",
+            input='{"modbus":{"fc":16,"addr":8,"type":"int16","values":[1,40000]}}\n'
+                  '{"modbus":{"fc":3,"addr":0,"type":"float16"}}\n'
+                  '{"modbus":{"fc":3,"addr":0,"count":40,"type":"float64"}}\n'
+                  '{"modbus":{"fc":6,"addr":8,"type":"float32","value":1.5}}\n')
+    err = r.stderr.decode()
+    assert r.returncode == 0, err
+    assert "line 1: modbus: value 40000 does not fit int16" in err
+    assert "line 2: modbus: type 'float16' is not int16" in err
+    assert "line 3: modbus: 40 float64 values take 160 registers; a read takes at most 125" in err
+    assert "line 4: modbus: fc 6 writes one register; float32 takes 2 (use fc 16)" in err
+    assert records(r.stdout) == []
 
 
 def test_bad_modbus_object_names_the_line(meter):

@@ -94,18 +94,108 @@ TEST_CASE("modbus views: requests, responses, exceptions") {
           R"({"unit":1,"fc":65,"kind":"unknown","data":"aabb"})");
 }
 
+namespace {
+modbus::ValueSpec spec(const char* type, const char* order = "ABCD", double scale = 1, double offset = 0) {
+    auto s = modbus::parse_type(type);
+    REQUIRE(s);
+    s->order = *modbus::parse_order(order);
+    s->scale = scale;
+    s->offset = offset;
+    return *s;
+}
+} // namespace
+
 TEST_CASE("register values: types, word and byte order") {
     uint16_t f[] = {0x4366, 0x8000}; // 230.5
-    CHECK(modbus::value_of(f, modbus::Type::float32, {}) == 230.5);
+    CHECK(modbus::value_json(f, spec("float32")) == "230.5");
     uint16_t fl[] = {0x8000, 0x4366};
-    CHECK(modbus::value_of(fl, modbus::Type::float32, {.word_big = false}) == 230.5);
+    CHECK(modbus::value_json(fl, spec("float32", "CDAB")) == "230.5");
     uint16_t fs[] = {0x6643, 0x0080};
-    CHECK(modbus::value_of(fs, modbus::Type::float32, {.word_big = true, .byte_big = false}) == 230.5);
+    CHECK(modbus::value_json(fs, spec("float32", "BADC")) == "230.5");
+    uint16_t fd[] = {0x0080, 0x6643};
+    CHECK(modbus::value_json(fd, spec("float32", "DCBA")) == "230.5");
     uint16_t i[] = {0xFFFE, 0x0001};
-    CHECK(modbus::value_of(i, modbus::Type::int16, {}) == -2);
-    CHECK(modbus::value_of(i, modbus::Type::uint16, {}) == 65534);
-    CHECK(modbus::value_of(i, modbus::Type::int32, {}) == -131071);
-    CHECK(modbus::value_of(i, modbus::Type::uint32, {}) == 4294836225.0);
+    CHECK(modbus::value_json(i, spec("int16")) == "-2");
+    CHECK(modbus::value_json(i, spec("uint16")) == "65534");
+    CHECK(modbus::value_json(i, spec("int16", "BADC")) == "-257"); // 0xFEFF
+    CHECK(modbus::value_json(i, spec("int32")) == "-131071");
+    CHECK(modbus::value_json(i, spec("uint32")) == "4294836225");
+    CHECK(modbus::value_json(i, spec("uint32", "CDAB")) == "131070"); // 0x0001FFFE
+    // 64 bits: CDAB reverses all four registers (pymodbus's and Telegraf's GHEFCDAB)
+    uint16_t q[] = {0x0102, 0x0304, 0x0506, 0x0708};
+    CHECK(modbus::value_json(q, spec("uint64")) == "72623859790382856"); // 0x0102030405060708, exact
+    CHECK(modbus::value_json(q, spec("uint64", "CDAB")) == std::to_string(0x0708050603040102ull));
+    CHECK(modbus::value_json(q, spec("uint64", "DCBA")) == std::to_string(0x0807060504030201ull));
+    uint16_t neg[] = {0xFFFF, 0xFFFF, 0xFFFF, 0xFFFE};
+    CHECK(modbus::value_json(neg, spec("int64")) == "-2");
+    uint16_t d[] = {0x400C, 0xCCCC, 0xCCCC, 0xCCCD}; // 3.6
+    CHECK(modbus::value_json(d, spec("float64")) == "3.6");
+    uint16_t str[] = {0x4142, 0x4344, 0x4500, 0x0000};
+    CHECK(modbus::value_json(str, spec("string:8")) == R"("ABCDE")");
+    CHECK(modbus::value_json(str, spec("string:3")) == R"("ABC")");
+    CHECK(modbus::value_json(str, spec("string:8", "BADC")) == R"("BADC")"); // ends at the NUL
+    uint16_t nan[] = {0x7FC0, 0x0000};
+    CHECK(modbus::value_json(nan, spec("float32")) == "null");
+    CHECK(modbus::values_json(q, spec("int16")) == "[258,772,1286,1800]");
+    CHECK(modbus::values_json(q, spec("int32")) == "[16909060,84281096]");
+    CHECK(modbus::registers_for(spec("string:5")) == 3);
+}
+
+TEST_CASE("register values: scale and offset give the decimals people read") {
+    uint16_t e[] = {0x0001, 0xE256};                                          // 123478
+    CHECK(modbus::value_json(e, spec("uint32", "ABCD", 0.001)) == "123.478"); // not 123.47800000000001
+    uint16_t t[] = {215};
+    CHECK(modbus::value_json(t, spec("int16", "ABCD", 0.1)) == "21.5");
+    CHECK(modbus::value_json(t, spec("int16", "ABCD", 0.1, -40)) == "-18.5");
+    CHECK(modbus::value_json(t, spec("int16", "ABCD", 2)) == "430");
+    CHECK(modbus::value_json(t, spec("int16", "ABCD", 1, 0.25)) == "215.25");
+    uint16_t f[] = {0x4366, 0x8000}; // 230.5 x 0.1: the float's decimal and the scale's
+    CHECK(modbus::value_json(f, spec("float32", "ABCD", 0.1)) == "23.05");
+    auto two = spec("int16", "ABCD", 1.0 / 3);
+    two.decimals = 2; // the map may say
+    CHECK(modbus::value_json(t, two) == "71.67");
+    CHECK(modbus::format_number(-0.0001, 2) == "0");
+    CHECK(modbus::decimals_of(0.1) == 1);
+    CHECK(modbus::decimals_of(1e-5) == 5);
+    CHECK(modbus::decimals_of(200) == 0);
+}
+
+TEST_CASE("register values: written as registers, the inverse of reading") {
+    auto round_trip = [](const char* type, const char* order, const char* json, double scale = 1) {
+        auto s = spec(type, order, scale);
+        auto regs = modbus::registers_of(json, s);
+        REQUIRE(regs);
+        CHECK(regs->size() == static_cast<size_t>(modbus::registers_for(s)));
+        return modbus::value_json(*regs, s);
+    };
+    CHECK(round_trip("float32", "CDAB", "230.5") == "230.5");
+    CHECK(round_trip("float64", "DCBA", "-3.6") == "-3.6");
+    CHECK(round_trip("int16", "ABCD", "-2") == "-2");
+    CHECK(round_trip("uint64", "CDAB", "18446744073709551615") == "18446744073709551615");
+    CHECK(round_trip("int64", "BADC", "-9223372036854775808") == "-9223372036854775808");
+    CHECK(round_trip("int16", "ABCD", "21.5", 0.1) == "21.5");
+    CHECK(round_trip("string:6", "BADC", R"("pump1")") == R"("pump1")");
+    auto regs = modbus::registers_of("230.5", spec("float32"));
+    REQUIRE(regs);
+    CHECK(*regs == std::vector<uint16_t>{0x4366, 0x8000});
+    auto bad = [](const char* type, const char* json, double scale = 1) {
+        auto r = modbus::registers_of(json, spec(type, "ABCD", scale));
+        REQUIRE_FALSE(r);
+        return r.error().message;
+    };
+    CHECK(bad("int16", "40000") == "value 40000 does not fit int16");
+    CHECK(bad("uint16", "-1") == "value -1 does not fit uint16");
+    CHECK(bad("uint32", "1.5") == "value 1.5 is not a whole number of uint32's units");
+    CHECK(bad("int16", "21.55", 0.1) ==
+          "value 21.55 is not a whole number of int16's units after scale and offset");
+    CHECK(bad("string:4", R"("toolong")") == R"(value "toolong": 7 bytes, longer than string:4)");
+    CHECK(bad("float32", R"("x")") == R"(value "x": a float32 value is a number)");
+    CHECK_FALSE(modbus::parse_type("float16"));
+    CHECK(modbus::parse_type("float16").error().message ==
+          "type 'float16' is not int16, uint16, int32, uint32, int64, uint64, float32, float64, string:N or "
+          "bits");
+    CHECK_FALSE(modbus::parse_type("string:0"));
+    CHECK_FALSE(modbus::parse_order("ABDC"));
 }
 
 TEST_CASE("modbus-rtu: frames by length rules and CRC, any split, requests and responses") {

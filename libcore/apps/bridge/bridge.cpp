@@ -27,13 +27,6 @@ namespace {
 
 constexpr uint64_t kControl = ~uint64_t{0}; // OutMsg::line of status messages (not journaled)
 
-std::string number_text(double v, bool as_float) {
-    if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 1e15)
-        return fmt::format("{}", static_cast<int64_t>(v));
-    if (!std::isfinite(v)) return "null";
-    return as_float ? fmt::format("{}", static_cast<float>(v)) : fmt::format("{}", v);
-}
-
 PayloadStyle style_of(const std::string& p) {
     return p == "text"   ? PayloadStyle::text
            : p == "json" ? PayloadStyle::json
@@ -377,13 +370,7 @@ class Bridge {
     // ---- Modbus polling ----
 
     static std::string poll_adu(const MapDevice& d, const MapValue& v) {
-        std::string adu;
-        adu.push_back(static_cast<char>(d.unit));
-        adu.push_back(static_cast<char>(v.fc));
-        int count = v.type == modbus::Type::bits ? 1 : modbus::registers_for(v.type);
-        for (int x : {v.addr >> 8, v.addr & 0xFF, count >> 8, count & 0xFF})
-            adu.push_back(static_cast<char>(x));
-        return adu;
+        return modbus::read_request(d.unit, v.fc, v.addr, modbus::registers_for(v.spec));
     }
 
     void schedule_poll(size_t di, int64_t at) {
@@ -415,30 +402,13 @@ class Bridge {
         auto& d = map_[di];
         auto& v = d.values[vi];
         ++polls_;
-        std::string_view a = f.bytes;
-        auto u8 = [&](size_t i) { return static_cast<unsigned char>(a[i]); };
         if (!f.err.empty()) return poll_failed(di, vi, f.err);
-        if (a.size() < 3 || u8(0) != d.unit || (u8(1) & 0x7F) != v.fc)
-            return poll_failed(di, vi, "the reply is not for this request");
-        if (u8(1) & 0x80)
-            return poll_failed(di, vi,
-                               fmt::format("exception {} ({})", u8(2), modbus::exception_name(u8(2))));
-        double value;
-        if (v.type == modbus::Type::bits) {
-            value = u8(2) >= 1 && a.size() >= 4 ? (u8(3) & 1) : NAN;
-        } else {
-            size_t n = static_cast<size_t>(modbus::registers_for(v.type));
-            if (u8(2) != n * 2 || a.size() < 3 + n * 2)
-                return poll_failed(di, vi, "the reply holds the wrong number of registers");
-            uint16_t regs[2] = {};
-            for (size_t i = 0; i < n; ++i)
-                regs[i] = static_cast<uint16_t>((u8(3 + 2 * i) << 8) | u8(4 + 2 * i));
-            value = modbus::value_of(std::span<const uint16_t>(regs, n), v.type, v.order);
-        }
-        if (std::isnan(value)) return poll_failed(di, vi, "empty reply");
-        value = value * v.scale + v.offset;
-        bool as_float = v.type == modbus::Type::float32 && v.scale == 1 && v.offset == 0;
-        std::string text = number_text(value, as_float);
+        int count = modbus::registers_for(v.spec);
+        auto got = modbus::read_reply(f.bytes, d.unit, v.fc, count);
+        if (!got) return poll_failed(di, vi, got.error().message);
+        std::vector<uint16_t> regs = std::move(got->regs);
+        if (v.fc <= 2) regs.assign(got->bits.begin(), got->bits.end());
+        std::string text = modbus::value_json(regs, v.spec);
         set_available(d, true, {});
         if (a_.on_change && text == v.last) return;
         v.last = text;

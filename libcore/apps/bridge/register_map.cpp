@@ -128,10 +128,10 @@ Expected<std::vector<MapDevice>> load_map(const std::string& file, int64_t defau
             auto vwhere = [&](const std::string& what) {
                 return where(fmt::format("value '{}': {}", mv.name, what));
             };
-            if (auto st = known_keys(
-                    *vt,
-                    {"name", "table", "addr", "type", "word_order", "byte_order", "scale", "offset", "topic"},
-                    vwhere);
+            if (auto st = known_keys(*vt,
+                                     {"name", "table", "addr", "type", "order", "word_order", "byte_order",
+                                      "scale", "offset", "decimals", "topic"},
+                                     vwhere);
                 !st)
                 return std::unexpected(st.error());
             auto table = text(*vt, "table", "holding", vwhere);
@@ -149,25 +149,39 @@ Expected<std::vector<MapDevice>> load_map(const std::string& file, int64_t defau
             mv.addr = static_cast<int>(*addr);
             auto type = text(*vt, "type", mv.fc <= 2 ? "bits" : "uint16", vwhere);
             if (!type) return std::unexpected(type.error());
-            auto ty = modbus::parse_type(*type);
-            if (!ty)
-                return fail(Exit::usage,
-                            vwhere(fmt::format(
-                                "type '{}' is not int16, uint16, int32, uint32, float32 or bits", *type)));
-            mv.type = *ty;
-            if ((mv.fc <= 2) != (mv.type == modbus::Type::bits))
+            auto spec = modbus::parse_type(*type);
+            if (!spec) return fail(Exit::usage, vwhere(at_line(*vt->get("type")) + spec.error().message));
+            mv.spec = *spec;
+            if ((mv.fc <= 2) != (mv.spec.type == modbus::Type::bits))
                 return fail(Exit::usage, vwhere("coils and discrete inputs are bits; registers are numbers"));
-            auto wo = text(*vt, "word_order", "big", vwhere), bo = text(*vt, "byte_order", "big", vwhere);
-            if (!wo) return std::unexpected(wo.error());
-            if (!bo) return std::unexpected(bo.error());
-            if ((*wo != "big" && *wo != "little") || (*bo != "big" && *bo != "little"))
-                return fail(Exit::usage, vwhere("word_order and byte_order are big or little"));
-            mv.order = {*wo == "big", *bo == "big"};
+            auto order = text(*vt, "order", "", vwhere);
+            if (!order) return std::unexpected(order.error());
+            if (!order->empty()) {
+                auto o = modbus::parse_order(*order);
+                if (!o)
+                    return fail(Exit::usage,
+                                vwhere(fmt::format("{}order '{}' is not ABCD, CDAB, BADC or DCBA",
+                                                   at_line(*vt->get("order")), *order)));
+                if (vt->contains("word_order") || vt->contains("byte_order"))
+                    return fail(Exit::usage, vwhere("give order, or word_order and byte_order, not both"));
+                mv.spec.order = *o;
+            } else { // the older pair: word_order and byte_order = big | little
+                auto wo = text(*vt, "word_order", "big", vwhere), bo = text(*vt, "byte_order", "big", vwhere);
+                if (!wo) return std::unexpected(wo.error());
+                if (!bo) return std::unexpected(bo.error());
+                if ((*wo != "big" && *wo != "little") || (*bo != "big" && *bo != "little"))
+                    return fail(Exit::usage, vwhere("word_order and byte_order are big or little"));
+                mv.spec.order = {*wo == "big", *bo == "big"};
+            }
             auto scale = number(*vt, "scale", 1.0, vwhere), offset = number(*vt, "offset", 0.0, vwhere);
             if (!scale) return std::unexpected(scale.error());
             if (!offset) return std::unexpected(offset.error());
-            mv.scale = *scale;
-            mv.offset = *offset;
+            if (*scale == 0) return fail(Exit::usage, vwhere("scale 0 would make every value 0"));
+            mv.spec.scale = *scale;
+            mv.spec.offset = *offset;
+            auto decimals = integer(*vt, "decimals", 0, 15, -1, vwhere);
+            if (!decimals) return std::unexpected(decimals.error());
+            mv.spec.decimals = static_cast<int>(*decimals);
             auto tp = text(*vt, "topic", "", vwhere);
             if (!tp) return std::unexpected(tp.error());
             if (!tp->empty()) {

@@ -17,9 +17,7 @@ struct MapValue {
     std::string name;
     int fc = 3; // 1 coil, 2 discrete, 3 holding, 4 input
     int addr = 0;
-    modbus::Type type = modbus::Type::uint16;
-    modbus::Order order;
-    double scale = 1, offset = 0;
+    modbus::ValueSpec spec; // type, order, scale, offset, decimals
     std::optional<TopicTemplate> topic;
     std::string last; // the value last published (--on-change)
 };

@@ -1,4 +1,5 @@
 #include "apps/send/send.hpp"
+#include "modbus/modbus.hpp"
 #include "output/junit.hpp"
 #include "records/parser.hpp"
 #include "runtime/frame_records.hpp"
@@ -25,12 +26,14 @@ namespace {
 /// A request awaiting its reply: how to name it in a message, and what its reply must show.
 struct Request {
     uint64_t line = 0;
-    std::string reply_to;                // raw JSON: the record's seq, else its line number
-    std::string name;                    // raw JSON of the record's name; empty when none
-    std::optional<std::regex> expect_re; // "expect": "REGEX" on a text request
-    std::string expect_text;             // ... as written
-    std::string expect_obj;              // "expect": {...} on a Modbus request (raw JSON)
-    std::string title;                   // a JUnit testcase's name: the name field, else the request's text
+    std::string reply_to;                  // raw JSON: the record's seq, else its line number
+    std::string name;                      // raw JSON of the record's name; empty when none
+    std::optional<std::regex> expect_re;   // "expect": "REGEX" on a text request
+    std::string expect_text;               // ... as written
+    std::string expect_obj;                // "expect": {...} on a Modbus request (raw JSON)
+    std::string title;                     // a JUnit testcase's name: the name field, else the request's text
+    std::vector<ExtraField> carry;         // the request's own fields (name, ...), carried into its reply
+    std::optional<modbus::ValueSpec> spec; // a typed Modbus read: the reply gets "values" beside "regs"
     std::string label() const {
         if (name.empty()) return fmt::format("line {}", line);
         std::string n = name.size() >= 2 && name.front() == '"' ? name.substr(1, name.size() - 2) : name;
@@ -148,6 +151,14 @@ class Sender {
                 if (record_.seq) q.reply_to = std::to_string(*record_.seq);
                 for (auto& f : record_.extra) {
                     if (f.key == "name") q.name = f.raw_value;
+                    if (f.key == view_key_ && f.key == "modbus") {
+                        auto spec = modbus::spec_of(f.raw_value);
+                        if (!spec) return bad(spec.error().message);
+                        q.spec = *spec;
+                    }
+                    if (f.key != "expect" && f.key != view_key_ && f.key != "reply_to" &&
+                        f.key != "unsolicited")
+                        q.carry.push_back(f);
                     if (f.key != "expect") continue;
                     if (!f.raw_value.empty() && f.raw_value.front() == '{') {
                         q.expect_obj = f.raw_value;
@@ -245,7 +256,7 @@ class Sender {
         reply_got_.clear();
         reply_problem_.clear();
         reply_fields_ = {{"reply_to", current_.reply_to}};
-        if (!current_.name.empty()) reply_fields_.push_back({"name", current_.name});
+        reply_fields_.insert(reply_fields_.end(), current_.carry.begin(), current_.carry.end());
         reply_timer_ = loop_.at(mono_us() + reply_timeout_us_, [this] {
             reply_timer_ = -1;
             ++stats_.reply_timeouts;
@@ -359,6 +370,20 @@ class Sender {
         return reply_gap_us_ == 0;
     }
 
+    /// A typed read's reply: "values" (decoded as the request's type says) beside "regs".
+    void add_values(Frame& f) {
+        if (f.view_key != "modbus" || f.view.empty() || f.view.back() != '}') return;
+        simdjson::dom::parser p;
+        simdjson::dom::array regs;
+        if (p.parse(f.view)["regs"].get_array().get(regs)) return;
+        std::vector<uint16_t> r;
+        for (auto e : regs) {
+            uint64_t v = 0;
+            if (!e.get_uint64().get(v)) r.push_back(static_cast<uint16_t>(v));
+        }
+        f.view.insert(f.view.size() - 1, ",\"values\":" + modbus::values_json(r, *current_.spec));
+    }
+
     /// {"expect":{"regs":[...]}} against a Modbus reply's view: each key given must be equal.
     std::string compare_expect(simdjson::dom::object view) {
         simdjson::dom::parser p;
@@ -398,6 +423,7 @@ class Sender {
                 recorder_.record(one, session_.link().name(), unsolicited);
                 continue;
             }
+            if (current_.spec) add_values(f);
             bool done = take(f);
             one.assign(1, std::move(f));
             recorder_.record(one, session_.link().name(), reply_fields_);
