@@ -21,17 +21,25 @@ int main(int argc, char** argv) {
         "they are. It is framed and written to LINK. With --reply-topic the next frame from the device "
         "(within --reply-timeout) is published there as a record, so request/response works through the "
         "gateway; commands then go one at a time.\n\n"
-        "Polling: --map FILE is a register map in TOML: [[device]] tables (name, unit, poll) each with "
-        "[[device.value]] tables (name, table = holding|input|coil|discrete, addr, type = "
-        "int16|uint16|int32|uint32|int64|uint64|float32|float64|string:N|bits, order = ABCD|CDAB|BADC|DCBA "
-        "(or word_order and byte_order = big|little), scale, offset, decimals, topic). A value is raw * "
-        "scale + offset, printed with the decimals the raw value, scale and offset carry (scale 0.1: one) "
-        "unless decimals = N says otherwise: 123.478, never 123.47800000000001. Each value is published as "
-        "{\"ts\":…,\"device\":…,\"name\":…,\"value\":…} on its topic "
-        "(default --topic, m2m/{device}/{name}; fields device, name, unit), on every poll or with "
-        "--on-change only when it changed. A failed read (timeout, exception, CRC error) publishes nothing "
-        "for that value and marks the device offline on STATUS/devices/NAME (retained); the next good "
-        "read marks it online.\n\n"
+        "Polling: --map FILE is a register map in TOML: [[device]] tables (name, unit, poll, max_gap) each "
+        "with [[device.value]] tables (name; table: holding, input, coil or discrete; addr; type: int16, "
+        "uint16, int32, uint32, int64, uint64, float32, float64, string:N or bits; order: ABCD, CDAB, BADC "
+        "or DCBA, or word_order and byte_order big or little; scale; offset; decimals; topic). A value is "
+        "raw * scale + offset, printed with the decimals the raw value, scale and offset carry (scale 0.1: "
+        "one) unless decimals = N says otherwise: 123.478, never 123.47800000000001. Each value is "
+        "published as {\"ts\":…,\"device\":…,\"name\":…,\"value\":…} on its topic (default --topic, "
+        "m2m/{device}/{name}; fields device, name, unit), on every poll or with --on-change only when it "
+        "changed.\n\n"
+        "The bus is used as Modbus wants: the values of one unit and function that lie within max_gap "
+        "registers of each other (default 10) are read in one request of at most 125 registers (2000 "
+        "bits); a unit that refuses such a read (exception 2) has those values read one by one from then "
+        "on. Between one exchange and the next the line is quiet for 3.5 characters at the link's baud "
+        "(1.75 ms above 19200), plus --turnaround. A read with no good answer (timeout, CRC error) is sent "
+        "again --retries times; then the unit is marked offline on STATUS/devices/NAME (retained), the rest "
+        "of its round is skipped, and its polls back off (interval doubled per failed round, up to 30 s) so "
+        "a dead unit takes a bounded share of the bus; the first good answer marks it online and restores "
+        "its interval. An exception answer is published on the value's topic as "
+        "{\"ts\":…,\"device\":…,\"name\":…,\"error\":\"exception 2 (illegal data address)\"}.\n\n"
         "Status: STATUS (--status-topic, default m2m/bridge/CLIENT-ID) holds a retained "
         "{\"state\":\"online\",\"link\":\"up\"|\"down\"} while the bridge runs; the last will sets it "
         "offline if the bridge vanishes, and a normal exit does so itself. Every --stats-interval, "
@@ -101,6 +109,16 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->group(m);
     app.add_flag("--on-change", args.on_change, "Publish a polled value only when it changed")->group(m);
+    app.add_option("--retries", args.retries,
+                   "Send a poll read again this many times when no good answer comes")
+        ->check(CLI::Range(0, 10))
+        ->capture_default_str()
+        ->group(m);
+    app.add_option("--turnaround", args.turnaround,
+                   "Quiet time after each exchange, beyond the 3.5 characters Modbus RTU needs")
+        ->option_text("DUR")
+        ->capture_default_str()
+        ->group(m);
     const char* s = "Status and buffering";
     app.add_option("--status-topic", args.status_topic,
                    "Retained status topic (default m2m/bridge/CLIENT-ID)")

@@ -530,7 +530,15 @@ void MqttClient::disconnect() {
     if (!dead_) {
         wire::disconnect(out_);
         // what is buffered (QoS 0 messages too) reaches the broker before the socket closes
-        (void)write_all(mono_us() + int64_t{cfg_.connect_timeout_ms} * 1000);
+        if (write_all(mono_us() + int64_t{cfg_.connect_timeout_ms} * 1000).empty()) {
+            // A graceful close: the broker reads to the DISCONNECT and closes first. Closing at once
+            // makes its PUBACK for a message just sent fail, and a broker (mosquitto 2.0 before
+            // 2.0.22) then drops the connection before reading the rest -- firing the last will.
+            if (!tls_) ::shutdown(fd_, SHUT_WR);
+            int64_t deadline = mono_us() + 2'000'000;
+            while (wait(POLLIN, deadline))
+                if (read_some() < 0) break; // the broker closed: all it read is done
+        }
     }
     close_socket();
 }

@@ -141,7 +141,8 @@ def test_polling_publishes_decoded_values_and_availability(tmp_path, broker, pro
         assert code == 130
         st = stats_of(err)
         assert st["reconnects"] >= 1 and st["poll_errors"] >= 1 and st["polls"] >= 12
-        assert json.loads(retained(broker, "st"))["state"] == "offline"  # said so itself at exit
+        status = json.loads(retained(broker, "st"))
+        assert status["state"] == "offline" and "reason" not in status  # said so itself, not by the will
     finally:
         meter.stop()
 
@@ -301,3 +302,98 @@ def test_shared_command_stream_config_file_and_periodic_stats(tmp_path, broker, 
     finally:
         d1.close()
         d2.close()
+
+
+BUS_MAP = """
+[[device]]
+name = "a"
+unit = 1
+poll = "200ms"
+[[device.value]]
+name = "count"
+addr = 0
+[[device.value]]
+name = "temp"
+addr = 1
+type = "int16"
+scale = 0.1
+[[device.value]]
+name = "volts"
+addr = 2
+type = "float32"
+[[device.value]]
+name = "tail"
+addr = 10
+[[device]]
+name = "b"
+unit = 2
+poll = "200ms"
+[[device.value]]
+name = "low"
+addr = 0
+[[device.value]]
+name = "high"
+addr = 8
+[[device.value]]
+name = "missing"
+addr = 40
+[[device]]
+name = "c"
+unit = 3
+poll = "200ms"
+[[device.value]]
+name = "x"
+addr = 0
+[[device.value]]
+name = "y"
+addr = 1
+"""
+
+
+def test_polling_groups_reads_spaces_frames_and_backs_off_a_silent_unit(tmp_path, broker, procs):
+    """Three units on one RTU bus: unit 1's four values come in one read; unit 2 refuses a merged
+    read across registers it lacks (exception 2), so its values are read one by one, and a value it
+    does not have is published as an error; unit 3 never answers: tried twice (--retries 1), marked
+    offline, and backed off so it holds a shrinking share of the bus. Between one exchange and the
+    next the line is quiet for at least 3.5 characters (1.75 ms above 19200 baud)."""
+    from modbus_bus import Bus
+    volts = struct.unpack(">HH", struct.pack(">f", 230.5))
+    bus = Bus({1: {0: 7, 1: 0xFFFF - 214, 2: volts[0], 3: volts[1], **{a: a for a in range(4, 11)}},
+               2: {0: 11, 1: 12, 8: 18}})
+    (tmp_path / "bus.toml").write_text(BUS_MAP)
+    sub = subscriber(procs, broker.url, "-t", "m2m/#", "-q", "1")
+    bridge = procs("bridge", f"serial:{bus.path}", broker.url, "-F", "modbus-rtu", "--map", str(tmp_path / "bus.toml"),
+                   "--status-topic", "bus", "--reply-timeout", "100ms", "--retries", "1", "--stats")
+    try:
+        wait_for(lambda: len(bus.requests(1)) >= 14, timeout=30, what="14 rounds of unit 1")
+        bridge.p.send_signal(signal.SIGINT)
+        code, _, err = bridge.finish()
+        assert code == 130, err.decode()
+    finally:
+        bus.close()
+    one, two, three = bus.requests(1), bus.requests(2), bus.requests(3)
+    assert {r[:4] for r in one} == {(1, 3, 0, 11)}  # one read for four values, registers 0-10
+    assert two[0][:4] == (2, 3, 0, 9)  # merged across 2-7, which unit 2 lacks: refused
+    assert {r[:4] for r in two[1:]} == {(2, 3, 0, 1), (2, 3, 8, 1), (2, 3, 40, 1)}
+    # unit 3: every probe is tried twice; it is probed ever less often while unit 1 is read each round
+    assert {r[:4] for r in three} == {(3, 3, 0, 2)} and len(three) % 2 == 0
+    assert len(three) // 2 < len(one) / 2, (len(three), len(one))
+    # quiet line: from each answer to the next request, at least 1.75 ms
+    log = sorted(bus.requests(), key=lambda r: r[4])
+    gaps = [b[4] - a[5] for a, b in zip(log, log[1:]) if a[5] is not None]
+    assert min(gaps) >= 0.00175, min(gaps)
+    st = stats_of(err)
+    assert st["retries"] >= len(three) // 2 and st["reply_timeouts"] == len(three)
+    sub.read_until(lambda out: b'"topic":"m2m/b/missing"' in out and b'"topic":"m2m/a/tail"' in out)
+    got = {}
+    for x in records(sub.out[:sub.out.rfind(b"\n") + 1]):
+        v = json.loads(x["text"])
+        got[(v["device"], v["name"])] = v.get("value", v.get("error"))
+    assert got[("a", "count")] == 7 and got[("a", "temp")] == -21.5 and got[("a", "volts")] == 230.5
+    assert got[("a", "tail")] == 10 and got[("b", "low")] == 11 and got[("b", "high")] == 18
+    assert got[("b", "missing")] == "exception 2 (illegal data address)"
+    assert ("c", "x") not in got
+    assert retained(broker, "bus/devices/c") == "offline"
+    # and at a clean exit every device says offline (the last will covers a crash)
+    assert retained(broker, "bus/devices/a") == "offline" and retained(broker, "bus/devices/b") == "offline"
+    assert "reason" not in json.loads(retained(broker, "bus"))  # its own word, not the will's

@@ -1,6 +1,8 @@
 #include "apps/bridge/bridge.hpp"
+#include "apps/bridge/poller.hpp"
 #include "apps/bridge/register_map.hpp"
 #include "framing/framing.hpp"
+#include "links/serial.hpp"
 #include "links/uri.hpp"
 #include "modbus/modbus.hpp"
 #include "mqtt/journal.hpp"
@@ -35,27 +37,47 @@ PayloadStyle style_of(const std::string& p) {
                          : PayloadStyle::auto_;
 }
 
-/// One exchange on the link: a poll of a mapped value, or a command (answered on the reply topic).
+/// One exchange on the link: a read of a poll round, or a command (answered on the reply topic).
 struct Txn {
     std::string frame, adu;
     bool poll = false;
-    size_t dev = 0, val = 0;
+    PollRead read;
     bool want_reply = false;
+    int tries = 1; // a read that gets no (good) answer is sent again this many times in all
 };
 
 class Bridge {
   public:
     Bridge(const BridgeArgs& a, EventLoop& loop, LinkSession& link, MqttSession& mqtt, RunStats& stats,
            const Framing& framing, std::optional<TopicTemplate> tmpl, std::vector<MapDevice> map,
-           std::string status, int64_t reply_us, int64_t stats_us)
+           std::string status, int64_t reply_us, int64_t stats_us, int64_t silence_us)
         : a_(a), loop_(loop), link_(link), mqtt_(mqtt), stats_(stats), framing_(framing),
           decoder_(framing.decoder()), encoder_(framing.encoder()), tmpl_(std::move(tmpl)),
-          map_(std::move(map)), status_(std::move(status)), reply_us_(reply_us), stats_us_(stats_us),
-          style_(style_of(a.payload)) {}
+          poller_(std::move(map)), status_(std::move(status)), reply_us_(reply_us), stats_us_(stats_us),
+          silence_us_(silence_us), style_(style_of(a.payload)) {
+        poller_.hooks.value = [this](MapDevice& d, MapValue& v, const std::string& json) {
+            ++polls_;
+            publish_value(d, v, json);
+        };
+        poller_.hooks.value_error = [this](MapDevice& d, MapValue& v, const std::string& why) {
+            ++poll_errors_;
+            log::info("device '{}' value '{}': {}", d.name, v.name, why);
+            v.last.clear(); // the next good value is published, --on-change or not
+            publish_value(d, v, {}, why);
+        };
+        poller_.hooks.available = [this](MapDevice& d, bool ok, const std::string& why) {
+            if (!ok) {
+                ++poll_errors_;
+                log::info("device '{}': {}", d.name, why);
+            }
+            set_available(d, ok, why);
+        };
+    }
 
     Journal journal;
     std::string failure;
     std::vector<ExtraField> set; // --set: fields added to every uplink record and polled value
+    int64_t turnaround_us = 0;   // --turnaround: quiet time after each exchange, beyond 3.5 characters
 
     void start() {
         out_.on_done = [this](const OutMsg& m) { journal.done(m.jid); };
@@ -81,7 +103,7 @@ class Bridge {
         };
         mqtt_.on_up = [this]() -> Status {
             control(status_, status_json(), true);
-            for (auto& d : map_)
+            for (auto& d : poller_.devices())
                 if (d.available >= 0)
                     control(status_ + "/devices/" + d.name, d.available ? "online" : "offline", true);
             if (!a_.command_topic.empty())
@@ -102,7 +124,10 @@ class Bridge {
             stats_.add_decoder(decoder_->stats());
             decoder_ = framing_.decoder();
             link_up_ = false;
-            if (current_) fail_txn("the link was lost");
+            if (current_ && current_->poll)
+                end_txn(); // the unit is not to blame: no backoff (the status says link down)
+            else if (current_)
+                fail_txn("the link was lost", false);
             link_out_.clear();
             control(status_, status_json(), true);
         };
@@ -115,7 +140,7 @@ class Bridge {
             decoder_->finish(frames_);
             frames();
         };
-        for (size_t i = 0; i < map_.size(); ++i)
+        for (size_t i = 0; i < poller_.devices().size(); ++i)
             schedule_poll(i, mono_us());
         if (stats_us_ > 0) arm_stats();
     }
@@ -126,6 +151,9 @@ class Bridge {
         link_up_ = false;
         std::string s = fmt::format(R"({{"state":"offline","ts":"{}"}})", format_rfc3339(wall_us()));
         (void)mqtt_.client().publish(status_, s, 1, true, nullptr);
+        for (auto& d : poller_.devices()) // the devices are not polled any more
+            if (d.available >= 0)
+                (void)mqtt_.client().publish(status_ + "/devices/" + d.name, "offline", 1, true, nullptr);
         mqtt_.client().disconnect();
     }
 
@@ -138,8 +166,9 @@ class Bridge {
     }
 
     std::string extra_stats() const {
-        return fmt::format(R"("queue":{},"inflight":{},"polls":{},"poll_errors":{},"commands":{})",
-                           out_.queue.size(), out_.inflight(), polls_, poll_errors_, commands_);
+        return fmt::format(
+            R"("queue":{},"inflight":{},"polls":{},"poll_reads":{},"poll_errors":{},"retries":{},"commands":{})",
+            out_.queue.size(), out_.inflight(), polls_, reads_, poll_errors_, retries_, commands_);
     }
 
   private:
@@ -306,21 +335,32 @@ class Bridge {
     }
 
     void next_txn() {
+        if (!current_ && !txq_.empty() && link_up_ && mono_us() < bus_free_us_) {
+            // the bus is quiet for 3.5 characters (and --turnaround) between one exchange and the next
+            if (bus_timer_ < 0)
+                bus_timer_ = loop_.at(bus_free_us_, [this] {
+                    bus_timer_ = -1;
+                    next_txn();
+                });
+            return;
+        }
         while (!current_ && !txq_.empty() && link_up_) {
             current_ = std::move(txq_.front());
             txq_.pop_front();
             link_out_ += current_->frame;
             ++stats_.frames_out;
             write_link();
+            if (current_->poll) ++reads_;
             if (!current_->want_reply) {
                 current_.reset();
+                bus_free_us_ = mono_us() + silence_us_ + turnaround_us;
                 continue;
             }
             decoder_->sent(current_->adu); // the request, so the reply's view has its addresses
             txn_timer_ = loop_.at(mono_us() + reply_us_, [this] {
                 txn_timer_ = -1;
                 ++stats_.reply_timeouts;
-                fail_txn(fmt::format("no reply within {}", a_.reply_timeout));
+                fail_txn(fmt::format("no reply within {}", a_.reply_timeout), true);
             });
         }
     }
@@ -338,23 +378,49 @@ class Bridge {
     void end_txn() {
         if (txn_timer_ >= 0) loop_.cancel(txn_timer_), txn_timer_ = -1;
         current_.reset();
+        bus_free_us_ = mono_us() + silence_us_ + turnaround_us;
         loop_.at(0, [this] { next_txn(); });
     }
 
-    void fail_txn(const std::string& why) {
+    /// No answer, or a bad frame: a read is tried again (--retries), then counted against its unit.
+    void fail_txn(const std::string& why, bool retry) {
         if (!current_) return;
         if (current_->poll) {
-            poll_failed(current_->dev, current_->val, why);
-        } else {
-            log::warn("command: {}", why);
+            if (retry && current_->tries > 1) {
+                Txn t = std::move(*current_);
+                --t.tries;
+                ++retries_;
+                log::info("device '{}': {}; trying again", poller_.devices()[t.read.dev].name, why);
+                end_txn();
+                txq_.push_front(std::move(t));
+                return;
+            }
+            PollRead r = current_->read;
+            end_txn();
+            apply(r, poller_.failed(r, why));
+            return;
         }
+        log::warn("command: {}", why);
         end_txn();
+    }
+
+    /// What the poller decided after a read: skip the rest of a unit's round, or read again now.
+    void apply(const PollRead& r, Poller::Outcome o) {
+        if (o.skip_rest) // a unit that does not answer holds the bus once per round, not once per read
+            std::erase_if(txq_, [&](const Txn& t) { return t.poll && t.read.dev == r.dev; });
+        for (auto it = o.again.rbegin(); it != o.again.rend(); ++it)
+            queue_read(std::move(*it), true);
+        next_txn();
     }
 
     void answer(Frame& f) {
         ++stats_.replies;
         if (current_->poll) {
-            polled(current_->dev, current_->val, f);
+            if (!f.err.empty()) return fail_txn(f.err, true);
+            PollRead r = current_->read;
+            end_txn();
+            apply(r, poller_.answered(r, f.bytes));
+            return;
         } else {
             Record r = record_of(f);
             OutMsg m;
@@ -369,49 +435,41 @@ class Bridge {
 
     // ---- Modbus polling ----
 
-    static std::string poll_adu(const MapDevice& d, const MapValue& v) {
-        return modbus::read_request(d.unit, v.fc, v.addr, modbus::registers_for(v.spec));
+    void queue_read(PollRead r, bool front = false) {
+        Txn t;
+        t.poll = true;
+        t.want_reply = true;
+        t.tries = 1 + a_.retries;
+        t.adu = r.adu;
+        t.read = std::move(r);
+        if (auto st = encoder_->encode(t.adu, t.frame); !st) return;
+        front ? txq_.push_front(std::move(t)) : txq_.push_back(std::move(t));
     }
 
     void schedule_poll(size_t di, int64_t at) {
         loop_.at(at, [this, di, at] {
-            auto& d = map_[di];
-            bool queued = false; // a slow device still has this round's polls waiting: no pile-up
+            auto& d = poller_.devices()[di];
+            bool queued = current_ && current_->poll && current_->read.dev == di; // a slow device: no pile-up
             for (auto& t : txq_)
-                queued = queued || (t.poll && t.dev == di);
-            if (!link_up_) poll_failed(di, 0, "the link is down");
-            for (size_t vi = 0; vi < d.values.size() && link_up_ && !queued; ++vi) {
-                Txn t;
-                t.poll = true;
-                t.dev = di;
-                t.val = vi;
-                t.want_reply = true;
-                t.adu = poll_adu(d, d.values[vi]);
-                if (auto st = encoder_->encode(t.adu, t.frame); !st) continue;
-                txq_.push_back(std::move(t));
+                queued = queued || (t.poll && t.read.dev == di);
+            if (!link_up_) { // a round that cannot happen is a failed poll, not the unit's fault (no backoff)
+                ++poll_errors_;
+                set_available(d, false, "the link is down");
             }
+            if (link_up_ && !queued)
+                for (auto& r : poller_.round(di))
+                    queue_read(std::move(r));
             next_txn();
-            // absolute deadlines: a slow poll does not push the next one later
-            int64_t next = at + d.interval_us;
-            if (next < mono_us()) next = mono_us() + d.interval_us;
-            schedule_poll(di, next);
+            schedule_poll(di, poller_.next_round(di, at, mono_us()));
         });
     }
 
-    void polled(size_t di, size_t vi, const Frame& f) {
-        auto& d = map_[di];
-        auto& v = d.values[vi];
-        ++polls_;
-        if (!f.err.empty()) return poll_failed(di, vi, f.err);
-        int count = modbus::registers_for(v.spec);
-        auto got = modbus::read_reply(f.bytes, d.unit, v.fc, count);
-        if (!got) return poll_failed(di, vi, got.error().message);
-        std::vector<uint16_t> regs = std::move(got->regs);
-        if (v.fc <= 2) regs.assign(got->bits.begin(), got->bits.end());
-        std::string text = modbus::value_json(regs, v.spec);
-        set_available(d, true, {});
-        if (a_.on_change && text == v.last) return;
-        v.last = text;
+    /// A polled value (`json`), or the exception its read got (`error`), on the value's topic.
+    void publish_value(MapDevice& d, MapValue& v, const std::string& text, const std::string& error = {}) {
+        if (error.empty()) {
+            if (a_.on_change && text == v.last) return;
+            v.last = text;
+        }
         Record r;
         std::string name_json, dev_json;
         append_json_string(name_json, v.name);
@@ -435,8 +493,14 @@ class Bridge {
                 if (f.key == key) return f.raw_value;
             return text;
         };
-        m.payload = fmt::format(R"({{"ts":"{}","device":{},"name":{},"value":{})", format_rfc3339(wall_us()),
-                                field("device"), field("name"), text);
+        m.payload = fmt::format(R"({{"ts":"{}","device":{},"name":{},)", format_rfc3339(wall_us()),
+                                field("device"), field("name"));
+        if (error.empty()) {
+            m.payload += R"("value":)" + text;
+        } else {
+            m.payload += R"("error":)";
+            append_json_string(m.payload, error);
+        }
         for (auto& f : set)
             if (f.key != "device" && f.key != "name") {
                 m.payload += ',';
@@ -446,13 +510,6 @@ class Bridge {
         m.payload += '}';
         ++stats_.records_in;
         enqueue(std::move(m));
-    }
-
-    void poll_failed(size_t di, size_t vi, const std::string& why) {
-        ++poll_errors_;
-        auto& d = map_[di];
-        log::info("device '{}' value '{}': {}", d.name, d.values[vi].name, why);
-        set_available(d, false, why);
     }
 
     void set_available(MapDevice& d, bool ok, const std::string& why) {
@@ -491,9 +548,12 @@ class Bridge {
     std::unique_ptr<Decoder> decoder_;
     std::unique_ptr<Encoder> encoder_;
     std::optional<TopicTemplate> tmpl_;
-    std::vector<MapDevice> map_;
+    Poller poller_;
     std::string status_;
     int64_t reply_us_, stats_us_;
+    int64_t silence_us_;      // 3.5 characters at the line's speed (serial links)
+    int64_t bus_free_us_ = 0; // the next exchange may start
+    int bus_timer_ = -1;
     PayloadStyle style_;
     Outbox out_{mqtt_, stats_};
     std::deque<OutMsg> control_;
@@ -508,7 +568,7 @@ class Bridge {
     std::optional<Txn> current_;
     int txn_timer_ = -1;
     std::string link_out_;
-    uint64_t polls_ = 0, poll_errors_ = 0, commands_ = 0;
+    uint64_t polls_ = 0, reads_ = 0, poll_errors_ = 0, retries_ = 0, commands_ = 0;
 };
 
 std::string host_name() {
@@ -578,6 +638,17 @@ Expected<Exit> run_bridge(const BridgeArgs& a) {
         if (!m) return std::unexpected(m.error());
         map = std::move(*m);
     }
+    auto turnaround = parse_duration(a.turnaround);
+    if (!turnaround) return std::unexpected(turnaround.error());
+    // Modbus RTU: a line is quiet for 3.5 characters between frames (1.75 ms above 19200 baud)
+    int64_t silence = 0;
+    if (polling && (uri->scheme == "serial" || uri->scheme == "pty") &&
+        framing->name.starts_with("modbus-rtu")) {
+        auto line = parse_serial_settings(*uri);
+        if (!line) return std::unexpected(line.error());
+        int bits = 1 + line->data_bits + (line->parity != 'N') + line->stop_bits;
+        silence = line->baud > 19200 ? 1750 : static_cast<int64_t>(3.5 * bits * 1e6 / line->baud);
+    }
     auto link = open_link(*uri, LinkRole::both);
     if (!link) return std::unexpected(link.error());
 
@@ -586,7 +657,8 @@ Expected<Exit> run_bridge(const BridgeArgs& a) {
     LinkSession link_session(loop, std::move(*link), !a.mqtt.no_reconnect, stats);
     MqttSession mqtt(loop, *cfg, !a.mqtt.no_reconnect, stats);
     Bridge bridge(a, loop, link_session, mqtt, stats, *framing, std::move(*tmpl), std::move(map), status,
-                  reply->count(), stats_every->count());
+                  reply->count(), stats_every->count(), silence);
+    bridge.turnaround_us = turnaround->count();
     std::deque<OutMsg> pending;
     if (!a.persist.empty()) {
         bridge.journal.set_sync(journal_sync_of(a.persist_sync));

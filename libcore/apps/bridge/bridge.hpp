@@ -22,10 +22,12 @@ struct BridgeArgs {
     std::string payload = "auto"; // how the uplink record shows the frame (--whole)
     std::string command_topic, reply_topic;
     std::string reply_timeout = "1s";
-    std::string map;          // Modbus register map (TOML)
-    std::string poll = "1s";  // default poll interval
-    bool on_change = false;   // publish polled values only when they change
-    std::string status_topic; // default m2m/bridge/<client id>
+    int retries = 1;              // a poll read with no (good) answer is sent again this often
+    std::string turnaround = "0"; // quiet time after each exchange, beyond 3.5 characters
+    std::string map;              // Modbus register map (TOML)
+    std::string poll = "1s";      // default poll interval
+    bool on_change = false;       // publish polled values only when they change
+    std::string status_topic;     // default m2m/bridge/<client id>
     std::string stats_interval = "60s";
     size_t buffer = 100000;
     size_t buffer_bytes = 64u << 20;

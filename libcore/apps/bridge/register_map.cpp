@@ -1,5 +1,6 @@
 #include "apps/bridge/register_map.hpp"
 #include "util/duration.hpp"
+#include "util/log.hpp"
 #include "util/suggest.hpp"
 #include <algorithm>
 #include <cmath>
@@ -101,11 +102,17 @@ Expected<std::vector<MapDevice>> load_map(const std::string& file, int64_t defau
         auto where = [&](const std::string& what) {
             return fmt::format("--map {}: device '{}': {}", file, dev.name, what);
         };
-        if (auto st = known_keys(*dt, {"name", "unit", "poll", "value"}, where); !st)
+        if (auto st = known_keys(*dt, {"name", "unit", "poll", "max_gap", "value"}, where); !st)
             return std::unexpected(st.error());
         auto unit = integer(*dt, "unit", 0, 247, 1, where);
         if (!unit) return std::unexpected(unit.error());
         dev.unit = static_cast<int>(*unit);
+        auto gap = integer(*dt, "max_gap", 0, 125, 10, where);
+        if (!gap) return std::unexpected(gap.error());
+        dev.max_gap = static_cast<int>(*gap);
+        for (auto& other : out)
+            if (other.name == dev.name)
+                return fail(Exit::usage, where("two devices have this name (their topics would mix)"));
         dev.interval_us = default_us;
         auto poll = text(*dt, "poll", "", where);
         if (!poll) return std::unexpected(poll.error());
@@ -125,6 +132,11 @@ Expected<std::vector<MapDevice>> load_map(const std::string& file, int64_t defau
             if (!vname) return std::unexpected(vname.error());
             mv.name = *vname;
             if (auto st = name_ok(mv.name, "value", where); !st) return std::unexpected(st.error());
+            for (auto& other : dev.values)
+                if (other.name == mv.name)
+                    return fail(Exit::usage,
+                                where(fmt::format("{}two values are named '{}' (their topics would mix)",
+                                                  at_line(v), mv.name)));
             auto vwhere = [&](const std::string& what) {
                 return where(fmt::format("value '{}': {}", mv.name, what));
             };
@@ -188,6 +200,14 @@ Expected<std::vector<MapDevice>> load_map(const std::string& file, int64_t defau
                 auto tt = TopicTemplate::parse(*tp);
                 if (!tt) return std::unexpected(tt.error());
                 mv.topic = std::move(*tt);
+            }
+            for (auto& other : dev.values) { // the same register read twice may be meant (bits of a word)
+                int a0 = mv.addr, a1 = mv.addr + modbus::registers_for(mv.spec);
+                int b0 = other.addr, b1 = other.addr + modbus::registers_for(other.spec);
+                if (other.fc == mv.fc && a0 < b1 && b0 < a1)
+                    log::warn(
+                        "--map {}: device '{}': values '{}' and '{}' overlap (registers {}-{} and {}-{})",
+                        file, dev.name, other.name, mv.name, b0, b1 - 1, a0, a1 - 1);
             }
             dev.values.push_back(std::move(mv));
         }

@@ -22,12 +22,22 @@ struct MapValue {
     std::string last; // the value last published (--on-change)
 };
 
+/// One read of a poll round: registers (or bits) addr..addr+count-1 of one function code, and
+/// the values in it with their offsets.
+struct PollBlock {
+    int fc = 3, addr = 0, count = 0;
+    std::vector<std::pair<size_t, int>> values; // (index in MapDevice::values, offset from addr)
+};
+
 struct MapDevice {
     std::string name;
     int unit = 1;
     int64_t interval_us = 1000000;
+    int max_gap = 10; // unmapped registers (or bits) a merged read may span
     std::vector<MapValue> values;
-    int available = -1; // unknown, 0, 1
+    std::vector<PollBlock> blocks; // the reads of a round (plan_blocks, poller.hpp)
+    int available = -1;            // unknown, 0, 1
+    int failures = 0;              // rounds in a row with no answer (backoff)
 };
 
 /// Reads FILE; `default_us` is the poll interval of a device that sets none.
