@@ -126,7 +126,7 @@ def test_polling_publishes_decoded_values_and_availability(tmp_path, broker, pro
             assert x["topic"] == f"m2m/north/meter/{v['name']}"
             values[v["name"]] = v["value"]
         assert values == {"voltage": 230.5, "energy_kwh": 123.456, "offset_test": -2, "temperature": 21.5,
-                          "humidity": 45.5, "relay": 1}
+                          "humidity": 45.5, "relay": 1, "setpoint": 500}
         assert retained(broker, "st/devices/meter") == "online"
         # the device goes away (its pty too): offline, link down, nothing published for its values
         meter.stop()
@@ -397,3 +397,46 @@ def test_polling_groups_reads_spaces_frames_and_backs_off_a_silent_unit(tmp_path
     # and at a clean exit every device says offline (the last will covers a crash)
     assert retained(broker, "bus/devices/a") == "offline" and retained(broker, "bus/devices/b") == "offline"
     assert "reason" not in json.loads(retained(broker, "bus"))  # its own word, not the will's
+
+
+def test_writes_by_name_from_the_map(tmp_path, broker, procs):
+    """{"set":{NAME:VALUE}} on the command topic is encoded from the register map and written; its
+    outcome (written, refused, exception, no answer) comes back on the reply topic with the
+    command's cid, or on an MQTT 5 command's response topic with its correlation data."""
+    meter = Meter(tmp_path)
+    text = open(os.path.join(os.path.dirname(__file__), "../../fixtures/devices/meter-map.toml")).read()
+    text += '\n[[device]]\nname = "ghost"\nunit = 9\npoll = "10s"\n[[device.value]]\nname = "x"\naddr = 0\n'
+    (tmp_path / "map.toml").write_text(text)
+    sub = subscriber(procs, broker.url, "-t", "gw/reply", "-t", "gw/r5", "-q", "1", "-V", "5")
+    bridge = procs("bridge", meter.uri, broker.url, "-F", "modbus-rtu", "--map", str(tmp_path / "map.toml"), "-V", "5",
+                   "--command-topic", "gw/cmd", "--reply-topic", "gw/reply", "--status-topic", "gw3",
+                   "--reply-timeout", "300ms", "-v")
+    try:
+        bridge.wait_stderr("connected to")
+        pub = ["mosquitto_pub", "-p", str(broker.port), "-t", "gw/cmd", "-q", "1", "-m"]
+        subprocess.run(pub + ['{"set":{"setpoint":321,"relay":false},"cid":"c-1"}'], check=True)
+        subprocess.run(pub + ['{"set":{"temperature":5,"stepoint":1}}'], check=True)
+        subprocess.run(pub + ['{"set":{"setpoint":70000}}'], check=True)
+        subprocess.run(pub + ['{"set":{"x":1},"device":"ghost"}'], check=True)
+        subprocess.run(["mosquitto_pub", "-V", "5", "-p", str(broker.port), "-t", "gw/cmd", "-q", "1",
+                        "-D", "publish", "response-topic", "gw/r5", "-D", "publish", "correlation-data", "k-9",
+                        "-m", '{"set":{"setpoint":654}}'], check=True)
+        sub.read_until(lambda out: out.count(b"\n") >= 7)
+        got = [(x["topic"], json.loads(x["text"]), x.get("props", {})) for x in records(sub.out)]
+        out = {(o["name"], o["value"]): (t, o["result"], o.get("error"), o.get("cid"), p.get("correlation_data"))
+               for t, o, p in got}
+        assert out[("setpoint", 321)] == ("gw/reply", "written", None, "c-1", None)
+        assert out[("relay", False)] == ("gw/reply", "written", None, "c-1", None)
+        assert out[("temperature", 5)] == ("gw/reply", "refused", "'temperature' is an input register: read-only",
+                                           None, None)
+        assert out[("stepoint", 1)][1:3] == ("refused", "no value 'stepoint' in the map (did you mean 'setpoint'?)")
+        assert out[("setpoint", 70000)][1:3] == ("refused", "value 70000 does not fit uint16")
+        assert out[("x", 1)][1:3] == ("no answer", "no reply within 300ms")
+        assert out[("setpoint", 654)] == ("gw/r5", "written", None, None, "k-9")
+        bridge.p.send_signal(signal.SIGINT)
+        assert bridge.finish()[0] == 130
+        # only one master on the line at a time: mbpoll after the bridge has gone
+        assert meter.mbpoll("-t", "4", "-r", "6", "-c", "1") == {6: 654}
+        assert meter.mbpoll("-t", "0", "-r", "0", "-c", "1") == {0: 0}
+    finally:
+        meter.stop()

@@ -7,6 +7,7 @@
 #include "modbus/modbus.hpp"
 #include "mqtt/journal.hpp"
 #include "mqtt/outbox.hpp"
+#include "mqttwire/wire.hpp"
 #include "records/parser.hpp"
 #include "runtime/frame_records.hpp"
 #include "runtime/link_session.hpp"
@@ -14,6 +15,7 @@
 #include "util/clock.hpp"
 #include "util/duration.hpp"
 #include "util/log.hpp"
+#include "util/suggest.hpp"
 #include <cmath>
 #include <fcntl.h>
 #include <filesystem>
@@ -37,8 +39,18 @@ PayloadStyle style_of(const std::string& p) {
                          : PayloadStyle::auto_;
 }
 
+/// A write by name ({"set":{"setpoint":21.5}} on the command topic) and where its outcome goes.
+struct Write {
+    size_t dev = 0, val = 0;
+    std::string value;               // as the command gave it (JSON)
+    std::string cid;                 // the command's "cid" (raw JSON), echoed back
+    std::string reply_topic;         // the command's MQTT 5 response topic, else --reply-topic
+    std::optional<std::string> corr; // its MQTT 5 correlation data
+};
+
 /// One exchange on the link: a read of a poll round, or a command (answered on the reply topic).
 struct Txn {
+    std::optional<Write> write;
     std::string frame, adu;
     bool poll = false;
     PollRead read;
@@ -299,6 +311,16 @@ class Bridge {
         if (a_.command_topic.empty()) return;
         ++commands_;
         std::string payload(m.payload);
+        if (!poller_.devices().empty() && !payload.empty() && payload[0] == '{') {
+            simdjson::dom::parser p;
+            simdjson::dom::object o, set;
+            if (!p.parse(payload).get_object().get(o) && !o["set"].error()) {
+                if (o["set"].get_object().get(set))
+                    return bad_command(m.topic,
+                                       R"("set" is an object of value names: {"set":{"setpoint":21.5}})");
+                return write_by_name(m, o, set);
+            }
+        }
         if (!payload.empty() && payload[0] == '{') { // a record: its payload, or the framing's view
             Record r;
             if (parser_.parse(payload, r)) {
@@ -327,6 +349,134 @@ class Bridge {
             ++stats_.drops["command_overflow"];
         }
         next_txn();
+    }
+
+    /// {"set":{NAME:VALUE,...},"device":DEV,"cid":ANY}: each value encoded as the map says (type,
+    /// order, scale; fc 6 or 16, coils fc 5) and written; each outcome published on the reply topic.
+    void write_by_name(const MqttArrival& m, simdjson::dom::object o, simdjson::dom::object set) {
+        Write w;
+        if (auto c = o["cid"]; !c.error()) w.cid = simdjson::minify(c.value_unsafe());
+        w.reply_topic = a_.reply_topic;
+        wire::each_property(m.props, [&](int id, std::string_view v) {
+            if (id == 0x08) w.reply_topic = v;
+            if (id == 0x09) w.corr = std::string(v);
+        });
+        std::string_view device;
+        if (auto d = o["device"]; !d.error() && d.get_string().get(device))
+            return bad_command(m.topic, R"("device" must be a device name (a string))");
+        auto& devs = poller_.devices();
+        for (auto field : set) {
+            std::string given_dev(device);
+            Write one = w;
+            one.value = simdjson::minify(field.value);
+            std::string name(field.key);
+            std::vector<std::string> names;
+            int found = 0;
+            for (size_t di = 0; di < devs.size(); ++di) {
+                if (!device.empty() && devs[di].name != device) continue;
+                for (size_t vi = 0; vi < devs[di].values.size(); ++vi) {
+                    names.push_back(devs[di].values[vi].name);
+                    if (devs[di].values[vi].name == name) ++found, one.dev = di, one.val = vi;
+                }
+            }
+            if (!device.empty() && names.empty()) {
+                std::vector<std::string> dn;
+                for (auto& d : devs)
+                    dn.push_back(d.name);
+                refuse_or_report(
+                    one, given_dev, std::string(field.key), "refused",
+                    fmt::format("no device '{}' in the map{}", device, did_you_mean(given_dev, dn)));
+                continue;
+            }
+            if (found != 1) {
+                refuse_or_report(
+                    one, given_dev, name, "refused",
+                    found ? fmt::format("'{}' names a value of {} devices: say which with \"device\"", name,
+                                        found)
+                          : fmt::format("no value '{}' in the map{}", name, did_you_mean(name, names)));
+                continue;
+            }
+            auto& v = devs[one.dev].values[one.val];
+            if (v.fc == 2 || v.fc == 4) {
+                outcome(one, "refused",
+                        fmt::format("'{}' is {}: read-only", name,
+                                    v.fc == 2 ? "a discrete input" : "an input register"));
+                continue;
+            }
+            std::string adu{static_cast<char>(devs[one.dev].unit)};
+            if (v.fc == 1) {
+                bool b = false;
+                int64_t i = -1;
+                if (field.value.get_bool().get(b) && (field.value.get_int64().get(i) || (i != 0 && i != 1))) {
+                    outcome(one, "refused", "a coil is set with true or false (or 1 or 0)");
+                    continue;
+                }
+                if (i >= 0) b = i == 1;
+                adu += '\x05';
+                adu += static_cast<char>(v.addr >> 8), adu += static_cast<char>(v.addr & 0xFF);
+                adu += b ? '\xFF' : '\x00', adu += '\x00';
+            } else {
+                auto regs = modbus::registers_of(one.value, v.spec);
+                if (!regs) {
+                    outcome(one, "refused", regs.error().message);
+                    continue;
+                }
+                bool single = regs->size() == 1;
+                adu += single ? '\x06' : '\x10';
+                adu += static_cast<char>(v.addr >> 8), adu += static_cast<char>(v.addr & 0xFF);
+                if (!single) {
+                    adu += '\x00', adu += static_cast<char>(regs->size());
+                    adu += static_cast<char>(regs->size() * 2);
+                }
+                for (auto r : *regs)
+                    adu += static_cast<char>(r >> 8), adu += static_cast<char>(r & 0xFF);
+            }
+            Txn t;
+            if (auto st = encoder_->encode(adu, t.frame); !st) {
+                outcome(one, "refused", st.error().message);
+                continue;
+            }
+            t.adu = std::move(adu);
+            t.want_reply = true;
+            t.write = std::move(one);
+            txq_.push_back(std::move(t));
+        }
+        next_txn();
+    }
+
+    /// The outcome of a write by name: written, exception, no answer or refused.
+    void outcome(const Write& w, std::string_view result, const std::string& error) {
+        auto& d = poller_.devices()[w.dev];
+        refuse_or_report(w, d.name, d.values[w.val].name, result, error);
+    }
+
+    void refuse_or_report(const Write& w, const std::string& dev, const std::string& val,
+                          std::string_view result, const std::string& error) {
+        if (result == "written")
+            log::info("device '{}' value '{}': {} written", dev, val, w.value);
+        else
+            log::warn("device '{}' value '{}': {} not written: {}", dev, val, w.value, error);
+        if (w.reply_topic.empty()) return;
+        OutMsg m;
+        m.topic = w.reply_topic;
+        m.qos = a_.qos;
+        m.payload = fmt::format(R"({{"ts":"{}","device":)", format_rfc3339(wall_us()));
+        dev.empty() ? void(m.payload += "null") : append_json_string(m.payload, dev);
+        m.payload += R"(,"name":)";
+        append_json_string(m.payload, val);
+        m.payload += R"(,"value":)" + (w.value.empty() ? "null" : w.value) + R"(,"result":")" +
+                     std::string(result) + '"';
+        if (!error.empty()) {
+            m.payload += R"(,"error":)";
+            append_json_string(m.payload, error);
+        }
+        if (!w.cid.empty()) m.payload += R"(,"cid":)" + w.cid;
+        m.payload += '}';
+        if (w.corr) {
+            m.has_props = true;
+            m.props.correlation_data = *w.corr;
+        }
+        enqueue(std::move(m));
     }
 
     void bad_command(std::string_view topic, const std::string& why) {
@@ -400,6 +550,11 @@ class Bridge {
             apply(r, poller_.failed(r, why));
             return;
         }
+        if (current_->write) {
+            Write w = std::move(*current_->write);
+            end_txn();
+            return outcome(w, "no answer", why);
+        }
         log::warn("command: {}", why);
         end_txn();
     }
@@ -421,6 +576,19 @@ class Bridge {
             end_txn();
             apply(r, poller_.answered(r, f.bytes));
             return;
+        } else if (current_->write) {
+            Write w = std::move(*current_->write);
+            std::string_view a = f.bytes;
+            bool exc = a.size() >= 3 && (static_cast<unsigned char>(a[1]) & 0x80);
+            bool echo = a.size() >= 2 && a[0] == current_->adu[0] && a[1] == current_->adu[1];
+            end_txn();
+            if (!f.err.empty()) return outcome(w, "error", f.err);
+            if (exc) {
+                int code = static_cast<unsigned char>(a[2]);
+                return outcome(w, "exception",
+                               fmt::format("exception {} ({})", code, modbus::exception_name(code)));
+            }
+            return echo ? outcome(w, "written", {}) : outcome(w, "error", "the answer is not for this write");
         } else {
             Record r = record_of(f);
             OutMsg m;
