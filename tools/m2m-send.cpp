@@ -50,6 +50,8 @@ int main(int argc, char** argv) {
           "'{\"modbus\":{\"fc\":3,\"addr\":2,\"type\":\"float32\",\"order\":\"CDAB\"},\"name\":\"volts\"}' | "
           "m2m-send 'serial:/dev/ttyUSB0?baud=9600' -F modbus-rtu --reply",
           "Read a float (low word first, as mbpoll -t 4:float); the reply holds \"values\":[230.5]."},
+         {"m2m-send 'serial:/dev/ttyUSB0?baud=19200' -F modbus-rtu --scan 1-247",
+          "Find which Modbus units answer on an RS-485 bus."},
          {"m2m-listen serial:/dev/ttyUSB0 | m2m-send tcp://127.0.0.1:9000 --framing slip",
           "Forward every frame from a serial port to a TCP peer as SLIP."}}};
     CLI::App app;
@@ -83,9 +85,19 @@ int main(int argc, char** argv) {
         "file")
         ->option_text("FILE")
         ->group("Reply");
+    app.add_option("--scan", args.scan,
+                   "Find the Modbus units that answer: one read per unit id in UNITS (1-247, 1,5,9-12), "
+                   "each waiting --reply-timeout (100ms unless given); records, or a table on a terminal")
+        ->option_text("UNITS")
+        ->group("Modbus");
     m2m::cli::add_framing_options(app, args.framing);
     m2m::cli::add_output_options(app, args.output);
     m2m::cli::add_limit_options(app, args.limits, "frames sent");
     m2m::cli::add_common_options(app, args.common);
-    return m2m::cli::run_tool(app, doc, args.common, argc, argv, [&] { return m2m::run_send(args); });
+    return m2m::cli::run_tool(app, doc, args.common, argc, argv, [&] {
+        if (args.scan.empty()) return m2m::run_send(args);
+        if (app.get_option("--reply-timeout")->count() == 0)
+            args.reply_timeout = "100ms"; // a scan is many waits
+        return m2m::run_scan(args);
+    });
 }

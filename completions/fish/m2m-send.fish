@@ -10,6 +10,7 @@ complete -c m2m-send -l reply -d 'After each frame, wait for one frame back and 
 complete -c m2m-send -l reply-timeout -d 'How long --reply waits for a whole reply; none in time is exit 124 at the end (the next request still goes)' -x
 complete -c m2m-send -l reply-gap -d 'A reply is whole after DUR of silence following its last frame (default: at its first frame; a Modbus reply is one frame; --until REGEX: at the frame it matches)' -x
 complete -c m2m-send -l junit -d 'Write a JUnit XML report to FILE: one testcase per request (named by its name field, else its text), failures with what was expected and what came back (needs --reply)' -x
+complete -c m2m-send -l scan -d 'Find the Modbus units that answer: one read per unit id in UNITS (1-247, 1,5,9-12), each waiting --reply-timeout (100ms unless given); records, or a table on a terminal' -x
 complete -c m2m-send -s F -l framing -d 'How bytes become frames: at, cobs, cr, crlf, fixed:N, idle:MS, len:u8|u16be|u16le|u32be|u32le, line, modbus-rtu, modbus-tcp, nmea, raw, slip' -xa 'at cobs cr crlf fixed: idle: len:u8 len:u16be len:u16le len:u32be len:u32le line modbus-rtu modbus-tcp nmea raw slip'
 complete -c m2m-send -l max-frame -d 'Longest frame in bytes; longer ones are cut there, marked and counted' -x
 complete -c m2m-send -l format -d 'Output: jsonl (records), human (time, source, text or hexdump), hex or raw payload lines; auto is human on a terminal, jsonl otherwise' -xa 'auto jsonl human hex raw'

@@ -241,3 +241,24 @@ def test_a_silent_unit_is_exit_124_naming_the_request(meter):
     assert "line 1 (pump 7): no reply within 500ms" in r.stderr.decode()
     recs = records(r.stdout)
     assert [(x["modbus"]["regs"], x["reply_to"]) for x in recs] == [([1234], 2)]
+
+
+def test_scan_finds_the_units_that_answer():
+    """m2m-send --scan: one read per unit id; a response or an exception means a device is there;
+    records, or a table with --format human; no unit at all is exit 124."""
+    from modbus_bus import Bus
+    bus = Bus({1: {0: 5}, 2: {1: 7}})  # unit 2 has no register 0: it answers with an exception
+    try:
+        r = run("m2m-send", f"serial:{bus.path}", "-F", "modbus-rtu", "--scan", "1-4")
+        assert r.returncode == 0, r.stderr.decode()
+        got = [(x["unit"], x["answer"], x["modbus"]["kind"]) for x in records(r.stdout)]
+        assert got == [(1, "response", "response"), (2, "exception 2 (illegal data address)", "exception")]
+        assert "scan: 2 of 4 unit(s) answered: 1, 2" in r.stderr.decode()
+        assert [u for u, *_ in bus.requests()] == [1, 2, 3, 4]  # each asked once
+        r = run("m2m-send", f"serial:{bus.path}", "-F", "modbus-rtu", "--scan", "2,3", "--format", "human")
+        assert r.stdout.decode().splitlines() == ["unit  answer", "   2  exception 2 (illegal data address)"]
+        r = run("m2m-send", f"serial:{bus.path}", "-F", "modbus-rtu", "--scan", "3-5", "--reply-timeout", "50ms")
+        assert r.returncode == 124 and "no unit answered within 50ms" in r.stderr.decode()
+        assert records(r.stdout) == []
+    finally:
+        bus.close()
