@@ -36,7 +36,18 @@ int main(int argc, char** argv) {
         "answers each frame that matches a recorded tx record with the rx records that follow it in the "
         "capture. A tx record matches on its payload exactly, or on a \"match\" field: hex with .. for "
         "any byte, for sequence numbers and the like. Unmatched requests are logged and counted "
-        "(--stats).",
+        "(--stats).\n\n"
+        "--serve-map MAP LINK is a simulated Modbus device built from a register map (the TOML of bridge "
+        "--map): each [[device]] is a unit holding its values' registers, coils and inputs, starting at "
+        "each value's `value =` (default 0) encoded as its type, order and scale say. It answers Modbus RTU "
+        "(-F modbus-rtu, on a pty or serial port) or Modbus TCP (-F modbus-tcp, tcp-listen://): reads, "
+        "writes (fc 5, 6, 15, 16), exception 2 for an address the map does not have, exception 1 for other "
+        "functions, silence for a unit not in the map. Commands on stdin, one JSON object per line: "
+        "{\"set\":{\"voltage\":231.2},\"device\":\"meter\"} changes values by name; "
+        "{\"fault\":KIND,\"count\":N} or {\"fault\":KIND,\"for\":\"2s\"} makes the next N requests (or "
+        "those in the next 2 s; \"unit\" picks one) fail: silence (no answer), exception (\"code\", default "
+        "4), bad_crc (a corrupted answer), delay (\"delay\":\"500ms\", a late answer); {\"fault\":\"none\"} "
+        "clears it. A bad command is named by its line and counted.",
         {{"replay fixtures/demo-sensor.jsonl --speed 10 mqtt://localhost/test/{dev} -q 1",
           "Replay a capture ten times faster into a broker, at QoS 1."},
          {"replay day.jsonl --rate 100/s | iot-pub -t test/x --whole",
@@ -44,7 +55,10 @@ int main(int argc, char** argv) {
          {"replay day.jsonl --from 2h --to 3h --rate 50/s pty:/tmp/dev -F crlf",
           "Play one hour of a recording to a virtual serial device at 50 records/s."},
          {"replay --serve fixtures/devices/meter-capture.jsonl pty:/tmp/meter -F modbus-rtu",
-          "A Modbus meter from a capture, for CI without hardware."}}};
+          "A Modbus meter from a capture, for CI without hardware."},
+         {"replay --serve-map fixtures/devices/meter-map.toml pty:/tmp/meter -F modbus-rtu",
+          "A Modbus meter from its register map; then echo '{\"fault\":\"silence\",\"for\":\"5s\"}' on its "
+          "stdin."}}};
     CLI::App app;
     doc.libraries = m2m::mqtt_client_version();
     m2m::cli::completes(
@@ -84,6 +98,13 @@ int main(int argc, char** argv) {
         ->group(i);
     app.add_flag("--serve", args.serve,
                  "Serve CAPTURE on LINK as a simulated device (replay --serve CAPTURE LINK)")
+        ->group("Simulated device");
+    m2m::cli::completes(
+        app.add_option("--serve-map", args.serve_map,
+                       "Serve a Modbus device holding MAP's registers on LINK (replay --serve-map MAP LINK); "
+                       "stdin takes {\"set\":{NAME:VALUE}} and {\"fault\":...} commands"),
+        "file")
+        ->option_text("MAP")
         ->group("Simulated device");
     m2m::cli::add_framing_options(app, args.framing);
     m2m::cli::add_no_lock_option(app);

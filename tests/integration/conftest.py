@@ -44,10 +44,10 @@ class Proc:
         self.err = b""
         self.out = b""
 
-    def wait_stderr(self, needle, timeout=10):
-        """Waits until stderr contains `needle` (the process told us it is ready)."""
+    def wait_stderr(self, needle, timeout=10, count=1):
+        """Waits until stderr contains `needle` (the process told us it is ready), `count` times."""
         deadline = time.monotonic() + timeout
-        while needle.encode() not in self.err:
+        while self.err.count(needle.encode()) < count:
             left = deadline - time.monotonic()
             assert left > 0, f"timed out waiting for {needle!r}; stderr so far: {self.err.decode()}"
             r, _, _ = select.select([self.p.stderr], [], [], left)

@@ -55,7 +55,7 @@ COMPLETION_PROBES = {  # tool: [(words being completed, what bash must offer)]
     "iot-sub": [("--qo", "--qos"), ("-q ''", "0 1 2"), ("-V ''", "311 5"), ("--retained", "--retained-only")],
     "bridge": [("--command", "--command-topic"), ("--framing modbus-t", "modbus-tcp"), ("-q ''", "0 1 2"),
                ("--payload ''", "auto text json hex b64")],
-    "replay": [("--ser", "--serve"), ("--framing modbus-r", "modbus-rtu"), ("--reb", "--rebase")],
+    "replay": [("--ser", "--serve --serve-map"), ("--framing modbus-r", "modbus-rtu"), ("--reb", "--rebase")],
     "loadgen": [("--total", "--total-rate"), ("-q ''", "0 1"), ("--fail", "--fail-if")],
 }
 

@@ -1,6 +1,6 @@
 #include "apps/bridge/bridge.hpp"
 #include "apps/bridge/poller.hpp"
-#include "apps/bridge/register_map.hpp"
+#include "regmap/register_map.hpp"
 #include "framing/framing.hpp"
 #include "links/serial.hpp"
 #include "links/uri.hpp"

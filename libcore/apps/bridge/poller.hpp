@@ -2,7 +2,7 @@
 // Modbus polling from the register map (bridge --map): values grouped into as few reads as the bus
 // allows, a schedule per device that backs off a unit that keeps failing, and replies decoded into
 // values. No I/O: the bridge sends each read and hands back what came, so this is unit-tested.
-#include "apps/bridge/register_map.hpp"
+#include "regmap/register_map.hpp"
 #include <functional>
 #include <string_view>
 

@@ -219,6 +219,11 @@ Expected<Exit> serve(const ReplayArgs& a, std::vector<Item> items, const std::st
 } // namespace
 
 Expected<Exit> run_replay(const ReplayArgs& a) {
+    if (!a.serve_map.empty()) {
+        if (a.args.size() != 1 || a.serve)
+            return fail(Exit::usage, "replay --serve-map MAP LINK: give one link to serve on (pty:/tmp/dev)");
+        return serve_map(a, a.args[0]);
+    }
     std::vector<std::string> files = a.args;
     std::string target;
     if (files.size() >= 2 && is_target(files.back())) target = files.back(), files.pop_back();

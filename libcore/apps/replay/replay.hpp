@@ -26,11 +26,14 @@ struct ReplayArgs {
     size_t max_line = 1 << 20; // longest recording line; longer ones are skipped (fatal with --strict)
     int ts_column = 0;         // --raw: 1-based comma-separated column holding the time
     bool serve = false;
+    std::string serve_map; // --serve-map MAP: a simulated Modbus device from a register map
     cli::FramingArgs framing;
     cli::CommonArgs common;
     BrokerSinkFactory broker; // empty: a broker TARGET is refused
 };
 
 Expected<Exit> run_replay(const ReplayArgs& a);
+/// replay --serve-map MAP LINK (serve_map.cpp).
+Expected<Exit> serve_map(const ReplayArgs& a, const std::string& target);
 
 } // namespace m2m

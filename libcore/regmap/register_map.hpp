@@ -1,8 +1,8 @@
 #pragma once
-// The bridge's register map (--map FILE, TOML): which Modbus values each device has, how to
-// decode them, how often to poll, where to publish. Every key is checked: an unknown key (with
-// "did you mean"), a value of the wrong type or out of range is a usage error naming the file,
-// the line, the device and the value.
+// The register map (TOML): which Modbus values each device has, how to decode them, how often to
+// poll and where to publish (bridge --map), and what a simulated device holds (replay --serve-map). Every key
+// is checked: an unknown key (with "did you mean"), a value of the wrong type or out of range is a usage
+// error naming the file, the line, the device and the value.
 #include "modbus/modbus.hpp"
 #include "mqtt/topic.hpp"
 #include "util/error.hpp"
@@ -19,7 +19,8 @@ struct MapValue {
     int addr = 0;
     modbus::ValueSpec spec; // type, order, scale, offset, decimals
     std::optional<TopicTemplate> topic;
-    std::string last; // the value last published (--on-change)
+    std::string initial = "0"; // `value =` as JSON: what a simulated device holds at start
+    std::string last;          // the value last published (--on-change)
 };
 
 /// One read of a poll round: registers (or bits) addr..addr+count-1 of one function code, and

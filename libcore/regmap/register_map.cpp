@@ -1,4 +1,5 @@
-#include "apps/bridge/register_map.hpp"
+#include "regmap/register_map.hpp"
+#include "records/record.hpp"
 #include "util/duration.hpp"
 #include "util/log.hpp"
 #include "util/suggest.hpp"
@@ -142,7 +143,7 @@ Expected<std::vector<MapDevice>> load_map(const std::string& file, int64_t defau
             };
             if (auto st = known_keys(*vt,
                                      {"name", "table", "addr", "type", "order", "word_order", "byte_order",
-                                      "scale", "offset", "decimals", "topic"},
+                                      "scale", "offset", "decimals", "topic", "value"},
                                      vwhere);
                 !st)
                 return std::unexpected(st.error());
@@ -194,6 +195,21 @@ Expected<std::vector<MapDevice>> load_map(const std::string& file, int64_t defau
             auto decimals = integer(*vt, "decimals", 0, 15, -1, vwhere);
             if (!decimals) return std::unexpected(decimals.error());
             mv.spec.decimals = static_cast<int>(*decimals);
+            if (const toml::node* iv = vt->get("value")) { // what a simulated device holds at start
+                if (auto i = iv->value_exact<int64_t>())
+                    mv.initial = std::to_string(*i);
+                else if (auto d = iv->value_exact<double>())
+                    mv.initial = fmt::format("{}", *d);
+                else if (auto b = iv->value_exact<bool>())
+                    mv.initial = *b ? "true" : "false";
+                else if (auto str = iv->value_exact<std::string>())
+                    mv.initial.clear(), append_json_string(mv.initial, *str);
+                else
+                    return fail(Exit::usage,
+                                vwhere(at_line(*iv) + "value must be a number, true/false or a string"));
+                if (auto regs = modbus::registers_of(mv.initial, mv.spec); !regs)
+                    return fail(Exit::usage, vwhere(at_line(*iv) + regs.error().message));
+            }
             auto tp = text(*vt, "topic", "", vwhere);
             if (!tp) return std::unexpected(tp.error());
             if (!tp->empty()) {
