@@ -48,6 +48,12 @@ int main(int argc, char** argv) {
         "a dead unit takes a bounded share of the bus; the first good answer marks it online and restores "
         "its interval. An exception answer is published on the value's topic as "
         "{\"ts\":…,\"device\":…,\"name\":…,\"error\":\"exception 2 (illegal data address)\"}.\n\n"
+        "Gateway: --modbus-server tcp-listen://HOST:PORT serves Modbus TCP masters (SCADA, mbpoll -m tcp) "
+        "the devices on LINK, as mbusd does: any number of masters at once, each answer to the master "
+        "that asked with its transaction id, their requests taking turns on the bus with the bridge's own "
+        "polls and commands. A device that does not answer (or answers wrongly) is exception 11 (gateway "
+        "target device failed to respond); a link that is down is exception 10 (gateway path "
+        "unavailable).\n\n"
         "Status: STATUS (--status-topic, default m2m/bridge/CLIENT-ID) holds a retained "
         "{\"state\":\"online\",\"link\":\"up\"|\"down\"} while the bridge runs; the last will sets it "
         "offline if the bridge vanishes, and a normal exit does so itself. Every --stats-interval, "
@@ -67,6 +73,9 @@ int main(int argc, char** argv) {
          {"bridge tcp://10.0.0.7:502 mqtt://broker -F modbus-tcp -t gw/up --command-topic gw/cmd "
           "--reply-topic gw/reply",
           "Forward Modbus requests published on gw/cmd to a device and its answers to gw/reply."},
+         {"bridge 'serial:/dev/ttyUSB1?baud=19200' mqtt://broker -F modbus-rtu --map meter.toml "
+          "--modbus-server tcp-listen://0.0.0.0:502",
+          "Poll and publish, and let SCADA masters reach the same RS-485 bus over Modbus TCP."},
          {"bridge pty:/tmp/dev mqtt://localhost/dev/up --persist /var/lib/m2m-bridge",
           "Keep unacknowledged messages on disk across restarts."}}};
     doc.libraries = m2m::mqtt_client_version();
@@ -121,6 +130,11 @@ int main(int argc, char** argv) {
                    "Send a poll read again this many times when no good answer comes")
         ->check(CLI::Range(0, 10))
         ->capture_default_str()
+        ->group(m);
+    app.add_option("--modbus-server", args.modbus_server,
+                   "Serve Modbus TCP masters on tcp-listen://HOST:PORT: their requests go to LINK's devices "
+                   "between the bridge's own polls")
+        ->option_text("URI")
         ->group(m);
     app.add_option("--turnaround", args.turnaround,
                    "Quiet time after each exchange, beyond the 3.5 characters Modbus RTU needs")

@@ -55,4 +55,8 @@ class Link {
 
 Expected<std::unique_ptr<Link>> open_link(const Uri& uri, LinkRole role);
 
+/// A non-blocking TCP socket listening on tcp-listen://HOST:PORT, for a server with many peers
+/// (bridge --modbus-server); the caller accepts and closes.
+Expected<int> listen_tcp(const Uri& uri);
+
 } // namespace m2m

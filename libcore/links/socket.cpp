@@ -174,6 +174,16 @@ class UdpLink final : public FdLink {
 
 } // namespace
 
+Expected<int> listen_tcp(const Uri& uri) {
+    auto fd = make_socket(uri, SOCK_STREAM, true);
+    if (fd && ::listen(*fd, 64) != 0) { // a larger backlog: several masters may connect at once
+        ::close(*fd);
+        return fail(Exit::unavailable,
+                    fmt::format("cannot listen on {}: {}", uri.text, describe_errno(errno)));
+    }
+    return fd;
+}
+
 std::unique_ptr<Link> make_socket_link(const Uri& uri) {
     if (uri.scheme == "tcp") return std::make_unique<TcpLink>(uri);
     if (uri.scheme == "tcp-listen") return std::make_unique<TcpListenLink>(uri);

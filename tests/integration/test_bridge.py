@@ -440,3 +440,56 @@ def test_writes_by_name_from_the_map(tmp_path, broker, procs):
         assert meter.mbpoll("-t", "0", "-r", "0", "-c", "1") == {0: 0}
     finally:
         meter.stop()
+
+
+def test_modbus_tcp_masters_share_the_bus_with_the_bridges_polling(tmp_path, broker, procs):
+    """--modbus-server: two mbpoll TCP masters at once, and the bridge's own polling, through one
+    RTU meter: every answer right, each to the master that asked; a unit that is not on the bus is
+    exception 11 (gateway target device failed to respond)."""
+    import threading
+    from mqtt_broker import free_port
+    meter = Meter(tmp_path)
+    port = free_port()
+    (tmp_path / "map.toml").write_text(open(os.path.join(os.path.dirname(__file__),
+                                                         "../../fixtures/devices/meter-map.toml")).read()
+                                       .replace('poll = "1s"', 'poll = "100ms"'))
+    sub = subscriber(procs, broker.url, "-t", "m2m/#", "-q", "1")
+    bridge = procs("bridge", meter.uri, broker.url, "-F", "modbus-rtu", "--map", str(tmp_path / "map.toml"),
+                   "--status-topic", "gw4", "--reply-timeout", "300ms", "--stats", "-v",
+                   "--modbus-server", f"tcp-listen://127.0.0.1:{port}")
+    try:
+        bridge.wait_stderr("Modbus TCP masters served on")
+        where = ["-m", "tcp", "-p", str(port), "127.0.0.1"]
+        results, errors = [], []
+
+        def master(opts, want, n):
+            for _ in range(n):
+                r = subprocess.run(["mbpoll", "-1", "-0", "-a", "1", "-o", "2", *opts, *where],
+                                   capture_output=True, timeout=30)
+                got = [line.split("\t")[-1] for line in r.stdout.decode().splitlines() if line.startswith("[")]
+                (results if r.returncode == 0 and got == want else errors).append((opts, got, r.stdout[-200:]))
+
+        threads = [threading.Thread(target=master, args=(["-t", "4", "-r", "0", "-c", "2"], ["1234", "65534 (-2)"], 15)),
+                   threading.Thread(target=master, args=(["-t", "3:float", "-B", "-r", "0"], ["21.5"], 15))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == [] and len(results) == 30
+        r = subprocess.run(["mbpoll", "-1", "-0", "-a", "7", "-o", "2", "-t", "4", "-r", "0", *where],
+                           capture_output=True, timeout=30)
+        assert r.returncode != 0 and b"Target device failed to respond" in r.stderr  # libmodbus names exception 11 so
+        sub.read_until(lambda out: out.count(b'"topic":"m2m/meter/voltage"') >= 3)  # its own polling went on
+        # the bus gone (the device's pty closed): exception 10, gateway path unavailable
+        meter.stop()
+        wait_for(lambda: json.loads(retained(broker, "gw4"))["link"] == "down", what="link down")
+        r = subprocess.run(["mbpoll", "-1", "-0", "-a", "1", "-o", "2", "-t", "4", "-r", "0", *where],
+                           capture_output=True, timeout=30)
+        assert r.returncode != 0 and b"Gateway path unavailable" in r.stderr
+        bridge.p.send_signal(signal.SIGINT)
+        code, _, err = bridge.finish()
+        assert code == 130
+        st = stats_of(err)
+        assert st["gateway_requests"] == 32 and st["gateway_answers"] == 30 and st["gateway_exceptions"] == 2
+    finally:
+        meter.stop()

@@ -1,4 +1,5 @@
 #include "apps/bridge/bridge.hpp"
+#include "apps/bridge/gateway.hpp"
 #include "apps/bridge/poller.hpp"
 #include "framing/framing.hpp"
 #include "links/serial.hpp"
@@ -49,8 +50,15 @@ struct Write {
 };
 
 /// One exchange on the link: a read of a poll round, or a command (answered on the reply topic).
+/// A Modbus TCP master's request through the gateway (--modbus-server).
+struct GatewayReq {
+    uint64_t client = 0;
+    uint16_t tid = 0;
+};
+
 struct Txn {
     std::optional<Write> write;
+    std::optional<GatewayReq> gw;
     std::string frame, adu;
     bool poll = false;
     PollRead read;
@@ -90,6 +98,22 @@ class Bridge {
     std::string failure;
     std::vector<ExtraField> set; // --set: fields added to every uplink record and polled value
     int64_t turnaround_us = 0;   // --turnaround: quiet time after each exchange, beyond 3.5 characters
+
+    /// --modbus-server: Modbus TCP masters' requests go on the bus between the bridge's own.
+    void serve_gateway(int listen_fd) {
+        gw_ = std::make_unique<ModbusGateway>(loop_, listen_fd);
+        gw_->on_request = [this](uint64_t client, uint16_t tid, std::string adu) {
+            if (!link_up_ || gwq_.size() >= 1000) // the bus is not there, or far behind
+                return gw_->exception(client, tid, adu, 10);
+            Txn t;
+            if (auto st = encoder_->encode(adu, t.frame); !st) return gw_->exception(client, tid, adu, 10);
+            t.gw = GatewayReq{client, tid};
+            t.want_reply = !adu.empty() && adu[0] != 0; // a broadcast is never answered
+            t.adu = std::move(adu);
+            gwq_.push_back(std::move(t));
+            next_txn();
+        };
+    }
 
     void start() {
         out_.on_done = [this](const OutMsg& m) { journal.done(m.jid); };
@@ -141,6 +165,9 @@ class Bridge {
             else if (current_)
                 fail_txn("the link was lost", false);
             link_out_.clear();
+            for (auto& t : gwq_) // the masters waiting hear that the bus is gone
+                gw_->exception(t.gw->client, t.gw->tid, t.adu, 10);
+            gwq_.clear();
             control(status_, status_json(), true);
         };
         link_.on_up = [this] {
@@ -179,8 +206,11 @@ class Bridge {
 
     std::string extra_stats() const {
         return fmt::format(
-            R"("queue":{},"inflight":{},"polls":{},"poll_reads":{},"poll_errors":{},"retries":{},"commands":{})",
-            out_.queue.size(), out_.inflight(), polls_, reads_, poll_errors_, retries_, commands_);
+                   R"("queue":{},"inflight":{},"polls":{},"poll_reads":{},"poll_errors":{},"retries":{},"commands":{})",
+                   out_.queue.size(), out_.inflight(), polls_, reads_, poll_errors_, retries_, commands_) +
+               (gw_ ? fmt::format(R"(,"gateway_requests":{},"gateway_answers":{},"gateway_exceptions":{})",
+                                  gw_->requests, gw_->answers, gw_->exceptions)
+                    : std::string());
     }
 
   private:
@@ -485,7 +515,7 @@ class Bridge {
     }
 
     void next_txn() {
-        if (!current_ && !txq_.empty() && link_up_ && mono_us() < bus_free_us_) {
+        if (!current_ && (!txq_.empty() || !gwq_.empty()) && link_up_ && mono_us() < bus_free_us_) {
             // the bus is quiet for 3.5 characters (and --turnaround) between one exchange and the next
             if (bus_timer_ < 0)
                 bus_timer_ = loop_.at(bus_free_us_, [this] {
@@ -494,9 +524,13 @@ class Bridge {
                 });
             return;
         }
-        while (!current_ && !txq_.empty() && link_up_) {
-            current_ = std::move(txq_.front());
-            txq_.pop_front();
+        while (!current_ && (!txq_.empty() || !gwq_.empty()) && link_up_) {
+            // the masters' requests and the bridge's own take turns on the bus
+            bool gw = !gwq_.empty() && (txq_.empty() || gw_turn_);
+            auto& q = gw ? gwq_ : txq_;
+            gw_turn_ = !gw;
+            current_ = std::move(q.front());
+            q.pop_front();
             link_out_ += current_->frame;
             ++stats_.frames_out;
             write_link();
@@ -555,6 +589,12 @@ class Bridge {
             end_txn();
             return outcome(w, "no answer", why);
         }
+        if (current_->gw) { // the master hears that the device did not answer
+            auto g = *current_->gw;
+            std::string adu = current_->adu;
+            end_txn();
+            return gw_->exception(g.client, g.tid, adu, 11);
+        }
         log::warn("command: {}", why);
         end_txn();
     }
@@ -575,6 +615,19 @@ class Bridge {
             PollRead r = current_->read;
             end_txn();
             apply(r, poller_.answered(r, f.bytes));
+            return;
+        } else if (current_->gw) {
+            auto g = *current_->gw;
+            std::string_view a = f.bytes;
+            bool ours =
+                f.err.empty() && a.size() >= 2 && a[0] == current_->adu[0] &&
+                (static_cast<unsigned char>(a[1]) & 0x7F) == static_cast<unsigned char>(current_->adu[1]);
+            std::string req = current_->adu;
+            end_txn();
+            if (ours)
+                gw_->reply(g.client, g.tid, a);
+            else
+                gw_->exception(g.client, g.tid, req, 11);
             return;
         } else if (current_->write) {
             Write w = std::move(*current_->write);
@@ -733,6 +786,9 @@ class Bridge {
     uint64_t seq_ = 0;
     RecordParser parser_;
     std::deque<Txn> txq_;
+    std::deque<Txn> gwq_; // requests of Modbus TCP masters (--modbus-server)
+    bool gw_turn_ = false;
+    std::unique_ptr<ModbusGateway> gw_;
     std::optional<Txn> current_;
     int txn_timer_ = -1;
     std::string link_out_;
@@ -827,6 +883,20 @@ Expected<Exit> run_bridge(const BridgeArgs& a) {
     Bridge bridge(a, loop, link_session, mqtt, stats, *framing, std::move(*tmpl), std::move(map), status,
                   reply->count(), stats_every->count(), silence);
     bridge.turnaround_us = turnaround->count();
+    if (!a.modbus_server.empty()) {
+        auto server = parse_uri(a.modbus_server);
+        if (!server) return std::unexpected(server.error());
+        if (server->scheme != "tcp-listen")
+            return fail(Exit::usage,
+                        "--modbus-server takes tcp-listen://HOST:PORT (tcp-listen://0.0.0.0:502)");
+        if (framing->view_key != "modbus")
+            return fail(Exit::usage,
+                        "--modbus-server forwards to Modbus devices: use --framing modbus-rtu or modbus-tcp");
+        auto fd = listen_tcp(*server);
+        if (!fd) return std::unexpected(fd.error());
+        bridge.serve_gateway(*fd);
+        log::info("Modbus TCP masters served on {}", a.modbus_server);
+    }
     std::deque<OutMsg> pending;
     if (!a.persist.empty()) {
         bridge.journal.set_sync(journal_sync_of(a.persist_sync));

@@ -25,6 +25,7 @@ struct BridgeArgs {
     int retries = 1;              // a poll read with no (good) answer is sent again this often
     std::string turnaround = "0"; // quiet time after each exchange, beyond 3.5 characters
     std::string map;              // Modbus register map (TOML)
+    std::string modbus_server;    // tcp-listen://HOST:PORT: Modbus TCP masters reach the link's devices
     std::string poll = "1s";      // default poll interval
     bool on_change = false;       // publish polled values only when they change
     std::string status_topic;     // default m2m/bridge/<client id>
