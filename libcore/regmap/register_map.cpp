@@ -108,7 +108,7 @@ Expected<std::vector<MapDevice>> load_map(const std::string& file, int64_t defau
         auto unit = integer(*dt, "unit", 0, 247, 1, where);
         if (!unit) return std::unexpected(unit.error());
         dev.unit = static_cast<int>(*unit);
-        auto gap = integer(*dt, "max_gap", 0, 125, 10, where);
+        auto gap = integer(*dt, "max_gap", -1, 125, 10, where); // -1: one read per value
         if (!gap) return std::unexpected(gap.error());
         dev.max_gap = static_cast<int>(*gap);
         for (auto& other : out)

@@ -20,7 +20,8 @@ def crc16(data):
 
 class Bus:
     def __init__(self, units):
-        """units: {unit id: {address: value}} of holding registers; a unit not listed is silent."""
+        """units: {unit id: {address: value}}, the registers (and, by their low bit, the coils and
+        discrete inputs) of each unit; a unit not listed is silent."""
         self.units = units
         self.master, self.slave = os.openpty()
         tty.setraw(self.master)
@@ -59,6 +60,9 @@ class Bus:
                     if fc in (3, 4) and all(a in regs for a in range(addr, addr + count)):
                         pdu = bytes([unit, fc, 2 * count]) + b"".join(struct.pack(">H", regs[a] & 0xFFFF)
                                                                       for a in range(addr, addr + count))
+                    elif fc in (1, 2) and all(a in regs for a in range(addr, addr + count)):  # bit = low bit
+                        bits = sum((regs[addr + i] & 1) << i for i in range(count))
+                        pdu = bytes([unit, fc, (count + 7) // 8]) + bits.to_bytes((count + 7) // 8, "little")
                     else:
                         pdu = bytes([unit, fc | 0x80, 2])  # illegal data address
                     answered = time.monotonic()

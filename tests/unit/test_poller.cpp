@@ -50,6 +50,7 @@ TEST_CASE("poll reads: adjacent values of one function merged, bounded by max_ga
     CHECK(spans(plan_blocks(d, 10)) == std::vector<Span>{{1, 5, 3}, {3, 0, 15}, {3, 30, 1}, {4, 0, 1}});
     CHECK(spans(plan_blocks(d, 0)) ==
           std::vector<Span>{{1, 5, 1}, {1, 7, 1}, {3, 0, 1}, {3, 2, 2}, {3, 14, 1}, {3, 30, 1}, {4, 0, 1}});
+    CHECK(plan_blocks(d, -1).size() == d.values.size()); // one read per value
     auto blocks = plan_blocks(d, 10);
     CHECK(blocks[1].values == std::vector<std::pair<size_t, int>>{{1, 0}, {0, 2}, {2, 14}});
     auto fits = device({value("x", 3, 0), value("y", 3, 121, "float64")});

@@ -34,7 +34,7 @@ std::vector<PollBlock> plan_blocks(const MapDevice& d, int max_gap) {
         if (!out.empty()) {
             auto& b = out.back();
             int b_end = b.addr + b.count;
-            if (b.fc == v.fc && v.addr - b_end <= max_gap &&
+            if (max_gap >= 0 && b.fc == v.fc && v.addr - b_end <= max_gap &&
                 std::max(end, b_end) - b.addr <= max_span(v.fc)) {
                 b.count = std::max(end, b_end) - b.addr;
                 b.values.emplace_back(i, v.addr - b.addr);

@@ -16,7 +16,8 @@ struct PollRead {
 
 /// Groups a device's values into reads: one unit and function code, adjacent in address (at most
 /// `max_gap` unmapped registers or bits between two values), at most 125 registers or 2000 bits.
-/// In address order; a value that appears twice is read once per block it is in.
+/// In address order; a value that appears twice is read once per block it is in. max_gap -1: one
+/// read per value.
 std::vector<PollBlock> plan_blocks(const MapDevice& d, int max_gap);
 
 class Poller {
