@@ -493,3 +493,23 @@ def test_modbus_tcp_masters_share_the_bus_with_the_bridges_polling(tmp_path, bro
         assert st["gateway_requests"] == 32 and st["gateway_answers"] == 30 and st["gateway_exceptions"] == 2
     finally:
         meter.stop()
+
+
+def test_the_demo_publishes_values_as_people_read_them(tmp_path, broker, procs):
+    """The demo's meter drifts (float32 volts to 0.1, temperature to 0.01, energy in Wh scaled to
+    kWh): every value published reads as written, no float artifacts (123.47800000000001)."""
+    import re
+    meter = Meter(tmp_path, animate=True)
+    (tmp_path / "map.toml").write_text(open(os.path.join(os.path.dirname(__file__),
+                                                         "../../fixtures/devices/meter-map.toml")).read()
+                                       .replace('poll = "1s"', 'poll = "200ms"'))
+    sub = subscriber(procs, broker.url, "-t", "m2m/meter/+", "-q", "1")
+    procs("bridge", meter.uri, broker.url, "-F", "modbus-rtu", "--map", str(tmp_path / "map.toml"),
+          "--status-topic", "demo", "--on-change")
+    try:
+        sub.read_until(lambda out: out.count(b'"topic":"m2m/meter/energy_kwh"') >= 3)  # it moved twice
+        texts = [x["text"] for x in records(sub.out[:sub.out.rfind(b"\n") + 1])]
+        numbers = [re.search(r'"value":(-?[0-9.e+-]+)', t)[1] for t in texts]
+        assert all(len(n.split(".")[1]) <= 3 if "." in n else True for n in numbers), numbers
+    finally:
+        meter.stop()
