@@ -1,0 +1,228 @@
+#include "apps/loadgen/summary.hpp"
+#include "output/junit.hpp"
+#include "util/duration.hpp"
+#include "util/log.hpp"
+#include <cstdio>
+#include <cstdlib>
+#include <fmt/format.h>
+#include <fstream>
+#include <simdjson.h>
+
+namespace m2m {
+
+namespace loadgen {
+
+void Summary::bump(std::vector<uint64_t>& v, int64_t sec) {
+    if (sec < 0) sec = 0;
+    if (static_cast<size_t>(sec) >= v.size()) v.resize(static_cast<size_t>(sec) + 1);
+    ++v[static_cast<size_t>(sec)];
+}
+std::string Summary::list(const std::vector<uint64_t>& v) {
+    std::string s = "[";
+    for (size_t i = 0; i < v.size(); ++i)
+        s += fmt::format("{}{}", i ? "," : "", v[i]);
+    return s + "]";
+}
+
+std::string Summary::json() const {
+    return fmt::format(
+        R"({{"devices":{},"shard":"{}","qos":{},"asked_rate":{},"rate":{:.1f},"duration_s":{:.3f},"expected":{},"sent":{},"acked":{},"refused":{},"received":{},"lost":{},"duplicates":{},"reordered":{},"receive_s":{:.3f},"connects":{{"ok":{},"failed":{},"seconds":{:.3f},"latency_us":{}}},"latency_us":{},"sent_per_s":{},"received_per_s":{}}})",
+        devices, shard, qos, asked_rate, rate, duration_s, expected, sent, acked, refused, received, lost,
+        duplicates, reordered, receive_s, connect_ok, connect_failed, connect_s, connect.json(),
+        latency.json(), list(sent_per_s), list(recv_per_s));
+}
+std::string Summary::text() const {
+    auto ms = [](int64_t us) { return fmt::format("{:.2f} ms", static_cast<double>(us) / 1000); };
+    return fmt::format(
+        "devices {}{}: connected {}, failed {} in {:.3f} s, {:.0f}/s (connect p50 {}, p99 {}, max {})\n"
+        "messages: sent {} of {}, acked {}{}, received {}, lost {}, duplicates {}, reordered {}\n"
+        "rate: {:.1f} msg/s sent (asked {:.1f}) over {:.3f} s\n"
+        "latency (from the intended send time): p50 {}  p90 {}  p99 {}  p99.9 {}  max {}  ({} samples)\n",
+        devices, shard.empty() ? "" : " (shard " + shard + ")", connect_ok, connect_failed, connect_s,
+        connect_s > 0 ? static_cast<double>(connect_ok) / connect_s : 0.0, ms(connect.pct(.5)),
+        ms(connect.pct(.99)), ms(connect.max), sent, expected, acked,
+        refused ? fmt::format(", refused {}", refused) : std::string(), received, lost, duplicates, reordered,
+        rate, asked_rate, duration_s, ms(latency.pct(.5)), ms(latency.pct(.9)), ms(latency.pct(.99)),
+        ms(latency.pct(.999)), ms(latency.max), latency.n);
+}
+
+/// --fail-if 'p99>50ms', 'loss>0', 'rate<1900', 'connect_failed>0'
+Expected<bool> check(const Summary& s, const std::string& expr, std::string& why) {
+    size_t op = expr.find_first_of("<>=");
+    if (op == std::string::npos || op == 0)
+        return fail(Exit::usage,
+                    fmt::format("--fail-if '{}': expected METRIC OP VALUE, like p99>50ms", expr));
+    std::string metric = expr.substr(0, op), o, val;
+    size_t v = op;
+    while (v < expr.size() && (expr[v] == '<' || expr[v] == '>' || expr[v] == '='))
+        o += expr[v++];
+    val = expr.substr(v);
+    double have;
+    bool time = false;
+    if (metric == "p50")
+        have = static_cast<double>(s.latency.pct(.5)), time = true;
+    else if (metric == "p90")
+        have = static_cast<double>(s.latency.pct(.9)), time = true;
+    else if (metric == "p99")
+        have = static_cast<double>(s.latency.pct(.99)), time = true;
+    else if (metric == "p999")
+        have = static_cast<double>(s.latency.pct(.999)), time = true;
+    else if (metric == "max")
+        have = static_cast<double>(s.latency.max), time = true;
+    else if (metric == "loss")
+        have = static_cast<double>(s.lost);
+    else if (metric == "duplicates")
+        have = static_cast<double>(s.duplicates);
+    else if (metric == "reordered")
+        have = static_cast<double>(s.reordered);
+    else if (metric == "connect_failed")
+        have = static_cast<double>(s.connect_failed);
+    else if (metric == "refused")
+        have = static_cast<double>(s.refused);
+    else if (metric == "rate")
+        have = s.rate;
+    else
+        return fail(Exit::usage, fmt::format("--fail-if '{}': unknown metric '{}' (p50 p90 p99 p999 max loss "
+                                             "duplicates reordered connect_failed refused rate)",
+                                             expr, metric));
+    double want;
+    if (time) {
+        auto d = parse_duration(val);
+        if (!d)
+            return fail(Exit::usage, fmt::format("--fail-if '{}': '{}' is not a duration (50ms)", expr, val));
+        want = static_cast<double>(d->count());
+    } else {
+        char* end = nullptr;
+        want = std::strtod(val.c_str(), &end);
+        if (val.empty() || *end)
+            return fail(Exit::usage, fmt::format("--fail-if '{}': '{}' is not a number", expr, val));
+    }
+    bool hit = o == ">"                ? have > want
+               : o == ">="             ? have >= want
+               : o == "<"              ? have < want
+               : o == "<="             ? have <= want
+               : o == "=" || o == "==" ? have == want
+                                       : false;
+    if (o != ">" && o != ">=" && o != "<" && o != "<=" && o != "=" && o != "==")
+        return fail(Exit::usage, fmt::format("--fail-if '{}': operator '{}' is not > >= < <= =", expr, o));
+    if (hit)
+        why = fmt::format("{} ({} is {})", expr, metric,
+                          time ? fmt::format("{} µs", have) : fmt::format("{}", have));
+    return hit;
+}
+
+Exit finish_summary(const LoadgenArgs& a, const Summary& s) {
+    std::fputs(s.text().c_str(), stdout);
+    std::fflush(stdout);
+    if (a.common.stats) log::write("", "stats: " + s.json());
+    if (!a.report.empty()) {
+        std::ofstream f(a.report);
+        f << report_html(s);
+        if (!f) log::error("cannot write --report {}", a.report);
+    }
+    if (!a.json.empty()) {
+        std::ofstream f(a.json);
+        f << s.json() << "\n";
+        if (!f) log::error("cannot write --json {}", a.json);
+    }
+    bool failed = false;
+    std::vector<JunitCase> cases;
+    for (auto& e : a.fail_if) {
+        std::string why;
+        auto hit = check(s, e, why);
+        if (!hit) {
+            log::error("{}", hit.error().message);
+            return Exit::usage;
+        }
+        if (*hit) log::error("--fail-if: {}", why), failed = true;
+        cases.push_back({"--fail-if " + e, 0, *hit ? "gate" : "", *hit ? "--fail-if: " + why : ""});
+    }
+    if (!a.junit.empty())
+        if (auto st = write_junit(a.junit, "loadgen " + a.mqtt.broker, cases, 0); !st)
+            log::error("{}", st.error().message);
+    return failed ? Exit::wrong_answer : Exit::ok; // the broker answered, but not as the gates demand
+}
+} // namespace loadgen
+
+using namespace loadgen;
+
+Expected<Exit> run_loadgen_merge(const LoadgenArgs& a) {
+    if (a.merge.empty()) return fail(Exit::usage, "loadgen merge A.json B.json ...");
+    Summary s;
+    simdjson::dom::parser parser;
+    std::vector<std::string> shards;
+    for (auto& f : a.merge) {
+        simdjson::dom::element e;
+        if (auto err = parser.load(f).get(e); err)
+            return fail(Exit::bad_data, fmt::format("{}: {}", f, simdjson::error_message(err)));
+        // every key a summary has must be there with its type: a merge that guessed 0 for a
+        // missing one would pass a gate it should fail
+        std::string bad;
+        auto miss = [&](std::string_view key, const char* want) {
+            if (bad.empty()) bad = fmt::format("{}: key '{}' is missing or not {}", f, key, want);
+        };
+        auto u_at = [&](simdjson::dom::element at, std::string_view key) {
+            uint64_t v = 0;
+            if (at.at_pointer(key).get_uint64().get(v)) miss(key.substr(1), "a non-negative integer");
+            return v;
+        };
+        auto u = [&](const char* k) { return u_at(e, std::string("/") + k); };
+        auto d = [&](const char* k) {
+            double v = 0;
+            if (e[k].get_double().get(v)) miss(k, "a number");
+            return v;
+        };
+        s.devices += static_cast<int>(u("devices"));
+        s.qos = static_cast<int>(u("qos"));
+        s.expected += u("expected"), s.sent += u("sent"), s.acked += u("acked"), s.received += u("received");
+        s.refused += u("refused");
+        s.lost += u("lost"), s.duplicates += u("duplicates"), s.reordered += u("reordered");
+        s.asked_rate += d("asked_rate"), s.rate += d("rate"),
+            s.duration_s = std::max(s.duration_s, d("duration_s"));
+        double cs = 0;
+        if (!e["connects"]["seconds"].get_double().get(cs)) s.connect_s = std::max(s.connect_s, cs);
+        std::string_view sh;
+        if (!e["shard"].get_string().get(sh) && !sh.empty()) shards.emplace_back(sh);
+        s.connect_ok += u_at(e, "/connects/ok");
+        s.connect_failed += u_at(e, "/connects/failed");
+        auto merge_hist = [&](Hist& h, std::string_view key) {
+            simdjson::dom::element src;
+            int64_t mx = 0;
+            simdjson::dom::array buckets;
+            if (e.at_pointer(key).get(src) || src["max"].get_int64().get(mx) ||
+                src["buckets"].get_array().get(buckets))
+                return miss(key.substr(1), "a histogram (max, buckets)");
+            for (auto b : buckets) {
+                int64_t lo = 0;
+                uint64_t c = 0;
+                simdjson::dom::array pair;
+                if (b.get_array().get(pair) || pair.size() != 2 || pair.at(0).get_int64().get(lo) ||
+                    pair.at(1).get_uint64().get(c) || lo < 0)
+                    return miss(fmt::format("{}/buckets", key.substr(1)), "a list of [lower bound, count]");
+                h.b[Hist::index(lo)] += c;
+                h.n += c;
+            }
+            h.max = std::max(h.max, mx);
+        };
+        auto add_list = [&](std::vector<uint64_t>& to, const char* key) {
+            simdjson::dom::array arr;
+            if (e[key].get_array().get(arr)) return miss(key, "a list of counts");
+            size_t i = 0;
+            for (auto x : arr) {
+                uint64_t c = 0;
+                if (x.get_uint64().get(c)) return miss(key, "a list of counts");
+                if (i >= to.size()) to.resize(i + 1);
+                to[i++] += c;
+            }
+        };
+        add_list(s.sent_per_s, "sent_per_s");
+        add_list(s.recv_per_s, "received_per_s");
+        merge_hist(s.latency, "/latency_us");
+        merge_hist(s.connect, "/connects/latency_us");
+        if (!bad.empty()) return fail(Exit::bad_data, bad);
+    }
+    s.shard = shards.empty() ? "" : fmt::format("{} merged", shards.size());
+    return finish_summary(a, s);
+}
+
+} // namespace m2m

@@ -1,0 +1,45 @@
+#pragma once
+// loadgen's results: the summary of a run (text, JSON, merged across shards), the --fail-if gates
+// and the HTML report.
+#include "apps/loadgen/loadgen.hpp"
+#include "stats/histogram.hpp"
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace m2m::loadgen {
+
+struct Summary {
+    int devices = 0;
+    std::string shard;
+    uint64_t connect_ok = 0, connect_failed = 0, sent = 0, acked = 0, received = 0, lost = 0, duplicates = 0,
+             reordered = 0, expected = 0;
+    uint64_t refused = 0; // MQTT 5: QoS 1 messages the broker answered with a failure reason code
+    double asked_rate = 0, rate = 0, duration_s = 0,
+           connect_s = 0; // connect_s: first connect to last CONNACK
+    double receive_s = 0; // first send to last arrival: received / receive_s is the delivered rate
+    int qos = 0;
+    Hist latency, connect;
+    std::vector<uint64_t> sent_per_s, recv_per_s; // by second since the first send
+
+    static void bump(std::vector<uint64_t>& v, int64_t sec);
+    static std::string list(const std::vector<uint64_t>& v);
+    /// The --json file and --stats line (loadgen merge reads it back).
+    std::string json() const;
+    /// What loadgen prints at the end.
+    std::string text() const;
+};
+
+/// One --fail-if gate ('p99>50ms', 'loss>0', 'rate<1900', 'connect_failed>0') against `s`: true
+/// when it holds (the run fails), with `why`; a gate that does not parse is a usage error.
+Expected<bool> check(const Summary& s, const std::string& expr, std::string& why);
+
+/// A self-contained page: the summary, throughput over time and the latency percentile curve as
+/// inline SVG. No scripts, no fonts or styles fetched from anywhere.
+std::string report_html(const Summary& s);
+
+/// Prints the summary, writes --report, --json and --junit, and judges the --fail-if gates:
+/// exit 5 when one holds.
+Exit finish_summary(const LoadgenArgs& a, const Summary& s);
+
+} // namespace m2m::loadgen
