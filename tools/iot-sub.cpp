@@ -18,13 +18,20 @@ int main(int argc, char** argv) {
         "A lost connection is re-established with backoff and the subscriptions are made again; with -c "
         "and a fixed -i the broker keeps the session and the QoS 1/2 messages that arrive meanwhile. A "
         "broker that cannot be reached or refuses the connection at start is exit 4 with the reason in "
-        "words (\"not authorised\", \"TLS: certificate verify failed\").",
+        "words (\"not authorised\", \"TLS: certificate verify failed\").\n\n"
+        "mosquitto_sub's flags mean what they mean there: -v prints 'topic payload' lines, -F FORMAT its "
+        "format codes byte for byte, -N drops the newline, -T hides a filter's messages, -E exits once "
+        "subscribed, -R and --retained-only skip or keep retained messages, --remove-retained clears them. "
+        "-v is not verbose in m2mkit: that is --verbose (repeat for more), in every tool.",
         {{"iot-sub mqtt://localhost -t 'plant/#'", "Print everything under plant/."},
          {"iot-sub mqtt://broker/plant/+/temp -C 1 -W 10s", "Wait up to 10 s for one temperature reading."},
          {"iot-sub mqtts://broker:8883 --cafile ca.pem -u ops --password-file pw -t 'alarm/#' | m2m-send "
           "serial:/dev/ttyUSB0",
           "Forward alarms from a TLS broker to a serial device."},
-         {"iot-sub -V 5 -t '$share/workers/jobs/#' -q 1", "One of a group of workers sharing the jobs."}}};
+         {"iot-sub -V 5 -t '$share/workers/jobs/#' -q 1", "One of a group of workers sharing the jobs."},
+         {"iot-sub -t 'sensors/#' -F '%I %t %p'", "mosquitto_sub's output, for scripts written for it."},
+         {"iot-sub -t 'plant/#' --retained-only --remove-retained -W 2s",
+          "Clear every retained message under plant/."}}};
     doc.libraries = m2m::mqtt_client_version();
     CLI::App app;
     m2m::add_mqtt_options(app, args.mqtt, "subscribe at");
@@ -51,6 +58,30 @@ int main(int argc, char** argv) {
         ->option_text("BYTES")
         ->check(m2m::cli::at_least_one())
         ->group("Subscription");
+    app.add_option("-T,--filter-out", args.hide,
+                   "Do not print messages whose topic matches this filter (repeatable; as mosquitto_sub -T)")
+        ->option_text("FILTER")
+        ->group("Subscription");
+    app.add_flag("-E,--exit-after-subscribe", args.exit_after_subscribe,
+                 "Exit (0) once the subscriptions are acknowledged: a session made for later (with -c -i)")
+        ->group("Subscription");
+    app.add_flag("--remove-retained", args.remove_retained,
+                 "Clear each retained message received (publish an empty retained message to its topic); "
+                 "with --retained-only, clears what a filter holds and exits")
+        ->group("Subscription");
+    const char* mo = "mosquitto_sub output";
+    app.add_flag("-v,--topic-payload", args.topic_payload,
+                 "Print 'topic payload' lines, as mosquitto_sub -v (stderr detail is --verbose)")
+        ->group(mo);
+    app.add_option("-F,--mosquitto-format", args.format,
+                   "Print each message as mosquitto_sub -F FORMAT does, byte for byte: %t topic, %p payload, "
+                   "%x %X hex, %l length, %q QoS, %r retain, %m message id, %j %J JSON, %I %U time, MQTT 5 "
+                   "%A %C %D %E %F %P %R %S, @X strftime, @N nanoseconds, \\n \\t \\0 escapes; flags - 0, "
+                   "widths %10t, %-10.10t")
+        ->option_text("FORMAT")
+        ->group(mo);
+    app.add_flag("-N,--no-newline", args.no_newline, "With -v or -F: no newline after each message")
+        ->group(mo);
     m2m::cli::add_output_options(app, args.output);
     m2m::cli::add_limit_options(app, args.limits, "messages printed");
     m2m::cli::add_common_options(app, args.common);

@@ -48,7 +48,7 @@ complete -c bridge -s F -l framing -d 'How bytes become frames: at, cobs, cr, cr
 complete -c bridge -l max-frame -d 'Longest frame in bytes; longer ones are cut there, marked and counted' -x
 complete -c bridge -l no-lock -d 'Share a serial device with other programs (by default it is locked, as tio does: a second opener gets exit 4 naming the holder)'
 complete -c bridge -l config -d 'Read options from FILE: one \'long-option = value\' per line (TOML or INI)' -r -F
-complete -c bridge -s v -l verbose -d 'More detail on stderr (repeat for more)'
+complete -c bridge -l verbose -d 'More detail on stderr (repeat for more; -v is mosquitto_sub\'s \'topic payload\' in iot-sub)'
 complete -c bridge -l stats -d 'At exit, print counters (frames, bytes, drops by cause, reconnects) as one JSON object on stderr'
 complete -c bridge -l strict -d 'Bad input is fatal (exit 3) instead of counted and skipped'
 complete -c bridge -l version -d 'Print the version and exit'

@@ -52,7 +52,7 @@ complete -c iot-pub -s C -l count -d 'Stop with exit 0 after N records read' -x
 complete -c iot-pub -s W -l timeout -d 'Stop with exit 124 when DUR (250ms, 5s, 2m) passes before --count or --until is met' -x
 complete -c iot-pub -l until -d 'Stop with exit 0 at the first frame whose payload matches REGEX' -x
 complete -c iot-pub -l config -d 'Read options from FILE: one \'long-option = value\' per line (TOML or INI)' -r -F
-complete -c iot-pub -s v -l verbose -d 'More detail on stderr (repeat for more)'
+complete -c iot-pub -l verbose -d 'More detail on stderr (repeat for more; -v is mosquitto_sub\'s \'topic payload\' in iot-sub)'
 complete -c iot-pub -l stats -d 'At exit, print counters (frames, bytes, drops by cause, reconnects) as one JSON object on stderr'
 complete -c iot-pub -l strict -d 'Bad input is fatal (exit 3) instead of counted and skipped'
 complete -c iot-pub -l version -d 'Print the version and exit'

@@ -28,6 +28,12 @@ complete -c iot-sub -l no-local -d 'MQTT 5: do not receive this client\'s own me
 complete -c iot-sub -s R -l ignore-retained -d 'Do not print retained messages (the stale ones the broker sends on subscribing)'
 complete -c iot-sub -l retained-only -d 'Print only retained messages and exit at the first live one (use with -W)'
 complete -c iot-sub -l max-message -d 'Skip messages whose payload is over BYTES without holding them in memory; each one is counted (over_max_message in --stats) and warned about, and a QoS 1/2 one is still acknowledged (default: no limit)' -x
+complete -c iot-sub -s T -l filter-out -d 'Do not print messages whose topic matches this filter (repeatable; as mosquitto_sub -T)' -x
+complete -c iot-sub -s E -l exit-after-subscribe -d 'Exit (0) once the subscriptions are acknowledged: a session made for later (with -c -i)'
+complete -c iot-sub -l remove-retained -d 'Clear each retained message received (publish an empty retained message to its topic); with --retained-only, clears what a filter holds and exits'
+complete -c iot-sub -s v -l topic-payload -d 'Print \'topic payload\' lines, as mosquitto_sub -v (stderr detail is --verbose)'
+complete -c iot-sub -s F -l mosquitto-format -d 'Print each message as mosquitto_sub -F FORMAT does, byte for byte: %t topic, %p payload, %x %X hex, %l length, %q QoS, %r retain, %m message id, %j %J JSON, %I %U time, MQTT 5 %A %C %D %E %F %P %R %S, @X strftime, @N nanoseconds, \n \t \0 escapes; flags - 0, widths %10t, %-10.10t' -x
+complete -c iot-sub -s N -l no-newline -d 'With -v or -F: no newline after each message'
 complete -c iot-sub -l format -d 'Output: jsonl (records), human (time, source, text or hexdump), hex or raw payload lines; auto is human on a terminal, jsonl otherwise' -xa 'auto jsonl human hex raw'
 complete -c iot-sub -l ts -d 'Timestamps in the human view' -xa 'iso epoch epoch-ms epoch-us rel delta'
 complete -c iot-sub -l payload -d 'Payload key for received bytes: auto is text when printable UTF-8, else hex' -xa 'auto text json hex b64'
@@ -37,7 +43,7 @@ complete -c iot-sub -s C -l count -d 'Stop with exit 0 after N messages printed'
 complete -c iot-sub -s W -l timeout -d 'Stop with exit 124 when DUR (250ms, 5s, 2m) passes before --count or --until is met' -x
 complete -c iot-sub -l until -d 'Stop with exit 0 at the first frame whose payload matches REGEX' -x
 complete -c iot-sub -l config -d 'Read options from FILE: one \'long-option = value\' per line (TOML or INI)' -r -F
-complete -c iot-sub -s v -l verbose -d 'More detail on stderr (repeat for more)'
+complete -c iot-sub -l verbose -d 'More detail on stderr (repeat for more; -v is mosquitto_sub\'s \'topic payload\' in iot-sub)'
 complete -c iot-sub -l stats -d 'At exit, print counters (frames, bytes, drops by cause, reconnects) as one JSON object on stderr'
 complete -c iot-sub -l strict -d 'Bad input is fatal (exit 3) instead of counted and skipped'
 complete -c iot-sub -l version -d 'Print the version and exit'

@@ -34,7 +34,7 @@ complete -c loadgen -l fail-if -d 'Exit 5 when METRIC OP VALUE holds (p99>50ms, 
 complete -c loadgen -l junit -d 'Write each --fail-if gate as a JUnit XML testcase to FILE (failed when it holds, with the measured value)' -x
 complete -c loadgen -l report -d 'Write a self-contained HTML page (throughput over time, latency percentiles, inline SVG) to FILE' -x
 complete -c loadgen -l config -d 'Read options from FILE: one \'long-option = value\' per line (TOML or INI)' -r -F
-complete -c loadgen -s v -l verbose -d 'More detail on stderr (repeat for more)'
+complete -c loadgen -l verbose -d 'More detail on stderr (repeat for more; -v is mosquitto_sub\'s \'topic payload\' in iot-sub)'
 complete -c loadgen -l stats -d 'At exit, print counters (frames, bytes, drops by cause, reconnects) as one JSON object on stderr'
 complete -c loadgen -l strict -d 'Bad input is fatal (exit 3) instead of counted and skipped'
 complete -c loadgen -l version -d 'Print the version and exit'

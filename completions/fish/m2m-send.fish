@@ -22,7 +22,7 @@ complete -c m2m-send -s C -l count -d 'Stop with exit 0 after N frames sent' -x
 complete -c m2m-send -s W -l timeout -d 'Stop with exit 124 when DUR (250ms, 5s, 2m) passes before --count or --until is met' -x
 complete -c m2m-send -l until -d 'Stop with exit 0 at the first frame whose payload matches REGEX' -x
 complete -c m2m-send -l config -d 'Read options from FILE: one \'long-option = value\' per line (TOML or INI)' -r -F
-complete -c m2m-send -s v -l verbose -d 'More detail on stderr (repeat for more)'
+complete -c m2m-send -l verbose -d 'More detail on stderr (repeat for more; -v is mosquitto_sub\'s \'topic payload\' in iot-sub)'
 complete -c m2m-send -l stats -d 'At exit, print counters (frames, bytes, drops by cause, reconnects) as one JSON object on stderr'
 complete -c m2m-send -l strict -d 'Bad input is fatal (exit 3) instead of counted and skipped'
 complete -c m2m-send -l version -d 'Print the version and exit'

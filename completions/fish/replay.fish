@@ -45,7 +45,7 @@ complete -c replay -l will-payload -d 'The will message' -x
 complete -c replay -l will-qos -d 'QoS of the will' -xa '0 1 2'
 complete -c replay -l will-retain -d 'Retain the will message'
 complete -c replay -l config -d 'Read options from FILE: one \'long-option = value\' per line (TOML or INI)' -r -F
-complete -c replay -s v -l verbose -d 'More detail on stderr (repeat for more)'
+complete -c replay -l verbose -d 'More detail on stderr (repeat for more; -v is mosquitto_sub\'s \'topic payload\' in iot-sub)'
 complete -c replay -l stats -d 'At exit, print counters (frames, bytes, drops by cause, reconnects) as one JSON object on stderr'
 complete -c replay -l strict -d 'Bad input is fatal (exit 3) instead of counted and skipped'
 complete -c replay -l version -d 'Print the version and exit'

@@ -54,7 +54,9 @@ std::string completion_kind(const CLI::Option* opt) {
 void add_common_options(CLI::App& app, CommonArgs& a) {
     app.set_config("--config", "",
                    "Read options from FILE: one 'long-option = value' per line (TOML or INI)");
-    app.add_flag("-v,--verbose", a.verbose, "More detail on stderr (repeat for more)")->group("Common");
+    app.add_flag("--verbose", a.verbose,
+                 "More detail on stderr (repeat for more; -v is mosquitto_sub's 'topic payload' in iot-sub)")
+        ->group("Common");
     app.add_flag("--stats", a.stats,
                  "At exit, print counters (frames, bytes, drops by cause, reconnects) as one "
                  "JSON object on stderr")

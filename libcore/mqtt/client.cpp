@@ -392,6 +392,7 @@ bool MqttClient::handle(const wire::Packet& p, const std::function<void(const Mq
         a.dup = p.dup;
         a.props = p.props;
         a.oversize = p.oversize;
+        a.id = p.id;
         if (holding_ || !held_.empty()) { // during subscribe(), and until what was held is handed over
             held_.push_back({std::string(p.topic), std::string(p.payload), std::string(p.props), p.qos,
                              p.retain, p.dup, p.id, p.oversize});
@@ -480,7 +481,7 @@ bool MqttClient::service(const std::function<void(const MqttArrival&)>& on_messa
     while (!held_.empty()) {
         Held h = std::move(held_.front());
         held_.pop_front();
-        MqttArrival a{h.topic, h.payload, h.qos, h.retain, h.dup, h.props, h.oversize};
+        MqttArrival a{h.topic, h.payload, h.qos, h.retain, h.dup, h.props, h.oversize, h.id};
         deliver(a, h.id, on_message);
     }
     // at most 16 reads (1 MiB) a pass: the loop's other descriptors get their turn

@@ -35,6 +35,7 @@ struct MqttArrival {
     bool dup = false;
     std::string_view props; // MQTT 5: the message's property block (props_to_json shows it)
     size_t oversize = 0;    // over MqttConfig::max_message: the payload's size (payload empty, skipped)
+    int id = 0;             // the packet identifier (QoS 1/2; 0 at QoS 0)
 };
 
 struct PubProps;

@@ -90,4 +90,37 @@ Status check_topic(const std::string& t) {
     return {};
 }
 
+Status check_filter(const std::string& f) {
+    if (f.empty()) return fail(Exit::usage, "an empty topic filter");
+    size_t start = 0;
+    for (;;) {
+        size_t end = f.find('/', start);
+        std::string_view level =
+            std::string_view(f).substr(start, end == std::string::npos ? std::string::npos : end - start);
+        if (level.find_first_of("+#") != std::string_view::npos && level.size() != 1)
+            return fail(Exit::usage, fmt::format("filter '{}': + and # stand alone in a level", f));
+        if (level == "#" && end != std::string::npos)
+            return fail(Exit::usage, fmt::format("filter '{}': # comes last", f));
+        if (end == std::string::npos) break;
+        start = end + 1;
+    }
+    return {};
+}
+
+bool topic_matches(std::string_view filter, std::string_view topic) {
+    if (!topic.empty() && topic[0] == '$' && !filter.empty() && (filter[0] == '+' || filter[0] == '#'))
+        return false;
+    for (;;) {
+        size_t fe = filter.find('/'), te = topic.find('/');
+        std::string_view fl = filter.substr(0, fe), tl = topic.substr(0, te);
+        if (fl == "#") return true;
+        if (fl != "+" && fl != tl) return false;
+        if (fe == std::string_view::npos || te == std::string_view::npos)
+            return (fe == std::string_view::npos && te == std::string_view::npos) ||
+                   (te == std::string_view::npos && filter.substr(fe + 1) == "#"); // a/# matches a
+        filter.remove_prefix(fe + 1);
+        topic.remove_prefix(te + 1);
+    }
+}
+
 } // namespace m2m

@@ -27,5 +27,9 @@ struct TopicTemplate {
 Expected<std::string> field_text(const Record& r, const std::string& name);
 /// A topic a publish may use: not empty, no wildcard, UTF-8 without NUL.
 Status check_topic(const std::string& t);
+/// A filter a subscription may use: not empty; + alone in its level; # alone and last.
+Status check_filter(const std::string& f);
+/// Whether `topic` matches `filter` (+ one level, # the rest; $-topics only by a filter naming them).
+bool topic_matches(std::string_view filter, std::string_view topic);
 
 } // namespace m2m

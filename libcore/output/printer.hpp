@@ -32,6 +32,8 @@ class Printer {
         buf_ += payload;
         buf_ += '\n';
     }
+    /// Bytes as they are (iot-sub -F: the format says where lines end).
+    void print_bytes(std::string_view bytes) { buf_ += bytes; }
     /// Writes the buffer out. A closed pipe yields Exit::ok, which ends the tool quietly.
     Status flush();
     /// Whether enough is buffered to be worth a write now.

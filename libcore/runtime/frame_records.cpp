@@ -126,6 +126,14 @@ void FrameRecorder::emit_payload(std::string_view payload) {
     if (printer_.should_flush()) flush();
 }
 
+void FrameRecorder::emit_formatted(std::string_view bytes) {
+    ++seq_;
+    printer_.print_bytes(bytes);
+    ++stats_.records_out;
+    if (limits_.count && stats_.records_out >= limits_.count) loop_.stop(Exit::ok);
+    if (printer_.should_flush()) flush();
+}
+
 void FrameRecorder::check_drops(const DecoderStats& d) {
     uint64_t total = d.total_drops();
     bool more = total > drops_seen_;

@@ -39,6 +39,8 @@ class FrameRecorder {
     bool bare() const { return printer_.bare() && !until_; }
     /// Prints a bare payload (see bare()), with the same count and limits as emit().
     void emit_payload(std::string_view payload);
+    /// Output already formatted (iot-sub -F), counted as a record.
+    void emit_formatted(std::string_view bytes);
     /// How --payload asked payloads to be shown.
     PayloadStyle style() const { return style_; }
     /// Stops the loop if the decoder dropped bytes under --strict.

@@ -8,7 +8,7 @@ namespace m2m::log {
 
 void set_program(std::string_view name);
 std::string_view program();
-/// 0 = errors and warnings, 1 = -v (info), 2 = -vv (debug).
+/// 0 = errors and warnings, 1 = --verbose (info), 2 = --verbose --verbose (debug).
 void set_verbosity(int level);
 int verbosity();
 void write(std::string_view level, std::string_view message);

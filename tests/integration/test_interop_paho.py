@@ -102,7 +102,7 @@ def test_iot_pub_to_a_paho_subscriber(broker, version, qos):
 @pytest.mark.parametrize("version", ["311", "5"])
 @pytest.mark.parametrize("qos", [0, 1, 2])
 def test_a_paho_publisher_to_iot_sub(broker, procs, version, qos):
-    sub = procs("iot-sub", broker.url, "-v", "-V", version, "-t", "paho/out/#", "-q", str(qos),
+    sub = procs("iot-sub", broker.url, "--verbose", "-V", version, "-t", "paho/out/#", "-q", str(qos),
                 "-C", str(len(PAYLOADS)), "-W", "30s", "--format", "jsonl", "--payload", "b64")
     sub.wait_stderr("subscribed to")
     peer = PahoPeer(broker, version)
@@ -136,7 +136,7 @@ def test_the_will_of_a_killed_iot_pub_reaches_paho(broker, procs, version):
     peer = PahoPeer(broker, version)
     try:
         peer.subscribe(f"paho/will/{version}", 1)
-        pub = procs("iot-pub", broker.url, "-v", "-V", version, "-t", "x", "--will-topic", f"paho/will/{version}",
+        pub = procs("iot-pub", broker.url, "--verbose", "-V", version, "-t", "x", "--will-topic", f"paho/will/{version}",
                     "--will-payload", "gone", "--will-qos", "1", "--will-retain", stdin=subprocess.PIPE)
         pub.wait_stderr("connected to")
         pub.kill()  # by its PID, SIGKILL: no DISCONNECT, so the broker publishes the will
@@ -151,7 +151,7 @@ def test_messages_kept_for_an_offline_session_all_arrive(broker, procs, version)
     """iot-sub -c: the broker keeps QoS 1 messages while it is away and sends them right after
     CONNACK, before it answers the new SUBSCRIBE; every one is printed, once, in order."""
     cid = f"paho-offline-{version}"
-    sub = procs("iot-sub", broker.url, "-v", "-V", version, "-c", "-i", cid, "-t", "kept/#", "-q", "1", "-C", "1")
+    sub = procs("iot-sub", broker.url, "--verbose", "-V", version, "-c", "-i", cid, "-t", "kept/#", "-q", "1", "-C", "1")
     sub.wait_stderr("subscribed to")
     peer = PahoPeer(broker, version)
     try:
@@ -169,7 +169,7 @@ def test_messages_kept_for_an_offline_session_all_arrive(broker, procs, version)
 
 def test_iot_sub_raw_output_is_the_bare_payloads(broker, procs):
     """--format raw prints each payload and a newline, nothing else (no record is built for it)."""
-    sub = procs("iot-sub", broker.url, "-v", "-t", "raw/#", "-C", "3", "--format", "raw")
+    sub = procs("iot-sub", broker.url, "--verbose", "-t", "raw/#", "-C", "3", "--format", "raw")
     sub.wait_stderr("subscribed to")
     peer = PahoPeer(broker, "311")
     try:

@@ -152,7 +152,7 @@ def test_tls_with_a_password_and_the_wrong_ca(tmp_path, certs):
 def test_mqtt5_payloads_from_a_recording_stamped_in_a_user_property(broker, tmp_path, procs):
     lines = ['{"json":{"t":21.5}}', '{"text":"hello"}', '{"hex":"00ff10"}']
     (tmp_path / "rec.jsonl").write_text("\n".join(lines) + "\n")
-    sub = procs("iot-sub", broker.url, "-v", "-V", "5", "-t", "rec/#", "-C", "30", "-W", "30s")
+    sub = procs("iot-sub", broker.url, "--verbose", "-V", "5", "-t", "rec/#", "-C", "30", "-W", "30s")
     sub.wait_stderr("subscribed to")
     r = run("loadgen", broker.url, "-V", "5", "-t", "rec/{dev}", "--payload-file", str(tmp_path / "rec.jsonl"),
             "-n", "3", "--rate", "20", "-C", "10", "-q", "1", "--json", str(tmp_path / "s.json"), timeout=60)
@@ -237,7 +237,7 @@ def test_without_its_subscriber_everything_counted_sent_reaches_the_broker(broke
     """--no-sub at an unpaced rate: the run once ended with part of the send buffer unwritten
     (78-83 % reached the broker while it reported all sent). It ends once every byte is out."""
     n = 100000
-    sub = procs("iot-sub", broker.url, "-v", "-t", "flood/#", "-C", str(n), "-W", "60s", "--format", "raw")
+    sub = procs("iot-sub", broker.url, "--verbose", "-t", "flood/#", "-C", str(n), "-W", "60s", "--format", "raw")
     sub.wait_stderr("subscribed to")
     r = run("loadgen", broker.url, "-n", "1", "--no-sub", "--rate", "10000000", "-C", str(n), "-t", "flood/{dev}",
             "--json", "/dev/stdout", timeout=120)

@@ -21,7 +21,7 @@ def broker(tmp_path):
 
 def subscriber(procs, broker_url, *args):
     """iot-sub, returned once its subscription is in place (it says so with -v)."""
-    p = procs("iot-sub", broker_url, "-v", *args)
+    p = procs("iot-sub", broker_url, "--verbose", *args)
     p.wait_stderr("subscribed to")
     return p
 
@@ -313,7 +313,7 @@ def test_iot_pub_will_is_published_when_it_vanishes(broker, procs):
     """The last will rides in iot-pub's CONNECT: killed, iot-pub leaves its will behind, MQTT 5 too."""
     for v in ["311", "5"]:
         sub = subscriber(procs, broker.url, "-t", f"gone/{v}", "-q", "1", "-C", "1", "-W", "20s")
-        pub = procs("iot-pub", broker.url, "-v", "-V", v, "-t", "x", "--will-topic", f"gone/{v}",
+        pub = procs("iot-pub", broker.url, "--verbose", "-V", v, "-t", "x", "--will-topic", f"gone/{v}",
                     "--will-payload", "bye", "--will-qos", "1", stdin=subprocess.PIPE)
         pub.wait_stderr("connected to")
         pub.kill()  # SIGKILL, by its PID: no DISCONNECT, so the broker sends the will
@@ -502,7 +502,7 @@ def test_set_adds_the_field_a_topic_template_needs(broker, procs, tmp_path):
 def test_flags_the_user_typed_win_over_the_records_fields(broker, procs):
     """iot-sub -t 'src/#' | iot-pub -t 'mirror/{topic}' -q 1 -r published at QoS 0, not retained:
     the incoming records' qos and retain overrode the typed flags. Now the flags win."""
-    mirror = subprocess.Popen([tool("iot-sub"), broker.url, "-t", "src/#", "-C", "2", "-W", "20s", "-v"],
+    mirror = subprocess.Popen([tool("iot-sub"), broker.url, "-t", "src/#", "-C", "2", "-W", "20s", "--verbose"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     line = b""
     while b"subscribed to" not in line:  # its subscription is in place
@@ -522,3 +522,76 @@ def test_flags_the_user_typed_win_over_the_records_fields(broker, procs):
     assert r.returncode == 0, r.stderr.decode()
     got = sorted((g["topic"], g["text"], g.get("qos"), g.get("retain")) for g in records(r.stdout))
     assert got == [("mirror/src/0", "m0", 1, True), ("mirror/src/1", "m1", 1, True)]
+
+
+def test_mosquitto_sub_output_flags_byte_for_byte(tmp_path):
+    """iot-sub -v and -F print what mosquitto_sub -v and -F print, byte for byte, for text, binary,
+    JSON, empty and MQTT 5 payloads with properties (times aside: each client stamps its own)."""
+    import re
+    broker = Broker(tmp_path).start()
+    try:
+        fmt = ("%t|%p|%x|%X|%l|%q|%r|%10t|%-10t|%.3t|%08l|%C|%R|%P|%E|%F|%D|%%|\\t|@@|%j|%J|%I|%U|@N|@Y"
+               "\\n--\\0")
+        cases = [["-m", "hello world"], ["-m", '{"a":[1,2.5,"x"]}'], ["-m", "tab\there \"quoted\" back\\slash"],
+                 ["-n"], ["-m", "\u00e9t\u00e9 ok"],
+                 ["-m", "v5", "-D", "publish", "content-type", "text/plain", "-D", "publish", "response-topic",
+                  "re/ply", "-D", "publish", "user-property", "k", "v", "-D", "publish", "correlation-data", "c1",
+                  "-D", "publish", "message-expiry-interval", "60", "-D", "publish", "payload-format-indicator", "1"]]
+        # a retained probe: each subscriber's first message, so its arrival shows the subscription is made
+        subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-t", "fmt/0probe", "-m", "probe", "-r", "-q", "1"],
+                       check=True)
+        for extra in (["-v"], ["-F", fmt], ["-F", "%t %l", "-N"]):
+            peers, got = [], []
+            for cmd in ([tool("iot-sub")], ["mosquitto_sub"]):
+                peers.append(subprocess.Popen(cmd + ["-p", str(broker.port), "-t", "fmt/#", "-V", "5", "-q", "1",
+                                                     "-C", str(len(cases) + 2), "-W", "20", *extra],
+                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+            for p in peers:
+                buf = b""
+                while b"0probe" not in buf:
+                    chunk = os.read(p.stdout.fileno(), 65536)
+                    assert chunk, p.stderr.read()
+                    buf += chunk
+                got.append(buf)
+            for i, c in enumerate(cases):
+                subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-t", f"fmt/{i}", "-q", "1", "-V", "5", *c],
+                               check=True)
+            binary = bytes(range(256))
+            subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-t", "fmt/bin", "-q", "1", "-s"], input=binary,
+                           check=True)
+            ours, theirs = [(got[i] + out, err) for i, (out, err) in enumerate(p.communicate(timeout=30)
+                                                                                 for p in peers)]
+            mask = lambda b: re.sub(rb"\d{4}-\d\d-\d\dT[0-9:.]+Z?[+-]\d{4}|\d{10}\.\d{9}|(?<=\|)\d{9}(?=\|)", b"T",
+                                    b)
+            a, b = mask(ours[0]), mask(theirs[0])
+            at = next((i for i in range(min(len(a), len(b))) if a[i] != b[i]), min(len(a), len(b)))
+            assert a == b, (extra, a[max(0, at - 150):at + 80], b[max(0, at - 150):at + 80])
+            assert peers[0].returncode == peers[1].returncode == 0, ours[1]
+    finally:
+        broker.stop()
+
+
+def test_mosquitto_sub_habits_filter_out_exit_after_subscribe_remove_retained(tmp_path):
+    broker = Broker(tmp_path).start()
+    try:
+        pub = ["mosquitto_pub", "-p", str(broker.port), "-r", "-m"]
+        subprocess.run(pub + ["1", "-t", "keep/a"], check=True)
+        subprocess.run(pub + ["2", "-t", "keep/b/c"], check=True)
+        subprocess.run(pub + ["3", "-t", "drop/x"], check=True)
+        r = run("iot-sub", broker.url, "-t", "#", "-T", "keep/b/#", "-T", "drop/+", "-v", "--retained-only", "-W", "2s")
+        assert r.stdout == b"keep/a 1\n", r.stderr
+        r = run("iot-sub", broker.url, "-t", "x", "-E", "-c", "-i", "later", "-q", "1")
+        assert r.returncode == 0 and r.stdout == b""  # subscribed, the session kept for later
+        subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-t", "x", "-m", "queued", "-q", "1"], check=True)
+        r = run("iot-sub", broker.url, "-t", "x", "-c", "-i", "later", "-q", "1", "-C", "1", "-W", "5s", "-v")
+        assert r.stdout == b"x queued\n"
+        r = run("iot-sub", broker.url, "-t", "keep/#", "--retained-only", "--remove-retained", "-W", "2s", "-v")
+        assert sorted(r.stdout.splitlines()) == [b"keep/a 1", b"keep/b/c 2"]
+        r = run("iot-sub", broker.url, "-t", "#", "--retained-only", "-W", "1s", "-v")
+        assert r.stdout == b"drop/x 3\n"  # keep/# was cleared, the rest is untouched
+        for args, why in ((["-v", "-F", "%t"], "-v and -F exclude each other"), (["-N"], "-N goes with -v or -F"),
+                          (["-F", "%Z"], "unknown sequence '%Z'"), (["-T", "a/#/b"], "# comes last")):
+            r = run("iot-sub", broker.url, "-t", "x", *args)
+            assert r.returncode == 2 and why.encode() in r.stderr, (args, r.stderr)
+    finally:
+        broker.stop()

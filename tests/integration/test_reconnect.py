@@ -36,7 +36,7 @@ def free_port():
 
 def test_tcp_listener_serves_one_peer_after_another(procs):
     port = free_port()
-    listener = procs("m2m-listen", f"tcp-listen://127.0.0.1:{port}", "--framing", "slip", "-C", "2", "-v")
+    listener = procs("m2m-listen", f"tcp-listen://127.0.0.1:{port}", "--framing", "slip", "-C", "2", "--verbose")
     listener.wait_stderr("listening")
     for word in [b"first", b"second"]:
         c = socket.create_connection(("127.0.0.1", port), timeout=5)

@@ -93,7 +93,7 @@ def test_raw_csv_with_a_time_column(tmp_path):
 def test_serve_answers_m2m_send_from_a_capture(tmp_path, procs):
     dev = tmp_path / "meter"
     srv = procs("replay", "--serve", f"{FIXTURES}/devices/meter-capture.jsonl", f"pty:{dev}", "-F", "modbus-rtu",
-                "-v", "--stats")
+                "--verbose", "--stats")
     srv.wait_stderr("serving")
     reqs = [{"fc": 3, "addr": 0, "count": 2}, {"fc": 4, "addr": 0, "count": 3}, {"fc": 6, "addr": 7, "value": 42},
             {"fc": 3, "addr": 100, "count": 2}, {"fc": 3, "addr": 5, "count": 1}]
@@ -123,7 +123,7 @@ def test_straight_to_a_broker_on_time_and_through_a_restart(tmp_path, procs):
     b = Broker(tmp_path).start()
     try:
         f = recording(tmp_path / "r.jsonl", 21, 100)
-        sub = procs("iot-sub", b.url, "-v", "-t", "rp/#", "-C", "21", "-W", "30s", "-q", "1")
+        sub = procs("iot-sub", b.url, "--verbose", "-t", "rp/#", "-C", "21", "-W", "30s", "-q", "1")
         sub.wait_stderr("subscribed to")
         t0 = time.time()
         r = run("replay", f, "--speed", "2", f"{b.url}/rp/r{{seq}}", "-q", "1", "--stats")
@@ -144,9 +144,9 @@ def test_straight_to_a_broker_on_time_and_through_a_restart(tmp_path, procs):
         b = Broker(tmp_path, persistence=True).start()
         n = 3000
         big = recording(tmp_path / "big.jsonl", n, 1)
-        sub = procs("iot-sub", b.url, "-v", "-t", "big/#", "-q", "1", "-c", "-i", "replay-big-sub")
+        sub = procs("iot-sub", b.url, "--verbose", "-t", "big/#", "-q", "1", "-c", "-i", "replay-big-sub")
         sub.wait_stderr("subscribed to")
-        rp = procs("replay", big, f"{b.url}/big/x", "-q", "1", "--stats", "-v")
+        rp = procs("replay", big, f"{b.url}/big/x", "-q", "1", "--stats", "--verbose")
         sub.read_until(lambda out: out.count(b"\n") >= 500)  # records are flowing: now the broker goes
         b.stop()
         rp.wait_stderr("reconnecting")
@@ -174,7 +174,7 @@ def test_a_topic_too_long_for_mqtt_is_refused_not_injected(tmp_path, procs):
                  {"ts": "2026-01-01T00:00:00.01Z", "dev": "victim/cmd" + "x" * 65531, "text": "injected"},
                  {"ts": "2026-01-01T00:00:00.02Z", "dev": "ok2", "text": "b"}]
         f.write_text("".join(json.dumps(x) + "\n" for x in lines))
-        sub = procs("iot-sub", b.url, "-v", "-t", "#", "-q", "1", "-C", "2", "-W", "20s")
+        sub = procs("iot-sub", b.url, "--verbose", "-t", "#", "-q", "1", "-C", "2", "-W", "20s")
         sub.wait_stderr("subscribed to")
         r = run("replay", f, "--speed", "0", f"{b.url}/plant/{{dev}}", "-q", "1", "--stats")
         err = r.stderr.decode()

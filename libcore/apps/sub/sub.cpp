@@ -1,6 +1,8 @@
 #include "apps/sub/sub.hpp"
+#include "apps/sub/format.hpp"
 #include "mqtt/props.hpp"
 #include "mqtt/session.hpp"
+#include "mqtt/topic.hpp"
 #include "runtime/frame_records.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
@@ -24,6 +26,17 @@ Expected<Exit> run_sub(const SubArgs& a) {
         return fail(Exit::usage, "--retained-only and --ignore-retained exclude each other");
     for (auto& f : filters)
         if (f.empty()) return fail(Exit::usage, "an empty topic filter");
+    std::optional<MqttFormat> mformat;
+    if (!a.format.empty() && a.topic_payload) return fail(Exit::usage, "-v and -F exclude each other");
+    if (!a.format.empty() || a.topic_payload) {
+        auto f = MqttFormat::parse(a.topic_payload ? "%t %p" : a.format);
+        if (!f) return std::unexpected(f.error());
+        mformat = std::move(*f);
+    } else if (a.no_newline) {
+        return fail(Exit::usage, "-N goes with -v or -F (records are lines)");
+    }
+    for (auto& f : a.hide)
+        if (auto st = check_filter(f); !st) return fail(Exit::usage, "-T: " + st.error().message);
 
     EventLoop loop;
     RunStats stats;
@@ -41,8 +54,10 @@ Expected<Exit> run_sub(const SubArgs& a) {
     session.on_up = [&]() -> Status {
         if (auto st = session.client().subscribe(subs); !st) return st;
         log::info("subscribed to {}", fmt::join(filters, ", "));
+        if (a.exit_after_subscribe) loop.stop(Exit::ok);
         return {};
     };
+    std::string line, why;
     Record r;
     bool bare = recorder.bare();
     session.on_message = [&](const MqttArrival& m) {
@@ -53,8 +68,21 @@ Expected<Exit> run_sub(const SubArgs& a) {
                              "over_max_message)",
                              m.topic, m.oversize, a.max_message);
         }
+        if (a.remove_retained && m.retain) // an empty retained message clears the topic
+            (void)session.client().publish(m.topic, {}, 1, true, nullptr);
         if (a.ignore_retained && m.retain) return void(++skipped_retained);
         if (a.retained_only && !m.retain) return loop.stop(Exit::ok);
+        for (auto& f : a.hide)
+            if (topic_matches(f, m.topic)) return;
+        if (mformat) { // mosquitto_sub's output
+            line.clear();
+            if (a.topic_payload && m.payload.empty()) // as mosquitto_sub -v shows an empty message
+                line.append(m.topic).append(" (null)");
+            else if (!mformat->render(m, m.id, wall_us() * 1000, line, why))
+                log::write("", why);
+            if (!a.no_newline) line += '\n';
+            return recorder.emit_formatted(line);
+        }
         if (bare) return recorder.emit_payload(m.payload); // --format raw: no record to build
         int64_t now = wall_us();
         r.clear();

@@ -12,6 +12,13 @@ struct SubArgs {
     bool retained_only = false;
     bool ignore_retained = false;
     size_t max_message = 0; // 0: no limit; over it a message is skipped unbuffered and counted
+    // mosquitto_sub's output and habits
+    bool topic_payload = false;        // -v: "topic payload"
+    std::string format;                // -F: mosquitto_sub's format codes
+    bool no_newline = false;           // -N
+    std::vector<std::string> hide;     // -T: filters whose messages are not printed
+    bool exit_after_subscribe = false; // -E
+    bool remove_retained = false;      // --remove-retained: clear each retained message seen
     cli::OutputArgs output;
     cli::LimitArgs limits;
     cli::CommonArgs common;
