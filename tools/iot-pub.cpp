@@ -52,6 +52,16 @@ int main(int argc, char** argv) {
         ->group(g);
     app.add_flag("-n,--null-message", args.null_message, "Publish one empty message (clears a retained one)")
         ->group(g);
+    app.add_flag("-s,--stdin-file", args.stdin_message,
+                 "Publish all of stdin as one message (as mosquitto_pub -s)")
+        ->group(g);
+    app.add_option("--repeat", args.repeat, "Publish the one message (-m, -f, -s, -n) N times")
+        ->option_text("N")
+        ->check(CLI::Range(1, 1000000000))
+        ->group(g);
+    app.add_option("--repeat-delay", args.repeat_delay, "Wait DUR between the repeats (--repeat)")
+        ->option_text("DUR")
+        ->group(g);
     app.add_option("--max-line", args.max_line,
                    "Longest input line in bytes; longer ones are reported and skipped")
         ->capture_default_str()

@@ -32,6 +32,9 @@ complete -c iot-pub -s l -l raw -d 'Each stdin line is one message as it is (as 
 complete -c iot-pub -s m -l message -d 'Publish this one message and exit' -x
 complete -c iot-pub -s f -l file -d 'Publish the content of FILE as one message' -x
 complete -c iot-pub -s n -l null-message -d 'Publish one empty message (clears a retained one)'
+complete -c iot-pub -s s -l stdin-file -d 'Publish all of stdin as one message (as mosquitto_pub -s)'
+complete -c iot-pub -l repeat -d 'Publish the one message (-m, -f, -s, -n) N times' -x
+complete -c iot-pub -l repeat-delay -d 'Wait DUR between the repeats (--repeat)' -x
 complete -c iot-pub -l max-line -d 'Longest input line in bytes; longer ones are reported and skipped' -x
 complete -c iot-pub -l persist -d 'Journal QoS 1/2 messages in DIR until acknowledged (crash-safe: a restart of iot-pub sends again what was not; implies -c)' -x
 complete -c iot-pub -l persist-sync -d 'When the journal is flushed to disk: batch (once per batch read), message (after every message), off (by the kernel: survives a crash of the process, not a power loss)' -xa 'batch message off'

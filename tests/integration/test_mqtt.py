@@ -595,3 +595,18 @@ def test_mosquitto_sub_habits_filter_out_exit_after_subscribe_remove_retained(tm
             assert r.returncode == 2 and why.encode() in r.stderr, (args, r.stderr)
     finally:
         broker.stop()
+
+
+def test_iot_pub_stdin_as_one_message_and_repeat(broker):
+    """-s publishes all of stdin as one message, byte for byte (mosquitto_pub -s); --repeat N
+    publishes the one message N times, --repeat-delay apart."""
+    sub = mosquitto_sub(broker, "s", 4)
+    data = bytes(range(256)) * 3 + b"\nlast line without newline"
+    r = run("iot-pub", broker.url, "-t", "s/one", "-s", "-q", "1", input=data)
+    assert r.returncode == 0, r.stderr
+    r = run("iot-pub", broker.url, "-t", "s/rep", "-m", "again", "--repeat", "3", "--repeat-delay", "20ms", "-q", "1")
+    assert r.returncode == 0, r.stderr
+    out, _ = sub.communicate(timeout=30)
+    assert out.decode().splitlines() == ["PAYLOAD=" + data.hex()] + ["PAYLOAD=" + b"again".hex()] * 3
+    r = run("iot-pub", broker.url, "-t", "x", "--repeat", "2")
+    assert r.returncode == 2 and b"--repeat and --repeat-delay repeat one message" in r.stderr

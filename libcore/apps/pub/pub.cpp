@@ -12,6 +12,8 @@
 #include "util/clock.hpp"
 #include "util/duration.hpp"
 #include "util/log.hpp"
+#include <cerrno>
+#include <cstring>
 #include <deque>
 #include <fstream>
 #include <poll.h>
@@ -37,8 +39,10 @@ class Publisher {
     std::string failure;
     std::string rr_topic, rr_prefix;
 
-    /// A single message (-m, -f, -n) instead of stdin.
-    void single(std::string payload) {
+    int64_t repeat_delay_us = 0; // --repeat-delay
+
+    /// A single message (-m, -f, -s, -n) instead of stdin, `times` times (--repeat).
+    void single(std::string payload, int times = 1) {
         OutMsg m;
         m.topic = expand_plain();
         m.payload = std::move(payload);
@@ -46,9 +50,23 @@ class Publisher {
         m.retain = retain_;
         m.line = 1;
         if (!flag_props_.empty()) m.has_props = true, m.props = flag_props_;
-        ++stats_.records_in;
-        accept(std::move(m));
         single_ = true;
+        repeats_left_ = times;
+        repeat_msg_ = std::move(m);
+        repeat();
+    }
+
+    void repeat() {
+        do {
+            ++stats_.records_in;
+            --repeats_left_;
+            accept(OutMsg(repeat_msg_));
+        } while (repeats_left_ > 0 && repeat_delay_us == 0);
+        if (repeats_left_ > 0)
+            loop_.at(mono_us() + repeat_delay_us, [this] {
+                repeat();
+                pump();
+            });
     }
 
     /// Lines come from put() (replay's broker target), not stdin.
@@ -232,8 +250,8 @@ class Publisher {
             bool want = input_.wants_input() && !limit_reached() && queue_.size() < a_.buffer;
             loop_.set_events(stdin_watch_, want ? POLLIN : 0);
         }
-        bool input_done =
-            single_ || (fed_ ? fed_end_ && fed_lines_.empty() : input_.exhausted()) || limit_reached();
+        bool input_done = (single_ && repeats_left_ == 0) ||
+                          (fed_ ? fed_end_ && fed_lines_.empty() : input_.exhausted()) || limit_reached();
         if (input_done && queue_.empty() && out_.inflight() == 0 && !awaiting_ && session_.up()) {
             session_.client().disconnect();
             loop_.stop(Exit::ok);
@@ -292,6 +310,8 @@ class Publisher {
     std::deque<OutMsg>& queue_ = out_.queue;
     int stdin_watch_ = -1;
     bool single_ = false;
+    int repeats_left_ = 0;
+    OutMsg repeat_msg_;
     bool fed_ = false, fed_end_ = false;
     std::deque<std::pair<std::string, uint64_t>> fed_lines_;
     uint64_t fed_no_ = 0;
@@ -333,10 +353,12 @@ Expected<PubSetup> setup_pub(const PubArgs& a, const std::string& tool) {
         if (!t) return std::unexpected(t.error());
         tmpl = std::move(*t);
     }
-    int singles = a.has_message + !a.file.empty() + a.null_message;
-    if (singles > 1) return fail(Exit::usage, "-m, -f and -n exclude each other");
+    int singles = a.has_message + !a.file.empty() + a.null_message + a.stdin_message;
+    if (singles > 1) return fail(Exit::usage, "-m, -f, -s and -n exclude each other");
     if (singles && (a.raw || a.whole))
-        return fail(Exit::usage, "-m/-f/-n send one message; --raw and --whole read stdin");
+        return fail(Exit::usage, "-m/-f/-s/-n send one message; --raw and --whole read stdin");
+    if (!singles && (a.repeat != 1 || !a.repeat_delay.empty()))
+        return fail(Exit::usage, "--repeat and --repeat-delay repeat one message: give -m, -f, -s or -n");
     if ((singles || a.raw) && (!tmpl || tmpl->has_fields()))
         return fail(Exit::usage, singles ? "a single message needs a plain --topic (no {fields})"
                                          : "--raw lines have no fields: give a plain --topic");
@@ -391,6 +413,17 @@ Expected<PubSetup> setup_pub(const PubArgs& a, const std::string& tool) {
             return std::unexpected(st.error()); // a pipe or a file that grew
     } else if (a.has_message) {
         single_payload = a.message;
+    } else if (a.stdin_message) { // read to the end, refusing what no broker could take
+        char buf[1 << 16];
+        for (;;) {
+            ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) return fail(Exit::runtime, fmt::format("-s: reading stdin: {}", std::strerror(errno)));
+            if (n == 0) break;
+            single_payload.append(buf, static_cast<size_t>(n));
+            if (auto st = over_limit(single_payload.size(), "-s (stdin)"); !st)
+                return std::unexpected(st.error());
+        }
     }
     su.cfg = std::move(*cfg);
     su.qos = qos;
@@ -486,7 +519,12 @@ Expected<Exit> run_pub(const PubArgs& a) {
             log::note("--persist: {} message(s) from before the restart are sent again", pending.size());
         pub.use_journal(journal, std::move(pending));
     }
-    if (singles) pub.single(std::move(su->single_payload));
+    if (!a.repeat_delay.empty()) {
+        auto d = parse_duration(a.repeat_delay);
+        if (!d) return std::unexpected(d.error());
+        pub.repeat_delay_us = d->count();
+    }
+    if (singles) pub.single(std::move(su->single_payload), a.repeat);
     if (auto st = session.start(); !st) return std::unexpected(st.error());
     recorder.arm_timeout();
     pub.start();

@@ -16,6 +16,9 @@ struct PubArgs {
     bool has_message = false;
     std::string file;
     bool null_message = false;
+    bool stdin_message = false; // -s: all of stdin is one message
+    int repeat = 1;             // --repeat N: the single message N times
+    std::string repeat_delay;   // --repeat-delay DUR between them
     size_t max_line = 1 << 20;
     int max_inflight = 100; // QoS 1/2 messages in flight (bench_mqtt: 100 delivers more than 20 at QoS 1)
     // QoS 2 messages in flight: mosquitto 2.0 drops (or disconnects for) QoS 2 messages beyond its
