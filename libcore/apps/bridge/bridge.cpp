@@ -619,10 +619,13 @@ class Bridge {
         } else if (current_->gw) {
             auto g = *current_->gw;
             std::string_view a = f.bytes;
-            bool ours =
-                f.err.empty() && a.size() >= 2 && a[0] == current_->adu[0] &&
-                (static_cast<unsigned char>(a[1]) & 0x7F) == static_cast<unsigned char>(current_->adu[1]);
             std::string req = current_->adu;
+            auto u8 = [](std::string_view s, size_t i) { return static_cast<unsigned char>(s[i]); };
+            bool ours = f.err.empty() && a.size() >= 2 && a[0] == req[0] && (u8(a, 1) & 0x7F) == u8(req, 1);
+            // RTU has no transaction id: a late answer to an earlier read of the same unit and
+            // function is told apart by its size, where the request says it
+            if (ours && (u8(a, 1) == 3 || u8(a, 1) == 4) && req.size() >= 6 && a.size() >= 3)
+                ours = u8(a, 2) == 2 * (u8(req, 4) << 8 | u8(req, 5));
             end_txn();
             if (ours)
                 gw_->reply(g.client, g.tid, a);
