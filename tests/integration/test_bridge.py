@@ -363,7 +363,7 @@ def test_polling_groups_reads_spaces_frames_and_backs_off_a_silent_unit(tmp_path
     (tmp_path / "bus.toml").write_text(BUS_MAP)
     sub = subscriber(procs, broker.url, "-t", "m2m/#", "-q", "1")
     bridge = procs("bridge", f"serial:{bus.path}", broker.url, "-F", "modbus-rtu", "--map", str(tmp_path / "bus.toml"),
-                   "--status-topic", "bus", "--reply-timeout", "100ms", "--retries", "1", "--stats")
+                   "--status-topic", "bus", "--reply-timeout", "300ms", "--retries", "1", "--stats")
     try:
         wait_for(lambda: len(bus.requests(1)) >= 14, timeout=30, what="14 rounds of unit 1")
         bridge.p.send_signal(signal.SIGINT)
@@ -412,7 +412,7 @@ def test_writes_by_name_from_the_map(tmp_path, broker, procs):
     sub = subscriber(procs, broker.url, "-t", "gw/reply", "-t", "gw/r5", "-q", "1", "-V", "5")
     bridge = procs("bridge", meter.uri, broker.url, "-F", "modbus-rtu", "--map", str(tmp_path / "map.toml"), "-V", "5",
                    "--command-topic", "gw/cmd", "--reply-topic", "gw/reply", "--status-topic", "gw3",
-                   "--reply-timeout", "300ms", "--verbose")
+                   "--reply-timeout", "1s", "--verbose")
     try:
         bridge.wait_stderr("connected to")
         pub = ["mosquitto_pub", "-p", str(broker.port), "-t", "gw/cmd", "-q", "1", "-m"]
@@ -433,7 +433,7 @@ def test_writes_by_name_from_the_map(tmp_path, broker, procs):
                                            None, None)
         assert out[("stepoint", 1)][1:3] == ("refused", "no value 'stepoint' in the map (did you mean 'setpoint'?)")
         assert out[("setpoint", 70000)][1:3] == ("refused", "value 70000 does not fit uint16")
-        assert out[("x", 1)][1:3] == ("no answer", "no reply within 300ms")
+        assert out[("x", 1)][1:3] == ("no answer", "no reply within 1s")
         assert out[("setpoint", 654)] == ("gw/r5", "written", None, None, "k-9")
         bridge.p.send_signal(signal.SIGINT)
         assert bridge.finish()[0] == 130
@@ -457,7 +457,7 @@ def test_modbus_tcp_masters_share_the_bus_with_the_bridges_polling(tmp_path, bro
                                        .replace('poll = "1s"', 'poll = "100ms"'))
     sub = subscriber(procs, broker.url, "-t", "m2m/#", "-q", "1")
     bridge = procs("bridge", meter.uri, broker.url, "-F", "modbus-rtu", "--map", str(tmp_path / "map.toml"),
-                   "--status-topic", "gw4", "--reply-timeout", "300ms", "--stats", "--verbose",
+                   "--status-topic", "gw4", "--reply-timeout", "1s", "--stats", "--verbose",
                    "--modbus-server", f"tcp-listen://127.0.0.1:{port}")
     try:
         bridge.wait_stderr("Modbus TCP masters served on")
