@@ -111,12 +111,7 @@ std::string props_to_json(std::string_view block) {
         append_json_string(out, k);
         out += ':';
     };
-    auto number = [](std::string_view v) {
-        uint64_t n = 0;
-        for (char c : v)
-            n = n << 8 | static_cast<unsigned char>(c);
-        return n;
-    };
+    auto number = wire::property_number;
     wire::each_property(block, [&](int id, std::string_view v) {
         switch (id) {
         case 0x01:
@@ -144,21 +139,12 @@ std::string props_to_json(std::string_view block) {
         case 0x23:
             key("topic_alias"), out += std::to_string(number(v));
             break;
-        case 0x0B: { // a variable byte integer
-            uint64_t n = 0;
-            int shift = 0;
-            for (char c : v) {
-                n |= static_cast<uint64_t>(static_cast<unsigned char>(c) & 0x7F) << shift;
-                shift += 7;
-            }
+        case 0x0B:
             subs += subs.empty() ? "" : ",";
-            subs += std::to_string(n);
+            subs += std::to_string(wire::property_varint(v));
             break;
-        }
         case 0x26: {
-            size_t kl =
-                static_cast<size_t>(static_cast<unsigned char>(v[0]) << 8 | static_cast<unsigned char>(v[1]));
-            std::string_view k = v.substr(2, kl), val = v.substr(2 + kl + 2);
+            auto [k, val] = wire::user_property(v);
             user += user.empty() ? "[" : ",[";
             append_json_string(user, k);
             user += ',';

@@ -423,6 +423,35 @@ void each_property(std::string_view props, const std::function<void(int, std::st
     });
 }
 
+uint64_t property_number(std::string_view v) {
+    uint64_t n = 0;
+    for (char c : v)
+        n = n << 8 | static_cast<unsigned char>(c);
+    return n;
+}
+
+uint64_t property_varint(std::string_view v) {
+    uint64_t n = 0;
+    int shift = 0;
+    for (char c : v) {
+        n |= static_cast<uint64_t>(static_cast<unsigned char>(c) & 0x7F) << shift;
+        shift += 7;
+    }
+    return n;
+}
+
+std::pair<std::string_view, std::string_view> user_property(std::string_view v) {
+    auto len = [](std::string_view s) {
+        return s.size() < 2 ? 0
+                            : static_cast<size_t>(static_cast<unsigned char>(s[0]) << 8 |
+                                                  static_cast<unsigned char>(s[1]));
+    };
+    size_t kl = std::min(len(v), v.size() < 2 ? 0 : v.size() - 2);
+    std::string_view rest = v.substr(std::min(v.size(), 2 + kl));
+    return {v.substr(std::min<size_t>(2, v.size()), kl),
+            rest.substr(std::min<size_t>(2, rest.size()), len(rest))};
+}
+
 bool string_property(std::string_view props, int id, std::string_view& value) {
     bool found = false;
     each_property(props, [&](int pid, std::string_view v) {

@@ -105,6 +105,12 @@ struct Packet {
 /// length prefix, a user property as key and value each with their two-byte length.
 void each_property(std::string_view props, const std::function<void(int id, std::string_view value)>& fn);
 
+/// The values each_property() hands over, read: a number (big-endian, 1 to 4 bytes), a variable
+/// byte integer (subscription identifier), a user property's key and value.
+uint64_t property_number(std::string_view value);
+uint64_t property_varint(std::string_view value);
+std::pair<std::string_view, std::string_view> user_property(std::string_view value);
+
 /// The value of the first string or binary property `id` (content type, correlation data, ...).
 bool string_property(std::string_view props, int id, std::string_view& value);
 

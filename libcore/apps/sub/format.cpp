@@ -10,7 +10,8 @@ namespace m2m {
 
 namespace {
 
-/// mosquitto_sub's JSON string escaping: quote, backslash and control bytes; other bytes as they are.
+/// mosquitto_sub's JSON string escaping: quote, backslash and control bytes; other bytes as they are
+/// (not append_json_string, which repairs invalid UTF-8: mosquitto_sub passes it through).
 void json_escape(std::string& out, std::string_view s) {
     for (unsigned char c : s) {
         switch (c) {
@@ -52,12 +53,7 @@ struct Props {
 
 Props props_of(std::string_view block) {
     Props p;
-    auto number = [](std::string_view v) {
-        long n = 0;
-        for (char c : v)
-            n = n << 8 | static_cast<unsigned char>(c);
-        return n;
-    };
+    auto number = [](std::string_view v) { return static_cast<long>(wire::property_number(v)); };
     wire::each_property(block, [&](int id, std::string_view v) {
         switch (id) {
         case 0x01:
@@ -75,26 +71,15 @@ Props props_of(std::string_view block) {
         case 0x09:
             p.correlation = v;
             break;
-        case 0x0B: {
-            long n = 0;
-            int shift = 0;
-            for (char c : v)
-                n |= static_cast<long>(static_cast<unsigned char>(c) & 0x7F) << shift, shift += 7;
-            p.sub_id = n;
+        case 0x0B:
+            p.sub_id = static_cast<long>(wire::property_varint(v));
             break;
-        }
         case 0x23:
             p.topic_alias = number(v);
             break;
         case 0x26: {
-            if (v.size() < 2) break;
-            size_t kl =
-                static_cast<size_t>(static_cast<unsigned char>(v[0]) << 8 | static_cast<unsigned char>(v[1]));
-            if (v.size() < 4 + kl) break;
-            std::string_view rest = v.substr(2 + kl);
-            size_t vl = static_cast<size_t>(static_cast<unsigned char>(rest[0]) << 8 |
-                                            static_cast<unsigned char>(rest[1]));
-            p.user.emplace_back(std::string(v.substr(2, kl)), std::string(rest.substr(2, vl)));
+            auto [k, val] = wire::user_property(v);
+            p.user.emplace_back(k, val);
             break;
         }
         }
@@ -214,12 +199,7 @@ bool MqttFormat::render(const MqttArrival& m, int mid, int64_t now_ns, std::stri
             std::vector<std::string> entries;
             std::string users;
             size_t user_at = std::string::npos;
-            auto number = [](std::string_view v) {
-                long n = 0;
-                for (char c : v)
-                    n = n << 8 | static_cast<unsigned char>(c);
-                return n;
-            };
+            auto number = wire::property_number;
             auto str = [](const char* k, std::string_view v) {
                 std::string e = fmt::format("\"{}\":\"", k);
                 json_escape(e, v);
@@ -243,22 +223,19 @@ bool MqttFormat::render(const MqttArrival& m, int mid, int64_t now_ns, std::stri
                     entries.push_back(str("correlation-data", v));
                     break;
                 case 0x0B:
-                    entries.push_back(fmt::format("\"subscription-identifier\":{}", pr().sub_id));
+                    entries.push_back(
+                        fmt::format("\"subscription-identifier\":{}", wire::property_varint(v)));
                     break;
                 case 0x23:
                     entries.push_back(fmt::format("\"topic-alias\":{}", number(v)));
                     break;
                 case 0x26: {
-                    if (v.size() < 4) break;
-                    size_t kl = static_cast<size_t>(static_cast<unsigned char>(v[0]) << 8 |
-                                                    static_cast<unsigned char>(v[1]));
-                    if (v.size() < 4 + kl) break;
-                    std::string_view rest = v.substr(2 + kl);
+                    auto [k, val] = wire::user_property(v);
                     if (user_at == std::string::npos) user_at = entries.size(), entries.emplace_back();
                     users += users.empty() ? "\"" : ",\"";
-                    json_escape(users, v.substr(2, kl));
+                    json_escape(users, k);
                     users += "\":\"";
-                    json_escape(users, rest.substr(2));
+                    json_escape(users, val);
                     users += '"';
                     break;
                 }
