@@ -104,7 +104,8 @@ def test_the_bridge_sees_each_fault_as_the_right_error(tmp_path, procs):
             sim.p.stdin.write(json.dumps(obj).encode() + b"\n")
             sim.p.stdin.flush()
 
-        wait_for(lambda v: any(t == "m2m/pump/run" for t, _ in v))
+        names = {"volts", "temp", "setpoint", "serial", "run"}  # coils are read first, the registers after
+        wait_for(lambda v: {t.split("/")[-1] for t, _ in v if t.startswith("m2m/")} >= names)
         got = {t: json.loads(p)["value"] for t, p in values() if t.startswith("m2m/")}
         assert got == {"m2m/pump/volts": 230.5, "m2m/pump/temp": -21.5, "m2m/pump/setpoint": 500,
                        "m2m/pump/serial": "P-0042", "m2m/pump/run": 1}
