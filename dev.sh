@@ -14,7 +14,7 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-15}
 PACKAGES=(g++ cmake ninja-build pkg-config git libcli11-dev libserialport-dev libfmt-dev catch2 libsimdjson-dev
           zlib1g-dev libssl-dev mosquitto mosquitto-clients openssl
           python3 python3-pytest man-db clang-16 libclang-rt-16-dev socat dpkg-dev file
-          python3-pymodbus python3-serial-asyncio python3-paho-mqtt python3-junitparser clang-format-16 strace mbpoll libtomlplusplus-dev chromium)
+          python3-pymodbus python3-serial-asyncio python3-paho-mqtt python3-junitparser clang-format-16 strace mbpoll libtomlplusplus-dev chromium tmux)
 
 deps() {
     local missing=()
@@ -67,7 +67,7 @@ demo() {
 run_fuzzers() {
     configure build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-16 -DM2MKIT_FUZZ=ON
     local targets
-    targets=$(cd tests/fuzz && { echo fuzz_record; echo fuzz_wire; echo fuzz_modbus_values; sed -n 's/^set(FUZZ_FRAMINGS \(.*\))/\1/p' CMakeLists.txt | tr ' ' '\n' | sed 's/^/fuzz_/; s/:/_/g'; })
+    targets=$(cd tests/fuzz && { echo fuzz_record; echo fuzz_wire; echo fuzz_modbus_values; echo fuzz_console; sed -n 's/^set(FUZZ_FRAMINGS \(.*\))/\1/p' CMakeLists.txt | tr ' ' '\n' | sed 's/^/fuzz_/; s/:/_/g'; })
     # shellcheck disable=SC2086
     cmake --build build-fuzz -j "$JOBS" --target $targets
     local failed=0 corpus

@@ -90,6 +90,11 @@ int main(int argc, char** argv) {
                    "each waiting --reply-timeout (100ms unless given); records, or a table on a terminal")
         ->option_text("UNITS")
         ->group("Modbus");
+    app.add_option("--break", args.brk,
+                   "Hold a serial line in break (space) for DUR before the first frame, as LIN and DMX "
+                   "senders and some bootloaders need")
+        ->option_text("DUR")
+        ->group("Link");
     m2m::cli::add_framing_options(app, args.framing);
     m2m::cli::add_output_options(app, args.output);
     m2m::cli::add_limit_options(app, args.limits, "frames sent");

@@ -47,10 +47,11 @@ complete -c iot-pub -s D -l user-property -d 'User property KEY=VALUE (repeatabl
 complete -c iot-pub -l rr -d 'Request/response: wait for each message\'s reply and print it as a record'
 complete -c iot-pub -l reply-timeout -d '--rr: how long each reply may take; none in time is named, the next request goes, and the run exits 124 (default: wait, bounded by --timeout)' -x
 complete -c iot-pub -l format -d 'Output: jsonl (records), human (time, source, text or hexdump), hex or raw payload lines; auto is human on a terminal, jsonl otherwise' -xa 'auto jsonl human hex raw'
-complete -c iot-pub -l ts -d 'Timestamps in the human view' -xa 'iso epoch epoch-ms epoch-us rel delta'
-complete -c iot-pub -l payload -d 'Payload key for received bytes: auto is text when printable UTF-8, else hex' -xa 'auto text json hex b64'
+complete -c iot-pub -l ts -d 'Timestamps in the human view: iso (UTC), local (the machine\'s zone), epoch seconds, ms or us, rel (since the first), delta (since the previous)' -xa 'iso local epoch epoch-ms epoch-us rel delta'
 complete -c iot-pub -l color -d 'Colour in the human view (NO_COLOR and TERM=dumb turn auto off)' -xa 'auto always never'
+complete -c iot-pub -l payload -d 'Payload key for received bytes: auto is text when printable UTF-8, else hex' -xa 'auto text json hex b64'
 complete -c iot-pub -l set -d 'Add the field KEY=VALUE to every record printed (repeatable): --set dev=pump1 feeds topic templates downstream; VALUE is JSON when it reads as JSON (3, true, "007"), else a string' -x
+complete -c iot-pub -l log -d 'Also write every record as JSON Lines to FILE (appended), whatever --format shows: keep the human view on screen and a log a program can read' -x
 complete -c iot-pub -s C -l count -d 'Stop with exit 0 after N records read' -x
 complete -c iot-pub -s W -l timeout -d 'Stop with exit 124 when DUR (250ms, 5s, 2m) passes before --count or --until is met' -x
 complete -c iot-pub -l until -d 'Stop with exit 0 at the first frame whose payload matches REGEX' -x

@@ -35,10 +35,11 @@ complete -c iot-sub -s v -l topic-payload -d 'Print \'topic payload\' lines, as 
 complete -c iot-sub -s F -l mosquitto-format -d 'Print each message as mosquitto_sub -F FORMAT does, byte for byte: %t topic, %p payload, %x %X hex, %l length, %q QoS, %r retain, %m message id, %j %J JSON, %I %U time, MQTT 5 %A %C %D %E %F %P %R %S, @X strftime, @N nanoseconds, \n \t \0 escapes; flags - 0, widths %10t, %-10.10t' -x
 complete -c iot-sub -s N -l no-newline -d 'With -v or -F: no newline after each message'
 complete -c iot-sub -l format -d 'Output: jsonl (records), human (time, source, text or hexdump), hex or raw payload lines; auto is human on a terminal, jsonl otherwise' -xa 'auto jsonl human hex raw'
-complete -c iot-sub -l ts -d 'Timestamps in the human view' -xa 'iso epoch epoch-ms epoch-us rel delta'
-complete -c iot-sub -l payload -d 'Payload key for received bytes: auto is text when printable UTF-8, else hex' -xa 'auto text json hex b64'
+complete -c iot-sub -l ts -d 'Timestamps in the human view: iso (UTC), local (the machine\'s zone), epoch seconds, ms or us, rel (since the first), delta (since the previous)' -xa 'iso local epoch epoch-ms epoch-us rel delta'
 complete -c iot-sub -l color -d 'Colour in the human view (NO_COLOR and TERM=dumb turn auto off)' -xa 'auto always never'
+complete -c iot-sub -l payload -d 'Payload key for received bytes: auto is text when printable UTF-8, else hex' -xa 'auto text json hex b64'
 complete -c iot-sub -l set -d 'Add the field KEY=VALUE to every record printed (repeatable): --set dev=pump1 feeds topic templates downstream; VALUE is JSON when it reads as JSON (3, true, "007"), else a string' -x
+complete -c iot-sub -l log -d 'Also write every record as JSON Lines to FILE (appended), whatever --format shows: keep the human view on screen and a log a program can read' -x
 complete -c iot-sub -s C -l count -d 'Stop with exit 0 after N messages printed' -x
 complete -c iot-sub -s W -l timeout -d 'Stop with exit 124 when DUR (250ms, 5s, 2m) passes before --count or --until is met' -x
 complete -c iot-sub -l until -d 'Stop with exit 0 at the first frame whose payload matches REGEX' -x

@@ -4,13 +4,19 @@ complete -c m2m-listen -s h -l help -d 'Print this help message and exit'
 complete -c m2m-listen -l no-reconnect -d 'Exit 1 when the link is lost instead of reopening it'
 complete -c m2m-listen -l no-lock -d 'Share a serial device with other programs (by default it is locked, as tio does: a second opener gets exit 4 naming the holder)'
 complete -c m2m-listen -s l -l list -d 'List serial ports (by-id path, VID:PID, serial number, manufacturer, product) and exit'
+complete -c m2m-listen -l records -d 'Show saved records (a file m2m-listen, m2m-send or --log wrote; - for stdin) instead of a link: the human view prints the screen the live session did' -x
+complete -c m2m-listen -s i -l interactive -d 'The console: type to the device (a line at a time, with editing and history) while what it sends is shown; the menu key opens break, DTR/RTS, baud, hex view, timestamps, echo, quit'
+complete -c m2m-listen -l keys -d 'With -i: send each keystroke as it is typed (no line editing, no framing), as tio does'
+complete -c m2m-listen -l menu-key -d 'With -i: the key that opens the menu (ctrl-t, or ^A ...)' -x
+complete -c m2m-listen -l map -d 'Line-ending maps, comma-separated (tio\'s names): ICRNL IGNCR INLCR INLCRNL change what is received; OCRNL ONLCRNL OLTU ODELBS what -i sends' -x
 complete -c m2m-listen -s F -l framing -d 'How bytes become frames: at, cobs, cr, crlf, fixed:N, idle:MS, len:u8|u16be|u16le|u32be|u32le, line, modbus-rtu, modbus-tcp, nmea, raw, slip' -xa 'at cobs cr crlf fixed: idle: len:u8 len:u16be len:u16le len:u32be len:u32le line modbus-rtu modbus-tcp nmea raw slip'
 complete -c m2m-listen -l max-frame -d 'Longest frame in bytes; longer ones are cut there, marked and counted' -x
 complete -c m2m-listen -l format -d 'Output: jsonl (records), human (time, source, text or hexdump), hex or raw payload lines; auto is human on a terminal, jsonl otherwise' -xa 'auto jsonl human hex raw'
-complete -c m2m-listen -l ts -d 'Timestamps in the human view' -xa 'iso epoch epoch-ms epoch-us rel delta'
-complete -c m2m-listen -l payload -d 'Payload key for received bytes: auto is text when printable UTF-8, else hex' -xa 'auto text json hex b64'
+complete -c m2m-listen -l ts -d 'Timestamps in the human view: iso (UTC), local (the machine\'s zone), epoch seconds, ms or us, rel (since the first), delta (since the previous)' -xa 'iso local epoch epoch-ms epoch-us rel delta'
 complete -c m2m-listen -l color -d 'Colour in the human view (NO_COLOR and TERM=dumb turn auto off)' -xa 'auto always never'
+complete -c m2m-listen -l payload -d 'Payload key for received bytes: auto is text when printable UTF-8, else hex' -xa 'auto text json hex b64'
 complete -c m2m-listen -l set -d 'Add the field KEY=VALUE to every record printed (repeatable): --set dev=pump1 feeds topic templates downstream; VALUE is JSON when it reads as JSON (3, true, "007"), else a string' -x
+complete -c m2m-listen -l log -d 'Also write every record as JSON Lines to FILE (appended), whatever --format shows: keep the human view on screen and a log a program can read' -x
 complete -c m2m-listen -s C -l count -d 'Stop with exit 0 after N frames' -x
 complete -c m2m-listen -s W -l timeout -d 'Stop with exit 124 when DUR (250ms, 5s, 2m) passes before --count or --until is met' -x
 complete -c m2m-listen -l until -d 'Stop with exit 0 at the first frame whose payload matches REGEX' -x

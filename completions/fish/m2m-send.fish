@@ -11,13 +11,15 @@ complete -c m2m-send -l reply-timeout -d 'How long --reply waits for a whole rep
 complete -c m2m-send -l reply-gap -d 'A reply is whole after DUR of silence following its last frame (default: at its first frame; a Modbus reply is one frame; --until REGEX: at the frame it matches)' -x
 complete -c m2m-send -l junit -d 'Write a JUnit XML report to FILE: one testcase per request (named by its name field, else its text), failures with what was expected and what came back (needs --reply)' -x
 complete -c m2m-send -l scan -d 'Find the Modbus units that answer: one read per unit id in UNITS (1-247, 1,5,9-12), each waiting --reply-timeout (100ms unless given); records, or a table on a terminal' -x
+complete -c m2m-send -l break -d 'Hold a serial line in break (space) for DUR before the first frame, as LIN and DMX senders and some bootloaders need' -x
 complete -c m2m-send -s F -l framing -d 'How bytes become frames: at, cobs, cr, crlf, fixed:N, idle:MS, len:u8|u16be|u16le|u32be|u32le, line, modbus-rtu, modbus-tcp, nmea, raw, slip' -xa 'at cobs cr crlf fixed: idle: len:u8 len:u16be len:u16le len:u32be len:u32le line modbus-rtu modbus-tcp nmea raw slip'
 complete -c m2m-send -l max-frame -d 'Longest frame in bytes; longer ones are cut there, marked and counted' -x
 complete -c m2m-send -l format -d 'Output: jsonl (records), human (time, source, text or hexdump), hex or raw payload lines; auto is human on a terminal, jsonl otherwise' -xa 'auto jsonl human hex raw'
-complete -c m2m-send -l ts -d 'Timestamps in the human view' -xa 'iso epoch epoch-ms epoch-us rel delta'
-complete -c m2m-send -l payload -d 'Payload key for received bytes: auto is text when printable UTF-8, else hex' -xa 'auto text json hex b64'
+complete -c m2m-send -l ts -d 'Timestamps in the human view: iso (UTC), local (the machine\'s zone), epoch seconds, ms or us, rel (since the first), delta (since the previous)' -xa 'iso local epoch epoch-ms epoch-us rel delta'
 complete -c m2m-send -l color -d 'Colour in the human view (NO_COLOR and TERM=dumb turn auto off)' -xa 'auto always never'
+complete -c m2m-send -l payload -d 'Payload key for received bytes: auto is text when printable UTF-8, else hex' -xa 'auto text json hex b64'
 complete -c m2m-send -l set -d 'Add the field KEY=VALUE to every record printed (repeatable): --set dev=pump1 feeds topic templates downstream; VALUE is JSON when it reads as JSON (3, true, "007"), else a string' -x
+complete -c m2m-send -l log -d 'Also write every record as JSON Lines to FILE (appended), whatever --format shows: keep the human view on screen and a log a program can read' -x
 complete -c m2m-send -s C -l count -d 'Stop with exit 0 after N frames sent' -x
 complete -c m2m-send -s W -l timeout -d 'Stop with exit 124 when DUR (250ms, 5s, 2m) passes before --count or --until is met' -x
 complete -c m2m-send -l until -d 'Stop with exit 0 at the first frame whose payload matches REGEX' -x

@@ -13,6 +13,9 @@ complete -c replay -l ts-column -d 'With --raw: the 1-based CSV column holding t
 complete -c replay -l max-line -d 'Longest recording line in bytes; longer ones are reported and skipped' -x
 complete -c replay -l serve -d 'Serve CAPTURE on LINK as a simulated device (replay --serve CAPTURE LINK)'
 complete -c replay -l serve-map -d 'Serve a Modbus device holding MAP\'s registers on LINK (replay --serve-map MAP LINK); stdin takes {"set":{NAME:VALUE}} and {"fault":...} commands' -x
+complete -c replay -l format -d 'Output: jsonl (records), human (time, source, text or hexdump), hex or raw payload lines; auto is human on a terminal, jsonl otherwise' -xa 'auto jsonl human hex raw'
+complete -c replay -l ts -d 'Timestamps in the human view: iso (UTC), local (the machine\'s zone), epoch seconds, ms or us, rel (since the first), delta (since the previous)' -xa 'iso local epoch epoch-ms epoch-us rel delta'
+complete -c replay -l color -d 'Colour in the human view (NO_COLOR and TERM=dumb turn auto off)' -xa 'auto always never'
 complete -c replay -s F -l framing -d 'How bytes become frames: at, cobs, cr, crlf, fixed:N, idle:MS, len:u8|u16be|u16le|u32be|u32le, line, modbus-rtu, modbus-tcp, nmea, raw, slip' -xa 'at cobs cr crlf fixed: idle: len:u8 len:u16be len:u16le len:u32be len:u32le line modbus-rtu modbus-tcp nmea raw slip'
 complete -c replay -l max-frame -d 'Longest frame in bytes; longer ones are cut there, marked and counted' -x
 complete -c replay -l no-lock -d 'Share a serial device with other programs (by default it is locked, as tio does: a second opener gets exit 4 naming the holder)'

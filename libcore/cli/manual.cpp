@@ -59,9 +59,14 @@ and goes on; with \fB\-\-strict\fR it stops with exit status 3.
 .SH ENDPOINTS
 .TP
 .B serial:/dev/ttyUSB0?baud=115200&mode=8N1&flow=none&dtr=on&rts=off
-A serial port. mode is data bits (5\-8), parity (N, E, O, M, S) and stop bits (1, 2); flow is
-none, rtscts, xonxoff or dtrdsr. Real ports are opened with libserialport, pseudo\-terminals and
-whatever libserialport refuses with termios. A bare absolute path means serial:PATH. The device
+A serial port. baud is any rate the driver accepts (74880, 250000 and other rates without a
+standard constant go through termios2); mode is data bits (5\-8), parity (N, E, O, M, S) and
+stop bits (1, 2); flow is none, rtscts, xonxoff or dtrdsr. \fBrs485=1\fR turns on the driver's
+RS\-485 mode (TIOCSRS485) with \fBrts_on_send=1|0\fR, \fBdelay_before=MS\fR,
+\fBdelay_after=MS\fR and \fBrx_during_tx=0|1\fR; a device without it (a pty, most USB
+adapters) is exit 4, named. \fBreset=dtr:100ms\fR (or rts:, dtr+rts:) flips the lines for that
+long at open and back, the Arduino and ESP32 reset. Real ports are opened with libserialport,
+pseudo\-terminals and whatever libserialport refuses with termios. A bare absolute path means serial:PATH. The device
 is locked while a tool has it (flock, as tio and picocom do, and TIOCEXCL): a second opener gets
 exit 4 naming the holder's PID and program; \fB\-\-no\-lock\fR shares it on purpose.
 .TP

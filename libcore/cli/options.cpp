@@ -108,7 +108,7 @@ void add_framing_options(CLI::App& app, FramingArgs& a) {
         ->group("Framing");
 }
 
-void add_output_options(CLI::App& app, OutputArgs& a) {
+void add_view_options(CLI::App& app, OutputArgs& a) {
     choices(
         app.add_option("--format", a.format,
                        "Output: jsonl (records), human (time, source, text or hexdump), hex or raw payload "
@@ -117,24 +117,38 @@ void add_output_options(CLI::App& app, OutputArgs& a) {
             ->group("Output"),
         {"auto", "jsonl", "human", "hex", "raw"});
     choices(
-        app.add_option("--ts", a.ts, "Timestamps in the human view")->capture_default_str()->group("Output"),
-        {"iso", "epoch", "epoch-ms", "epoch-us", "rel", "delta"});
-    choices(app.add_option("--payload", a.payload,
-                           "Payload key for received bytes: auto is text when printable UTF-8, else hex")
-                ->capture_default_str()
-                ->group("Output"),
-            {"auto", "text", "json", "hex", "b64"});
+        app.add_option("--ts", a.ts,
+                       "Timestamps in the human view: iso (UTC), local (the machine's zone), epoch seconds, "
+                       "ms or us, rel (since the first), delta (since the previous)")
+            ->capture_default_str()
+            ->group("Output"),
+        {"iso", "local", "epoch", "epoch-ms", "epoch-us", "rel", "delta"});
     choices(
         app.add_option("--color", a.color, "Colour in the human view (NO_COLOR and TERM=dumb turn auto off)")
             ->capture_default_str()
             ->group("Output"),
         {"auto", "always", "never"});
+}
+
+void add_output_options(CLI::App& app, OutputArgs& a) {
+    add_view_options(app, a);
+    choices(app.add_option("--payload", a.payload,
+                           "Payload key for received bytes: auto is text when printable UTF-8, else hex")
+                ->capture_default_str()
+                ->group("Output"),
+            {"auto", "text", "json", "hex", "b64"});
     app.add_option(
            "--set", a.set,
            "Add the field KEY=VALUE to every record printed (repeatable): --set dev=pump1 feeds topic "
            "templates downstream; VALUE is JSON when it reads as JSON (3, true, \"007\"), else a string")
         ->option_text("KEY=VALUE")
         ->group("Output");
+    completes(app.add_option("--log", a.log,
+                             "Also write every record as JSON Lines to FILE (appended), whatever --format "
+                             "shows: keep the human view on screen and a log a program can read")
+                  ->option_text("FILE")
+                  ->group("Output"),
+              "file");
 }
 
 void add_limit_options(CLI::App& app, LimitArgs& a, const std::string& count_what) {

@@ -32,6 +32,7 @@ struct OutputArgs {
     std::string payload = "auto";
     std::string color = "auto";
     std::vector<std::string> set; // --set KEY=VALUE: constant fields added to each record
+    std::string log;              // --log FILE: JSON Lines of every record, whatever the screen shows
 };
 
 struct LimitArgs {
@@ -47,6 +48,8 @@ void add_link_options(CLI::App& app, LinkArgs& a, const std::string& role, bool 
 void add_no_lock_option(CLI::App& app);
 void add_framing_options(CLI::App& app, FramingArgs& a);
 void add_output_options(CLI::App& app, OutputArgs& a);
+/// --format, --ts, --color: how records are shown (add_output_options has them too).
+void add_view_options(CLI::App& app, OutputArgs& a);
 void add_limit_options(CLI::App& app, LimitArgs& a, const std::string& count_what);
 
 /// Restricts an option to fixed values and records them for completions and man pages.

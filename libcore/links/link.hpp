@@ -46,6 +46,8 @@ class Link {
     virtual bool datagram() const { return false; }
     /// Whether a lost link can come back (a device replugged, a peer reconnecting).
     virtual bool reconnectable() const { return true; }
+    /// The terminal device whose line settings the link has (serial ports, ptys), or -1.
+    virtual int tty_fd() const { return -1; }
     /// The endpoint as records name it in `src`.
     const std::string& name() const { return name_; }
 

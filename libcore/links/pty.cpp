@@ -82,6 +82,7 @@ class PtyLink final : public FdLink {
     }
 
     int quiet_readings() const override { return 3; }
+    int tty_fd() const override { return device_fd_; }
 
   private:
     std::string link_path_;

@@ -57,7 +57,60 @@ Expected<SerialSettings> parse_serial_settings(const Uri& uri) {
         else
             return bad(fmt::format("{} '{}': expected on or off", key, v));
     }
+    auto flag = [&](const char* key, bool& dst) -> Status {
+        if (!uri.has(key)) return {};
+        auto v = uri.get(key);
+        if (v == "on" || v == "1")
+            dst = true;
+        else if (v == "off" || v == "0")
+            dst = false;
+        else
+            return bad(fmt::format("{} '{}': expected 1 or 0", key, v));
+        return {};
+    };
+    auto ms = [&](const char* key, uint32_t& dst) -> Status {
+        if (!uri.has(key)) return {};
+        auto v = uri.get(key);
+        auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), dst);
+        if (ec != std::errc() || end != v.data() + v.size() || dst > 1000)
+            return bad(fmt::format("{} '{}': milliseconds, 0 to 1000", key, v));
+        return {};
+    };
+    bool rs485_keys = false;
+    for (auto* k : {"rts_on_send", "delay_before", "delay_after", "rx_during_tx"})
+        rs485_keys |= uri.has(k);
+    if (uri.has("rs485") || rs485_keys) {
+        Rs485Settings r;
+        r.enabled = true;
+        if (auto st = flag("rs485", r.enabled); !st) return std::unexpected(st.error());
+        if (auto st = flag("rts_on_send", r.rts_on_send); !st) return std::unexpected(st.error());
+        if (auto st = flag("rx_during_tx", r.rx_during_tx); !st) return std::unexpected(st.error());
+        if (auto st = ms("delay_before", r.delay_before); !st) return std::unexpected(st.error());
+        if (auto st = ms("delay_after", r.delay_after); !st) return std::unexpected(st.error());
+        if (!uri.has("rs485"))
+            return bad("rts_on_send, delay_before, delay_after and rx_during_tx go with rs485=1");
+        s.rs485 = r;
+    }
+    if (uri.has("reset")) {
+        s.reset = uri.get("reset");
+        if (auto plan = pulse_plan(s.reset, TIOCM_DTR | TIOCM_RTS); !plan) return bad(plan.error().message);
+    }
     return s;
+}
+
+Status apply_line_extras(int fd, const SerialSettings& s, const std::string& name) {
+    if (s.rs485)
+        if (auto st = set_rs485(fd, *s.rs485, name); !st) return st;
+    if (!s.reset.empty()) {
+        int now = modem_lines(fd);
+        if (now < 0)
+            return fail(Exit::unavailable,
+                        fmt::format("{} has no modem lines to pulse (reset={})", name, s.reset));
+        auto plan = pulse_plan(s.reset, now);
+        if (!plan) return std::unexpected(plan.error());
+        if (auto st = run_line_steps(fd, *plan, name); !st) return st;
+    }
+    return {};
 }
 
 static speed_t termios_speed(int baud) {
@@ -127,14 +180,26 @@ static speed_t termios_speed(int baud) {
     }
 }
 
+Status set_tty_baud(int fd, int baud) {
+    speed_t speed = termios_speed(baud);
+    if (!speed) return set_custom_baud(fd, baud);
+    termios t{};
+    if (tcgetattr(fd, &t) < 0)
+        return fail(Exit::unavailable, fmt::format("not a serial device: {}", describe_errno(errno)));
+    cfsetispeed(&t, speed);
+    cfsetospeed(&t, speed);
+    if (tcsetattr(fd, TCSANOW, &t) < 0)
+        return fail(Exit::usage, fmt::format("baud {}: {}", baud, describe_errno(errno)));
+    return {};
+}
+
 Status configure_termios(int fd, const SerialSettings& s) {
     termios t{};
     if (tcgetattr(fd, &t) < 0)
         return fail(Exit::unavailable, fmt::format("not a serial device: {}", describe_errno(errno)));
     cfmakeraw(&t);
     speed_t speed = termios_speed(s.baud);
-    if (!speed)
-        return fail(Exit::usage, fmt::format("baud {} is not a standard rate this port supports", s.baud));
+    if (!speed) speed = B38400; // set below with termios2, once the rest is in place
     cfsetispeed(&t, speed);
     cfsetospeed(&t, speed);
     t.c_cflag &= ~(CSIZE | PARENB | PARODD | CMSPAR | CSTOPB | CRTSCTS);
@@ -150,6 +215,8 @@ Status configure_termios(int fd, const SerialSettings& s) {
     t.c_cc[VTIME] = 0;
     if (tcsetattr(fd, TCSANOW, &t) < 0)
         return fail(Exit::unavailable, fmt::format("cannot configure the port: {}", describe_errno(errno)));
+    if (!termios_speed(s.baud))
+        if (auto st = set_custom_baud(fd, s.baud); !st) return st;
     for (auto [line, want] : {std::pair{TIOCM_DTR, s.dtr}, std::pair{TIOCM_RTS, s.rts}}) {
         int bits = line;
         if (want) ioctl(fd, *want ? TIOCMBIS : TIOCMBIC, &bits); // ptys have no modem lines: ignored
@@ -236,6 +303,15 @@ class SerialLink final : public FdLink {
                 close();
                 return st;
             }
+            if (!termios_speed(settings_.baud)) // a rate libserialport may not take
+                if (auto st = set_custom_baud(fd_, settings_.baud); !st) {
+                    close();
+                    return st;
+                }
+            if (auto st = apply_line_extras(fd_, settings_, "serial:" + path); !st) {
+                close();
+                return st;
+            }
             return {};
         }
         fd_ = ::open(path.c_str(), O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
@@ -250,8 +326,13 @@ class SerialLink final : public FdLink {
             close();
             return st;
         }
+        if (auto st = apply_line_extras(fd_, settings_, "serial:" + path); !st) {
+            close();
+            return st;
+        }
         return {};
     }
+    int tty_fd() const override { return fd_; }
     void close() override {
         if (port_) {
             sp_close(port_);

@@ -1,11 +1,14 @@
 #pragma once
+#include "links/line_control.hpp"
 #include "links/link.hpp"
 #include <optional>
 #include <vector>
 
 namespace m2m {
 
-/// Line settings from the URI query: baud=115200&mode=8N1&flow=none&dtr=on&rts=off
+/// Line settings from the URI query: baud=115200&mode=8N1&flow=none&dtr=on&rts=off, RS-485
+/// (rs485=1&rts_on_send=1&delay_before=1&delay_after=1, delays in ms) and a reset pulse at open
+/// (reset=dtr:100ms).
 struct SerialSettings {
     int baud = 115200;
     int data_bits = 8;
@@ -13,7 +16,15 @@ struct SerialSettings {
     int stop_bits = 1;
     std::string flow = "none"; // none, rtscts, xonxoff, dtrdsr
     std::optional<bool> dtr, rts;
+    std::optional<Rs485Settings> rs485; // set when the URI asks for rs485=0 or 1
+    std::string reset;                  // a pulse at open: dtr:100ms, rts:50ms, dtr+rts:100ms
 };
+
+/// Changes the rate of an open tty (standard rates with termios, others with termios2).
+Status set_tty_baud(int fd, int baud);
+
+/// After the line is configured: RS-485 mode and the reset pulse the settings ask for.
+Status apply_line_extras(int fd, const SerialSettings& s, const std::string& name);
 
 Expected<SerialSettings> parse_serial_settings(const Uri& uri);
 

@@ -10,7 +10,9 @@ namespace {
 
 const std::map<std::string, std::vector<std::string>>& query_keys() {
     static const std::map<std::string, std::vector<std::string>> keys = {
-        {"serial", {"baud", "mode", "flow", "dtr", "rts", "serial-number", "vid", "pid"}},
+        {"serial",
+         {"baud", "mode", "flow", "dtr", "rts", "serial-number", "vid", "pid", "rs485", "rts_on_send",
+          "delay_before", "delay_after", "rx_during_tx", "reset"}},
         {"pty", {"baud", "mode"}},
         {"tcp", {}},
         {"tcp-listen", {}},

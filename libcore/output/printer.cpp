@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -25,7 +26,9 @@ PrinterOptions resolve_printer(int fd, const std::string& format, const std::str
     bool no_color = std::getenv("NO_COLOR") && *std::getenv("NO_COLOR");
     o.color =
         color == "always" || (color == "auto" && tty && !no_color && !(term && std::string(term) == "dumb"));
-    if (ts == "epoch")
+    if (ts == "local")
+        o.ts = TsMode::local;
+    else if (ts == "epoch")
         o.ts = TsMode::epoch;
     else if (ts == "epoch-ms")
         o.ts = TsMode::epoch_ms;
@@ -70,6 +73,18 @@ void Printer::print_human(const Record& r, int64_t ts_us) {
     case TsMode::iso:
         when = format_rfc3339(ts_us);
         break;
+    case TsMode::local: {
+        time_t secs = static_cast<time_t>(ts_us / 1000000);
+        tm t{};
+        localtime_r(&secs, &t);
+        char buf[40], zone[8];
+        strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &t);
+        strftime(zone, sizeof zone, "%z", &t);
+        when = fmt::format("{}.{:06} {}", buf, ts_us % 1000000, zone);
+        break;
+    }
+    case TsMode::none:
+        break;
     case TsMode::epoch:
         when = fmt::format("{}.{:06}", ts_us / 1000000, ts_us % 1000000);
         break;
@@ -87,8 +102,10 @@ void Printer::print_human(const Record& r, int64_t ts_us) {
         break;
     }
     prev_us_ = ts_us;
-    paint("2", when);
-    buf_ += "  ";
+    if (!when.empty()) {
+        paint("2", when);
+        buf_ += "  ";
+    }
     paint("36", r.src.empty() ? std::string_view("-") : std::string_view(r.src));
     if (!r.dir.empty()) {
         buf_ += "  ";
@@ -108,7 +125,7 @@ void Printer::print_human(const Record& r, int64_t ts_us) {
         }
     }
     std::string bytes = r.payload_bytes();
-    if (r.kind == PayloadKind::text || r.kind == PayloadKind::json) {
+    if ((r.kind == PayloadKind::text || r.kind == PayloadKind::json) && !opts_.hexdump) {
         buf_ += "  ";
         // Control bytes never reach the terminal raw.
         for (unsigned char c : bytes) {

@@ -7,12 +7,13 @@
 namespace m2m {
 
 enum class OutputFormat { jsonl, human, hex, raw };
-enum class TsMode { iso, epoch, epoch_ms, epoch_us, rel, delta };
+enum class TsMode { iso, local, epoch, epoch_ms, epoch_us, rel, delta, none };
 
 struct PrinterOptions {
     OutputFormat format = OutputFormat::jsonl;
     TsMode ts = TsMode::iso;
     bool color = false;
+    bool hexdump = false; // every payload as a hexdump, text too (the console's hex view)
 };
 
 /// Resolves "auto" choices: human on a terminal, JSON Lines on a pipe; colour only on a terminal
@@ -34,6 +35,13 @@ class Printer {
     }
     /// Bytes as they are (iot-sub -F: the format says where lines end).
     void print_bytes(std::string_view bytes) { buf_ += bytes; }
+    /// Moves what is formatted to `out` (a caller with its own output buffer).
+    void take(std::string& out) {
+        out += buf_;
+        buf_.clear();
+    }
+    /// Changes the view while running (the console's menu).
+    PrinterOptions& options() { return opts_; }
     /// Writes the buffer out. A closed pipe yields Exit::ok, which ends the tool quietly.
     Status flush();
     /// Whether enough is buffered to be worth a write now.

@@ -2,6 +2,9 @@
 #include "util/clock.hpp"
 #include "util/duration.hpp"
 #include "util/log.hpp"
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
 #include <simdjson.h>
 #include <unistd.h>
 
@@ -55,9 +58,21 @@ FrameRecorder::FrameRecorder(EventLoop& loop, RunStats& stats, const cli::Output
                              const cli::LimitArgs& limits, bool strict)
     : loop_(loop), stats_(stats), out_args_(out), limits_(limits), strict_(strict) {}
 
+FrameRecorder::~FrameRecorder() {
+    if (log_) (void)log_->flush();
+    if (log_fd_ >= 0) ::close(log_fd_);
+}
+
 Status FrameRecorder::init() {
     printer_ = Printer(STDOUT_FILENO,
                        resolve_printer(STDOUT_FILENO, out_args_.format, out_args_.ts, out_args_.color));
+    if (!out_args_.log.empty()) {
+        log_fd_ = ::open(out_args_.log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (log_fd_ < 0)
+            return fail(Exit::usage,
+                        fmt::format("--log {}: cannot write it: {}", out_args_.log, std::strerror(errno)));
+        log_.emplace(log_fd_, PrinterOptions{});
+    }
     const auto& p = out_args_.payload;
     style_ = p == "text"   ? PayloadStyle::text
              : p == "json" ? PayloadStyle::json
@@ -101,11 +116,30 @@ void FrameRecorder::record(std::vector<Frame>& frames, const std::string& src,
     flush();
 }
 
-void FrameRecorder::emit(Record& r, int64_t now) {
+void FrameRecorder::log_only(Record& r, int64_t now) {
+    if (!log_) return;
+    if (!r.seq) r.seq = seq_ + 1; // the number emit_formatted() gives the same message
+    apply_set_fields(set_, r);
+    log_->print(r, now);
+}
+
+void FrameRecorder::record_only(Record& r, int64_t now) {
     r.seq = ++seq_;
     apply_set_fields(set_, r);
-    bool matched = until_ && std::regex_search(r.payload, *until_);
+    if (log_) log_->print(r, now);
+}
+
+void FrameRecorder::emit(Record& r, int64_t now, bool counts) {
+    ++seq_;
+    if (!keep_seq_ || !r.seq) r.seq = seq_;
+    apply_set_fields(set_, r);
     printer_.print(r, now);
+    if (log_) log_->print(r, now);
+    if (!counts) {
+        if (printer_.should_flush()) flush();
+        return;
+    }
+    bool matched = until_ && std::regex_search(r.payload, *until_);
     ++stats_.records_out;
     if (!r.err.empty()) {
         ++stats_.bad_frames;
@@ -149,6 +183,11 @@ void FrameRecorder::check_drops(const DecoderStats& d) {
 }
 
 void FrameRecorder::flush() {
+    if (log_)
+        if (auto st = log_->flush(); !st) {
+            failure_ = fmt::format("--log {}: {}", out_args_.log, st.error().message);
+            loop_.stop(Exit::runtime);
+        }
     if (auto st = printer_.flush(); !st) {
         if (st.error().code != Exit::ok) failure_ = st.error().message;
         loop_.stop(st.error().code);

@@ -26,6 +26,11 @@ class FrameRecorder {
   public:
     FrameRecorder(EventLoop& loop, RunStats& stats, const cli::OutputArgs& out, const cli::LimitArgs& limits,
                   bool strict);
+    ~FrameRecorder();
+    FrameRecorder(const FrameRecorder&) = delete;
+    FrameRecorder& operator=(const FrameRecorder&) = delete;
+    /// The screen's printer (the console changes its view while it runs).
+    Printer& printer() { return printer_; }
     /// Validates the output and limit options (usage errors) before anything opens.
     Status init();
     /// Prints the frames as records from `src`; stops the loop at --count, --until or a strict error.
@@ -33,10 +38,22 @@ class FrameRecorder {
     void record(std::vector<Frame>& frames, const std::string& src,
                 const std::vector<ExtraField>& extra = {});
     /// Prints one record built by the caller (seq is set here), with the same limits applied.
-    void emit(Record& r, int64_t now_wall_us);
+    /// `counts` = false: shown and logged, but not counted for --count / --until (what the console
+    /// sends).
+    void emit(Record& r, int64_t now_wall_us, bool counts = true);
     /// Whether only the payload is printed and nothing needs the record (--format raw, no
     /// --until): a message's payload can then go out through emit_payload, with no record built.
-    bool bare() const { return printer_.bare() && !until_; }
+    bool bare() const { return printer_.bare() && !until_ && !logging(); }
+    /// Records that already have a seq keep it (m2m-listen --records shows saved records again).
+    void keep_seq(bool on) { keep_seq_ = on; }
+    /// Numbers the record and writes it to the --log file only (what the console sends with local
+    /// echo off).
+    void record_only(Record& r, int64_t now_wall_us);
+    /// Whether --log is writing records to a file.
+    bool logging() const { return log_.has_value(); }
+    /// Writes a record to the --log file only: iot-sub -F prints its own line for it, m2m-send logs
+    /// what it sent (a record without seq gets the one the next emit gets).
+    void log_only(Record& r, int64_t now_wall_us);
     /// Prints a bare payload (see bare()), with the same count and limits as emit().
     void emit_payload(std::string_view payload);
     /// Output already formatted (iot-sub -F), counted as a record.
@@ -58,10 +75,13 @@ class FrameRecorder {
     const cli::LimitArgs& limits_;
     bool strict_;
     Printer printer_{1, {}};
+    std::optional<Printer> log_;
+    int log_fd_ = -1;
     PayloadStyle style_ = PayloadStyle::auto_;
     std::optional<std::regex> until_;
     int64_t timeout_us_ = 0;
     uint64_t seq_ = 0;
+    bool keep_seq_ = false;
     uint64_t drops_seen_ = 0;
     std::vector<ExtraField> set_; // --set: added to every record, over a field of the same name
     std::string failure_;

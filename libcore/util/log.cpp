@@ -7,7 +7,12 @@ namespace m2m::log {
 namespace {
 std::string g_program = "m2mkit";
 int g_verbosity = 0;
+std::function<void(std::string_view)> g_sink;
 } // namespace
+
+void set_sink(std::function<void(std::string_view)> sink) {
+    g_sink = std::move(sink);
+}
 
 void set_program(std::string_view name) {
     g_program = name;
@@ -25,7 +30,9 @@ int verbosity() {
 void write(std::string_view level, std::string_view message) {
     std::string line = g_program + ": ";
     if (!level.empty()) line.append(level).append(": ");
-    line.append(message).append("\n");
+    line.append(message);
+    if (g_sink) return g_sink(line);
+    line += '\n';
     // One write per line so lines from several processes sharing stderr do not interleave.
     (void)!::write(STDERR_FILENO, line.data(), line.size());
 }

@@ -2,6 +2,7 @@
 // Diagnostics on stderr, always prefixed with the tool's name ("m2m-listen: error: …").
 // stdout carries data only.
 #include <fmt/format.h>
+#include <functional>
 #include <string_view>
 
 namespace m2m::log {
@@ -12,6 +13,9 @@ std::string_view program();
 void set_verbosity(int level);
 int verbosity();
 void write(std::string_view level, std::string_view message);
+/// Sends each line (without its '\n') to `sink` instead of stderr, or back to stderr when empty:
+/// the console shows them above its input line.
+void set_sink(std::function<void(std::string_view line)> sink);
 
 template <typename... Args> void error(fmt::format_string<Args...> f, Args&&... args) {
     write("error", fmt::format(f, std::forward<Args>(args)...));

@@ -1,4 +1,5 @@
 #include "apps/listen/listen.hpp"
+#include "links/line_control.hpp"
 #include "links/serial.hpp"
 #include "records/record.hpp"
 #include "runtime/frame_records.hpp"
@@ -55,6 +56,12 @@ Expected<Exit> list_ports(const cli::OutputArgs& out) {
 
 Expected<Exit> run_listen(const ListenArgs& a) {
     if (a.list) return list_ports(a.output);
+    if (!a.records.empty()) return show_records(a);
+    if (a.interactive) return run_console(a);
+    auto map = ByteMap::parse(a.map);
+    if (!map) return std::unexpected(map.error());
+    if (map->maps_output())
+        return fail(Exit::usage, "--map: the O... maps change what is sent; m2m-listen sends only with -i");
     if (a.link.uri.empty()) return fail(Exit::usage, "a LINK is required (or --list)");
     auto uri = parse_uri(a.link.uri);
     if (!uri) return std::unexpected(uri.error());
@@ -85,7 +92,10 @@ Expected<Exit> run_listen(const ListenArgs& a) {
         }
     };
     session.on_data = [&](std::string_view bytes) {
-        decoder->feed(bytes, mono_us(), frames);
+        if (map->maps_input())
+            decoder->feed(map->input(bytes), mono_us(), frames);
+        else
+            decoder->feed(bytes, mono_us(), frames);
         after_feed();
     };
     session.on_eof = [&] {

@@ -1,6 +1,7 @@
 #include "apps/replay/replay.hpp"
 #include "framing/framing.hpp"
 #include "links/uri.hpp"
+#include "output/printer.hpp"
 #include "records/parser.hpp"
 #include "runtime/frame_records.hpp"
 #include "runtime/line_input.hpp"
@@ -325,6 +326,11 @@ Expected<Exit> run_replay(const ReplayArgs& a) {
                 return fail(Exit::bad_data, "a record without a payload cannot go to a link");
     }
     if (v.empty()) return Exit::ok;
+    std::optional<Printer> view; // stdout shown other than as the records themselves
+    if (!sink && !session) {
+        auto opts = resolve_printer(STDOUT_FILENO, a.view.format, a.view.ts, a.view.color);
+        if (opts.format != OutputFormat::jsonl) view.emplace(STDOUT_FILENO, opts);
+    }
 
     int64_t first = v.front().ts, span = v.back().ts - first;
     int64_t period = v.size() > 1 ? span + span / static_cast<int64_t>(v.size() - 1) : 1000000;
@@ -424,6 +430,15 @@ Expected<Exit> run_replay(const ReplayArgs& a) {
                     log::warn("record {}: {}", i + 1, st.error().message), ++stats.bad_records;
                 else
                     ++stats.frames_out;
+            } else if (view) { // --format human, hex or raw on stdout
+                Record line_rec;
+                Record& rec = a.raw ? line_rec : it.rec;
+                if (a.raw) set_payload(line_rec, it.line, PayloadStyle::auto_);
+                int64_t at = a.rebase || !it.ts ? wall_us() : it.ts;
+                if (a.rebase && !a.raw) rec.ts = format_rfc3339(at);
+                apply_set_fields(set, rec);
+                view->print(rec, at);
+                view->take(out);
             } else if ((a.rebase || !set.empty()) && !a.raw) {
                 if (a.rebase) it.rec.ts = format_rfc3339(wall_us());
                 apply_set_fields(set, it.rec);

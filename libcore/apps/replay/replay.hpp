@@ -28,6 +28,7 @@ struct ReplayArgs {
     bool serve = false;
     std::string serve_map; // --serve-map MAP: a simulated Modbus device from a register map
     cli::FramingArgs framing;
+    cli::OutputArgs view; // --format, --ts, --color: how records replayed to stdout are shown
     cli::CommonArgs common;
     BrokerSinkFactory broker; // empty: a broker TARGET is refused
 };

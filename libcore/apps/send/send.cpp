@@ -1,4 +1,5 @@
 #include "apps/send/send.hpp"
+#include "links/line_control.hpp"
 #include "modbus/modbus.hpp"
 #include "output/junit.hpp"
 #include "records/parser.hpp"
@@ -179,6 +180,11 @@ class Sender {
             }
         }
         if (auto st = encoder_->encode(payload, out_); !st) return bad(st.error().message);
+        if (recorder_.logging()) { // --log holds what went out beside the replies
+            uint64_t seq = input_.line_no();
+            if (!a_.raw && record_.seq) seq = *record_.seq;
+            sent_.push_back({seq, std::string(payload)});
+        }
         if (a_.reply) {
             if (!q.name.empty()) {
                 simdjson::dom::parser p;
@@ -232,6 +238,17 @@ class Sender {
             frame_start_ = ends_.front();
             ends_.pop_front();
             ++stats_.frames_out;
+            if (!sent_.empty()) {
+                Record r;
+                int64_t now = wall_us();
+                r.ts = format_rfc3339(now);
+                r.src = session_.link().name();
+                r.dir = "tx";
+                r.seq = sent_.front().first;
+                set_payload(r, std::move(sent_.front().second), recorder_.style());
+                sent_.pop_front();
+                recorder_.log_only(r, now);
+            }
             if (a_.reply) {
                 current_ = std::move(waiting_.front());
                 waiting_.pop_front();
@@ -467,8 +484,9 @@ class Sender {
     uint64_t queued_ = 0;
     std::string out_;
     size_t done_ = 0;
-    std::deque<size_t> ends_; // where each queued frame ends in out_
-    size_t frame_start_ = 0;  // where the frame being written starts in out_
+    std::deque<size_t> ends_;                           // where each queued frame ends in out_
+    std::deque<std::pair<uint64_t, std::string>> sent_; // --log: each queued frame's seq and payload
+    size_t frame_start_ = 0;                            // where the frame being written starts in out_
     bool awaiting_reply_ = false;
     int reply_timer_ = -1;
     int64_t reply_gap_us_;
@@ -526,6 +544,14 @@ Expected<Exit> run_send(const SendArgs& a) {
             return fail(Exit::usage, fmt::format("bad --until regex '{}': {}", a.limits.until, e.what()));
         }
     }
+    int64_t break_us = 0;
+    if (!a.brk.empty()) {
+        auto d = parse_duration(a.brk);
+        if (!d) return std::unexpected(d.error());
+        break_us = d->count();
+        if (break_us <= 0 || break_us > 10000000)
+            return fail(Exit::usage, fmt::format("--break '{}': more than 0 and at most 10s", a.brk));
+    }
     bool stream = uri->scheme == "file" || uri->scheme == "stdio"; // written, never read back
     auto link = open_link(*uri, stream ? LinkRole::write : LinkRole::both);
     if (!link) return std::unexpected(link.error());
@@ -539,6 +565,12 @@ Expected<Exit> run_send(const SendArgs& a) {
     if (auto st = reply_recorder.init(); !st) return std::unexpected(st.error());
     LinkSession session(loop, std::move(*link), !a.link.no_reconnect, stats, !stream);
     if (auto st = session.start(); !st) return std::unexpected(st.error());
+    if (break_us) { // before anything is written: a LIN or DMX frame, a device's attention signal
+        Link& l = session.link();
+        if (l.tty_fd() < 0)
+            return fail(Exit::usage, fmt::format("--break needs a serial line; {} is not one", l.name()));
+        if (auto st = send_break(l.tty_fd(), break_us, l.name()); !st) return std::unexpected(st.error());
+    }
     Sender sender(a, loop, session, stats, reply_recorder, *framing, interval_us, reply_timeout_us,
                   reply_gap_us, std::move(until));
     sender.start();

@@ -16,6 +16,7 @@ struct SendArgs {
     std::string reply_gap; // a reply ends after this much silence (empty: at its first frame)
     std::string junit;     // --junit FILE: a JUnit XML report, one testcase per request
     std::string scan;      // --scan UNITS: which Modbus units answer (1-247, 1,5,9-12)
+    std::string brk;       // --break DUR: hold the line in break before the first frame
     cli::FramingArgs framing;
     cli::OutputArgs output;
     cli::LimitArgs limits; // count: frames to send

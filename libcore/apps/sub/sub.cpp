@@ -60,6 +60,16 @@ Expected<Exit> run_sub(const SubArgs& a) {
     std::string line, why;
     Record r;
     bool bare = recorder.bare();
+    auto to_record = [&](const MqttArrival& m, int64_t now) {
+        r.clear();
+        r.ts = format_rfc3339(now);
+        r.src = src;
+        r.topic = std::string(m.topic);
+        r.qos = m.qos;
+        r.retain = m.retain;
+        r.props_raw = props_to_json(m.props);
+        set_payload(r, std::string(m.payload), style, PayloadKind::b64);
+    };
     session.on_message = [&](const MqttArrival& m) {
         if (loop.stopped()) return;
         if (m.oversize) {
@@ -81,18 +91,16 @@ Expected<Exit> run_sub(const SubArgs& a) {
             else if (!mformat->render(m, m.id, wall_us() * 1000, line, why))
                 log::write("", why);
             if (!a.no_newline) line += '\n';
+            if (recorder.logging()) {
+                int64_t now = wall_us();
+                to_record(m, now);
+                recorder.log_only(r, now);
+            }
             return recorder.emit_formatted(line);
         }
         if (bare) return recorder.emit_payload(m.payload); // --format raw: no record to build
         int64_t now = wall_us();
-        r.clear();
-        r.ts = format_rfc3339(now);
-        r.src = src;
-        r.topic = std::string(m.topic);
-        r.qos = m.qos;
-        r.retain = m.retain;
-        r.props_raw = props_to_json(m.props);
-        set_payload(r, std::string(m.payload), style, PayloadKind::b64);
+        to_record(m, now);
         recorder.emit(r, now);
     };
     session.on_serviced = [&] { recorder.flush(); };
