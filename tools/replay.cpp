@@ -107,6 +107,7 @@ int main(int argc, char** argv) {
         ->option_text("MAP")
         ->group("Simulated device");
     m2m::cli::add_view_options(app, args.view);
+    m2m::cli::add_log_option(app, args.view);
     m2m::cli::add_framing_options(app, args.framing);
     m2m::cli::add_no_lock_option(app);
     const char* b = "Broker target (mqtt://, mqtts://)";

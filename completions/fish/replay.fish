@@ -16,6 +16,7 @@ complete -c replay -l serve-map -d 'Serve a Modbus device holding MAP\'s registe
 complete -c replay -l format -d 'Output: jsonl (records), human (time, source, text or hexdump), hex or raw payload lines; auto is human on a terminal, jsonl otherwise' -xa 'auto jsonl human hex raw'
 complete -c replay -l ts -d 'Timestamps in the human view: iso (UTC), local (the machine\'s zone), epoch seconds, ms or us, rel (since the first), delta (since the previous)' -xa 'iso local epoch epoch-ms epoch-us rel delta'
 complete -c replay -l color -d 'Colour in the human view (NO_COLOR and TERM=dumb turn auto off)' -xa 'auto always never'
+complete -c replay -l log -d 'Also write every record as JSON Lines to FILE (appended), whatever --format shows: keep the human view on screen and a log a program can read' -x
 complete -c replay -s F -l framing -d 'How bytes become frames: at, cobs, cr, crlf, fixed:N, idle:MS, len:u8|u16be|u16le|u32be|u32le, line, modbus-rtu, modbus-tcp, nmea, raw, slip' -xa 'at cobs cr crlf fixed: idle: len:u8 len:u16be len:u16le len:u32be len:u32le line modbus-rtu modbus-tcp nmea raw slip'
 complete -c replay -l max-frame -d 'Longest frame in bytes; longer ones are cut there, marked and counted' -x
 complete -c replay -l no-lock -d 'Share a serial device with other programs (by default it is locked, as tio does: a second opener gets exit 4 naming the holder)'

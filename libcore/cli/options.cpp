@@ -143,6 +143,10 @@ void add_output_options(CLI::App& app, OutputArgs& a) {
            "templates downstream; VALUE is JSON when it reads as JSON (3, true, \"007\"), else a string")
         ->option_text("KEY=VALUE")
         ->group("Output");
+    add_log_option(app, a);
+}
+
+void add_log_option(CLI::App& app, OutputArgs& a) {
     completes(app.add_option("--log", a.log,
                              "Also write every record as JSON Lines to FILE (appended), whatever --format "
                              "shows: keep the human view on screen and a log a program can read")

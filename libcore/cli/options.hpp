@@ -50,6 +50,8 @@ void add_framing_options(CLI::App& app, FramingArgs& a);
 void add_output_options(CLI::App& app, OutputArgs& a);
 /// --format, --ts, --color: how records are shown (add_output_options has them too).
 void add_view_options(CLI::App& app, OutputArgs& a);
+/// --log FILE (add_output_options has it too).
+void add_log_option(CLI::App& app, OutputArgs& a);
 void add_limit_options(CLI::App& app, LimitArgs& a, const std::string& count_what);
 
 /// Restricts an option to fixed values and records them for completions and man pages.

@@ -28,6 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (e.cursor_column() > e.text().size()) std::abort();
     }
     static const auto map = *m2m::ByteMap::parse("ICRNL,INLCRNL,ONLCRNL,OLTU,ODELBS");
-    if (map.input(bytes).size() > 2 * bytes.size() || map.output(bytes).size() > 2 * bytes.size()) std::abort();
+    if (map.input(bytes).size() > 2 * bytes.size() || map.output(bytes).size() > 2 * bytes.size())
+        std::abort();
     return 0;
 }

@@ -379,3 +379,11 @@ def test_replay_format_chooses_the_view(tmp_path):
     assert human.stdout == shown.stdout and human.stdout.startswith(b"2026-11-20T08:00:00.000000Z  serial:")
     plain = run("replay", capture, "--speed", "0")  # a pipe: the records as they were
     assert plain.stdout.decode().splitlines() == open(capture).read().splitlines()
+
+
+def test_replay_log_holds_every_record_replayed(tmp_path):
+    capture = os.path.join(FIXTURES, "devices/meter-capture.jsonl")
+    log = tmp_path / "replayed.jsonl"
+    r = run("replay", capture, f"file:{tmp_path}/out.bin", "--speed", "0", "--log", str(log))
+    assert r.returncode == 0, r.stderr
+    assert records(log.read_bytes()) == [json.loads(line) for line in open(capture)]

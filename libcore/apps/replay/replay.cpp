@@ -331,6 +331,39 @@ Expected<Exit> run_replay(const ReplayArgs& a) {
         auto opts = resolve_printer(STDOUT_FILENO, a.view.format, a.view.ts, a.view.color);
         if (opts.format != OutputFormat::jsonl) view.emplace(STDOUT_FILENO, opts);
     }
+    int log_fd = -1; // --log: every record replayed, as JSON Lines
+    std::string log_buf;
+    if (!a.view.log.empty()) {
+        log_fd = ::open(a.view.log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (log_fd < 0)
+            return fail(Exit::usage,
+                        fmt::format("--log {}: cannot write it: {}", a.view.log, std::strerror(errno)));
+    }
+    struct LogCloser {
+        int& fd;
+        std::string& buf;
+        ~LogCloser() {
+            if (fd < 0) return;
+            (void)!::write(fd, buf.data(), buf.size());
+            ::close(fd);
+        }
+    } log_closer{log_fd, log_buf};
+    auto log_item = [&](const Item& it) {
+        if (log_fd < 0) return;
+        if (a.raw) {
+            Record r;
+            r.ts = format_rfc3339(wall_us());
+            set_payload(r, it.line, PayloadStyle::auto_);
+            append_jsonl(log_buf, r);
+        } else {
+            append_jsonl(log_buf, it.rec);
+        }
+        if (log_buf.size() >= (1 << 16)) {
+            if (::write(log_fd, log_buf.data(), log_buf.size()) < 0)
+                log::warn("--log {}: {}", a.view.log, std::strerror(errno));
+            log_buf.clear();
+        }
+    };
 
     int64_t first = v.front().ts, span = v.back().ts - first;
     int64_t period = v.size() > 1 ? span + span / static_cast<int64_t>(v.size() - 1) : 1000000;
@@ -447,6 +480,7 @@ Expected<Exit> run_replay(const ReplayArgs& a) {
                 out += it.line;
                 out += '\n';
             }
+            log_item(it);
             ++stats.records_out;
             ++n_total;
             if (++i == v.size()) {
