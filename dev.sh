@@ -67,7 +67,7 @@ demo() {
 run_fuzzers() {
     configure build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-16 -DM2MKIT_FUZZ=ON
     local targets
-    targets=$(cd tests/fuzz && { echo fuzz_record; echo fuzz_wire; echo fuzz_modbus_values; echo fuzz_console; sed -n 's/^set(FUZZ_FRAMINGS \(.*\))/\1/p' CMakeLists.txt | tr ' ' '\n' | sed 's/^/fuzz_/; s/:/_/g'; })
+    targets=$(cd tests/fuzz && { echo fuzz_record; echo fuzz_wire; echo fuzz_modbus_values; echo fuzz_console; echo fuzz_websocket; sed -n 's/^set(FUZZ_FRAMINGS \(.*\))/\1/p' CMakeLists.txt | tr ' ' '\n' | sed 's/^/fuzz_/; s/:/_/g'; })
     # shellcheck disable=SC2086
     cmake --build build-fuzz -j "$JOBS" --target $targets
     local failed=0 corpus

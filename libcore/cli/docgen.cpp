@@ -66,7 +66,7 @@ std::vector<OptView> options_of(const CLI::App& app, bool positional) {
         auto kind = completion_kind(o);
         if (kind == "framing") v.values = framing_words();
         if (kind == "link") v.values = link_words();
-        if (kind == "broker") v.values = {"mqtt://", "mqtts://"};
+        if (kind == "broker") v.values = {"mqtt://", "mqtts://", "ws://", "wss://"};
         if (positional) v.metavar = o->get_name();
         out.push_back(std::move(v));
     }

@@ -88,6 +88,11 @@ Standard input or output, a file.
 .TP
 .B mqtt://[USER@]HOST[:PORT][/TOPIC]\fR, \fBmqtts://...
 An MQTT broker (the MQTT tools).
+.TP
+.B ws://HOST[:PORT][/PATH]\fR, \fBwss://...
+An MQTT broker over WebSockets (RFC 6455, subprotocol mqtt), for brokers behind HTTP proxies and
+port 443: PATH is the HTTP path (default /mqtt), ports default to 80 and 443, wss verifies the
+broker as mqtts does. iot\-pub, iot\-sub, bridge and replay; not loadgen yet.
 .PP
 Links reconnect by default when the device or peer goes away (a USB adapter unplugged and
 plugged back); \fB\-\-no\-reconnect\fR makes that exit status 1.

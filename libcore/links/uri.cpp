@@ -22,6 +22,8 @@ const std::map<std::string, std::vector<std::string>>& query_keys() {
         {"stdio", {}},
         {"mqtt", {"qos", "v", "retain", "client-id", "keepalive"}},
         {"mqtts", {"qos", "v", "retain", "client-id", "keepalive"}},
+        {"ws", {"qos", "v", "retain", "client-id", "keepalive"}},
+        {"wss", {"qos", "v", "retain", "client-id", "keepalive"}},
     };
     return keys;
 }
@@ -157,9 +159,13 @@ Expected<Uri> parse_uri(std::string_view text) {
     if (auto st = split_host_port(u, rest.substr(0, slash)); !st) return std::unexpected(st.error());
     if (slash != std::string_view::npos) u.path = unescape(rest.substr(slash + 1));
     bool listen = u.scheme.ends_with("-listen");
-    if (u.scheme.starts_with("mqtt")) {
+    if (u.scheme.starts_with("mqtt") || u.scheme == "ws" || u.scheme == "wss") {
         if (u.host.empty()) u.host = "localhost";
-        if (u.port.empty()) u.port = u.scheme == "mqtts" ? "8883" : "1883";
+        if (u.port.empty())
+            u.port = u.scheme == "mqtts" ? "8883"
+                     : u.scheme == "ws"  ? "80"
+                     : u.scheme == "wss" ? "443"
+                                         : "1883";
     } else {
         if (!listen && u.host.empty())
             return fail(Exit::usage, fmt::format("bad URI '{}': {}:// needs a host", text, u.scheme));

@@ -6,6 +6,7 @@
 #include "mqtt/client.hpp"
 #include "mqtt/props.hpp"
 #include "mqttwire/tls.hpp"
+#include "mqttwire/websocket.hpp"
 #include "mqttwire/wire.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
@@ -55,7 +56,7 @@ int MqttClient::version() const {
 }
 
 bool MqttClient::wants_write() const {
-    return fd_ >= 0 && !dead_ && off_ < out_.size();
+    return fd_ >= 0 && !dead_ && (off_ < out_.size() || !ws_out_.empty() || !ws_control_.empty());
 }
 bool MqttClient::blocked() const {
     return out_.size() - off_ >= blocked_at;
@@ -73,6 +74,11 @@ std::vector<MqttCompletion> MqttClient::take_completed() {
 
 void MqttClient::close_socket() {
     tls_.reset();
+    ws_reader_.reset();
+    ws_out_.clear();
+    ws_control_.clear();
+    ws_data_.clear();
+    ws_off_ = ws_chunk_ = 0;
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
 }
@@ -182,6 +188,8 @@ Status MqttClient::connect() {
     if (auto why = open_socket(deadline); !why.empty()) return failure(why);
     if (cfg_.tls)
         if (auto why = tls_handshake(deadline); !why.empty()) return failure(why);
+    if (cfg_.websocket)
+        if (auto why = ws_handshake(deadline); !why.empty()) return failure(why);
 
     bool v5 = cfg_.version == 5;
     wire::Connect c;
@@ -271,31 +279,71 @@ Expected<int> MqttClient::publish(std::string_view topic, std::string_view paylo
     return int{id};
 }
 
+long MqttClient::raw_write(const char* buf, size_t n) {
+    size_t put = 0;
+    if (tls_) {
+        auto io = tls_->write(buf, n, put);
+        if (io == wire::TlsStream::Io::want_read || io == wire::TlsStream::Io::want_write) return 0;
+        if (io != wire::TlsStream::Io::done) {
+            dead_ = true;
+            why_dead_ = tls_->error();
+            return -1;
+        }
+        return static_cast<long>(put);
+    }
+    for (;;) {
+        ssize_t w = ::send(fd_, buf, n, MSG_NOSIGNAL);
+        if (w >= 0) return static_cast<long>(w);
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+        dead_ = true;
+        why_dead_ = lower(std::strerror(errno));
+        return -1;
+    }
+}
+
+bool MqttClient::flush_ws() {
+    constexpr size_t max_frame = 256 * 1024;
+    for (;;) {
+        if (ws_out_.empty()) { // the next frame: pongs first, then what publish() buffered
+            if (!ws_control_.empty()) {
+                ws_out_.swap(ws_control_);
+                ws_chunk_ = 0;
+            } else if (off_ < out_.size()) {
+                ws_chunk_ = std::min(out_.size() - off_, max_frame);
+                wire::ws_frame(ws_out_, wire::ws_binary, std::string_view(out_).substr(off_, ws_chunk_),
+                               wire::ws_mask());
+            } else {
+                break;
+            }
+        }
+        long put = raw_write(ws_out_.data() + ws_off_, ws_out_.size() - ws_off_);
+        if (put < 0) return false;
+        if (put == 0) break;
+        ws_off_ += static_cast<size_t>(put);
+        last_write_us_ = mono_us();
+        if (ws_off_ == ws_out_.size()) { // the frame is out: its MQTT bytes count as written
+            ws_out_.clear();
+            ws_off_ = 0;
+            off_ += ws_chunk_;
+            ws_chunk_ = 0;
+        }
+    }
+    return true;
+}
+
 bool MqttClient::flush() {
     if (dead_ || fd_ < 0) return false;
-    while (off_ < out_.size()) {
-        size_t put = 0;
-        if (tls_) {
-            auto io = tls_->write(out_.data() + off_, out_.size() - off_, put);
-            if (io == wire::TlsStream::Io::want_read || io == wire::TlsStream::Io::want_write) break;
-            if (io != wire::TlsStream::Io::done) {
-                dead_ = true;
-                why_dead_ = tls_->error();
-                return false;
-            }
-        } else {
-            ssize_t n = ::send(fd_, out_.data() + off_, out_.size() - off_, MSG_NOSIGNAL);
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-                dead_ = true;
-                why_dead_ = lower(std::strerror(errno));
-                return false;
-            }
-            put = static_cast<size_t>(n);
+    if (cfg_.websocket) {
+        if (!flush_ws()) return false;
+    } else {
+        while (off_ < out_.size()) {
+            long put = raw_write(out_.data() + off_, out_.size() - off_);
+            if (put < 0) return false;
+            if (put == 0) break;
+            off_ += static_cast<size_t>(put);
+            last_write_us_ = mono_us();
         }
-        off_ += put;
-        last_write_us_ = mono_us();
     }
     while (!q0_ends_.empty() && q0_ends_.front() <= base_ + off_)
         q0_ends_.pop_front();
@@ -307,33 +355,90 @@ bool MqttClient::flush() {
     return true;
 }
 
-long MqttClient::read_some() {
+long MqttClient::raw_read(char* buf, size_t n) {
     size_t got = 0;
     if (tls_) {
-        auto io = tls_->read(buf_.get(), read_size, got);
+        auto io = tls_->read(buf, n, got);
         if (io == wire::TlsStream::Io::want_read || io == wire::TlsStream::Io::want_write) return 0;
         if (io != wire::TlsStream::Io::done) {
             why_dead_ = tls_->error();
             return -1;
         }
-    } else {
-        ssize_t n;
-        do
-            n = ::recv(fd_, buf_.get(), read_size, 0);
-        while (n < 0 && errno == EINTR);
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-            why_dead_ = lower(std::strerror(errno));
-            return -1;
-        }
-        if (n == 0) {
-            why_dead_ = "the broker closed the connection";
-            return -1;
-        }
-        got = static_cast<size_t>(n);
+        return static_cast<long>(got);
     }
-    dec_->feed(std::string_view(buf_.get(), got));
-    return static_cast<long>(got);
+    ssize_t r;
+    do
+        r = ::recv(fd_, buf, n, 0);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+        why_dead_ = lower(std::strerror(errno));
+        return -1;
+    }
+    if (r == 0) {
+        why_dead_ = "the broker closed the connection";
+        return -1;
+    }
+    return static_cast<long>(r);
+}
+
+long MqttClient::read_some() {
+    long got = raw_read(buf_.get(), read_size);
+    if (got <= 0) return got;
+    std::string_view bytes(buf_.get(), static_cast<size_t>(got));
+    if (!ws_reader_) {
+        dec_->feed(bytes);
+        return got;
+    }
+    auto ev = ws_reader_->feed(bytes, ws_data_, ws_control_);
+    if (!ws_data_.empty()) dec_->feed(ws_data_);
+    ws_data_.clear();
+    if (!ev) {
+        why_dead_ = ev.error().message;
+        return -1;
+    }
+    if (*ev == wire::WsReader::Event::close) {
+        why_dead_ = ws_reader_->why;
+        return -1;
+    }
+    if (!ws_control_.empty()) flush(); // a ping is answered at once
+    return got;
+}
+
+std::string MqttClient::ws_handshake(int64_t deadline) {
+    std::string key = wire::ws_key();
+    std::string req = wire::ws_request(cfg_.host, cfg_.port, cfg_.tls, cfg_.ws_path, key);
+    size_t done = 0;
+    while (done < req.size()) {
+        long put = raw_write(req.data() + done, req.size() - done);
+        if (put < 0) return why_dead_;
+        done += static_cast<size_t>(put);
+        if (done < req.size() && !wait(POLLOUT, deadline))
+            return "WebSocket: the server does not read (timed out)";
+    }
+    std::string header;
+    size_t end;
+    while ((end = header.find("\r\n\r\n")) == std::string::npos) {
+        if (header.size() > 16384) return "WebSocket: the server's answer has no end of header in 16 KiB";
+        long got = raw_read(buf_.get(), read_size);
+        if (got < 0) return "WebSocket: " + why_dead_ + " before answering the upgrade";
+        if (got == 0) {
+            if (!wait(POLLIN, deadline))
+                return "WebSocket: no answer to the upgrade within the connect timeout";
+            continue;
+        }
+        header.append(buf_.get(), static_cast<size_t>(got));
+    }
+    if (auto st = wire::ws_check_response(std::string_view(header).substr(0, end + 4), key); !st)
+        return st.error().message;
+    ws_reader_ = std::make_unique<wire::WsReader>();
+    if (header.size() > end + 4) { // the broker's first frames came with the header
+        auto ev = ws_reader_->feed(std::string_view(header).substr(end + 4), ws_data_, ws_control_);
+        if (!ev) return ev.error().message;
+        dec_->feed(ws_data_);
+        ws_data_.clear();
+    }
+    return {};
 }
 
 void MqttClient::done(uint16_t id, bool failed, std::string why) {

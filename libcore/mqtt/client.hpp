@@ -23,6 +23,7 @@ namespace wire {
 class TlsContext;
 class TlsStream;
 class Decoder;
+class WsReader;
 struct Packet;
 } // namespace wire
 
@@ -128,6 +129,12 @@ class MqttClient {
     std::string tls_handshake(int64_t deadline);
     std::string write_all(int64_t deadline);
     long read_some();
+    /// One read(2)/SSL_read: bytes got, 0 when none now, -1 when the connection is gone (why_dead_).
+    long raw_read(char* buf, size_t n);
+    /// One write: bytes taken (0 when it would block), -1 when the connection is gone.
+    long raw_write(const char* buf, size_t n);
+    std::string ws_handshake(int64_t deadline);
+    bool flush_ws();
     bool wait(short events, int64_t deadline);
     bool handle(const wire::Packet& p, const std::function<void(const MqttArrival&)>& on_message);
     void deliver(const MqttArrival& a, uint16_t id,
@@ -160,6 +167,10 @@ class MqttClient {
     int64_t last_write_us_ = 0, ping_sent_us_ = 0;
     bool ping_out_ = false;
     std::unique_ptr<char[]> buf_;
+    // WebSockets: the frame being written (a copy of out_ from off_, ws_chunk_ bytes of it, or pongs)
+    std::unique_ptr<wire::WsReader> ws_reader_;
+    std::string ws_out_, ws_control_, ws_data_;
+    size_t ws_off_ = 0, ws_chunk_ = 0;
 };
 
 /// "MQTT client: m2mkit's own (mqttwire), OpenSSL 3.0.x" for --version.

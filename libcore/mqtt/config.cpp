@@ -7,7 +7,9 @@ namespace m2m {
 
 std::string MqttConfig::src() const {
     bool v6 = host.find(':') != std::string::npos;
-    return fmt::format("{}://{}{}{}:{}", tls ? "mqtts" : "mqtt", v6 ? "[" : "", host, v6 ? "]" : "", port);
+    const char* scheme = websocket ? (tls ? "wss" : "ws") : (tls ? "mqtts" : "mqtt");
+    return fmt::format("{}://{}{}{}:{}{}", scheme, v6 ? "[" : "", host, v6 ? "]" : "", port,
+                       websocket ? ws_path : "");
 }
 
 std::string default_client_id(const std::string& tool) {

@@ -10,7 +10,9 @@ struct MqttConfig {
     std::string host = "localhost";
     int port = 1883;
     bool tls = false;
-    int version = 4; // 4 = MQTT 3.1.1, 5 = MQTT 5
+    bool websocket = false; // ws:// or wss://: MQTT in WebSocket frames (subprotocol mqtt)
+    std::string ws_path;    // the HTTP path of the upgrade request
+    int version = 4;        // 4 = MQTT 3.1.1, 5 = MQTT 5
     std::string client_id;
     int keepalive = 60;
     bool clean = true;
@@ -29,7 +31,7 @@ struct MqttConfig {
     int max_inflight_qos2 = 0; // QoS 2 messages in flight, when fewer than max_inflight (0: no cap)
     size_t max_message = 0;    // a received payload over this is skipped unbuffered (0: no limit)
 
-    /// How records name this broker: mqtt://host:port (or mqtts://).
+    /// How records name this broker: mqtt://host:port (or mqtts://, ws://host:port/path, wss://).
     std::string src() const;
 };
 

@@ -81,8 +81,10 @@ void add_mqtt_options(CLI::App& app, MqttArgs& a, const std::string& role, unsig
     if (parts & broker_arg)
         cli::completes(app.add_option("BROKER", a.broker,
                                       "The broker to " + role +
-                                          ": mqtt://[USER@]HOST[:PORT][/TOPIC]?qos=N&v=5, or mqtts://... for "
-                                          "TLS (default mqtt://localhost:1883)"),
+                                          ": mqtt://[USER@]HOST[:PORT][/TOPIC]?qos=N&v=5, mqtts://... for "
+                                          "TLS, ws://HOST[:PORT][/PATH] or wss://... over WebSockets (PATH "
+                                          "defaults to /mqtt; the topic from -t) (default "
+                                          "mqtt://localhost:1883)"),
                        "broker");
     const char* g = "Broker";
     app.add_option("-h,--host", a.host, "Broker host (overrides BROKER's)")->group(g);
@@ -143,11 +145,17 @@ Expected<MqttConfig> resolve_mqtt(const MqttArgs& a, const std::string& tool, Ur
     if (text.find("://") == std::string::npos) text = "mqtt://" + text; // "host:port" alone
     auto uri = parse_uri(text);
     if (!uri) return std::unexpected(uri.error());
-    if (!uri->scheme.starts_with("mqtt"))
-        return fail(Exit::usage, fmt::format("bad BROKER '{}': expected mqtt:// or mqtts://", a.broker));
+    if (!uri->scheme.starts_with("mqtt") && uri->scheme != "ws" && uri->scheme != "wss")
+        return fail(Exit::usage,
+                    fmt::format("bad BROKER '{}': expected mqtt://, mqtts://, ws:// or wss://", a.broker));
     u = *uri;
     MqttConfig c;
-    c.tls = u.scheme == "mqtts";
+    c.tls = u.scheme == "mqtts" || u.scheme == "wss";
+    if (u.scheme == "ws" || u.scheme == "wss") { // the path is HTTP's, not a topic
+        c.websocket = true;
+        c.ws_path = "/" + (u.path.empty() ? std::string("mqtt") : u.path);
+        u.path.clear();
+    }
     c.host = a.host.empty() ? u.host : a.host;
     if (a.port) {
         c.port = a.port;
@@ -218,7 +226,7 @@ Expected<MqttConfig> resolve_mqtt(const MqttArgs& a, const std::string& tool, Ur
     c.key = a.key;
     c.insecure = a.insecure;
     if (!c.tls && (!a.cafile.empty() || !a.capath.empty() || !a.cert.empty() || a.insecure))
-        return fail(Exit::usage, "TLS options need an mqtts:// BROKER");
+        return fail(Exit::usage, "TLS options need an mqtts:// or wss:// BROKER");
     if (a.cert.empty() != a.key.empty()) return fail(Exit::usage, "--cert and --key go together");
     if (c.tls) { // a CA, certificate or key that cannot be loaded is a usage error now, not at connect
         if (auto ctx = wire::TlsContext::make({c.cafile, c.capath, c.cert, c.key, c.insecure}); !ctx)

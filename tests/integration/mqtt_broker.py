@@ -14,19 +14,21 @@ def free_port():
 
 
 class Broker:
-    def __init__(self, tmp_path, passwords=None, tls=None, persistence=False):
+    def __init__(self, tmp_path, passwords=None, tls=None, persistence=False, websockets=False):
         self.dir = tmp_path / f"broker-{free_port()}"
         self.dir.mkdir()
-        self.opts = (passwords, tls, persistence)
+        self.opts = (passwords, tls, persistence, websockets)
         self.started = False
         self._configure()
         self.proc = None
 
     def _configure(self):
         """Picks free ports and writes the configuration."""
-        passwords, tls, persistence = self.opts
+        passwords, tls, persistence, websockets = self.opts
         self.port = free_port()
         self.tls_port = free_port() if tls else None
+        self.ws_port = free_port() if websockets else None
+        self.wss_port = free_port() if websockets and tls else None
         lines = [f"listener {self.port} 127.0.0.1",
                  "log_dest stderr", "log_type error", "log_type warning", "log_type notice", "log_type information",
                  # tests that assert no loss must not let a slow subscriber's queue overflow
@@ -43,6 +45,13 @@ class Broker:
         if tls:
             lines += [f"listener {self.tls_port} 127.0.0.1", f"cafile {tls['ca']}", f"certfile {tls['cert']}",
                       f"keyfile {tls['key']}"]
+        if websockets:
+            # mosquitto 2.0's WebSocket listeners (libwebsockets) bind to an interface, not an address:
+            # "lo" keeps them on loopback
+            lines += [f"listener {self.ws_port} lo", "protocol websockets"]
+            if tls:
+                lines += [f"listener {self.wss_port} lo", "protocol websockets", f"cafile {tls['ca']}",
+                          f"certfile {tls['cert']}", f"keyfile {tls['key']}"]
         if os.geteuid() == 0:
             lines += ["user root"]  # keep reading the test's private temporary files
         if persistence:
@@ -100,6 +109,14 @@ class Broker:
     @property
     def tls_url(self):
         return f"mqtts://127.0.0.1:{self.tls_port}"
+
+    @property
+    def ws_url(self):
+        return f"ws://127.0.0.1:{self.ws_port}"
+
+    @property
+    def wss_url(self):
+        return f"wss://127.0.0.1:{self.wss_port}"
 
 
 def make_certs(d):

@@ -626,6 +626,10 @@ Expected<Exit> run_loadgen(const LoadgenArgs& a) {
     Uri uri;
     auto cfg = resolve_mqtt(a.mqtt, "loadgen", uri);
     if (!cfg) return std::unexpected(cfg.error());
+    if (cfg->websocket) // its connections share the socket and TLS layer, not yet the client's WebSocket one
+        return fail(Exit::usage,
+                    "loadgen does not speak WebSockets yet: give it mqtt:// or mqtts:// (iot-pub, "
+                    "iot-sub, bridge and replay take ws:// and wss://)");
     if (a.devices < 1) return fail(Exit::usage, "--devices must be 1 or more");
     if (a.qos < 0 || a.qos > 1) return fail(Exit::usage, "loadgen publishes at QoS 0 or 1");
     double per_dev_rate = a.total_rate > 0 ? a.total_rate / a.devices : a.rate;

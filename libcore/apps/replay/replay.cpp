@@ -302,7 +302,8 @@ Expected<Exit> run_replay(const ReplayArgs& a) {
     std::unique_ptr<Encoder> encoder;
     std::unique_ptr<LinkSession> session;
     std::unique_ptr<LineSink> sink;
-    if (target.starts_with("mqtt://") || target.starts_with("mqtts://")) {
+    if (target.starts_with("mqtt://") || target.starts_with("mqtts://") || target.starts_with("ws://") ||
+        target.starts_with("wss://")) {
         if (!a.broker)
             return fail(Exit::usage, fmt::format("this build cannot publish: pipe into iot-pub (replay {} | "
                                                  "iot-pub {})",
