@@ -104,7 +104,12 @@ def test_ws_to_a_plain_mqtt_listener_says_what_went_wrong(broker):
     assert b"WebSocket" in r.stderr and f"ws://127.0.0.1:{broker.port}/mqtt".encode() in r.stderr
 
 
-def test_bridge_and_replay_publish_over_ws(broker, tmp_path):
+def test_bridge_and_replay_publish_over_ws(broker, tmp_path, procs):
+    sub = mosquitto_sub(broker, "br", 2)
+    (tmp_path / "in.txt").write_text("one\ntwo\n")
+    bridge = procs("bridge", f"file:{tmp_path}/in.txt", broker.ws_url, "-t", "br/up")
+    assert got_of(sub) == [("br/up", b"one"), ("br/up", b"two")]
+    bridge.interrupt()
     sub = mosquitto_sub(broker, "rep", 2)
     rec = tmp_path / "rec.jsonl"
     rec.write_text('{"ts":"2026-01-01T00:00:00Z","topic":"rep/a","text":"one"}\n'
