@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 JOBS=$(nproc)
-FUZZ_SECONDS=${FUZZ_SECONDS:-15}
+FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 
 PACKAGES=(g++ cmake ninja-build pkg-config git libcli11-dev libserialport-dev libfmt-dev catch2 libsimdjson-dev
           zlib1g-dev libssl-dev mosquitto mosquitto-clients openssl

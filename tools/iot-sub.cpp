@@ -62,6 +62,11 @@ int main(int argc, char** argv) {
                    "Do not print messages whose topic matches this filter (repeatable; as mosquitto_sub -T)")
         ->option_text("FILTER")
         ->group("Subscription");
+    app.add_option("-U,--unsubscribe", args.unsub,
+                   "Unsubscribe from this filter at connect (repeatable; as mosquitto_sub -U): with -c -i, "
+                   "ends what a persistent session kept; alone (no -t), exits 0 once acknowledged")
+        ->option_text("FILTER")
+        ->group("Subscription");
     app.add_flag("-E,--exit-after-subscribe", args.exit_after_subscribe,
                  "Exit (0) once the subscriptions are acknowledged: a session made for later (with -c -i)")
         ->group("Subscription");

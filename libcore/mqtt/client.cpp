@@ -517,6 +517,10 @@ bool MqttClient::handle(const wire::Packet& p, const std::function<void(const Mq
         }
         return true;
     case wire::UNSUBACK:
+        if (holding_ && p.id == suback_id_) {
+            suback_seen_ = true;
+            suback_codes_.assign(p.codes);
+        }
         return true;
     case wire::PINGRESP:
         ping_out_ = false;
@@ -545,13 +549,28 @@ Status MqttClient::subscribe(const std::vector<Subscription>& subs) {
         suback_id_ = ++next_id_ ? next_id_ : (next_id_ = 1);
     while (state_[suback_id_] != free_id);
     wire::subscribe(out_, suback_id_, filters, version());
+    if (auto st = await_ack("SUBACK"); !st) return st;
+    for (size_t i = 0; i < subs.size(); ++i) {
+        int code = i < suback_codes_.size() ? static_cast<unsigned char>(suback_codes_[i]) : 0x80;
+        if (code >= 0x80)
+            return fail(Exit::runtime,
+                        fmt::format("{}: subscription to '{}' refused by the broker{}", cfg_.src(),
+                                    subs[i].filter,
+                                    version() == wire::v5 ? ": " + wire::reason_text(code, wire::v5) : ""));
+    }
+    return {};
+}
+
+Status MqttClient::await_ack(const char* what) {
     holding_ = true;
     suback_seen_ = false;
     int64_t deadline = mono_us() + int64_t{cfg_.connect_timeout_ms} * 1000;
     auto lost = [&](std::string why) {
         holding_ = false;
         dead_ = true;
-        return fail(Exit::runtime, fmt::format("{}: subscribe failed: {}", cfg_.src(), why));
+        return fail(Exit::runtime,
+                    fmt::format("{}: {} failed: {}", cfg_.src(),
+                                std::string_view(what) == "SUBACK" ? "subscribe" : "unsubscribe", why));
     };
     if (auto why = write_all(deadline); !why.empty()) return lost(why);
     while (!suback_seen_) {
@@ -565,17 +584,33 @@ Status MqttClient::subscribe(const std::vector<Subscription>& subs) {
             if (!handle(p, nullptr)) return lost(why_dead_);
         }
         if (!suback_seen_ && r == 0 && !wait(POLLIN, deadline))
-            return lost("no SUBACK within the connect timeout");
+            return lost(fmt::format("no {} within the connect timeout", what));
     }
     holding_ = false;
     if (auto why = write_all(deadline); !why.empty()) return lost(why); // acknowledgements owed meanwhile
-    for (size_t i = 0; i < subs.size(); ++i) {
-        int code = i < suback_codes_.size() ? static_cast<unsigned char>(suback_codes_[i]) : 0x80;
-        if (code >= 0x80)
+    return {};
+}
+
+Status MqttClient::unsubscribe(const std::vector<std::string>& filters) {
+    if (fd_ < 0 || dead_) return fail(Exit::runtime, fmt::format("{}: not connected", cfg_.src()));
+    for (auto& f : filters)
+        if (f.empty() || f.size() > 65535)
+            return fail(Exit::usage,
+                        fmt::format("topic filter of {} bytes: MQTT needs 1 to 65,535", f.size()));
+    do
+        suback_id_ = ++next_id_ ? next_id_ : (next_id_ = 1);
+    while (state_[suback_id_] != free_id);
+    suback_codes_.clear();
+    wire::unsubscribe(out_, suback_id_, filters, version());
+    if (auto st = await_ack("UNSUBACK"); !st) return st;
+    for (size_t i = 0; i < filters.size() && i < suback_codes_.size(); ++i) {
+        int code = static_cast<unsigned char>(suback_codes_[i]);
+        if (code == 0x11) // no subscription existed: what the user wanted is so
+            log::info("{}: there was no subscription to '{}'", cfg_.src(), filters[i]);
+        else if (code >= 0x80)
             return fail(Exit::runtime,
-                        fmt::format("{}: subscription to '{}' refused by the broker{}", cfg_.src(),
-                                    subs[i].filter,
-                                    version() == wire::v5 ? ": " + wire::reason_text(code, wire::v5) : ""));
+                        fmt::format("{}: unsubscribing from '{}' refused by the broker: {}", cfg_.src(),
+                                    filters[i], wire::reason_text(code, wire::v5)));
     }
     return {};
 }

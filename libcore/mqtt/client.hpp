@@ -82,6 +82,9 @@ class MqttClient {
     /// Subscribes (blocking until SUBACK, at most the connect timeout); a refused filter is an
     /// error naming it. Messages that arrive meanwhile are kept and handed over by the next service().
     Status subscribe(const std::vector<Subscription>& subs);
+    /// Unsubscribes (blocking until UNSUBACK, at most the connect timeout); under MQTT 5 a filter the
+    /// broker refused, or had no subscription for, is an error naming it and the reason.
+    Status unsubscribe(const std::vector<std::string>& filters);
 
     /// Publishes without blocking (MQTT 5 properties in `props`, or null). Returns the token
     /// (the packet identifier; 0 at QoS 0), or an error: Exit::runtime when the connection is
@@ -124,6 +127,8 @@ class MqttClient {
         size_t oversize;
     };
     int version() const;
+    /// Sends what is buffered, then reads (holding messages) until the (UN)SUBACK for suback_id_.
+    Status await_ack(const char* what);
     void close_socket();
     std::string open_socket(int64_t deadline);
     std::string tls_handshake(int64_t deadline);

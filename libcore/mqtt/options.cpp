@@ -87,6 +87,16 @@ void add_mqtt_options(CLI::App& app, MqttArgs& a, const std::string& role, unsig
                                           "mqtt://localhost:1883)"),
                        "broker");
     const char* g = "Broker";
+    if (parts & broker_arg) {
+        auto* url =
+            app.add_option("-L,--url", a.broker,
+                           "The broker as mosquitto's -L takes it: mqtt(s)://[USER@]HOST[:PORT]/TOPIC, the "
+                           "same as BROKER (a password in it is refused)")
+                ->option_text("URL")
+                ->group(g);
+        url->excludes(app.get_option("BROKER"));
+        cli::completes(url, "broker");
+    }
     app.add_option("-h,--host", a.host, "Broker host (overrides BROKER's)")->group(g);
     app.add_option("-p,--port", a.port, "Broker port (default 1883, 8883 with TLS)")->group(g);
     cli::choices(

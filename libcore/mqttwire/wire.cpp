@@ -226,6 +226,17 @@ void subscribe(std::string& out, uint16_t id, const std::vector<Filter>& filters
     }
 }
 
+void unsubscribe(std::string& out, uint16_t id, const std::vector<std::string>& filters, int version) {
+    size_t len = 2 + (version == v5 ? 1 : 0);
+    for (auto& f : filters)
+        len += 2 + f.size();
+    header(out, UNSUBSCRIBE << 4 | 0x02, len);
+    u16(out, id);
+    if (version == v5) out.push_back(0); // no properties
+    for (auto& f : filters)
+        str(out, f);
+}
+
 void pingreq(std::string& out) {
     header(out, PINGREQ << 4, 0);
 }
@@ -378,6 +389,8 @@ Expected<bool> Decoder::next(Packet& p) {
         if (p.type == SUBACK) {
             if (auto st = need(at + 1); !st) return std::unexpected(st.error());
             p.return_code = static_cast<unsigned char>(body[at]);
+            p.codes = body.substr(at);
+        } else if (five) { // MQTT 5 UNSUBACK: a reason code per filter (3.1.1 has none)
             p.codes = body.substr(at);
         }
         break;

@@ -80,6 +80,8 @@ struct Filter {
     int retain_handling = 0; // 0 send retained, 1 only for a new subscription, 2 never
 };
 void subscribe(std::string& out, uint16_t id, const std::vector<Filter>& filters, int version = v311);
+/// UNSUBSCRIBE of the filters (MQTT 5: no properties).
+void unsubscribe(std::string& out, uint16_t id, const std::vector<std::string>& filters, int version = v311);
 void pingreq(std::string& out);
 void disconnect(std::string& out);
 

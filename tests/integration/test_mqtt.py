@@ -610,3 +610,27 @@ def test_iot_pub_stdin_as_one_message_and_repeat(broker):
     assert out.decode().splitlines() == ["PAYLOAD=" + data.hex()] + ["PAYLOAD=" + b"again".hex()] * 3
     r = run("iot-pub", broker.url, "-t", "x", "--repeat", "2")
     assert r.returncode == 2 and b"--repeat and --repeat-delay repeat one message" in r.stderr
+
+
+@pytest.mark.parametrize("v", ["311", "5"])
+def test_unsubscribe_ends_what_a_persistent_session_kept(broker, v):
+    """-U FILTER (mosquitto_sub -U): a session made with -c -i stops getting a filter's messages."""
+    pub = ["mosquitto_pub", "-p", str(broker.port), "-q", "1"]
+    sess = ["-c", "-i", f"unsub-{v}", "-V", v, "-q", "1"]
+    r = run("iot-sub", "-L", f"{broker.url}/u/%23", "-t", "w/#", "-E", *sess)  # -L: mosquitto's URL form
+    assert r.returncode == 0, r.stderr
+    r = run("iot-sub", broker.url, "-U", "u/#", *sess, "--verbose")  # alone: exits once acknowledged
+    assert r.returncode == 0 and b"unsubscribed from u/#" in r.stderr, r.stderr
+    assert b"no subscription" not in r.stderr  # -L's topic made one
+    subprocess.run(pub + ["-t", "u/x", "-m", "not for us"], check=True)
+    subprocess.run(pub + ["-t", "w/x", "-m", "still ours"], check=True)
+    r = run("iot-sub", broker.url, "-t", "w/#", *sess, "-C", "1", "-W", "10s", "-v")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"w/x still ours\n"
+    # a filter with no subscription: MQTT 5 says so (0x11), which is what was wanted
+    r = run("iot-sub", broker.url, "-U", "never/#", *sess, "--verbose")
+    assert r.returncode == 0, r.stderr
+    if v == "5":
+        assert b"there was no subscription to 'never/#'" in r.stderr
+    r = run("iot-sub", broker.url, "-U", "a/#/b", *sess)
+    assert r.returncode == 2 and b"-U: " in r.stderr

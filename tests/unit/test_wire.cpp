@@ -240,6 +240,29 @@ TEST_CASE("SUBSCRIBE carries the MQTT 5 subscription options; SUBACK gives one c
     CHECK(hex(p.codes) == "0187");
 }
 
+TEST_CASE("UNSUBSCRIBE lists its filters; an MQTT 5 UNSUBACK gives one reason code per filter") {
+    std::string out;
+    wire::unsubscribe(out, 9, {"a/#", "b"}, wire::v311);
+    CHECK(hex(out) == "a20a"
+                      "0009"
+                      "0003612f23"
+                      "000162");
+    out.clear();
+    wire::unsubscribe(out, 9, {"b"}, wire::v5);
+    CHECK(hex(out) == "a206000900000162"); // the empty property block before the filters
+    wire::Decoder dec(1 << 20, wire::v5);
+    dec.feed(std::string("\xb0\x05\x00\x09\x00\x00\x11", 7));
+    wire::Packet p;
+    REQUIRE(dec.next(p).value());
+    CHECK(p.type == wire::UNSUBACK);
+    CHECK(p.id == 9);
+    CHECK(hex(p.codes) == "0011"); // success, no subscription existed
+    wire::Decoder dec311(1 << 20, wire::v311);
+    dec311.feed(std::string("\xb0\x02\x00\x09", 4));
+    REQUIRE(dec311.next(p).value());
+    CHECK((p.type == wire::UNSUBACK && p.id == 9 && p.codes.empty()));
+}
+
 TEST_CASE("property blocks: each property in order, strings without their length") {
     wire::PropWriter w;
     w.str(0x03, "text/plain");

@@ -16,7 +16,10 @@ Expected<Exit> run_sub(const SubArgs& a) {
     cfg->max_message = a.max_message;
     std::vector<std::string> filters = a.topics;
     if (!uri.path.empty()) filters.insert(filters.begin(), uri.path);
-    if (filters.empty()) return fail(Exit::usage, "no topic: give -t FILTER (or BROKER/FILTER)");
+    if (filters.empty() && a.unsub.empty())
+        return fail(Exit::usage, "no topic: give -t FILTER (or BROKER/FILTER), or -U FILTER to unsubscribe");
+    for (auto& f : a.unsub)
+        if (auto st = check_filter(f); !st) return fail(Exit::usage, "-U: " + st.error().message);
     auto uri_qos = uri_number(uri, "qos", 0, 0, 2);
     if (!uri_qos) return std::unexpected(uri_qos.error());
     int qos = a.qos >= 0 ? a.qos : *uri_qos;
@@ -52,6 +55,14 @@ Expected<Exit> run_sub(const SubArgs& a) {
     uint64_t skipped_retained = 0;
 
     session.on_up = [&]() -> Status {
+        if (!a.unsub.empty()) { // first, so that a -t of the same filter subscribes afresh
+            if (auto st = session.client().unsubscribe(a.unsub); !st) return st;
+            log::info("unsubscribed from {}", fmt::join(a.unsub, ", "));
+            if (filters.empty()) {
+                loop.stop(Exit::ok);
+                return {};
+            }
+        }
         if (auto st = session.client().subscribe(subs); !st) return st;
         log::info("subscribed to {}", fmt::join(filters, ", "));
         if (a.exit_after_subscribe) loop.stop(Exit::ok);

@@ -17,6 +17,7 @@ struct SubArgs {
     std::string format;                // -F: mosquitto_sub's format codes
     bool no_newline = false;           // -N
     std::vector<std::string> hide;     // -T: filters whose messages are not printed
+    std::vector<std::string> unsub;    // -U: filters to unsubscribe from (a persistent session's)
     bool exit_after_subscribe = false; // -E
     bool remove_retained = false;      // --remove-retained: clear each retained message seen
     cli::OutputArgs output;
