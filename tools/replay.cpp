@@ -114,7 +114,7 @@ int main(int argc, char** argv) {
     m2m::add_publish_options(
         app, pub,
         {"TARGET", false, b, b, "Records held while the broker is away or slow; then the replay waits"});
-    m2m::add_mqtt_options(app, pub.mqtt, "publish to", m2m::session | m2m::will);
+    m2m::add_mqtt_options(app, pub.mqtt, "publish to", m2m::session | m2m::will | m2m::trace);
     m2m::cli::add_common_options(app, args.common);
     return m2m::cli::run_tool(app, doc, args.common, argc, argv, [&] {
         pub.raw = args.raw;

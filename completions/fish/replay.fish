@@ -27,6 +27,7 @@ complete -c replay -l whole -d 'Publish each whole record line, not its payload'
 complete -c replay -l max-inflight -d 'QoS 1/2 messages awaiting acknowledgement at once (the broker\'s Receive Maximum caps it). Unless this is given, at most 20 of them are QoS 2: mosquitto 2.0 drops QoS 2 messages beyond its max_inflight_messages, 20 by default' -x
 complete -c replay -l buffer -d 'Records held while the broker is away or slow; then the replay waits' -x
 complete -c replay -l help -d 'Print this help message and exit'
+complete -c replay -s d -l debug -d 'Print each MQTT packet sent and received on stderr, as mosquitto\'s -d does (Client ID sending PUBLISH (d0, q1, r0, m1, \'topic\', ... (5 bytes)))'
 complete -c replay -s h -l host -d 'Broker host (overrides BROKER\'s)' -x
 complete -c replay -s p -l port -d 'Broker port (default 1883, 8883 with TLS)' -x
 complete -c replay -s V -l protocol-version -d 'MQTT version: 311 (3.1.1, the default) or 5' -xa '311 5'

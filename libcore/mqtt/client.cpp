@@ -6,6 +6,7 @@
 #include "mqtt/client.hpp"
 #include "mqtt/props.hpp"
 #include "mqttwire/tls.hpp"
+#include "mqttwire/trace.hpp"
 #include "mqttwire/websocket.hpp"
 #include "mqttwire/wire.hpp"
 #include "util/clock.hpp"
@@ -215,7 +216,7 @@ Status MqttClient::connect() {
         if (expiry) w.u32(0x11, expiry);
         c.props = std::move(w.bytes);
     }
-    wire::connect(out_, c);
+    traced([&] { wire::connect(out_, c); });
     if (auto why = write_all(deadline); !why.empty()) return failure(why);
 
     wire::Packet p;
@@ -229,6 +230,7 @@ Status MqttClient::connect() {
             return failure(fmt::format("no CONNACK from the broker within {} s",
                                        (cfg_.connect_timeout_ms + 999) / 1000));
     }
+    if (cfg_.debug) trace_received(p);
     if (p.type != wire::CONNACK) return failure(fmt::format("MQTT: packet type {} before CONNACK", +p.type));
     if (p.return_code != 0) {
         refused_ = true;
@@ -271,9 +273,9 @@ Expected<int> MqttClient::publish(std::string_view topic, std::string_view paylo
         ++in_flight_;
     }
     if (!block.empty())
-        wire::publish(out_, topic, payload, qos, retain, id, false, wire::v5, {}, block);
+        traced([&] { wire::publish(out_, topic, payload, qos, retain, id, false, wire::v5, {}, block); });
     else
-        wire::publish(out_, topic, payload, qos, retain, id, false, version());
+        traced([&] { wire::publish(out_, topic, payload, qos, retain, id, false, version()); });
     if (qos == 0) q0_ends_.push_back(base_ + out_.size());
     if (out_.size() - off_ >= write_chunk) flush(); // a lost connection shows at the next call
     return int{id};
@@ -453,14 +455,24 @@ void MqttClient::deliver(const MqttArrival& a, uint16_t id,
         // a QoS 2 message sent again before its PUBREL was delivered already: answer, not deliver
         if (!incoming_q2_[id] && on_message) on_message(a);
         incoming_q2_[id] = true;
-        wire::ack(out_, wire::PUBREC, id);
+        traced([&] { wire::ack(out_, wire::PUBREC, id); });
         return;
     }
     if (on_message) on_message(a);
-    if (a.qos == 1) wire::ack(out_, wire::PUBACK, id); // once handed over, not before
+    if (a.qos == 1) traced([&] { wire::ack(out_, wire::PUBACK, id); }); // once handed over, not before
+}
+
+void MqttClient::trace_sent(size_t mark) {
+    log::write("", fmt::format("Client {} sending {}", cfg_.client_id,
+                               wire::describe_sent(std::string_view(out_).substr(mark), version())));
+}
+
+void MqttClient::trace_received(const wire::Packet& p) {
+    log::write("", fmt::format("Client {} received {}", cfg_.client_id, wire::describe_received(p)));
 }
 
 bool MqttClient::handle(const wire::Packet& p, const std::function<void(const MqttArrival&)>& on_message) {
+    if (cfg_.debug) trace_received(p);
     bool v5 = version() == wire::v5;
     auto reason = [&] {
         return fmt::format("{} (reason code 0x{:02x})", wire::reason_text(p.return_code, wire::v5),
@@ -479,10 +491,10 @@ bool MqttClient::handle(const wire::Packet& p, const std::function<void(const Mq
                 done(p.id, true, reason());
             } else {
                 state_[p.id] = want_pubcomp;
-                wire::ack(out_, wire::PUBREL, p.id);
+                traced([&] { wire::ack(out_, wire::PUBREL, p.id); });
             }
         } else if (state_[p.id] == want_pubcomp) {
-            wire::ack(out_, wire::PUBREL, p.id); // a PUBREC sent again
+            traced([&] { wire::ack(out_, wire::PUBREL, p.id); }); // a PUBREC sent again
         }
         return true;
     case wire::PUBCOMP:
@@ -508,7 +520,7 @@ bool MqttClient::handle(const wire::Packet& p, const std::function<void(const Mq
     }
     case wire::PUBREL:
         incoming_q2_[p.id] = false;
-        wire::ack(out_, wire::PUBCOMP, p.id);
+        traced([&] { wire::ack(out_, wire::PUBCOMP, p.id); });
         return true;
     case wire::SUBACK:
         if (holding_ && p.id == suback_id_) {
@@ -548,7 +560,7 @@ Status MqttClient::subscribe(const std::vector<Subscription>& subs) {
     do
         suback_id_ = ++next_id_ ? next_id_ : (next_id_ = 1);
     while (state_[suback_id_] != free_id);
-    wire::subscribe(out_, suback_id_, filters, version());
+    traced([&] { wire::subscribe(out_, suback_id_, filters, version()); });
     if (auto st = await_ack("SUBACK"); !st) return st;
     for (size_t i = 0; i < subs.size(); ++i) {
         int code = i < suback_codes_.size() ? static_cast<unsigned char>(suback_codes_[i]) : 0x80;
@@ -601,7 +613,7 @@ Status MqttClient::unsubscribe(const std::vector<std::string>& filters) {
         suback_id_ = ++next_id_ ? next_id_ : (next_id_ = 1);
     while (state_[suback_id_] != free_id);
     suback_codes_.clear();
-    wire::unsubscribe(out_, suback_id_, filters, version());
+    traced([&] { wire::unsubscribe(out_, suback_id_, filters, version()); });
     if (auto st = await_ack("UNSUBACK"); !st) return st;
     for (size_t i = 0; i < filters.size() && i < suback_codes_.size(); ++i) {
         int code = static_cast<unsigned char>(suback_codes_[i]);
@@ -658,7 +670,7 @@ bool MqttClient::service(const std::function<void(const MqttArrival&)>& on_messa
             return false;
         }
         if (!ping_out_ && now - last_write_us_ >= ka / 2) {
-            wire::pingreq(out_);
+            traced([&] { wire::pingreq(out_); });
             ping_out_ = true;
             ping_sent_us_ = now;
         }
@@ -669,7 +681,7 @@ bool MqttClient::service(const std::function<void(const MqttArrival&)>& on_messa
 void MqttClient::disconnect() {
     if (fd_ < 0) return;
     if (!dead_) {
-        wire::disconnect(out_);
+        traced([&] { wire::disconnect(out_); });
         // what is buffered (QoS 0 messages too) reaches the broker before the socket closes
         if (write_all(mono_us() + int64_t{cfg_.connect_timeout_ms} * 1000).empty()) {
             // A graceful close: the broker reads to the DISCONNECT and closes first. Closing at once

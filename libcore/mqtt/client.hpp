@@ -127,6 +127,14 @@ class MqttClient {
         size_t oversize;
     };
     int version() const;
+    /// Runs an encoder that appends one packet to out_, and traces it under --debug.
+    template <typename F> void traced(F&& encode) {
+        size_t mark = out_.size();
+        encode();
+        if (cfg_.debug) trace_sent(mark);
+    }
+    void trace_sent(size_t mark);
+    void trace_received(const wire::Packet& p);
     /// Sends what is buffered, then reads (holding messages) until the (UN)SUBACK for suback_id_.
     Status await_ack(const char* what);
     void close_socket();

@@ -29,6 +29,7 @@ struct MqttConfig {
     int connect_timeout_ms = 10000;
     int max_inflight = 20;
     int max_inflight_qos2 = 0; // QoS 2 messages in flight, when fewer than max_inflight (0: no cap)
+    bool debug = false;        // -d: each packet sent and received, on stderr
     size_t max_message = 0;    // a received payload over this is skipped unbuffered (0: no limit)
 
     /// How records name this broker: mqtt://host:port (or mqtts://, ws://host:port/path, wss://).

@@ -87,6 +87,11 @@ void add_mqtt_options(CLI::App& app, MqttArgs& a, const std::string& role, unsig
                                           "mqtt://localhost:1883)"),
                        "broker");
     const char* g = "Broker";
+    if (parts & trace)
+        app.add_flag("-d,--debug", a.debug,
+                     "Print each MQTT packet sent and received on stderr, as mosquitto's -d does (Client ID "
+                     "sending PUBLISH (d0, q1, r0, m1, 'topic', ... (5 bytes)))")
+            ->group(g);
     if (parts & broker_arg) {
         auto* url =
             app.add_option("-L,--url", a.broker,
@@ -195,6 +200,7 @@ Expected<MqttConfig> resolve_mqtt(const MqttArgs& a, const std::string& tool, Ur
         c.keepalive = *k;
     }
     c.clean = !a.no_clean;
+    c.debug = a.debug;
     if (!a.session_expiry.empty()) {
         auto d = parse_duration(a.session_expiry);
         if (!d) return std::unexpected(d.error());

@@ -27,6 +27,7 @@ struct MqttArgs {
     bool will_retain = false;
     std::string connect_timeout = "10s";
     bool no_reconnect = false;
+    bool debug = false;
 };
 
 /// Which option groups a tool takes beyond host, port, version, credentials and TLS.
@@ -34,7 +35,8 @@ enum MqttParts : unsigned {
     broker_arg = 1, // the BROKER positional (replay names its broker as TARGET instead)
     session = 2,    // -i -k -c --session-expiry --no-reconnect
     will = 4,       // --will-*
-    all_parts = 7
+    trace = 8,      // -d --debug (loadgen's -d is its --duration)
+    all_parts = 15
 };
 
 /// Adds BROKER and the broker flags. `role` says what the tool does there ("publish to").

@@ -634,3 +634,17 @@ def test_unsubscribe_ends_what_a_persistent_session_kept(broker, v):
         assert b"there was no subscription to 'never/#'" in r.stderr
     r = run("iot-sub", broker.url, "-U", "a/#/b", *sess)
     assert r.returncode == 2 and b"-U: " in r.stderr
+
+
+@pytest.mark.parametrize("qos", ["1", "2"])
+def test_debug_trace_reads_as_mosquitto_pubs(broker, qos):
+    """-d prints the packets as mosquitto_pub -d does (on stderr, where m2mkit's diagnostics go)."""
+    args = ["-t", "dbg/x", "-m", "hello", "-q", qos, "-d", "-i", "tracer"]
+    mosq = subprocess.run(["mosquitto_pub", "-p", str(broker.port), *args], capture_output=True, check=True)
+    r = run("iot-pub", broker.url, *args)
+    assert r.returncode == 0, r.stderr
+    ours = [line.removeprefix("iot-pub: ") for line in r.stderr.decode().splitlines()]
+    assert ours == mosq.stdout.decode().splitlines()
+    assert f"Client tracer sending PUBLISH (d0, q{qos}, r0, m1, 'dbg/x', ... (5 bytes))" in ours
+    sub = run("iot-sub", broker.url, "-t", "dbg/#", "-q", "1", "-E", "-d", "-i", "tracer")
+    assert "Client tracer sending SUBSCRIBE (Mid: 1, Topic: dbg/#, QoS: 1, Options: 0x00)" in sub.stderr.decode()

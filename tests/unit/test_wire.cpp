@@ -1,4 +1,5 @@
 // MQTT 3.1.1 and 5 packets (mqttwire), against the byte layouts of the specification.
+#include "mqttwire/trace.hpp"
 #include "mqttwire/wire.hpp"
 #include "util/bytes.hpp"
 #include <catch2/catch.hpp>
@@ -277,4 +278,38 @@ TEST_CASE("property blocks: each property in order, strings without their length
     std::string_view ct;
     CHECK((wire::string_property(w.bytes, 0x03, ct) && ct == "text/plain"));
     CHECK_FALSE(wire::string_property(w.bytes, 0x09, ct));
+}
+
+TEST_CASE("--debug describes packets as mosquitto's clients do") {
+    std::string out;
+    wire::publish(out, "a/b", "hello", 1, true, 7, false, wire::v311);
+    CHECK(wire::describe_sent(out, wire::v311) == "PUBLISH (d0, q1, r1, m7, 'a/b', ... (5 bytes))");
+    out.clear();
+    wire::publish(out, "t", std::string(300, 'x'), 0, false, 0, false, wire::v5);
+    CHECK(wire::describe_sent(out, wire::v5) == "PUBLISH (d0, q0, r0, m0, 't', ... (300 bytes))");
+    out.clear();
+    wire::subscribe(out, 2, {{"a/#", 1, true}, {"b", 0}}, wire::v5);
+    CHECK(wire::describe_sent(out, wire::v5) ==
+          "SUBSCRIBE (Mid: 2, Topic: a/#, QoS: 1, Options: 0x04, Topic: b, QoS: 0, Options: 0x00)");
+    out.clear();
+    wire::unsubscribe(out, 3, {"x/#"}, wire::v311);
+    CHECK(wire::describe_sent(out, wire::v311) == "UNSUBSCRIBE (Mid: 3, Topic: x/#)");
+    out.clear();
+    wire::ack(out, wire::PUBREL, 9);
+    CHECK(wire::describe_sent(out, wire::v311) == "PUBREL (m9)");
+    out.clear();
+    wire::ack(out, wire::PUBACK, 9);
+    CHECK(wire::describe_sent(out, wire::v311) == "PUBACK (m9, rc0)");
+    out.clear();
+    wire::pingreq(out);
+    CHECK(wire::describe_sent(out, wire::v311) == "PINGREQ");
+    wire::Decoder dec(1 << 20, wire::v311);
+    dec.feed(std::string("\x20\x02\x00\x00\x40\x02\x00\x07\x33\x07\x00\x01t\x00\x05hi", 19));
+    wire::Packet p;
+    REQUIRE(dec.next(p).value());
+    CHECK(wire::describe_received(p) == "CONNACK (0)");
+    REQUIRE(dec.next(p).value());
+    CHECK(wire::describe_received(p) == "PUBACK (Mid: 7, RC:0)");
+    REQUIRE(dec.next(p).value());
+    CHECK(wire::describe_received(p) == "PUBLISH (d0, q1, r1, m5, 't', ... (2 bytes))");
 }
