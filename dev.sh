@@ -14,7 +14,7 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 PACKAGES=(g++ cmake ninja-build pkg-config git libcli11-dev libserialport-dev libfmt-dev catch2 libsimdjson-dev
           zlib1g-dev libssl-dev mosquitto mosquitto-clients openssl
           python3 python3-pytest man-db clang-16 libclang-rt-16-dev socat dpkg-dev file
-          python3-pymodbus python3-serial-asyncio python3-paho-mqtt python3-junitparser clang-format-16 strace mbpoll libtomlplusplus-dev chromium tmux)
+          python3-pymodbus python3-serial-asyncio python3-paho-mqtt python3-junitparser clang-format-16 strace mbpoll libtomlplusplus-dev chromium tmux python3-prometheus-client)
 
 deps() {
     local missing=()

@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
         "At the end a text summary goes to stdout, with --json FILE a machine-readable one, and with "
         "--report FILE.html a self-contained page (throughput over time, the latency percentile curve, "
         "inline SVG, nothing fetched). --fail-if "
-        "'p99>50ms' --fail-if 'loss>0' make the exit status 1 when a threshold is crossed (metrics: p50 "
+        "'p99>50ms' --fail-if 'loss>0' make the exit status 5 when a threshold is crossed (metrics: p50 "
         "p90 p99 p999 max loss duplicates reordered connect_failed refused rate). --shard K/N runs the K-th "
         "slice "
         "of the devices, and 'loadgen merge A.json B.json...' combines summaries by adding their "
@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
     merge->add_option("--fail-if", args.fail_if, "Exit 5 when METRIC OP VALUE holds");
     merge->add_option("--junit", args.junit, "Write the --fail-if gates as a JUnit XML report here");
     merge->add_option("--report", args.report, "Write the merged HTML report here");
+    merge->add_option("--metrics", args.metrics, "Write the merged summary as OpenMetrics text here");
     m2m::add_mqtt_options(app, args.mqtt, "load", m2m::broker_arg);
     const char* d = "Devices";
     app.add_option("-n,--devices", args.devices, "Simulated devices (one MQTT connection each)")
@@ -111,9 +112,16 @@ int main(int argc, char** argv) {
         ->option_text("FILE")
         ->group(r);
     m2m::cli::completes(app.add_option("--report", args.report,
-                                       "Write a self-contained HTML page (throughput over time, latency "
+                                       "Write a self-contained HTML page (the PASS/FAIL verdict of the "
+                                       "--fail-if gates, the run's parameters, throughput over time, latency "
                                        "percentiles, inline SVG) to FILE"),
                         "file")
+        ->group(r);
+    m2m::cli::completes(app.add_option("--metrics", args.metrics,
+                                       "Write the summary as OpenMetrics text (Prometheus, a node exporter's "
+                                       "textfile collector) to FILE"),
+                        "file")
+        ->option_text("FILE")
         ->group(r);
     m2m::cli::add_common_options(app, args.common);
     return m2m::cli::run_tool(app, doc, args.common, argc, argv, [&]() -> m2m::Expected<m2m::Exit> {

@@ -33,7 +33,8 @@ complete -c loadgen -l drain -d 'How long to wait for the last messages to arriv
 complete -c loadgen -l json -d 'Write the summary as JSON to FILE' -x
 complete -c loadgen -l fail-if -d 'Exit 5 when METRIC OP VALUE holds (p99>50ms, loss>0)' -x
 complete -c loadgen -l junit -d 'Write each --fail-if gate as a JUnit XML testcase to FILE (failed when it holds, with the measured value)' -x
-complete -c loadgen -l report -d 'Write a self-contained HTML page (throughput over time, latency percentiles, inline SVG) to FILE' -x
+complete -c loadgen -l report -d 'Write a self-contained HTML page (the PASS/FAIL verdict of the --fail-if gates, the run\'s parameters, throughput over time, latency percentiles, inline SVG) to FILE' -x
+complete -c loadgen -l metrics -d 'Write the summary as OpenMetrics text (Prometheus, a node exporter\'s textfile collector) to FILE' -x
 complete -c loadgen -l config -d 'Read options from FILE: one \'long-option = value\' per line (TOML or INI)' -r -F
 complete -c loadgen -l verbose -d 'More detail on stderr (repeat for more; -v is mosquitto_sub\'s \'topic payload\' in iot-sub)'
 complete -c loadgen -l stats -d 'At exit, print counters (frames, bytes, drops by cause, reconnects) as one JSON object on stderr'

@@ -5,6 +5,7 @@ import json
 import os
 import pty
 import select
+import shutil
 import subprocess
 import time
 
@@ -106,11 +107,29 @@ def test_fail_if_thresholds_set_the_exit_status(broker, tmp_path):
 
 
 def test_html_report_is_self_contained_and_renders_in_chromium(broker, tmp_path):
-    page = tmp_path / "report.html"
-    r = run("loadgen", broker.url, "-n", "20", "--rate", "50", "-d", "2s", "-q", "1", "--report", str(page))
-    assert r.returncode == 0, r.stderr.decode()
+    page, metrics = tmp_path / "report.html", tmp_path / "metrics.txt"
+    r = run("loadgen", broker.url, "-n", "20", "--rate", "50", "-d", "2s", "-q", "1", "--report", str(page),
+            "--metrics", str(metrics), "--fail-if", "loss>0", "--fail-if", "rate<1000000")
+    assert r.returncode == 5, r.stderr.decode()  # the second gate holds: the run fails
     html = page.read_text()
     assert html.count("<svg") == 2 and "<polyline" in html and "lost 0" in html
+    # the verdict, each gate's outcome and the run's parameters are on the page
+    assert '<p class="verdict fail">FAIL</p>' in html
+    assert "--fail-if loss&gt;0: not met" in html and "--fail-if rate&lt;1000000: held, rate&lt;1000000" in html
+    for row in ["<th>devices</th><td>20</td>", "<th>rate</th><td>50 msg/s per device</td>",
+                "<th>duration</th><td>2s</td>", "<th>qos</th><td>1</td>"]:
+        assert row in html, row
+    assert 'stroke-dasharray="6 4"' in html  # received drawn dashed over sent: both visible
+    assert "e+" not in html  # axis ticks as people write numbers
+    # --metrics: OpenMetrics text, read by Prometheus's own parser
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+    fams = {f.name: f for f in text_string_to_metric_families(metrics.read_text())}
+    value = {s.name: s.value for f in fams.values() for s in f.samples if not s.labels}
+    assert value["loadgen_messages_sent_total"] == value["loadgen_messages_received_total"] == 2000
+    assert value["loadgen_messages_lost_total"] == 0 and value["loadgen_devices"] == 20
+    assert fams["loadgen_latency_seconds"].type == "summary"
+    p99 = [s.value for s in fams["loadgen_latency_seconds"].samples if s.labels.get("quantile") == "0.99"]
+    assert len(p99) == 1 and 0 < p99[0] < 10
     # nothing fetched: no scripts, no external styles, fonts or images (the SVG namespace is a name)
     for bad in ["<script", "src=", "<link", "@import", "url("]:
         assert bad not in html, bad
@@ -122,6 +141,10 @@ def test_html_report_is_self_contained_and_renders_in_chromium(broker, tmp_path)
     assert shot.exists(), c.stderr.decode()[-2000:]
     png = shot.read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 20000  # drawn charts, not a blank page
+    if os.environ.get("M2MKIT_BUILD"):  # kept as an artifact of the run, to look at
+        keep = os.path.join(os.environ["M2MKIT_BUILD"], "artifacts")
+        os.makedirs(keep, exist_ok=True)
+        shutil.copy(shot, os.path.join(keep, "loadgen-report.png"))
 
 
 @pytest.fixture(scope="module")

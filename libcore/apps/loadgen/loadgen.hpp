@@ -23,9 +23,10 @@ struct LoadgenArgs {
     std::string payload_file;  // records whose payloads the devices publish in turn
     size_t max_line = 1 << 20; // longest --payload-file line
     double connect_rate = 1000;
-    std::string shard;  // K/N
-    std::string json;   // summary file
-    std::string report; // self-contained HTML page
+    std::string shard;   // K/N
+    std::string json;    // summary file
+    std::string report;  // self-contained HTML page
+    std::string metrics; // OpenMetrics text file
     std::vector<std::string> fail_if;
     std::string junit; // --junit FILE: each --fail-if gate as a JUnit testcase
     bool no_sub = false;

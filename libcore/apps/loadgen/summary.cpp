@@ -4,7 +4,7 @@
 #include "util/log.hpp"
 #include <cstdio>
 #include <cstdlib>
-#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <fstream>
 #include <simdjson.h>
 
@@ -115,16 +115,7 @@ Exit finish_summary(const LoadgenArgs& a, const Summary& s) {
     std::fputs(s.text().c_str(), stdout);
     std::fflush(stdout);
     if (a.common.stats) log::write("", "stats: " + s.json());
-    if (!a.report.empty()) {
-        std::ofstream f(a.report);
-        f << report_html(s);
-        if (!f) log::error("cannot write --report {}", a.report);
-    }
-    if (!a.json.empty()) {
-        std::ofstream f(a.json);
-        f << s.json() << "\n";
-        if (!f) log::error("cannot write --json {}", a.json);
-    }
+    ReportInfo info;
     bool failed = false;
     std::vector<JunitCase> cases;
     for (auto& e : a.fail_if) {
@@ -136,6 +127,41 @@ Exit finish_summary(const LoadgenArgs& a, const Summary& s) {
         }
         if (*hit) log::error("--fail-if: {}", why), failed = true;
         cases.push_back({"--fail-if " + e, 0, *hit ? "gate" : "", *hit ? "--fail-if: " + why : ""});
+        info.gates.push_back({e, *hit, why});
+    }
+    if (!a.report.empty()) {
+        auto& p = info.params;
+        if (!a.merge.empty()) {
+            p.push_back({"merged", fmt::format("{}", fmt::join(a.merge, ", "))});
+        } else {
+            p.push_back({"broker", a.mqtt.broker.empty() ? "mqtt://localhost:1883" : a.mqtt.broker});
+            p.push_back({"devices", fmt::format("{}", a.devices)});
+            p.push_back({"rate", a.total_rate > 0 ? fmt::format("{} msg/s in total", a.total_rate)
+                                                  : fmt::format("{} msg/s per device", a.rate)});
+            p.push_back({a.count ? "count" : "duration",
+                         a.count ? fmt::format("{} per device", a.count) : a.duration});
+            p.push_back({"qos", fmt::format("{}{}", a.qos, a.retain ? ", retained" : "")});
+            p.push_back({"topic", a.topic.empty() ? "loadgen/{dev}" : a.topic});
+            p.push_back({"payload", a.payload_file.empty() ? a.payload : "records of " + a.payload_file});
+            p.push_back({"MQTT version", a.mqtt.version.empty() ? "3.1.1" : a.mqtt.version});
+            p.push_back({"connect rate", fmt::format("{}/s", a.connect_rate)});
+            if (!a.shard.empty()) p.push_back({"shard", a.shard});
+            p.push_back({"subscriber", a.no_sub ? "none (--no-sub)" : "one, on every device topic"});
+            p.push_back({"drain", a.drain});
+        }
+        std::ofstream f(a.report);
+        f << report_html(s, info);
+        if (!f) log::error("cannot write --report {}", a.report);
+    }
+    if (!a.json.empty()) {
+        std::ofstream f(a.json);
+        f << s.json() << "\n";
+        if (!f) log::error("cannot write --json {}", a.json);
+    }
+    if (!a.metrics.empty()) {
+        std::ofstream f(a.metrics);
+        f << openmetrics(s);
+        if (!f) log::error("cannot write --metrics {}", a.metrics);
     }
     if (!a.junit.empty())
         if (auto st = write_junit(a.junit, "loadgen " + a.mqtt.broker, cases, 0); !st)

@@ -34,9 +34,24 @@ struct Summary {
 /// when it holds (the run fails), with `why`; a gate that does not parse is a usage error.
 Expected<bool> check(const Summary& s, const std::string& expr, std::string& why);
 
-/// A self-contained page: the summary, throughput over time and the latency percentile curve as
-/// inline SVG. No scripts, no fonts or styles fetched from anywhere.
-std::string report_html(const Summary& s);
+/// What the report page says besides the numbers: the run's parameters and the gates' outcome.
+struct ReportInfo {
+    std::vector<std::pair<std::string, std::string>> params; // name, value as given
+    struct Gate {
+        std::string expr;
+        bool hit = false; // the gate held: the run fails
+        std::string why;
+    };
+    std::vector<Gate> gates;
+};
+
+/// A self-contained page: a PASS/FAIL verdict from the gates, the run's parameters, the summary,
+/// throughput over time (sent solid, received dashed) and the latency percentile curve as inline
+/// SVG with round axis ticks. No scripts, no fonts or styles fetched from anywhere.
+std::string report_html(const Summary& s, const ReportInfo& info = {});
+
+/// The summary as OpenMetrics text (what Prometheus scrapes; --metrics FILE), ending in # EOF.
+std::string openmetrics(const Summary& s);
 
 /// Prints the summary, writes --report, --json and --junit, and judges the --fail-if gates:
 /// exit 5 when one holds.
