@@ -58,7 +58,11 @@ int main(int argc, char** argv) {
     app.add_option("--connect-rate", args.connect_rate, "New connections per second")
         ->capture_default_str()
         ->group(d);
-    app.add_option("--shard", args.shard, "Run the K-th of N slices of the devices (K/N)")->group(d);
+    app.add_option("--shard", args.shard,
+                   "Run the K-th of N slices of the devices (K/N); auto/N takes K from JOB_COMPLETION_INDEX "
+                   "(0-based), as each pod of a Kubernetes Indexed Job has it (deploy/loadgen-job.yaml)")
+        ->option_text("K/N")
+        ->group(d);
     app.add_option("-i,--id-prefix", args.id_prefix, "Client ids are PREFIX-PID-DEV")
         ->capture_default_str()
         ->group(d);

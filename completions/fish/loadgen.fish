@@ -16,7 +16,7 @@ complete -c loadgen -l key -d 'Client private key (PEM)' -x
 complete -c loadgen -l insecure -d 'Do not verify the broker\'s certificate or host name (explicit opt-out; never the default)'
 complete -c loadgen -s n -l devices -d 'Simulated devices (one MQTT connection each)' -x
 complete -c loadgen -l connect-rate -d 'New connections per second' -x
-complete -c loadgen -l shard -d 'Run the K-th of N slices of the devices (K/N)' -x
+complete -c loadgen -l shard -d 'Run the K-th of N slices of the devices (K/N); auto/N takes K from JOB_COMPLETION_INDEX (0-based), as each pod of a Kubernetes Indexed Job has it (deploy/loadgen-job.yaml)' -x
 complete -c loadgen -s i -l id-prefix -d 'Client ids are PREFIX-PID-DEV' -x
 complete -c loadgen -l rate -d 'Messages per second PER DEVICE' -x
 complete -c loadgen -l total-rate -d 'Messages per second over ALL devices (instead of --rate)' -x

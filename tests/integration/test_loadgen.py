@@ -268,3 +268,42 @@ def test_without_its_subscriber_everything_counted_sent_reaches_the_broker(broke
     code, out, err = sub.finish(timeout=90)
     assert code == 0, err.decode()  # every one of the n arrived (-C n reached)
     assert out.count(b"\n") == n
+
+
+def test_the_kubernetes_indexed_job_run_locally_merges_to_one_run(broker, tmp_path):
+    """deploy/loadgen-job.yaml's own arguments, once per completion index as each pod runs them
+    (scaled down: fewer devices, a count instead of a minute), merged, equal one run."""
+    import yaml
+    docs = list(yaml.safe_load_all(open(os.path.join(os.path.dirname(__file__), "../../deploy/loadgen-job.yaml"))))
+    job = next(d for d in docs if d["kind"] == "Job")
+    spec = job["spec"]
+    container = spec["template"]["spec"]["containers"][0]
+    args = list(container["args"])
+    n = spec["completions"]
+    assert spec["completionMode"] == "Indexed" and spec["parallelism"] == n
+    assert args[args.index("--shard") + 1] == f"auto/{n}"
+    assert container["env"][0]["name"] == "JOB_COMPLETION_INDEX"
+    scale = {"-n": "40", "-d": None, "--rate": "20"}
+    args[0] = broker.url
+    for flag, value in scale.items():
+        i = args.index(flag)
+        if value is None:
+            del args[i:i + 2]
+        else:
+            args[i + 1] = value
+    args += ["-C", "10", "-t", "k8s/{dev}"]
+    for index in range(n):  # what Kubernetes does: $(VAR) from the pod's environment
+        pod = [a.replace("$(JOB_COMPLETION_INDEX)", str(index)).replace("/results", str(tmp_path)) for a in args]
+        r = run("loadgen", *pod, env={"JOB_COMPLETION_INDEX": str(index)}, timeout=60)
+        assert r.returncode == 0, r.stderr.decode()
+    shards = [summary(tmp_path / f"shard-{i}.json") for i in range(n)]
+    assert [s["shard"] for s in shards] == [f"{i + 1}/{n}" for i in range(n)]
+    assert sum(s["devices"] for s in shards) == 40
+    m = run("loadgen", "merge", *[str(tmp_path / f"shard-{i}.json") for i in range(n)], "--json",
+            str(tmp_path / "merged.json"))
+    assert m.returncode == 0, m.stderr.decode()
+    merged = summary(tmp_path / "merged.json")
+    assert merged["devices"] == 40 and merged["sent"] == merged["received"] == 400 and merged["lost"] == 0
+    # outside a Job the index is missing, and said so
+    r = run("loadgen", broker.url, "-n", "1", "-C", "1", "--shard", "auto/4", env={"JOB_COMPLETION_INDEX": ""})
+    assert r.returncode == 2 and b"JOB_COMPLETION_INDEX" in r.stderr

@@ -647,11 +647,27 @@ Expected<Exit> run_loadgen(const LoadgenArgs& a) {
     std::string shard;
     if (!a.shard.empty()) {
         int k = 0, of = 0;
-        if (std::sscanf(a.shard.c_str(), "%d/%d", &k, &of) != 2 || k < 1 || of < 1 || k > of)
-            return fail(Exit::usage, fmt::format("bad --shard '{}': K/N with 1 <= K <= N", a.shard));
+        std::string spec = a.shard;
+        if (spec.starts_with("auto/")) { // a Kubernetes Indexed Job's pod: its index, from 0
+            const char* index = std::getenv("JOB_COMPLETION_INDEX");
+            int i = -1;
+            if (!index || std::sscanf(index, "%d", &i) != 1 || i < 0)
+                return fail(Exit::usage, fmt::format("--shard {}: JOB_COMPLETION_INDEX (set in each pod of a "
+                                                     "Kubernetes Indexed Job) is {}",
+                                                     a.shard,
+                                                     index ? fmt::format("'{}', not an index", index)
+                                                           : std::string("not set")));
+            spec = fmt::format("{}/{}", i + 1, spec.substr(5));
+        }
+        char rest = 0;
+        if (std::sscanf(spec.c_str(), "%d/%d%c", &k, &of, &rest) != 2 || k < 1 || of < 1 || k > of)
+            return fail(
+                Exit::usage,
+                fmt::format("bad --shard '{}': K/N with 1 <= K <= N, or auto/N in a Kubernetes Indexed Job{}",
+                            a.shard, spec != a.shard ? fmt::format(" (here {})", spec) : std::string()));
         first = static_cast<int64_t>(a.devices) * (k - 1) / of;
         n = static_cast<int64_t>(a.devices) * k / of - first;
-        shard = a.shard;
+        shard = spec;
     }
     std::string topic_text = !a.topic.empty() ? a.topic : !uri.path.empty() ? uri.path : "loadgen/{dev}";
     auto topic = parse_template(topic_text, "--topic");
