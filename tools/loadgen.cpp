@@ -76,7 +76,10 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->group(m);
     app.add_option("-C,--count", args.count, "Messages per device (instead of --duration)")->group(m);
-    m2m::cli::choices(app.add_option("-q,--qos", args.qos, "QoS of the messages"), {"0", "1"})
+    m2m::cli::choices(app.add_option("-q,--qos", args.qos,
+                                     "QoS of the messages (2: acknowledged at PUBCOMP, the subscriber "
+                                     "completing each exchange too)"),
+                      {"0", "1", "2"})
         ->capture_default_str()
         ->group(m);
     app.add_flag("-r,--retain", args.retain, "Retain the messages")->group(m);

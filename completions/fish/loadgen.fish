@@ -22,7 +22,7 @@ complete -c loadgen -l rate -d 'Messages per second PER DEVICE' -x
 complete -c loadgen -l total-rate -d 'Messages per second over ALL devices (instead of --rate)' -x
 complete -c loadgen -s d -l duration -d 'How long the devices publish' -x
 complete -c loadgen -s C -l count -d 'Messages per device (instead of --duration)' -x
-complete -c loadgen -s q -l qos -d 'QoS of the messages' -xa '0 1'
+complete -c loadgen -s q -l qos -d 'QoS of the messages (2: acknowledged at PUBCOMP, the subscriber completing each exchange too)' -xa '0 1 2'
 complete -c loadgen -s r -l retain -d 'Retain the messages'
 complete -c loadgen -s t -l topic -d 'Topic template ({dev} {seq} {ts} {rand:N}; default: BROKER\'s topic, else loadgen/{dev})' -x
 complete -c loadgen -l payload -d 'Payload template ({dev} {seq} {ts} {rand:N}; any other { is literal, so JSON templates work)' -x

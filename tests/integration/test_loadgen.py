@@ -307,3 +307,13 @@ def test_the_kubernetes_indexed_job_run_locally_merges_to_one_run(broker, tmp_pa
     # outside a Job the index is missing, and said so
     r = run("loadgen", broker.url, "-n", "1", "-C", "1", "--shard", "auto/4", env={"JOB_COMPLETION_INDEX": ""})
     assert r.returncode == 2 and b"JOB_COMPLETION_INDEX" in r.stderr
+
+
+@pytest.mark.parametrize("v", ["311", "5"])
+def test_qos2_devices_every_exchange_completed(broker, tmp_path, v):
+    """QoS 2: each message acknowledged at PUBCOMP, none lost or doubled, the subscriber at QoS 2."""
+    r = run("loadgen", broker.url, "-n", "30", "--rate", "20", "-C", "15", "-q", "2", "-V", v, "-t", f"q2/{v}/{{dev}}",
+            "--json", str(tmp_path / "s.json"), "--fail-if", "loss>0", "--fail-if", "duplicates>0", timeout=60)
+    assert r.returncode == 0, r.stderr.decode()
+    s = summary(tmp_path / "s.json")
+    assert s["qos"] == 2 and s["sent"] == s["acked"] == s["received"] == 450 and s["lost"] == 0

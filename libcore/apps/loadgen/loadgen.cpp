@@ -316,7 +316,22 @@ class Loadgen {
             }
             launch_devices();
             return;
+        case wire::PUBREC: // QoS 2, step 2: release it (a refusal ends the exchange here)
+            if (p.return_code >= 0x80) {
+                if (c->inflight > 0) --c->inflight;
+                if (!s.refused++)
+                    log::warn("the broker refused a message: {} (counted as refused)",
+                              wire::reason_text(p.return_code, t_.cfg.version));
+                maybe_done();
+                return;
+            }
+            wire::ack(c->out, wire::PUBREL, p.id); // written when the read is done
+            return;
+        case wire::PUBREL: // the subscriber's QoS 2 message, released: complete it
+            wire::ack(c->out, wire::PUBCOMP, p.id);
+            return;
         case wire::PUBACK:
+        case wire::PUBCOMP:
             if (c->inflight > 0) {
                 --c->inflight;
                 if (p.return_code >= 0x80) {
@@ -334,6 +349,9 @@ class Loadgen {
         case wire::PUBLISH:
             if (p.qos == 1) {
                 wire::puback(c->out, p.id);
+                flush(c);
+            } else if (p.qos == 2) { // counted now; a duplicate before PUBREL shows as a duplicate
+                wire::ack(c->out, wire::PUBREC, p.id);
                 flush(c);
             }
             arrived(p);
@@ -631,7 +649,7 @@ Expected<Exit> run_loadgen(const LoadgenArgs& a) {
                     "loadgen does not speak WebSockets yet: give it mqtt:// or mqtts:// (iot-pub, "
                     "iot-sub, bridge and replay take ws:// and wss://)");
     if (a.devices < 1) return fail(Exit::usage, "--devices must be 1 or more");
-    if (a.qos < 0 || a.qos > 1) return fail(Exit::usage, "loadgen publishes at QoS 0 or 1");
+    if (a.qos < 0 || a.qos > 2) return fail(Exit::usage, "loadgen publishes at QoS 0, 1 or 2");
     double per_dev_rate = a.total_rate > 0 ? a.total_rate / a.devices : a.rate;
     if (per_dev_rate <= 0) return fail(Exit::usage, "--rate must be above 0");
     int64_t interval = static_cast<int64_t>(std::llround(1e6 / per_dev_rate));
