@@ -56,7 +56,7 @@ COMPLETION_PROBES = {  # tool: [(words being completed, what bash must offer)]
     "bridge": [("--command", "--command-topic"), ("--framing modbus-t", "modbus-tcp"), ("-q ''", "0 1 2"),
                ("--payload ''", "auto text json hex b64")],
     "replay": [("--ser", "--serve --serve-map"), ("--framing modbus-r", "modbus-rtu"), ("--reb", "--rebase")],
-    "loadgen": [("--total", "--total-rate"), ("-q ''", "0 1"), ("--fail", "--fail-if")],
+    "loadgen": [("--total", "--total-rate"), ("-q ''", "0 1 2"), ("--fail", "--fail-if")],
 }
 
 
