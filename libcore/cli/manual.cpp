@@ -92,7 +92,7 @@ An MQTT broker (the MQTT tools).
 .B ws://HOST[:PORT][/PATH]\fR, \fBwss://...
 An MQTT broker over WebSockets (RFC 6455, subprotocol mqtt), for brokers behind HTTP proxies and
 port 443: PATH is the HTTP path (default /mqtt), ports default to 80 and 443, wss verifies the
-broker as mqtts does. iot\-pub, iot\-sub, bridge and replay; not loadgen yet.
+broker as mqtts does. Every MQTT tool and loadgen take it.
 .PP
 Links reconnect by default when the device or peer goes away (a USB adapter unplugged and
 plugged back); \fB\-\-no\-reconnect\fR makes that exit status 1.

@@ -1,6 +1,7 @@
 """MQTT over WebSockets (ws://, wss://) against mosquitto's own `protocol websockets` listener:
 byte-exact both ways with mosquitto's clients on the plain listener, every QoS, messages larger than
 one frame, 10,000 QoS 1 messages, TLS verified, and the errors a user meets."""
+import json
 import random
 import subprocess
 
@@ -119,9 +120,15 @@ def test_bridge_and_replay_publish_over_ws(broker, tmp_path, procs):
     assert got_of(sub) == [("rep/a", b"one"), ("rep/b", b"two")]
 
 
-def test_loadgen_refuses_ws_clearly(broker):
-    r = run("loadgen", broker.ws_url, "--devices", "1", "--count", "1")
-    assert r.returncode == 2 and b"loadgen does not speak WebSockets yet" in r.stderr
+@pytest.mark.parametrize("scheme", ["ws", "wss"])
+def test_loadgen_over_websockets_counts_every_message(broker, certs, tmp_path, scheme):
+    url = broker.ws_url if scheme == "ws" else broker.wss_url
+    tls = ["--cafile", certs["ca"]] if scheme == "wss" else []
+    r = run("loadgen", url, *tls, "-n", "10", "--rate", "20", "-C", "10", "-q", "1", "-t", f"lg{scheme}/{{dev}}",
+            "--json", str(tmp_path / "s.json"), "--fail-if", "loss>0", timeout=60)
+    assert r.returncode == 0, r.stderr
+    s = json.loads((tmp_path / "s.json").read_text())
+    assert s["connects"]["ok"] == 10 and s["sent"] == s["acked"] == s["received"] == 100
 
 
 def test_paho_over_websockets_is_a_peer_both_ways(broker, procs):

@@ -4,6 +4,7 @@
 #include "links/uri.hpp"
 #include "loop/event_loop.hpp"
 #include "mqttwire/tls.hpp"
+#include "mqttwire/websocket.hpp"
 #include "mqttwire/wire.hpp"
 #include "output/junit.hpp"
 #include "records/parser.hpp"
@@ -50,6 +51,12 @@ struct Conn {
     int64_t start_us = 0, connect_us = 0;
     uint16_t pid = 0;
     int inflight = 0;
+    // ws:// and wss://: the upgrade, then MQTT in frames. `wire` holds what goes to the socket
+    // (the HTTP request, then frames of what `out` held, and pongs).
+    bool ws = false, ws_open = false;
+    std::string ws_key, ws_head, wire, ws_data, ws_ctrl;
+    std::unique_ptr<wire::WsReader> ws_reader;
+    std::string& pending() { return ws ? wire : out; }
 };
 
 /// Where the subscriber finds a message's device and sequence number.
@@ -133,6 +140,11 @@ class Loadgen {
         w.password = t_.cfg.password;
         w.has_password = t_.cfg.has_password;
         wire::connect(c->out, w);
+        if (t_.cfg.websocket) { // the CONNECT waits in `out` until the upgrade is answered
+            c->ws = true;
+            c->ws_key = wire::ws_key();
+            c->wire = wire::ws_request(t_.cfg.host, t_.cfg.port, t_.cfg.tls, t_.cfg.ws_path, c->ws_key);
+        }
         Conn* raw = c.get();
         raw->watch = loop_.watch(raw->fd, POLLOUT | POLLIN, [this, raw](short ev) { io(raw, ev); });
         conns_.push_back(std::move(c));
@@ -184,7 +196,7 @@ class Loadgen {
         if (c->fd < 0) return;
         if (c->tls) {
             if (ev & (POLLIN | POLLHUP | POLLERR)) tls_read(c);
-            if (c->fd >= 0 && !c->out.empty()) flush(c);
+            if (c->fd >= 0 && (!c->out.empty() || !c->ws_ctrl.empty())) flush(c);
             return;
         }
         if (ev & (POLLIN | POLLHUP | POLLERR)) {
@@ -192,7 +204,7 @@ class Loadgen {
             for (;;) {
                 ssize_t r = ::read(c->fd, buf, sizeof buf);
                 if (r > 0) {
-                    c->dec.feed(std::string_view(buf, static_cast<size_t>(r)));
+                    if (!feed(c, std::string_view(buf, static_cast<size_t>(r)))) return;
                     wire::Packet p;
                     for (;;) {
                         auto got = c->dec.next(p);
@@ -208,7 +220,51 @@ class Loadgen {
                 return lost(c, std::strerror(errno));
             }
         }
-        if (c->fd >= 0 && !c->out.empty()) flush(c);
+        if (c->fd >= 0 && (!c->out.empty() || !c->ws_ctrl.empty())) flush(c);
+    }
+
+    /// Bytes from the broker: to the MQTT decoder, through the WebSocket layer on ws://. False when
+    /// the connection was lost on them.
+    bool feed(Conn* c, std::string_view bytes) {
+        if (!c->ws) {
+            c->dec.feed(bytes);
+            return true;
+        }
+        std::string rest;
+        if (!c->ws_open) {
+            c->ws_head.append(bytes);
+            size_t end = c->ws_head.find("\r\n\r\n");
+            if (end == std::string::npos) {
+                if (c->ws_head.size() <= 16384) return true;
+                lost(c, "WebSocket: the server's answer has no end of header in 16 KiB");
+                return false;
+            }
+            if (auto st = wire::ws_check_response(std::string_view(c->ws_head).substr(0, end + 4), c->ws_key);
+                !st) {
+                lost(c, st.error().message);
+                return false;
+            }
+            c->ws_open = true;
+            c->ws_reader = std::make_unique<wire::WsReader>();
+            rest = c->ws_head.substr(end + 4);
+            c->ws_head.clear();
+            c->ws_head.shrink_to_fit();
+            bytes = rest;
+            flush(c); // the CONNECT, in a frame now
+            if (c->fd < 0) return false;
+        }
+        auto ev = c->ws_reader->feed(bytes, c->ws_data, c->ws_ctrl);
+        if (!c->ws_data.empty()) c->dec.feed(c->ws_data);
+        c->ws_data.clear();
+        if (!ev) {
+            lost(c, ev.error().message);
+            return false;
+        }
+        if (*ev == wire::WsReader::Event::close) {
+            lost(c, c->ws_reader->why);
+            return false;
+        }
+        return true;
     }
 
     /// Everything TLS has for us now (it may hold decrypted bytes poll(2) cannot see).
@@ -219,7 +275,7 @@ class Loadgen {
             auto r = c->tls->read(buf, sizeof buf, got);
             if (r == wire::TlsStream::Io::want_read || r == wire::TlsStream::Io::want_write) return;
             if (r != wire::TlsStream::Io::done) return lost(c, c->tls->error());
-            c->dec.feed(std::string_view(buf, got));
+            if (!feed(c, std::string_view(buf, got))) return;
             wire::Packet p;
             for (;;) {
                 auto ok = c->dec.next(p);
@@ -233,22 +289,32 @@ class Loadgen {
 
     void flush(Conn* c) {
         if (c->fd < 0 || c->handshaking) return;
-        while (!c->out.empty()) {
+        if (c->ws) { // whole frames only: what `out` holds once the upgrade is done, then pongs
+            if (c->ws_open && !c->out.empty()) {
+                wire::ws_frame(c->wire, wire::ws_binary, c->out, wire::ws_mask());
+                c->out.clear();
+            }
+            c->wire += c->ws_ctrl;
+            c->ws_ctrl.clear();
+        }
+        std::string& buf = c->pending();
+        while (!buf.empty()) {
             size_t put = 0;
             if (c->tls) {
-                auto r = c->tls->write(c->out.data(), c->out.size(), put);
+                auto r = c->tls->write(buf.data(), buf.size(), put);
                 if (r == wire::TlsStream::Io::want_write || r == wire::TlsStream::Io::want_read) break;
                 if (r != wire::TlsStream::Io::done) return lost(c, c->tls->error());
             } else {
-                ssize_t w = ::write(c->fd, c->out.data(), c->out.size());
+                ssize_t w = ::write(c->fd, buf.data(), buf.size());
                 if (w < 0 && (errno == EAGAIN || errno == EINTR)) break;
                 if (w <= 0) return lost(c, std::strerror(errno));
                 put = static_cast<size_t>(w);
             }
-            c->out.erase(0, put);
+            buf.erase(0, put);
         }
-        loop_.set_events(c->watch, c->out.empty() ? POLLIN : POLLIN | POLLOUT);
-        if (c->out.empty() && running_ && heap_.empty()) maybe_done(); // the last bytes are out
+        bool sent = buf.empty() && c->out.empty();
+        loop_.set_events(c->watch, buf.empty() ? POLLIN : POLLIN | POLLOUT);
+        if (sent && running_ && heap_.empty()) maybe_done(); // the last bytes are out
     }
 
     void lost(Conn* c, const std::string& why) {
@@ -502,7 +568,7 @@ class Loadgen {
         // every message acknowledged (QoS 1) and every byte handed to the kernel: a run that
         // ended with bytes still in a send buffer reported them sent and threw them away
         for (auto& c : conns_)
-            acked = acked && ((c->inflight == 0 && c->out.empty()) || !c->up);
+            acked = acked && ((c->inflight == 0 && c->out.empty() && c->wire.empty()) || !c->up);
         bool all_in = !measure_ || unique_ >= s.sent;
         if (acked && all_in) return finish();
         if (!drain_armed_) {
@@ -644,10 +710,6 @@ Expected<Exit> run_loadgen(const LoadgenArgs& a) {
     Uri uri;
     auto cfg = resolve_mqtt(a.mqtt, "loadgen", uri);
     if (!cfg) return std::unexpected(cfg.error());
-    if (cfg->websocket) // its connections share the socket and TLS layer, not yet the client's WebSocket one
-        return fail(Exit::usage,
-                    "loadgen does not speak WebSockets yet: give it mqtt:// or mqtts:// (iot-pub, "
-                    "iot-sub, bridge and replay take ws:// and wss://)");
     if (a.devices < 1) return fail(Exit::usage, "--devices must be 1 or more");
     if (a.qos < 0 || a.qos > 2) return fail(Exit::usage, "loadgen publishes at QoS 0, 1 or 2");
     double per_dev_rate = a.total_rate > 0 ? a.total_rate / a.devices : a.rate;
