@@ -41,7 +41,7 @@ TEST_CASE("keys: CR LF from a paste is one Enter") {
     CHECK(k[6].kind == Key::enter);
 }
 
-TEST_CASE("keys: CR and LF in separate reads are still one Enter; LF alone is one") {
+TEST_CASE("keys: CR and LF in separate reads are still one Enter, LF alone is one") {
     auto k = keys_of({"a\r", "\nb\n\n"});
     REQUIRE(k.size() == 5);
     CHECK(k[1].kind == Key::enter);
@@ -131,7 +131,7 @@ TEST_CASE("line editor: Ctrl-C, Ctrl-D, Ctrl-L") {
     CHECK(e.key({Key::ctrl, {}, 'l'}) == LineEditor::Result::clear_screen);
 }
 
-TEST_CASE("typed escapes: \\r \\n \\t \\0 \\\\ \\xHH, and bad ones named") {
+TEST_CASE("typed escapes for CR, LF, tab, NUL, backslash and hex bytes, and bad ones named") {
     CHECK(*unescape_line("AT\\r") == "AT\r");
     CHECK(*unescape_line("\\x01\\x03\\x00\\x00") == std::string("\x01\x03\x00\x00", 4));
     CHECK(*unescape_line("a\\\\b\\tc\\n\\0") == std::string("a\\b\tc\n\0", 7));

@@ -72,7 +72,7 @@ TEST_CASE("event loop: SIGINT stops a chain of deferred callbacks that never end
     CHECK_FALSE(sigint_blocked()); // and the mask is what it was before the loop
 }
 
-TEST_CASE("event loop: timers run in time order; a cancelled one never runs") {
+TEST_CASE("event loop: timers run in time order, a cancelled one never runs") {
     EventLoop loop;
     std::vector<int> order;
     int64_t t0 = mono_us();

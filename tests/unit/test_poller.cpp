@@ -61,7 +61,7 @@ TEST_CASE("poll reads: adjacent values of one function merged, bounded by max_ga
     CHECK(spans(plan_blocks(overlap, 0)) == std::vector<Span>{{3, 4, 2}});
 }
 
-TEST_CASE("poller: one read gives every value in it; an exception 2 on a merged read splits it") {
+TEST_CASE("poller: one read gives every value in it, an exception 2 on a merged read splits it") {
     Poller p({device({value("a", 3, 0), value("t", 3, 1, "int16"), value("f", 3, 4, "float32")})});
     std::vector<std::string> got, errors;
     std::vector<bool> avail;

@@ -91,7 +91,7 @@ TEST_CASE("websocket: client frames are masked, with each length encoding") {
     }
 }
 
-TEST_CASE("websocket: the broker's frames in any split; continuation, ping, pong, close") {
+TEST_CASE("websocket: the broker's frames in any split, continuation, ping, pong, close") {
     std::string big(70000, 'b');
     std::string stream = server_frame(ws_binary, "\x30\x05") + server_frame(ws_ping, "hi") +
                          server_frame(ws_binary, "abc", false) + server_frame(ws_continuation, "def") +

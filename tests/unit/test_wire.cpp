@@ -85,7 +85,7 @@ TEST_CASE("the decoder gives the same packets for any split and names malformed 
     CHECK(!longer.next(p));
 }
 
-TEST_CASE("MQTT 5: CONNECT, PUBLISH and SUBSCRIBE carry a property block; user properties are found") {
+TEST_CASE("MQTT 5: CONNECT, PUBLISH and SUBSCRIBE carry a property block, user properties are found") {
     std::string out;
     wire::Connect c;
     c.client_id = "lg-1";
@@ -147,7 +147,7 @@ TEST_CASE("MQTT 5: CONNECT, PUBLISH and SUBSCRIBE carry a property block; user p
     CHECK(wire::reason_text(0x87, wire::v5) == "not authorised");
 }
 
-TEST_CASE("CONNECT carries a last will and MQTT 5 connect properties; acknowledgements have their flags") {
+TEST_CASE("CONNECT carries a last will and MQTT 5 connect properties, acknowledgements have their flags") {
     std::string out;
     wire::Connect c;
     c.client_id = "p";
@@ -217,7 +217,7 @@ TEST_CASE("CONNECT carries a last will and MQTT 5 connect properties; acknowledg
     CHECK_FALSE(wire::numeric_property(p.bytes, 0x21, v));
 }
 
-TEST_CASE("SUBSCRIBE carries the MQTT 5 subscription options; SUBACK gives one code per filter") {
+TEST_CASE("SUBSCRIBE carries the MQTT 5 subscription options, SUBACK gives one code per filter") {
     std::string out;
     wire::subscribe(out, 3, {{"a/#", 1, true, true, 2}, {"b", 2}}, wire::v5);
     CHECK(hex(out) == "820d"
@@ -241,7 +241,7 @@ TEST_CASE("SUBSCRIBE carries the MQTT 5 subscription options; SUBACK gives one c
     CHECK(hex(p.codes) == "0187");
 }
 
-TEST_CASE("UNSUBSCRIBE lists its filters; an MQTT 5 UNSUBACK gives one reason code per filter") {
+TEST_CASE("UNSUBSCRIBE lists its filters, an MQTT 5 UNSUBACK gives one reason code per filter") {
     std::string out;
     wire::unsubscribe(out, 9, {"a/#", "b"}, wire::v311);
     CHECK(hex(out) == "a20a"
@@ -280,7 +280,7 @@ TEST_CASE("property blocks: each property in order, strings without their length
     CHECK_FALSE(wire::string_property(w.bytes, 0x09, ct));
 }
 
-TEST_CASE("--debug describes packets as mosquitto's clients do") {
+TEST_CASE("debug trace: debug describes packets as mosquitto's clients do") {
     std::string out;
     wire::publish(out, "a/b", "hello", 1, true, 7, false, wire::v311);
     CHECK(wire::describe_sent(out, wire::v311) == "PUBLISH (d0, q1, r1, m7, 'a/b', ... (5 bytes))");
