@@ -304,7 +304,7 @@ TEST_CASE("debug trace: debug describes packets as mosquitto's clients do") {
     wire::pingreq(out);
     CHECK(wire::describe_sent(out, wire::v311) == "PINGREQ");
     wire::Decoder dec(1 << 20, wire::v311);
-    dec.feed(std::string("\x20\x02\x00\x00\x40\x02\x00\x07\x33\x07\x00\x01t\x00\x05hi", 19));
+    dec.feed(std::string("\x20\x02\x00\x00\x40\x02\x00\x07\x33\x07\x00\x01t\x00\x05hi", 17));
     wire::Packet p;
     REQUIRE(dec.next(p).value());
     CHECK(wire::describe_received(p) == "CONNACK (0)");
