@@ -4,6 +4,7 @@ with send-keys and reading the screen with capture-pane. Also the line controls 
 import fcntl
 import json
 import os
+import select
 import shlex
 import socket
 import struct
@@ -95,13 +96,34 @@ def console_script(tmp_path, listen_args):
     exit status and the terminal state after."""
     d = tmp_path
     cmd = " ".join(shlex.quote(a) for a in [tool("m2m-listen"), *listen_args])
-    return (f"stty -a > {d}/stty.before; sh -c 'echo $$ > {d}/pid; exec {cmd}'; echo $? > {d}/exit.tmp; "
-            f"stty -a > {d}/stty.after; mv {d}/exit.tmp {d}/exit; sleep 30")
+    os.mkfifo(d / "exit")
+    return (f"stty -a > {d}/stty.before; sh -c 'echo $$ > {d}/pid; exec {cmd}'; code=$?; "
+            f"stty -a > {d}/stty.after; echo $code > {d}/exit")
 
 
-def exit_of(tmp_path):
-    wait(lambda: (tmp_path / "exit").exists(), "the console to end")
-    return int((tmp_path / "exit").read_text())
+def exit_of(tmp_path, timeout=15):
+    """The console's exit status, told through a FIFO once the terminal state after it is saved."""
+    fd = os.open(tmp_path / "exit", os.O_RDWR | os.O_NONBLOCK)  # our own writer end: select waits for data
+    try:
+        got = b""
+        deadline = time.monotonic() + timeout
+        while not got.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            assert left > 0, "timed out waiting for the console to end"
+            if select.select([fd], [], [], left)[0]:
+                got += os.read(fd, 16)
+        return int(got)
+    finally:
+        os.close(fd)
+
+
+def start_console(screens, modem, tmp_path, *args):
+    """The console on a pty the simulated modem opens, once its banner is on screen."""
+    path = str(tmp_path / "modem")
+    scr = screens(console_script(tmp_path, ["-i", f"pty:{path}", "--framing", "at", *args]))
+    modem(path)
+    scr.wait_for("Ctrl-T ? for the menu")
+    return scr
 
 
 def record_lines(screen_text):
@@ -109,10 +131,8 @@ def record_lines(screen_text):
 
 
 def test_console_talks_to_the_at_modem_and_restores_the_terminal(tmp_path, screens, modem):
-    path, log = str(tmp_path / "modem"), tmp_path / "console.jsonl"
-    scr = screens(console_script(tmp_path, ["-i", f"pty:{path}", "--framing", "at", "--log", str(log)]))
-    modem(path)
-    scr.wait_for("Ctrl-T ? for the menu")
+    log = tmp_path / "console.jsonl"
+    scr = start_console(screens, modem, tmp_path, "--log", str(log))
     scr.type("AT")
     scr.keys("Enter")
     scr.wait_for("rx  OK")
@@ -145,10 +165,8 @@ def test_console_talks_to_the_at_modem_and_restores_the_terminal(tmp_path, scree
 
 
 def test_records_show_the_screen_the_live_session_showed(tmp_path, screens, modem):
-    path, log = str(tmp_path / "modem"), tmp_path / "console.jsonl"
-    scr = screens(console_script(tmp_path, ["-i", f"pty:{path}", "--framing", "at", "--log", str(log)]))
-    modem(path)
-    scr.wait_for("Ctrl-T ? for the menu")
+    log = tmp_path / "console.jsonl"
+    scr = start_console(screens, modem, tmp_path, "--log", str(log))
     for cmd in ["AT", "ATI", "AT+CSQ"]:
         scr.type(cmd)
         scr.keys("Enter")
@@ -166,10 +184,7 @@ def test_records_show_the_screen_the_live_session_showed(tmp_path, screens, mode
 
 
 def test_sigterm_gives_the_terminal_back(tmp_path, screens, modem):
-    path = str(tmp_path / "modem")
-    scr = screens(console_script(tmp_path, ["-i", f"pty:{path}", "--framing", "at"]))
-    modem(path)
-    scr.wait_for("Ctrl-T ? for the menu")
+    scr = start_console(screens, modem, tmp_path)
     scr.type("AT")  # half a line typed when the signal comes
     scr.wait_for("> AT")
     os.kill(int((tmp_path / "pid").read_text()), 15)
@@ -207,10 +222,7 @@ def test_keys_mode_sends_each_keystroke_and_the_menu_key_twice_sends_it(tmp_path
 
 
 def test_menu_on_a_pty_says_what_it_cannot_do(tmp_path, screens, modem):
-    path = str(tmp_path / "modem")
-    scr = screens(console_script(tmp_path, ["-i", f"pty:{path}", "--framing", "at"]))
-    modem(path)
-    scr.wait_for("Ctrl-T ? for the menu")
+    scr = start_console(screens, modem, tmp_path)
     scr.keys("C-t", "?")
     scr.wait_for("Ctrl-T q  quit")
     scr.keys("C-t", "d")
