@@ -1,7 +1,6 @@
 #include "console/terminal.hpp"
 #include <csignal>
 #include <cstdlib>
-#include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -56,12 +55,6 @@ void RawTerminal::restore() {
     if (fd_ < 0) return;
     put_back();
     fd_ = -1;
-}
-
-int RawTerminal::columns() const {
-    winsize w{};
-    if (ioctl(fd_ < 0 ? STDOUT_FILENO : fd_, TIOCGWINSZ, &w) == 0 && w.ws_col > 0) return w.ws_col;
-    return 80;
 }
 
 } // namespace m2m::console

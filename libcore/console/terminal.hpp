@@ -16,8 +16,6 @@ class RawTerminal {
     /// into CR LF. Exit::usage when `fd` is not a terminal.
     Status enter(int fd);
     void restore();
-    /// The terminal's width in columns (80 when unknown).
-    int columns() const;
 
   private:
     int fd_ = -1;

@@ -46,9 +46,9 @@ const char* menu_help[] = {
 class Console {
   public:
     Console(const ListenArgs& a, EventLoop& loop, RunStats& stats, FrameRecorder& recorder,
-            LinkSession& session, const Framing& framing, console::RawTerminal& term, ByteMap map, char menu)
+            LinkSession& session, const Framing& framing, ByteMap map, char menu)
         : a_(a), loop_(loop), stats_(stats), recorder_(recorder), session_(session), framing_(framing),
-          term_(term), map_(map), menu_(menu), echo_(!a.keys) {
+          map_(map), menu_(menu), echo_(!a.keys) {
         encoder_ = framing_.encoder();
         decoder_ = framing_.decoder();
         color_ = recorder_.printer().options().color;
@@ -411,7 +411,6 @@ class Console {
     FrameRecorder& recorder_;
     LinkSession& session_;
     const Framing& framing_;
-    console::RawTerminal& term_;
     ByteMap map_;
     char menu_;
     bool echo_;
@@ -460,7 +459,7 @@ Expected<Exit> run_console(const ListenArgs& a) {
     Exit code;
     std::string failure;
     {
-        Console con(a, loop, stats, recorder, session, *framing, term, *map, menu);
+        Console con(a, loop, stats, recorder, session, *framing, *map, menu);
         con.start();
         recorder.arm_timeout();
         code = loop.run();
