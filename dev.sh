@@ -16,9 +16,10 @@ PACKAGES=(g++ cmake ninja-build pkg-config git libcli11-dev libserialport-dev li
           python3 python3-pytest man-db clang-16 libclang-rt-16-dev socat dpkg-dev file
           python3-pymodbus python3-serial-asyncio python3-paho-mqtt python3-junitparser clang-format-16 strace mbpoll libtomlplusplus-dev chromium tmux python3-prometheus-client)
 
-deps() {
-    local missing=()
-    for p in "${PACKAGES[@]}"; do
+deps() { # the packages named, or PACKAGES
+    local missing=() wanted=("$@")
+    [ $# -gt 0 ] || wanted=("${PACKAGES[@]}")
+    for p in "${wanted[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return
@@ -27,6 +28,12 @@ deps() {
     [ "$(id -u)" -eq 0 ] || sudo=sudo
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+peers() { # aedes, the second broker of the interop tests, from the npm registry (pinned by its lock file)
+    [ -x tests/peers/aedes/node_modules/.bin/aedes ] && return
+    command -v npm >/dev/null || deps nodejs npm
+    (cd tests/peers/aedes && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 }
 
 configure() { # DIR, then cmake options
@@ -96,6 +103,7 @@ check_format() { # the committed sources are what clang-format makes of them (.c
 
 test_all() {
     deps
+    peers
     check_format
     build_release
     (cd build && ctest -j "$JOBS" --output-on-failure)
@@ -108,7 +116,7 @@ test_all() {
 
 bench() {
     deps
-    PACKAGES=(libpaho-mqtt-dev) deps # Paho's async client, a peer in bench_connect
+    deps libpaho-mqtt-dev # Paho's async client, a peer in bench_connect
     build_release
     tests/bench/run build
 }
@@ -118,6 +126,7 @@ demo) demo ;;
 test) test_all ;;
 bench) bench ;;
 fuzz) deps; run_fuzzers ;;
+peers) peers ;;
 format) deps; check_format ;;
 docs) build_release; scripts/gen-docs build/tools ;;
 package) deps; build_release; (cd build && cpack) ;;

@@ -136,3 +136,52 @@ def make_certs(d):
         "-out", "server.pem", "-days", "2", "-extfile", "san.ext")
     return {"ca": str(d / "ca.pem"), "other_ca": str(d / "other-ca.pem"), "cert": str(d / "server.pem"),
             "key": str(d / "server.key")}
+
+
+AEDES = os.path.join(os.path.dirname(__file__), "..", "peers", "aedes", "node_modules", ".bin", "aedes")
+
+
+class Aedes:
+    """aedes (Node.js, npm aedes-cli), the second broker: the client must not be tuned to one broker's
+    habits. MQTT 3.1.1 only, no persistence. Installed by `./dev.sh peers` (the test command does it)."""
+
+    def __init__(self, tmp_path):
+        assert os.access(AEDES, os.X_OK), f"aedes is not installed ({AEDES}): run ./dev.sh peers"
+        self.dir = tmp_path / f"aedes-{free_port()}"
+        self.dir.mkdir()
+        self.proc = None
+
+    def start(self):
+        for attempt in range(5):  # a parallel test can take the free port before aedes binds it
+            self.port = free_port()
+            self.proc = subprocess.Popen([AEDES, "start", "--host", "127.0.0.1", "--port", str(self.port)],
+                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            out = b""
+            deadline = time.monotonic() + 30
+            while b"TCP server listening" not in out:
+                assert time.monotonic() < deadline, f"aedes did not start: {out.decode()}"
+                line = self.proc.stdout.readline()
+                if not line:
+                    break
+                out += line
+            if b"TCP server listening" in out:
+                self.log = out
+                threading.Thread(target=self._drain, daemon=True).start()
+                return self
+            self.proc.wait()
+            assert b"EADDRINUSE" in out, f"aedes exited: {out.decode()}"
+        raise AssertionError("aedes found no free port in 5 tries")
+
+    def _drain(self):
+        for line in self.proc.stdout:
+            self.log += line
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    @property
+    def url(self):
+        return f"mqtt://127.0.0.1:{self.port}"
