@@ -63,7 +63,7 @@ demo() {
     for _ in $(seq 500); do grep -q ready "$DEMO_DIR/meter.out" 2>/dev/null && break; sleep 0.02; done
     grep -q ready "$DEMO_DIR/meter.out" || { cat "$DEMO_DIR/meter.out" >&2; exit 1; }
     # 3. the gateway: polls the meter from its register map, publishes decoded values
-    build/tools/bridge "serial:$DEMO_DIR/meter" "mqtt://127.0.0.1:$port" -F modbus-rtu \
+    build/tools/bridge "serial:$DEMO_DIR/meter" "mqtt://127.0.0.1:$port" --framing modbus-rtu \
         --map fixtures/devices/meter-map.toml --status-topic demo/status & pids="$pids $!"
     # 4. an application: watch the readings arrive (60 messages, about ten seconds)
     echo "dev.sh: mosquitto on 127.0.0.1:$port, a Modbus meter on $DEMO_DIR/meter, bridge polling it;" \

@@ -69,12 +69,12 @@ int main(int argc, char** argv) {
         "from --config FILE (long option names as keys).",
         {{"bridge 'serial:/dev/ttyUSB0?baud=9600' mqtt://localhost -t 'plant/line1/{dir}' --whole",
           "Publish every line from a serial device as a record."},
-         {"bridge serial:/dev/ttyUSB1 mqtt://broker -F modbus-rtu --map meter.toml --on-change",
+         {"bridge serial:/dev/ttyUSB1 mqtt://broker --framing modbus-rtu --map meter.toml --on-change",
           "Poll Modbus devices from a register map; publish values when they change."},
-         {"bridge tcp://10.0.0.7:502 mqtt://broker -F modbus-tcp -t gw/up --command-topic gw/cmd "
+         {"bridge tcp://10.0.0.7:502 mqtt://broker --framing modbus-tcp -t gw/up --command-topic gw/cmd "
           "--reply-topic gw/reply",
           "Forward Modbus requests published on gw/cmd to a device and its answers to gw/reply."},
-         {"bridge 'serial:/dev/ttyUSB1?baud=19200' mqtt://broker -F modbus-rtu --map meter.toml "
+         {"bridge 'serial:/dev/ttyUSB1?baud=19200' mqtt://broker --framing modbus-rtu --map meter.toml "
           "--modbus-server tcp-listen://0.0.0.0:502",
           "Poll and publish, and let SCADA masters reach the same RS-485 bus over Modbus TCP."},
          {"bridge pty:/tmp/dev mqtt://localhost/dev/up --persist /var/lib/m2m-bridge",

@@ -40,8 +40,8 @@ int main(int argc, char** argv) {
     m2m::add_mqtt_options(app, args.mqtt, "publish to");
     const char* g = "Messages";
     const char* f = "Flow";
-    m2m::add_publish_options(
-        app, args, {"BROKER", true, g, f, "Messages held while the broker is away; then stdin waits"});
+    m2m::add_publish_options(app, args,
+                             {"BROKER", g, f, "Messages held while the broker is away; then stdin waits"});
     app.add_flag("-l,--raw", args.raw, "Each stdin line is one message as it is (as mosquitto_pub -l)")
         ->group(g);
     app.add_option("-m,--message", args.message, "Publish this one message and exit")

@@ -31,13 +31,15 @@ int main(int argc, char** argv) {
         "the system store unless --insecure), through libcore's own encoder and OpenSSL, not Paho: one "
         "process holds 10,000 connections and opens them about 5 times faster than Paho's async client "
         "(tests/bench). -u and --password-file (or M2MKIT_MQTT_PASSWORD) log every device in.",
-        {{"loadgen mqtt://localhost -n 200 --rate 10 -d 5s -q 1",
+        {{"loadgen mqtt://localhost --devices 200 --rate 10 --duration 5s -q 1",
           "200 devices, 10 msg/s each, for 5 s at QoS 1."},
-         {"loadgen mqtt://broker -n 1000 --total-rate 20000 -d 30s --fail-if 'p99>50ms' --fail-if 'loss>0'",
+         {"loadgen mqtt://broker --devices 1000 --total-rate 20000 --duration 30s --fail-if 'p99>50ms' "
+          "--fail-if 'loss>0'",
           "A CI gate: 20,000 msg/s in total, fail on a slow p99 or any loss."},
-         {"loadgen mqtts://broker -V 5 --cafile ca.pem -n 100 --payload-file fixtures/demo-sensor.jsonl",
+         {"loadgen mqtts://broker -V 5 --cafile ca.pem --devices 100 --payload-file "
+          "fixtures/demo-sensor.jsonl",
           "MQTT 5 over TLS, publishing a recording's payloads."},
-         {"loadgen mqtt://broker -n 10000 --shard 1/2 --json a.json; loadgen merge a.json b.json",
+         {"loadgen mqtt://broker --devices 10000 --shard 1/2 --json a.json; loadgen merge a.json b.json",
           "Half the devices from this machine; merge the halves."}}};
     doc.libraries = m2m::wire::tls_library();
     CLI::App app;
@@ -52,7 +54,7 @@ int main(int argc, char** argv) {
     merge->add_option("--metrics", args.metrics, "Write the merged summary as OpenMetrics text here");
     m2m::add_mqtt_options(app, args.mqtt, "load", m2m::broker_arg);
     const char* d = "Devices";
-    app.add_option("-n,--devices", args.devices, "Simulated devices (one MQTT connection each)")
+    app.add_option("--devices", args.devices, "Simulated devices (one MQTT connection each)")
         ->capture_default_str()
         ->group(d);
     app.add_option("--connect-rate", args.connect_rate, "New connections per second")
@@ -71,7 +73,7 @@ int main(int argc, char** argv) {
     app.add_option("--total-rate", args.total_rate,
                    "Messages per second over ALL devices (instead of --rate)")
         ->group(m);
-    app.add_option("-d,--duration", args.duration, "How long the devices publish")
+    app.add_option("--duration", args.duration, "How long the devices publish")
         ->option_text("DUR")
         ->capture_default_str()
         ->group(m);

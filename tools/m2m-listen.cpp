@@ -17,7 +17,7 @@ int main(int argc, char** argv) {
         "When the device goes away (a USB adapter unplugged, the program behind a pty gone, a TCP peer "
         "closed), m2m-listen reopens it with backoff until it is back; --no-reconnect exits 1 instead. "
         "A device absent at start is exit 4.\n\n"
-        "With -i, m2m-listen is a console: what you type goes to the device through the framing's "
+        "With -I, m2m-listen is a console: what you type goes to the device through the framing's "
         "encoder when you press Enter (editing, history with the arrow keys, escapes \\r \\n \\t "
         "\\xHH for any byte; --keys sends each keystroke as typed), and is shown as tx beside what "
         "comes back. Ctrl-T (--menu-key) then a key: ? help, q quit, b break, d/r toggle DTR/RTS, D/R "
@@ -35,14 +35,14 @@ int main(int argc, char** argv) {
          {"m2m-listen tcp://192.0.2.10:4001 --framing idle:20 --format hex",
           "Hex frames from a serial server, "
           "a frame ending at 20 ms of silence."},
-         {"m2m-listen -i serial:/dev/ttyUSB0 --framing at --log modem.jsonl",
+         {"m2m-listen -I serial:/dev/ttyUSB0 --framing at --log modem.jsonl",
           "Talk to a modem, keeping a log of both directions."},
          {"m2m-listen --records capture.jsonl --format human",
           "Show a saved capture as the live session showed it."},
          {"m2m-listen --list", "List the serial ports with their USB identities."}}};
     CLI::App app;
     m2m::cli::add_link_options(app, args.link, "listen on", false);
-    app.add_flag("-l,--list", args.list,
+    app.add_flag("--list", args.list,
                  "List serial ports (by-id path, VID:PID, serial number, manufacturer, "
                  "product) and exit")
         ->group("Link");
@@ -54,15 +54,15 @@ int main(int argc, char** argv) {
             ->group("Link"),
         "file");
     const char* c = "Console";
-    app.add_flag("-i,--interactive", args.interactive,
+    app.add_flag("-I,--interactive", args.interactive,
                  "The console: type to the device (a line at a time, with editing and history) while what "
                  "it sends is shown; the menu key opens break, DTR/RTS, baud, hex view, timestamps, "
                  "echo, quit")
         ->group(c);
     app.add_flag("--keys", args.keys,
-                 "With -i: send each keystroke as it is typed (no line editing, no framing), as tio does")
+                 "With -I: send each keystroke as it is typed (no line editing, no framing), as tio does")
         ->group(c);
-    app.add_option("--menu-key", args.menu_key, "With -i: the key that opens the menu (ctrl-t, or ^A ...)")
+    app.add_option("--menu-key", args.menu_key, "With -I: the key that opens the menu (ctrl-t, or ^A ...)")
         ->capture_default_str()
         ->group(c);
     app.add_option(

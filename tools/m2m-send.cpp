@@ -48,20 +48,20 @@ int main(int argc, char** argv) {
           "Read four holding registers from Modbus unit 1 and print the decoded response."},
          {"echo "
           "'{\"modbus\":{\"fc\":3,\"addr\":2,\"type\":\"float32\",\"order\":\"CDAB\"},\"name\":\"volts\"}' | "
-          "m2m-send 'serial:/dev/ttyUSB0?baud=9600' -F modbus-rtu --reply",
+          "m2m-send 'serial:/dev/ttyUSB0?baud=9600' --framing modbus-rtu --reply",
           "Read a float (low word first, as mbpoll -t 4:float); the reply holds \"values\":[230.5]."},
-         {"m2m-send 'serial:/dev/ttyUSB0?baud=19200' -F modbus-rtu --scan 1-247",
+         {"m2m-send 'serial:/dev/ttyUSB0?baud=19200' --framing modbus-rtu --scan 1-247",
           "Find which Modbus units answer on an RS-485 bus."},
          {"m2m-listen serial:/dev/ttyUSB0 | m2m-send tcp://127.0.0.1:9000 --framing slip",
           "Forward every frame from a serial port to a TCP peer as SLIP."}}};
     CLI::App app;
     m2m::cli::add_link_options(app, args.link, "write to", true);
-    app.add_flag("-r,--raw", args.raw, "Each stdin line is a payload as it is, not a record")->group("Input");
+    app.add_flag("-l,--raw", args.raw, "Each stdin line is a payload as it is, not a record")->group("Input");
     app.add_option("--max-line", args.max_line,
                    "Longest input line in bytes; longer ones are reported and skipped")
         ->capture_default_str()
         ->group("Input");
-    app.add_option("-i,--interval", args.interval, "Wait DUR between frames (250ms, 1s)")
+    app.add_option("--interval", args.interval, "Wait DUR between frames (250ms, 1s)")
         ->option_text("DUR")
         ->group("Input");
     app.add_flag("--reply", args.reply, "After each frame, wait for one frame back and print it as a record")

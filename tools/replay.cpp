@@ -40,7 +40,8 @@ int main(int argc, char** argv) {
         "--serve-map MAP LINK is a simulated Modbus device built from a register map (the TOML of bridge "
         "--map): each [[device]] is a unit holding its values' registers, coils and inputs, starting at "
         "each value's `value =` (default 0) encoded as its type, order and scale say. It answers Modbus RTU "
-        "(-F modbus-rtu, on a pty or serial port) or Modbus TCP (-F modbus-tcp, tcp-listen://): reads, "
+        "(--framing modbus-rtu, on a pty or serial port) or Modbus TCP (--framing modbus-tcp, "
+        "tcp-listen://): reads, "
         "writes (fc 5, 6, 15, 16), exception 2 for an address the map does not have, exception 1 for other "
         "functions, silence for a unit not in the map. Commands on stdin, one JSON object per line: "
         "{\"set\":{\"voltage\":231.2},\"device\":\"meter\"} changes values by name; "
@@ -52,11 +53,11 @@ int main(int argc, char** argv) {
           "Replay a capture ten times faster into a broker, at QoS 1."},
          {"replay day.jsonl --rate 100/s | iot-pub -t test/x --whole",
           "The same through a pipe: any tool can take replay's output."},
-         {"replay day.jsonl --from 2h --to 3h --rate 50/s pty:/tmp/dev -F crlf",
+         {"replay day.jsonl --from 2h --to 3h --rate 50/s pty:/tmp/dev --framing crlf",
           "Play one hour of a recording to a virtual serial device at 50 records/s."},
-         {"replay --serve fixtures/devices/meter-capture.jsonl pty:/tmp/meter -F modbus-rtu",
+         {"replay --serve fixtures/devices/meter-capture.jsonl pty:/tmp/meter --framing modbus-rtu",
           "A Modbus meter from a capture, for CI without hardware."},
-         {"replay --serve-map fixtures/devices/meter-map.toml pty:/tmp/meter -F modbus-rtu",
+         {"replay --serve-map fixtures/devices/meter-map.toml pty:/tmp/meter --framing modbus-rtu",
           "A Modbus meter from its register map; then echo '{\"fault\":\"silence\",\"for\":\"5s\"}' on its "
           "stdin."}}};
     CLI::App app;
@@ -68,7 +69,7 @@ int main(int argc, char** argv) {
             ->required(),
         "file");
     const char* t = "Timing";
-    app.add_option("-s,--speed", args.speed, "Replay X times as fast (0: as fast as possible)")
+    app.add_option("--speed", args.speed, "Replay X times as fast (0: as fast as possible)")
         ->capture_default_str()
         ->group(t);
     app.add_option("--rate", args.rate, "Ignore recorded timing: N records per second in total (N or N/s)")
@@ -89,7 +90,7 @@ int main(int argc, char** argv) {
         ->group(t);
     app.add_option("--jitter", args.jitter, "Move each record by up to +-DUR")->option_text("DUR")->group(t);
     const char* i = "Input";
-    app.add_flag("-r,--raw", args.raw, "Recordings are plain lines (text or CSV), not records")->group(i);
+    app.add_flag("-l,--raw", args.raw, "Recordings are plain lines (text or CSV), not records")->group(i);
     app.add_option("--ts-column", args.ts_column, "With --raw: the 1-based CSV column holding the time")
         ->group(i);
     app.add_option("--max-line", args.max_line,
@@ -112,8 +113,7 @@ int main(int argc, char** argv) {
     m2m::cli::add_no_lock_option(app);
     const char* b = "Broker target (mqtt://, mqtts://)";
     m2m::add_publish_options(
-        app, pub,
-        {"TARGET", false, b, b, "Records held while the broker is away or slow; then the replay waits"});
+        app, pub, {"TARGET", b, b, "Records held while the broker is away or slow; then the replay waits"});
     m2m::add_mqtt_options(app, pub.mqtt, "publish to", m2m::session | m2m::will | m2m::trace);
     m2m::cli::add_common_options(app, args.common);
     return m2m::cli::run_tool(app, doc, args.common, argc, argv, [&] {

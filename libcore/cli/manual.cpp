@@ -1,5 +1,6 @@
 // m2mkit(7): the contracts every tool shares. Framings and exit codes come from the same tables
 // the tools use, so this page follows them.
+#include "cli/short_flags.hpp"
 #include "cli/tool.hpp"
 #include "framing/framing.hpp"
 #include <sstream>
@@ -175,7 +176,14 @@ assertion. Durations read as 250ms, 5s, 2m. Every option can come from \fB\-\-co
 wins, then the environment, then the file. Where a record carries the same setting (qos, retain,
 a field named by \fB\-\-set\fR), what the user gave wins over the record's field, and the record's
 field wins over the defaults only. Logs and status go to stderr, data to stdout.
-.SH EXIT STATUS
+.SH SHORT FLAGS
+A short flag means one thing in every tool that has it, mosquitto_pub's and mosquitto_sub's
+meaning where they have the letter. What has no letter here is long only (\fB\-\-framing\fR,
+\fB\-\-devices\fR, \fB\-\-duration\fR, \fB\-\-speed\fR, \fB\-\-interval\fR, \fB\-\-list\fR); help is
+\fB\-\-help\fR. A letter a tool lacks is refused with what it means and what the tool calls the
+likely intent.
+)" << short_flags_man()
+      << R"(.SH EXIT STATUS
 )";
     for (auto& [code, what] : exit_status_table()) {
         std::string out;

@@ -52,6 +52,7 @@ std::string completion_kind(const CLI::Option* opt) {
 }
 
 void add_common_options(CLI::App& app, CommonArgs& a) {
+    app.set_help_flag("--help", "Print this help message and exit"); // -h is the broker host (short_flags)
     app.set_config("--config", "",
                    "Read options from FILE: one 'long-option = value' per line (TOML or INI)");
     app.add_flag("--verbose", a.verbose,
@@ -99,7 +100,7 @@ void add_framing_options(CLI::App& app, FramingArgs& a) {
                                               : name;
         help += (help.back() == ':' ? " " : ", ") + shown;
     }
-    completes(app.add_option("-F,--framing", a.framing, help)->capture_default_str()->group("Framing"),
+    completes(app.add_option("--framing", a.framing, help)->capture_default_str()->group("Framing"),
               "framing");
     app.add_option("--max-frame", a.max_frame,
                    "Longest frame in bytes; longer ones are cut there, marked and counted")

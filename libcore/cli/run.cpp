@@ -1,3 +1,4 @@
+#include "cli/short_flags.hpp"
 #include "cli/tool.hpp"
 #include "util/duration.hpp"
 #include "util/log.hpp"
@@ -84,7 +85,8 @@ int run_tool(CLI::App& app, const ToolDoc& doc, CommonArgs& common, int argc, ch
         return 0;
     } catch (const CLI::RequiredError& e) {
         if (common.generate.empty() && !common.version) { // those need no LINK
-            log::error("{}", e.what());
+            std::string hint = short_flag_hint(app, std::vector<std::string>(argv + 1, argv + argc));
+            log::error("{}", hint.empty() ? e.what() : hint);
             std::fprintf(stderr, "Run '%s --help' for usage.\n", name.c_str());
             return static_cast<int>(Exit::usage);
         }
@@ -104,7 +106,8 @@ int run_tool(CLI::App& app, const ToolDoc& doc, CommonArgs& common, int argc, ch
         std::fprintf(stderr, "Run '%s --help' for usage.\n", name.c_str());
         return static_cast<int>(Exit::usage);
     } catch (const CLI::ParseError& e) {
-        log::error("{}", e.what());
+        std::string hint = short_flag_hint(app, std::vector<std::string>(argv + 1, argv + argc));
+        log::error("{}", hint.empty() ? e.what() : hint);
         std::fprintf(stderr, "Run '%s --help' for usage.\n", name.c_str());
         return static_cast<int>(Exit::usage);
     }

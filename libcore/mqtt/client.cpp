@@ -240,7 +240,8 @@ Status MqttClient::connect() {
         if (rc == (v5 ? 0x86 : 4)) words = "not authorised: bad user name or password";
         // a broker that predates MQTT 5 answers a version 5 CONNECT the 3.1.1 way (return code 1,
         // as the MQTT 5 specification allows, 3.2.2.2): say so, with what works
-        if (v5 && rc == 1) words = "the broker does not speak MQTT 5 (unacceptable protocol version); try -V 311";
+        if (v5 && rc == 1)
+            words = "the broker does not speak MQTT 5 (unacceptable protocol version); try -V 311";
         if (v5 && rc == 0x84) words += "; try -V 311";
         return failure("refused: " + words);
     }

@@ -75,19 +75,19 @@ def main():
                 time.sleep(0.02)
         try:
             n = max(1000, int(10000 * scale))
-            s = loadgen(port, d, "-n", str(n), "--rate", "0.5", "-d", "4s", "--connect-rate", "100000", "--drain", "10s")
+            s = loadgen(port, d, "--devices", str(n), "--rate", "0.5", "--duration", "4s", "--connect-rate", "100000", "--drain", "10s")
             print(f"connections held from one process: {s['connects']['ok']} of {n} "
                   f"({s['connects']['failed']} failed), {s['connects']['ok'] / s['connects']['seconds']:.0f} connects/s, "
                   f"connect p99 {s['connects']['latency_us']['p99'] / 1000:.1f} ms; messages {s['received']}/{s['sent']}")
             for rate, devs in [(200, 20), (20000, 100)]:
-                s = loadgen(port, d, "-n", str(devs), "--total-rate", str(rate), "-d", "5s")
+                s = loadgen(port, d, "--devices", str(devs), "--total-rate", str(rate), "--duration", "5s")
                 print(f"rate accuracy, asked {rate}/s over {devs} devices: sent {s['rate']:.1f}/s "
                       f"(x{s['rate'] / rate:.4f}), lost {s['lost']}, p99 {s['latency_us']['p99'] / 1000:.2f} ms")
             procs, per = 10, max(10000, int(100000 * scale))
             peer_n, peer = mosquitto_pub_delivered(port, procs, per)
             best = None
             for rate in [50000, 100000, 150000, 200000]:
-                s = loadgen(port, d, "-n", str(procs), "--total-rate", str(rate), "-C", str(per * rate // 100000 or 1),
+                s = loadgen(port, d, "--devices", str(procs), "--total-rate", str(rate), "-C", str(per * rate // 100000 or 1),
                             "--payload", "{dev} {seq} {rand:30}", "--drain", "10s")
                 got = s["received"] / max(s["receive_s"], 1e-9)  # first send to last arrival
                 print(f"loadgen at {rate}/s asked: delivered {s['received']} of {s['sent']}, {got:.0f}/s")

@@ -27,7 +27,7 @@ def run_bridge(broker, bus, map_text, tmp, enough, extra=()):
     """Runs the bridge until enough(bus) holds (bounded at 120 s); its stats and the seconds it ran."""
     (tmp / "map.toml").write_text(map_text)
     start = time.monotonic()
-    p = subprocess.Popen([f"{tools}/bridge", f"serial:{bus.path}", broker.url, "-F", "modbus-rtu", "--map",
+    p = subprocess.Popen([f"{tools}/bridge", f"serial:{bus.path}", broker.url, "--framing", "modbus-rtu", "--map",
                           str(tmp / "map.toml"), "--status-topic", "bench/st", "--stats", "--reply-timeout", "100ms",
                           *extra], stderr=subprocess.PIPE)
     while not enough(bus) and time.monotonic() - start < 120:

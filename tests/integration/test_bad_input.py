@@ -99,7 +99,7 @@ def test_a_bad_register_map_is_refused_with_its_error(tmp_path, case, want, text
     unit 5, scale="0.1" and misspelled keys were ignored."""
     f = tmp_path / "map.toml"
     f.write_text(text)
-    r = run("bridge", "pty:", "mqtt://127.0.0.1:1", "-F", "modbus-rtu", "--map", str(f))
+    r = run("bridge", "pty:", "mqtt://127.0.0.1:1", "--framing", "modbus-rtu", "--map", str(f))
     err = r.stderr.decode()
     assert r.returncode == 2, err
     assert f"--map {f}: " in err and want in err, err

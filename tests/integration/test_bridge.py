@@ -84,7 +84,7 @@ def test_commands_reach_the_device_and_replies_come_back(tmp_path, broker, procs
     meter = Meter(tmp_path)
     try:
         sub = subscriber(procs, broker.url, "-t", "gw/#", "-q", "1")
-        bridge = procs("bridge", meter.uri, broker.url, "-F", "modbus-rtu", "-t", "gw/up", "--command-topic",
+        bridge = procs("bridge", meter.uri, broker.url, "--framing", "modbus-rtu", "-t", "gw/up", "--command-topic",
                        "gw/cmd", "--reply-topic", "gw/reply", "--status-topic", "gw/status", "--verbose")
         bridge.wait_stderr("connected to")
         status = json.loads(retained(broker, "gw/status"))
@@ -114,7 +114,7 @@ def test_polling_publishes_decoded_values_and_availability(tmp_path, broker, pro
                                                          "../../fixtures/devices/meter-map.toml")).read()
                                        .replace('poll = "1s"', 'poll = "200ms"'))
     sub = subscriber(procs, broker.url, "-t", "m2m/#", "-q", "1")
-    bridge = procs("bridge", meter.uri, broker.url, "-F", "modbus-rtu", "--map", str(tmp_path / "map.toml"),
+    bridge = procs("bridge", meter.uri, broker.url, "--framing", "modbus-rtu", "--map", str(tmp_path / "map.toml"),
                    "--status-topic", "st", "--reply-timeout", "300ms", "--stats", "-t", "m2m/{site}/{device}/{name}",
                    "--set", "site=north")
     try:
@@ -362,7 +362,7 @@ def test_polling_groups_reads_spaces_frames_and_backs_off_a_silent_unit(tmp_path
                2: {0: 11, 1: 12, 8: 18}})
     (tmp_path / "bus.toml").write_text(BUS_MAP)
     sub = subscriber(procs, broker.url, "-t", "m2m/#", "-q", "1")
-    bridge = procs("bridge", f"serial:{bus.path}", broker.url, "-F", "modbus-rtu", "--map", str(tmp_path / "bus.toml"),
+    bridge = procs("bridge", f"serial:{bus.path}", broker.url, "--framing", "modbus-rtu", "--map", str(tmp_path / "bus.toml"),
                    "--status-topic", "bus", "--reply-timeout", "300ms", "--retries", "1", "--stats")
     try:
         wait_for(lambda: len(bus.requests(1)) >= 14, timeout=30, what="14 rounds of unit 1")
@@ -410,7 +410,7 @@ def test_writes_by_name_from_the_map(tmp_path, broker, procs):
     text += '\n[[device]]\nname = "ghost"\nunit = 9\npoll = "1h"\n[[device.value]]\nname = "x"\naddr = 0\n'
     (tmp_path / "map.toml").write_text(text)
     sub = subscriber(procs, broker.url, "-t", "gw/reply", "-t", "gw/r5", "-q", "1", "-V", "5")
-    bridge = procs("bridge", meter.uri, broker.url, "-F", "modbus-rtu", "--map", str(tmp_path / "map.toml"), "-V", "5",
+    bridge = procs("bridge", meter.uri, broker.url, "--framing", "modbus-rtu", "--map", str(tmp_path / "map.toml"), "-V", "5",
                    "--command-topic", "gw/cmd", "--reply-topic", "gw/reply", "--status-topic", "gw3",
                    "--reply-timeout", "1s", "--verbose")
     try:
@@ -456,7 +456,7 @@ def test_modbus_tcp_masters_share_the_bus_with_the_bridges_polling(tmp_path, bro
                                                          "../../fixtures/devices/meter-map.toml")).read()
                                        .replace('poll = "1s"', 'poll = "100ms"'))
     sub = subscriber(procs, broker.url, "-t", "m2m/#", "-q", "1")
-    bridge = procs("bridge", meter.uri, broker.url, "-F", "modbus-rtu", "--map", str(tmp_path / "map.toml"),
+    bridge = procs("bridge", meter.uri, broker.url, "--framing", "modbus-rtu", "--map", str(tmp_path / "map.toml"),
                    "--status-topic", "gw4", "--reply-timeout", "1s", "--stats", "--verbose",
                    "--modbus-server", f"tcp-listen://127.0.0.1:{port}")
     try:
@@ -506,7 +506,7 @@ def test_the_demo_publishes_values_as_people_read_them(tmp_path, broker, procs):
                                                          "../../fixtures/devices/meter-map.toml")).read()
                                        .replace('poll = "1s"', 'poll = "200ms"'))
     sub = subscriber(procs, broker.url, "-t", "m2m/meter/+", "-q", "1")
-    procs("bridge", meter.uri, broker.url, "-F", "modbus-rtu", "--map", str(tmp_path / "map.toml"),
+    procs("bridge", meter.uri, broker.url, "--framing", "modbus-rtu", "--map", str(tmp_path / "map.toml"),
           "--status-topic", "demo", "--on-change")
     try:
         sub.read_until(lambda out: out.count(b'"topic":"m2m/meter/energy_kwh"') >= 3)  # it moved twice

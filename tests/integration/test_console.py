@@ -1,4 +1,4 @@
-"""The field console (m2m-listen -i) driven as a person would: in a real terminal (tmux), typing
+"""The field console (m2m-listen -I) driven as a person would: in a real terminal (tmux), typing
 with send-keys and reading the screen with capture-pane. Also the line controls on ptys, --log and
 --records."""
 import fcntl
@@ -120,7 +120,7 @@ def exit_of(tmp_path, timeout=15):
 def start_console(screens, modem, tmp_path, *args):
     """The console on a pty the simulated modem opens, once its banner is on screen."""
     path = str(tmp_path / "modem")
-    scr = screens(console_script(tmp_path, ["-i", f"pty:{path}", "--framing", "at", *args]))
+    scr = screens(console_script(tmp_path, ["-I", f"pty:{path}", "--framing", "at", *args]))
     modem(path)
     scr.wait_for("Ctrl-T ? for the menu")
     return scr
@@ -194,7 +194,7 @@ def test_sigterm_gives_the_terminal_back(tmp_path, screens, modem):
 
 def test_keys_mode_sends_each_keystroke_and_the_menu_key_twice_sends_it(tmp_path, screens):
     path = str(tmp_path / "dev")
-    scr = screens(console_script(tmp_path, ["-i", "--keys", f"pty:{path}"]))
+    scr = screens(console_script(tmp_path, ["-I", "--keys", f"pty:{path}"]))
     wait(lambda: os.path.islink(path), "the pty")
     fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
     try:
@@ -265,7 +265,7 @@ def test_console_goes_on_when_the_device_goes_and_comes_back(tmp_path, screens):
 
     t = threading.Thread(target=device, daemon=True)
     t.start()
-    scr = screens(console_script(tmp_path, ["-i", f"tcp://127.0.0.1:{port}"]))
+    scr = screens(console_script(tmp_path, ["-I", f"tcp://127.0.0.1:{port}"]))
     scr.wait_for("rx  first")
     scr.type("bye")
     scr.keys("Enter")
@@ -282,7 +282,7 @@ def test_console_goes_on_when_the_device_goes_and_comes_back(tmp_path, screens):
 
 
 def test_console_needs_a_terminal():
-    r = run("m2m-listen", "-i", "pty:")
+    r = run("m2m-listen", "-I", "pty:")
     assert r.returncode == 2
     assert b"needs a terminal" in r.stderr
 

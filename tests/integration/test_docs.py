@@ -25,6 +25,41 @@ def test_committed_docs_match_the_definitions(tool_name, kind, path):
     assert r.stdout == committed, f"{path} is stale: run scripts/gen-docs and commit the result"
 
 
+def short_flag_table():
+    """m2mkit(7)'s SHORT FLAGS section: letter -> the long options it may stand for."""
+    man = run("m2m-listen", "--generate", "man7").stdout.decode().replace("\\-", "-")
+    section = man.split(".SH SHORT FLAGS")[1].split(".SH ")[0]
+    return {letter: set(longs.split(", ")) for letter, longs in re.findall(r"\.B -(\w)\n([-a-z, ]+):", section)}
+
+
+def test_a_short_flag_means_one_thing_in_every_tool():
+    """Each tool's short flags, read from its --help, are the ones m2mkit(7) documents, with the same
+    long option: -r is --retain wherever it exists, -h is --host, and so on."""
+    table = short_flag_table()
+    assert table["h"] == {"--host"} and table["r"] == {"--retain"} and table["l"] == {"--raw"}
+    seen = {}
+    for t in TOOLS:
+        for letter, long in re.findall(r"^\s+-(\w),(--[a-z-]+)", run(t, "--help").stdout.decode(), re.M):
+            assert letter in table, f"{t}: -{letter} ({long}) is not in m2mkit(7)'s SHORT FLAGS"
+            assert long in table[letter], f"{t}: -{letter} is {long}, m2mkit(7) says {table[letter]}"
+            seen.setdefault(letter, set()).add(t)
+    assert set(seen) == set(table), f"documented but no tool has them: {set(table) - set(seen)}"
+
+
+def test_a_letter_a_tool_lacks_says_what_it_means_and_what_the_tool_calls_it():
+    cases = [("m2m-send", ["-i", "1s", "file:/dev/null"], "-i is --id", "did you mean --interval?"),
+             ("m2m-listen", ["-h"], "-h is --host", "did you mean --help?"),
+             ("m2m-listen", ["-i", "pty:"], "-i is --id", "did you mean --interactive (-I)?"),
+             ("bridge", ["-F", "slip"], "-F is --mosquitto-format", "did you mean --framing?"),
+             ("loadgen", ["mqtt://127.0.0.1:1", "-n", "5"], "-n is --null-message", "did you mean --devices?"),
+             ("replay", ["-s", "2", "x.jsonl"], "-s is --stdin-file", "did you mean --speed?"),
+             ("m2m-send", ["-r", "file:/dev/null"], "-r is --retain", "did you mean --raw (-l)?")]
+    for t, args, means, hint in cases:
+        r = run(t, *args)
+        err = r.stderr.decode()
+        assert r.returncode == 2 and f"{means.split()[0]} is no flag of {t}" in err and means in err and hint in err, err
+
+
 @pytest.mark.parametrize("tool_name", TOOLS)
 def test_every_option_in_help_is_in_the_man_page_and_completions(tool_name):
     help_text = run(tool_name, "--help").stdout.decode()

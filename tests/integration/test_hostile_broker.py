@@ -11,7 +11,7 @@ from hostile_broker import BEHAVIOURS, HostileBroker
 ARGS = {
     "iot-pub": ["-t", "x", "-m", "y", "-q", "1", "--connect-timeout", "2s", "--no-reconnect", "-W", "4s"],
     "iot-sub": ["-t", "x", "-q", "1", "-C", "1", "--connect-timeout", "2s", "--no-reconnect", "-W", "4s"],
-    "loadgen": ["-n", "2", "-C", "2", "--rate", "10", "--connect-timeout", "2s", "--fail-if", "loss>0"],
+    "loadgen": ["--devices", "2", "-C", "2", "--rate", "10", "--connect-timeout", "2s", "--fail-if", "loss>0"],
 }
 CONNECT = {"close": "connection reset by peer|closed the connection", "garbage": "no CONNACK",
            "silence": "no CONNACK", "bad_connack": "a malformed CONNACK"}

@@ -35,7 +35,7 @@ def summary(path):
 
 
 def test_200_devices_at_10_per_second_for_5_seconds(broker, tmp_path):
-    r = run("loadgen", broker.url, "-n", "200", "--rate", "10", "-d", "5s", "-q", "1", "--json",
+    r = run("loadgen", broker.url, "--devices", "200", "--rate", "10", "--duration", "5s", "-q", "1", "--json",
             str(tmp_path / "s.json"), timeout=60)
     assert r.returncode == 0, r.stderr.decode()
     s = summary(tmp_path / "s.json")
@@ -48,7 +48,7 @@ def test_200_devices_at_10_per_second_for_5_seconds(broker, tmp_path):
 
 
 def test_shards_merged_equal_one_run(broker, tmp_path):
-    common = ["-n", "50", "--rate", "20", "-C", "40", "-q", "1", "-t", "shard/{dev}"]
+    common = ["--devices", "50", "--rate", "20", "-C", "40", "-q", "1", "-t", "shard/{dev}"]
     one = run("loadgen", broker.url, *common, "--json", str(tmp_path / "one.json"), timeout=60)
     assert one.returncode == 0, one.stderr.decode()
     for k in (1, 2):
@@ -83,7 +83,7 @@ def test_shards_merged_equal_one_run(broker, tmp_path):
 
 
 def test_fail_if_thresholds_set_the_exit_status(broker, tmp_path):
-    base = ["-n", "5", "--rate", "50", "-C", "20"]
+    base = ["--devices", "5", "--rate", "50", "-C", "20"]
     ok = run("loadgen", broker.url, *base, "--fail-if", "loss>0", "--fail-if", "p99>10s")
     assert ok.returncode == 0, ok.stderr.decode()
     junit = tmp_path / "gates.xml"
@@ -99,16 +99,16 @@ def test_fail_if_thresholds_set_the_exit_status(broker, tmp_path):
     usage = run("loadgen", broker.url, *base, "--fail-if", "p99>>fast")
     assert usage.returncode == 2
     # a gate that cannot be read is refused before the run: no broker is even tried
-    early = run("loadgen", "mqtt://127.0.0.1:1", "-n", "1", "-C", "1", "--fail-if", "bogus>3")
+    early = run("loadgen", "mqtt://127.0.0.1:1", "--devices", "1", "-C", "1", "--fail-if", "bogus>3")
     assert early.returncode == 2 and "unknown metric 'bogus'" in early.stderr.decode(), early.stderr.decode()
     assert early.stderr.decode().count("\n") == 1, early.stderr.decode()  # the one error: no connect tried
-    gone = run("loadgen", "mqtt://127.0.0.1:1", "-n", "1", "-C", "1")
+    gone = run("loadgen", "mqtt://127.0.0.1:1", "--devices", "1", "-C", "1")
     assert gone.returncode == 4 and "subscriber could not connect" in gone.stderr.decode()
 
 
 def test_html_report_is_self_contained_and_renders_in_chromium(broker, tmp_path):
     page, metrics = tmp_path / "report.html", tmp_path / "metrics.txt"
-    r = run("loadgen", broker.url, "-n", "20", "--rate", "50", "-d", "2s", "-q", "1", "--report", str(page),
+    r = run("loadgen", broker.url, "--devices", "20", "--rate", "50", "--duration", "2s", "-q", "1", "--report", str(page),
             "--metrics", str(metrics), "--fail-if", "loss>0", "--fail-if", "rate<1000000")
     assert r.returncode == 5, r.stderr.decode()  # the second gate holds: the run fails
     html = page.read_text()
@@ -157,16 +157,16 @@ def test_tls_with_a_password_and_the_wrong_ca(tmp_path, certs):
     try:
         (tmp_path / "pw").write_text("pw1\n")
         cred = ["-u", "lg", "--password-file", str(tmp_path / "pw")]
-        r = run("loadgen", b.tls_url, *cred, "--cafile", certs["ca"], "-n", "20", "--rate", "20", "-C", "10",
+        r = run("loadgen", b.tls_url, *cred, "--cafile", certs["ca"], "--devices", "20", "--rate", "20", "-C", "10",
                 "-q", "1", "--json", str(tmp_path / "s.json"), timeout=60)
         assert r.returncode == 0, r.stderr.decode()
         s = summary(tmp_path / "s.json")
         assert s["connects"]["ok"] == 20 and s["sent"] == s["acked"] == s["received"] == 200 and s["lost"] == 0
         # the broker saw TLS clients (the plain port would not have taken these)
-        wrong = run("loadgen", b.tls_url, *cred, "--cafile", certs["other_ca"], "-n", "1", "-C", "1")
+        wrong = run("loadgen", b.tls_url, *cred, "--cafile", certs["other_ca"], "--devices", "1", "-C", "1")
         assert wrong.returncode == 4, wrong.stderr.decode()
         assert "certificate is not trusted" in wrong.stderr.decode()
-        bad_pw = run("loadgen", b.url, "-u", "lg", "-n", "1", "-C", "1", env={"M2MKIT_MQTT_PASSWORD": "nope"})
+        bad_pw = run("loadgen", b.url, "-u", "lg", "--devices", "1", "-C", "1", env={"M2MKIT_MQTT_PASSWORD": "nope"})
         assert bad_pw.returncode == 4 and "not authorised" in bad_pw.stderr.decode()
     finally:
         b.stop()
@@ -178,7 +178,7 @@ def test_mqtt5_payloads_from_a_recording_stamped_in_a_user_property(broker, tmp_
     sub = procs("iot-sub", broker.url, "--verbose", "-V", "5", "-t", "rec/#", "-C", "30", "-W", "30s")
     sub.wait_stderr("subscribed to")
     r = run("loadgen", broker.url, "-V", "5", "-t", "rec/{dev}", "--payload-file", str(tmp_path / "rec.jsonl"),
-            "-n", "3", "--rate", "20", "-C", "10", "-q", "1", "--json", str(tmp_path / "s.json"), timeout=60)
+            "--devices", "3", "--rate", "20", "-C", "10", "-q", "1", "--json", str(tmp_path / "s.json"), timeout=60)
     assert r.returncode == 0, r.stderr.decode()
     s = summary(tmp_path / "s.json")
     assert s["sent"] == s["acked"] == s["received"] == 30 and s["lost"] == 0 and s["latency_us"]["count"] == 30
@@ -200,21 +200,21 @@ def test_mqtt5_payloads_from_a_recording_stamped_in_a_user_property(broker, tmp_
 def test_the_stamp_can_ride_in_the_topic(broker, tmp_path):
     (tmp_path / "rec.jsonl").write_text('{"text":"same payload"}\n')
     r = run("loadgen", broker.url, "-t", "tp/d{dev}/s{seq}", "--payload-file", str(tmp_path / "rec.jsonl"),
-            "-n", "4", "--rate", "20", "-C", "5", "--json", str(tmp_path / "s.json"), timeout=60)
+            "--devices", "4", "--rate", "20", "-C", "5", "--json", str(tmp_path / "s.json"), timeout=60)
     assert r.returncode == 0, r.stderr.decode()
     s = summary(tmp_path / "s.json")
     assert s["sent"] == s["received"] == 20 and s["lost"] == 0 and s["latency_us"]["count"] == 20
-    none = run("loadgen", broker.url, "-t", "tp/x", "--payload-file", str(tmp_path / "rec.jsonl"), "-n", "1",
+    none = run("loadgen", broker.url, "-t", "tp/x", "--payload-file", str(tmp_path / "rec.jsonl"), "--devices", "1",
                "-C", "1")
     assert none.returncode == 0 and "latency and loss are not measured" in none.stderr.decode()
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text":"ok"}\n{"topic":"no payload"}\n')
-    r = run("loadgen", broker.url, "--payload-file", str(bad), "-n", "1", "-C", "1")
+    r = run("loadgen", broker.url, "--payload-file", str(bad), "--devices", "1", "-C", "1")
     assert r.returncode == 3 and f"{bad}:2: no payload" in r.stderr.decode()
 
 
 def test_progress_line_on_a_terminal_and_nothing_on_a_pipe(broker):
-    args = [tool("loadgen"), broker.url, "-n", "5", "--rate", "10", "-d", "2500ms"]
+    args = [tool("loadgen"), broker.url, "--devices", "5", "--rate", "10", "--duration", "2500ms"]
     master, slave = pty.openpty()
     p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL)
     os.close(slave)
@@ -232,7 +232,7 @@ def test_progress_line_on_a_terminal_and_nothing_on_a_pipe(broker):
     p.wait()
     assert p.returncode == 0, seen.decode(errors="replace")
     assert b"\rloadgen: connected 5/5  sent " in seen and b"/s  received " in seen and b"p99 " in seen
-    piped = run("loadgen", broker.url, "-n", "5", "--rate", "10", "-d", "1500ms")
+    piped = run("loadgen", broker.url, "--devices", "5", "--rate", "10", "--duration", "1500ms")
     assert piped.returncode == 0 and b"loadgen: connected" not in piped.stderr
     assert b"latency" in out and b"latency" in piped.stdout
 
@@ -241,7 +241,7 @@ def test_no_broker_is_exit_4_never_a_passed_gate(tmp_path):
     """A CI gate must not pass without a broker: with nothing sent, 'loss>0' held (exit 0). And a
     broker that accepts TCP but never answers CONNACK is bounded by --connect-timeout."""
     from mqtt_broker import free_port
-    r = run("loadgen", f"mqtt://127.0.0.1:{free_port()}", "-n", "2", "--no-sub", "-C", "5", "--fail-if", "loss>0")
+    r = run("loadgen", f"mqtt://127.0.0.1:{free_port()}", "--devices", "2", "--no-sub", "-C", "5", "--fail-if", "loss>0")
     assert r.returncode == 4, r.stderr.decode()
     assert "no device could connect (2 failed): connection refused" in r.stderr.decode().lower()
     import socket
@@ -249,10 +249,10 @@ def test_no_broker_is_exit_4_never_a_passed_gate(tmp_path):
         silent.bind(("127.0.0.1", 0))
         silent.listen(16)
         url = f"mqtt://127.0.0.1:{silent.getsockname()[1]}"
-        r = run("loadgen", url, "-n", "2", "--no-sub", "-C", "5", "--connect-timeout", "500ms", timeout=30)
+        r = run("loadgen", url, "--devices", "2", "--no-sub", "-C", "5", "--connect-timeout", "500ms", timeout=30)
         assert r.returncode == 4, r.stderr.decode()
         assert "no CONNACK within 500 ms" in r.stderr.decode(), r.stderr.decode()
-        r = run("loadgen", url, "-n", "2", "-C", "5", "--connect-timeout", "500ms", timeout=30)
+        r = run("loadgen", url, "--devices", "2", "-C", "5", "--connect-timeout", "500ms", timeout=30)
         assert r.returncode == 4 and "the subscriber could not connect: no CONNACK" in r.stderr.decode()
 
 
@@ -262,7 +262,7 @@ def test_without_its_subscriber_everything_counted_sent_reaches_the_broker(broke
     n = 100000
     sub = procs("iot-sub", broker.url, "--verbose", "-t", "flood/#", "-C", str(n), "-W", "60s", "--format", "raw")
     sub.wait_stderr("subscribed to")
-    r = run("loadgen", broker.url, "-n", "1", "--no-sub", "--rate", "10000000", "-C", str(n), "-t", "flood/{dev}",
+    r = run("loadgen", broker.url, "--devices", "1", "--no-sub", "--rate", "10000000", "-C", str(n), "-t", "flood/{dev}",
             "--json", "/dev/stdout", timeout=120)
     assert r.returncode == 0, r.stderr.decode()
     code, out, err = sub.finish(timeout=90)
@@ -283,7 +283,7 @@ def test_the_kubernetes_indexed_job_run_locally_merges_to_one_run(broker, tmp_pa
     assert spec["completionMode"] == "Indexed" and spec["parallelism"] == n
     assert args[args.index("--shard") + 1] == f"auto/{n}"
     assert container["env"][0]["name"] == "JOB_COMPLETION_INDEX"
-    scale = {"-n": "40", "-d": None, "--rate": "20"}
+    scale = {"--devices": "40", "--duration": None, "--rate": "20"}
     args[0] = broker.url
     for flag, value in scale.items():
         i = args.index(flag)
@@ -305,14 +305,14 @@ def test_the_kubernetes_indexed_job_run_locally_merges_to_one_run(broker, tmp_pa
     merged = summary(tmp_path / "merged.json")
     assert merged["devices"] == 40 and merged["sent"] == merged["received"] == 400 and merged["lost"] == 0
     # outside a Job the index is missing, and said so
-    r = run("loadgen", broker.url, "-n", "1", "-C", "1", "--shard", "auto/4", env={"JOB_COMPLETION_INDEX": ""})
+    r = run("loadgen", broker.url, "--devices", "1", "-C", "1", "--shard", "auto/4", env={"JOB_COMPLETION_INDEX": ""})
     assert r.returncode == 2 and b"JOB_COMPLETION_INDEX" in r.stderr
 
 
 @pytest.mark.parametrize("v", ["311", "5"])
 def test_qos2_devices_every_exchange_completed(broker, tmp_path, v):
     """QoS 2: each message acknowledged at PUBCOMP, none lost or doubled, the subscriber at QoS 2."""
-    r = run("loadgen", broker.url, "-n", "30", "--rate", "20", "-C", "15", "-q", "2", "-V", v, "-t", f"q2/{v}/{{dev}}",
+    r = run("loadgen", broker.url, "--devices", "30", "--rate", "20", "-C", "15", "-q", "2", "-V", v, "-t", f"q2/{v}/{{dev}}",
             "--json", str(tmp_path / "s.json"), "--fail-if", "loss>0", "--fail-if", "duplicates>0", timeout=60)
     assert r.returncode == 0, r.stderr.decode()
     s = summary(tmp_path / "s.json")

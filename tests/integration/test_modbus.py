@@ -249,16 +249,16 @@ def test_scan_finds_the_units_that_answer():
     from modbus_bus import Bus
     bus = Bus({1: {0: 5}, 2: {1: 7}})  # unit 2 has no register 0: it answers with an exception
     try:
-        r = run("m2m-send", f"serial:{bus.path}", "-F", "modbus-rtu", "--scan", "1-4", "--reply-timeout", "1s")
+        r = run("m2m-send", f"serial:{bus.path}", "--framing", "modbus-rtu", "--scan", "1-4", "--reply-timeout", "1s")
         assert r.returncode == 0, r.stderr.decode()
         got = [(x["unit"], x["answer"], x["modbus"]["kind"]) for x in records(r.stdout)]
         assert got == [(1, "response", "response"), (2, "exception 2 (illegal data address)", "exception")]
         assert "scan: 2 of 4 unit(s) answered: 1, 2" in r.stderr.decode()
         assert [u for u, *_ in bus.requests()] == [1, 2, 3, 4]  # each asked once
-        r = run("m2m-send", f"serial:{bus.path}", "-F", "modbus-rtu", "--scan", "2,3", "--format", "human",
+        r = run("m2m-send", f"serial:{bus.path}", "--framing", "modbus-rtu", "--scan", "2,3", "--format", "human",
                 "--reply-timeout", "1s")
         assert r.stdout.decode().splitlines() == ["unit  answer", "   2  exception 2 (illegal data address)"]
-        r = run("m2m-send", f"serial:{bus.path}", "-F", "modbus-rtu", "--scan", "3-5", "--reply-timeout", "50ms")
+        r = run("m2m-send", f"serial:{bus.path}", "--framing", "modbus-rtu", "--scan", "3-5", "--reply-timeout", "50ms")
         assert r.returncode == 124 and "no unit answered within 50ms" in r.stderr.decode()
         assert records(r.stdout) == []
     finally:

@@ -445,7 +445,7 @@ def test_iot_pub_skips_an_overlong_line_and_goes_on(broker, procs):
 
 def test_a_password_in_the_uri_is_refused_with_the_ways_that_work(broker):
     """mqtt://user:password@host once sent 'user:password' as the user name, into the broker's log."""
-    for t, extra in [("iot-pub", ["-t", "x", "-m", "y"]), ("iot-sub", ["-t", "x"]), ("loadgen", ["-n", "1"])]:
+    for t, extra in [("iot-pub", ["-t", "x", "-m", "y"]), ("iot-sub", ["-t", "x"]), ("loadgen", ["--devices", "1"])]:
         r = run(t, f"mqtt://ops:s3cret@127.0.0.1:{broker.port}", *extra)
         err = r.stderr.decode()
         assert r.returncode == 2, err

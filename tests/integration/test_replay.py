@@ -82,9 +82,9 @@ def test_loop_window_rate_and_rebase(tmp_path):
 
 def test_raw_csv_with_a_time_column(tmp_path):
     (tmp_path / "c.csv").write_text("1700000000.0,a\n1700000000.05,b\n1700000000.1,c\n")
-    r = run("replay", "-r", "--ts-column", "1", str(tmp_path / "c.csv"), "--speed", "0")
+    r = run("replay", "-l", "--ts-column", "1", str(tmp_path / "c.csv"), "--speed", "0")
     assert r.stdout == b"1700000000.0,a\n1700000000.05,b\n1700000000.1,c\n"
-    r = run("replay", "-r", "--ts-column", "3", str(tmp_path / "c.csv"))
+    r = run("replay", "-l", "--ts-column", "3", str(tmp_path / "c.csv"))
     assert r.returncode == 3 and "c.csv:1: no column 3" in r.stderr.decode()
     r = run("replay", str(tmp_path / "c.csv"))
     assert r.returncode == 3 and "c.csv:1:" in r.stderr.decode()  # not records: names the line
@@ -92,12 +92,12 @@ def test_raw_csv_with_a_time_column(tmp_path):
 
 def test_serve_answers_m2m_send_from_a_capture(tmp_path, procs):
     dev = tmp_path / "meter"
-    srv = procs("replay", "--serve", f"{FIXTURES}/devices/meter-capture.jsonl", f"pty:{dev}", "-F", "modbus-rtu",
+    srv = procs("replay", "--serve", f"{FIXTURES}/devices/meter-capture.jsonl", f"pty:{dev}", "--framing", "modbus-rtu",
                 "--verbose", "--stats")
     srv.wait_stderr("serving")
     reqs = [{"fc": 3, "addr": 0, "count": 2}, {"fc": 4, "addr": 0, "count": 3}, {"fc": 6, "addr": 7, "value": 42},
             {"fc": 3, "addr": 100, "count": 2}, {"fc": 3, "addr": 5, "count": 1}]
-    r = run("m2m-send", f"serial:{dev}", "-F", "modbus-rtu", "--reply", "--reply-timeout", "300ms", "--stats",
+    r = run("m2m-send", f"serial:{dev}", "--framing", "modbus-rtu", "--reply", "--reply-timeout", "300ms", "--stats",
             input="".join(json.dumps({"modbus": q}) + "\n" for q in reqs))
     # the recorded exception (line 4) is a wrong answer: the first failure decides the exit status
     assert r.returncode == 5, r.stderr.decode()

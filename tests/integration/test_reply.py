@@ -11,11 +11,11 @@ MODEM = os.path.join(os.path.dirname(__file__), "../../fixtures/devices/at_modem
 
 
 def dialog(tmp_path, procs, requests, *args, raw=False):
-    """Sends `requests` (dicts, or strings as text) to the modem with -F at --reply; returns
+    """Sends `requests` (dicts, or strings as text) to the modem with --framing at --reply; returns
     (exit code, records, stderr text)."""
     dev = str(tmp_path / "modem")
     lines = "".join(json.dumps(q if isinstance(q, dict) else {"text": q}) + "\n" for q in requests)
-    send = procs("m2m-send", f"pty:{dev}", "-F", "at", "--reply", "--stats", *args,
+    send = procs("m2m-send", f"pty:{dev}", "--framing", "at", "--reply", "--stats", *args,
                  stdin=as_file(tmp_path, lines))
     send.wait_stderr("pty device at")  # the first request waits in the pty until the modem opens it
     modem = subprocess.Popen(["/usr/bin/python3", MODEM, dev])
@@ -98,7 +98,7 @@ def test_a_reply_gap_collects_both_bursts_on_a_plain_line_framing(tmp_path, proc
     """Without the AT framing, --reply-gap ends a reply at a silence: both bursts of AT+BOOT are
     one reply (the gap is far longer than the device's pause), then the next request goes."""
     dev = str(tmp_path / "modem")
-    send = procs("m2m-send", f"pty:{dev}", "-F", "cr", "--reply", "--reply-gap", "2s", "--reply-timeout", "20s",
+    send = procs("m2m-send", f"pty:{dev}", "--framing", "cr", "--reply", "--reply-gap", "2s", "--reply-timeout", "20s",
                  "--raw", "--stats", stdin=as_file(tmp_path, "AT+BOOT\nATE0\n"))
     send.wait_stderr("pty device at")
     modem = subprocess.Popen(["/usr/bin/python3", MODEM, dev])

@@ -56,7 +56,7 @@ def test_mbpoll_reads_and_writes_the_simulated_device(tmp_path, procs, kind):
     else:
         port = free_port()
         link, where = f"tcp-listen://127.0.0.1:{port}", ["-m", "tcp", "-p", str(port), "127.0.0.1"]
-    sim = procs("replay", "--serve-map", str(tmp_path / "map.toml"), link, "-F", f"modbus-{kind}", "--verbose",
+    sim = procs("replay", "--serve-map", str(tmp_path / "map.toml"), link, "--framing", f"modbus-{kind}", "--verbose",
                 stdin=subprocess.PIPE)
     sim.wait_stderr("serving the register map")
     assert mbpoll(where, "-t", "4:float", "-B", "-r", "2") == ["230.5"]
@@ -84,12 +84,12 @@ def test_the_bridge_sees_each_fault_as_the_right_error(tmp_path, procs):
     (tmp_path / "map.toml").write_text(MAP)
     broker = Broker(tmp_path).start()
     try:
-        sim = procs("replay", "--serve-map", str(tmp_path / "map.toml"), f"pty:{tmp_path}/dev", "-F", "modbus-rtu",
+        sim = procs("replay", "--serve-map", str(tmp_path / "map.toml"), f"pty:{tmp_path}/dev", "--framing", "modbus-rtu",
                     "--verbose", "--stats", stdin=subprocess.PIPE)
         sim.wait_stderr("serving the register map")
         sub = procs("iot-sub", broker.url, "-t", "m2m/#", "-t", "st/devices/#", "-q", "1", "--payload", "text", "--verbose")
         sub.wait_stderr("subscribed to")
-        bridge = procs("bridge", f"serial:{tmp_path}/dev", broker.url, "-F", "modbus-rtu", "--map",
+        bridge = procs("bridge", f"serial:{tmp_path}/dev", broker.url, "--framing", "modbus-rtu", "--map",
                        str(tmp_path / "map.toml"), "--reply-timeout", "200ms", "--retries", "1",
                        "--status-topic", "st", "--verbose")
 

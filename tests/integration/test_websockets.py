@@ -124,7 +124,7 @@ def test_bridge_and_replay_publish_over_ws(broker, tmp_path, procs):
 def test_loadgen_over_websockets_counts_every_message(broker, certs, tmp_path, scheme):
     url = broker.ws_url if scheme == "ws" else broker.wss_url
     tls = ["--cafile", certs["ca"]] if scheme == "wss" else []
-    r = run("loadgen", url, *tls, "-n", "10", "--rate", "20", "-C", "10", "-q", "1", "-t", f"lg{scheme}/{{dev}}",
+    r = run("loadgen", url, *tls, "--devices", "10", "--rate", "20", "-C", "10", "-q", "1", "-t", f"lg{scheme}/{{dev}}",
             "--json", str(tmp_path / "s.json"), "--fail-if", "loss>0", timeout=60)
     assert r.returncode == 0, r.stderr
     s = json.loads((tmp_path / "s.json").read_text())

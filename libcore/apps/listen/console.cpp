@@ -1,4 +1,4 @@
-// m2m-listen -i: the field console. What arrives is shown as m2m-listen shows it (the human view,
+// m2m-listen -I: the field console. What arrives is shown as m2m-listen shows it (the human view,
 // frames decoded); what is typed goes out through the framing's encoder, a line at a time with
 // editing and history, or each keystroke as it is typed (--keys). A menu key (Ctrl-T, as tio)
 // reaches the line controls and the view. The terminal is given back as it was on every way out.

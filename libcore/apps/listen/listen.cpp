@@ -61,7 +61,7 @@ Expected<Exit> run_listen(const ListenArgs& a) {
     auto map = ByteMap::parse(a.map);
     if (!map) return std::unexpected(map.error());
     if (map->maps_output())
-        return fail(Exit::usage, "--map: the O... maps change what is sent; m2m-listen sends only with -i");
+        return fail(Exit::usage, "--map: the O... maps change what is sent; m2m-listen sends only with -I");
     if (a.link.uri.empty()) return fail(Exit::usage, "a LINK is required (or --list)");
     auto uri = parse_uri(a.link.uri);
     if (!uri) return std::unexpected(uri.error());

@@ -8,7 +8,7 @@ struct ListenArgs {
     cli::LinkArgs link;
     bool list = false;
     std::string records;             // --records FILE|-: show saved records instead of a link
-    bool interactive = false;        // -i: the console
+    bool interactive = false;        // -I: the console
     bool keys = false;               // --keys: each keystroke goes out as typed
     std::string menu_key = "ctrl-t"; // the console's menu
     std::string map;                 // --map ICRNL,ONLCRNL...: line-ending maps
@@ -20,7 +20,7 @@ struct ListenArgs {
 
 /// m2m-listen: decode frames from a link and print one record per frame.
 Expected<Exit> run_listen(const ListenArgs& args);
-/// m2m-listen -i: the console (console.cpp).
+/// m2m-listen -I: the console (console.cpp).
 Expected<Exit> run_console(const ListenArgs& args);
 /// m2m-listen --records: saved records (a file, or - for stdin) shown again, each at the time it
 /// carries, with the same limits and output choices as a live link.

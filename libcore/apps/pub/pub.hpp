@@ -43,7 +43,6 @@ Expected<Exit> run_pub(const PubArgs& a);
 /// How the shared publishing options read in a tool.
 struct PublishOptionsFor {
     const char* endpoint; // what the defaults come from: "BROKER", "TARGET"
-    bool short_retain;    // -r for --retain (replay's -r is --raw)
     const char* messages_group;
     const char* flow_group;
     const char* buffer_help;

@@ -16,7 +16,7 @@ void add_publish_options(CLI::App& app, PubArgs& a, const PublishOptionsFor& f) 
         {"0", "1", "2"})
         ->group(f.messages_group);
     app.add_flag(
-           f.short_retain ? "-r,--retain" : "--retain", a.retain,
+           "-r,--retain", a.retain,
            "Retain the messages, whatever a record's retain field says (without it: the record's retain, "
            "else not retained)")
         ->group(f.messages_group);
