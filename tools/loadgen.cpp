@@ -68,6 +68,11 @@ int main(int argc, char** argv) {
     app.add_option("-i,--id-prefix", args.id_prefix, "Client ids are PREFIX-PID-DEV")
         ->capture_default_str()
         ->group(d);
+    app.add_option("--source", args.source,
+                   "Connect the devices from these local addresses in turn: a list and ranges "
+                   "(127.0.0.1-127.0.0.8, or 127.0.0.1-8); each address holds ~64K connections to one broker")
+        ->option_text("ADDRS")
+        ->group(d);
     const char* m = "Messages";
     app.add_option("--rate", args.rate, "Messages per second PER DEVICE")->capture_default_str()->group(m);
     app.add_option("--total-rate", args.total_rate,
@@ -105,6 +110,16 @@ int main(int argc, char** argv) {
         ->group(m);
     const char* r = "Report";
     app.add_flag("--no-sub", args.no_sub, "No subscriber: publish only (no latency or loss)")->group(r);
+    app.add_option("--subscribers", args.subscribers,
+                   "Subscribers on the devices' topics (fan-out: each message is expected at every one; "
+                   "delivery and latency counted per subscriber)")
+        ->capture_default_str()
+        ->group(r);
+    app.add_option("--shared", args.shared,
+                   "The subscribers share the subscription $share/GROUP/...: each message is expected at one "
+                   "of them (MQTT 5 shared subscriptions)")
+        ->option_text("GROUP")
+        ->group(r);
     app.add_option("--drain", args.drain, "How long to wait for the last messages to arrive")
         ->option_text("DUR")
         ->capture_default_str()

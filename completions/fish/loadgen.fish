@@ -17,6 +17,7 @@ complete -c loadgen -l devices -d 'Simulated devices (one MQTT connection each)'
 complete -c loadgen -l connect-rate -d 'New connections per second' -x
 complete -c loadgen -l shard -d 'Run the K-th of N slices of the devices (K/N); auto/N takes K from JOB_COMPLETION_INDEX (0-based), as each pod of a Kubernetes Indexed Job has it (deploy/loadgen-job.yaml)' -x
 complete -c loadgen -s i -l id-prefix -d 'Client ids are PREFIX-PID-DEV' -x
+complete -c loadgen -l source -d 'Connect the devices from these local addresses in turn: a list and ranges (127.0.0.1-127.0.0.8, or 127.0.0.1-8); each address holds ~64K connections to one broker' -x
 complete -c loadgen -l rate -d 'Messages per second PER DEVICE' -x
 complete -c loadgen -l total-rate -d 'Messages per second over ALL devices (instead of --rate)' -x
 complete -c loadgen -l duration -d 'How long the devices publish' -x
@@ -28,6 +29,8 @@ complete -c loadgen -l payload -d 'Payload template ({dev} {seq} {ts} {rand:N}; 
 complete -c loadgen -l payload-file -d 'Records (JSON Lines) whose payloads each device publishes in turn, instead of --payload' -x
 complete -c loadgen -l max-line -d 'Longest --payload-file line in bytes; a longer one is an error' -x
 complete -c loadgen -l no-sub -d 'No subscriber: publish only (no latency or loss)'
+complete -c loadgen -l subscribers -d 'Subscribers on the devices\' topics (fan-out: each message is expected at every one; delivery and latency counted per subscriber)' -x
+complete -c loadgen -l shared -d 'The subscribers share the subscription $share/GROUP/...: each message is expected at one of them (MQTT 5 shared subscriptions)' -x
 complete -c loadgen -l drain -d 'How long to wait for the last messages to arrive' -x
 complete -c loadgen -l json -d 'Write the summary as JSON to FILE' -x
 complete -c loadgen -l fail-if -d 'Exit 5 when METRIC OP VALUE holds (p99>50ms, loss>0)' -x

@@ -24,12 +24,14 @@ def broker(tmp_path_factory):
 def summary(path):
     s = json.loads(path.read_text())
     for k in ["devices", "qos", "asked_rate", "rate", "duration_s", "expected", "sent", "acked", "received", "lost",
-              "duplicates", "reordered", "connects", "latency_us"]:
+              "duplicates", "reordered", "connects", "latency_us", "warmup_us", "per_subscriber", "subscribers",
+              "shared", "peak_rss_kb", "base_rss_kb"]:
         assert k in s, k
-    h = s["latency_us"]
-    assert sum(c for _, c in h["buckets"]) == h["count"]
-    assert h["p50"] <= h["p90"] <= h["p99"] <= h["p999"] <= h["max"]
-    assert [lo for lo, _ in h["buckets"]] == sorted(lo for lo, _ in h["buckets"])
+    for h in [s["latency_us"], s["warmup_us"]] + [p["latency_us"] for p in s["per_subscriber"]]:
+        assert sum(c for _, c in h["buckets"]) == h["count"]
+        assert h["p50"] <= h["p90"] <= h["p99"] <= h["p999"] <= h["max"]
+        assert [lo for lo, _ in h["buckets"]] == sorted(lo for lo, _ in h["buckets"])
+    assert sum(p["received"] for p in s["per_subscriber"]) == s["received"]
     assert sum(s["sent_per_s"]) == s["sent"] and sum(s["received_per_s"]) <= s["received"]
     return s
 
@@ -43,8 +45,11 @@ def test_200_devices_at_10_per_second_for_5_seconds(broker, tmp_path):
     assert s["expected"] == s["sent"] == s["acked"] == s["received"] == 10000
     assert s["lost"] == 0 and s["duplicates"] == 0
     # how close the rate comes to 2,000/s is measured in tests/bench/bench_loadgen.py, not asserted here
-    assert s["latency_us"]["count"] == 10000
-    assert b"lost 0" in r.stdout and b"p99" in r.stdout
+    # each device's first message (its connection's warm-up) is reported apart from the latency
+    assert s["warmup_us"]["count"] == 200 and s["latency_us"]["count"] == 10000 - 200
+    assert b"lost 0" in r.stdout and b"p99" in r.stdout and b"first message of each device (warm-up" in r.stdout
+    # memory per connection, from loadgen's own peak RSS
+    assert s["peak_rss_kb"] >= s["base_rss_kb"] > 0 and b"KiB per connection (above the" in r.stdout
 
 
 def test_shards_merged_equal_one_run(broker, tmp_path):
@@ -63,7 +68,8 @@ def test_shards_merged_equal_one_run(broker, tmp_path):
     merged, single = summary(tmp_path / "m.json"), summary(tmp_path / "one.json")
     for k in ["devices", "expected", "sent", "acked", "received", "lost", "duplicates"]:
         assert merged[k] == single[k] == (50 if k == "devices" else 2000 if k != "lost" and k != "duplicates" else 0), k
-    assert merged["latency_us"]["count"] == 2000
+    assert merged["latency_us"]["count"] + merged["warmup_us"]["count"] == 2000
+    assert merged["per_subscriber"][0]["unique"] == 2000
     assert merged["connects"]["ok"] == 50
     # a summary missing a key, or with one of the wrong type, is bad data named by file and key
     # (it once segfaulted, or merged as if the value were 0)
@@ -181,7 +187,7 @@ def test_mqtt5_payloads_from_a_recording_stamped_in_a_user_property(broker, tmp_
             "--devices", "3", "--rate", "20", "-C", "10", "-q", "1", "--json", str(tmp_path / "s.json"), timeout=60)
     assert r.returncode == 0, r.stderr.decode()
     s = summary(tmp_path / "s.json")
-    assert s["sent"] == s["acked"] == s["received"] == 30 and s["lost"] == 0 and s["latency_us"]["count"] == 30
+    assert s["sent"] == s["acked"] == s["received"] == 30 and s["lost"] == 0 and s["latency_us"]["count"] + s["warmup_us"]["count"] == 30
     code, out, err = sub.finish()
     assert code == 0, err.decode()
     got = records(out)
@@ -203,7 +209,7 @@ def test_the_stamp_can_ride_in_the_topic(broker, tmp_path):
             "--devices", "4", "--rate", "20", "-C", "5", "--json", str(tmp_path / "s.json"), timeout=60)
     assert r.returncode == 0, r.stderr.decode()
     s = summary(tmp_path / "s.json")
-    assert s["sent"] == s["received"] == 20 and s["lost"] == 0 and s["latency_us"]["count"] == 20
+    assert s["sent"] == s["received"] == 20 and s["lost"] == 0 and s["latency_us"]["count"] + s["warmup_us"]["count"] == 20
     none = run("loadgen", broker.url, "-t", "tp/x", "--payload-file", str(tmp_path / "rec.jsonl"), "--devices", "1",
                "-C", "1")
     assert none.returncode == 0 and "latency and loss are not measured" in none.stderr.decode()
@@ -317,3 +323,56 @@ def test_qos2_devices_every_exchange_completed(broker, tmp_path, v):
     assert r.returncode == 0, r.stderr.decode()
     s = summary(tmp_path / "s.json")
     assert s["qos"] == 2 and s["sent"] == s["acked"] == s["received"] == 450 and s["lost"] == 0
+
+
+def test_fan_out_every_subscriber_gets_every_message_counted_apart(broker, tmp_path):
+    r = run("loadgen", broker.url, "--devices", "10", "--rate", "50", "-C", "20", "-q", "1", "--subscribers", "5",
+            "-t", "fan/{dev}", "--json", str(tmp_path / "s.json"), "--metrics", str(tmp_path / "m.txt"), timeout=60)
+    assert r.returncode == 0, r.stderr.decode()
+    s = summary(tmp_path / "s.json")
+    assert s["subscribers"] == 5 and s["shared"] == ""
+    assert s["sent"] == 200 and s["received"] == 1000 and s["lost"] == 0 and s["duplicates"] == 0
+    assert [(p["received"], p["unique"], p["duplicates"]) for p in s["per_subscriber"]] == [(200, 200, 0)] * 5
+    assert all(p["latency_us"]["count"] == 190 for p in s["per_subscriber"])  # 10 warm-up messages apart
+    assert s["warmup_us"]["count"] == 50
+    assert b"of 1000 deliveries: each message to 5 subscribers" in r.stdout
+    assert b"subscribers: 5 (fan-out: each gets every message); received per subscriber 200..200" in r.stdout
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+    got = {s.labels["subscriber"]: s.value for f in text_string_to_metric_families((tmp_path / "m.txt").read_text())
+           if f.name == "loadgen_subscriber_received" for s in f.samples}
+    assert got == {str(k): 200 for k in range(5)}
+
+
+@pytest.mark.parametrize("v", ["311", "5"])
+def test_a_shared_subscription_group_gets_each_message_once(broker, tmp_path, v):
+    r = run("loadgen", broker.url, "-V", v, "--devices", "8", "--rate", "50", "-C", "25", "-q", "1",
+            "--subscribers", "4", "--shared", "workers", "-t", f"sh{v}/{{dev}}", "--json", str(tmp_path / "s.json"),
+            timeout=60)
+    assert r.returncode == 0, r.stderr.decode()
+    s = summary(tmp_path / "s.json")
+    assert s["shared"] == "workers" and s["subscribers"] == 4
+    assert s["sent"] == s["received"] == 200 and s["lost"] == 0 and s["duplicates"] == 0
+    per = [p["unique"] for p in s["per_subscriber"]]
+    assert sum(per) == 200 and all(n > 0 for n in per), per  # the broker spread them over the group
+    assert b"in shared group 'workers' (each message to one of them)" in r.stdout
+
+
+def test_devices_connect_from_every_source_address_in_turn(tmp_path):
+    b = Broker(tmp_path).start()
+    try:
+        r = run("loadgen", b.url, "--devices", "30", "-C", "2", "--rate", "20", "--source", "127.0.0.2-4",
+                "-i", "src", "--json", str(tmp_path / "s.json"), timeout=60)
+        assert r.returncode == 0, r.stderr.decode()
+        s = summary(tmp_path / "s.json")
+        assert s["connects"]["ok"] == 30 and s["lost"] == 0
+
+        def froms():  # the broker's own log says where each device connected from
+            return [line.split(" from ")[1].split(":")[0] for line in b.log.decode().splitlines()
+                    if "New client connected from" in line and " as src-" in line and "-sub-" not in line]
+
+        deadline = time.monotonic() + 20
+        while len(froms()) < 30 and time.monotonic() < deadline:
+            time.sleep(0.05)  # the log is read by another thread; it has the lines already or soon
+        assert sorted(froms()) == sorted(["127.0.0.2", "127.0.0.3", "127.0.0.4"] * 10)
+    finally:
+        b.stop()

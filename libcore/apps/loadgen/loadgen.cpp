@@ -47,6 +47,7 @@ struct Conn {
     bool handshaking = false;
     std::string out;
     int64_t dev = 0; // global device number
+    int sub = -1;    // a subscriber's index
     uint64_t seq = 0, total = 0;
     int64_t start_us = 0, connect_us = 0;
     uint16_t pid = 0;
@@ -59,6 +60,65 @@ struct Conn {
     std::string& pending() { return ws ? wire : out; }
 };
 
+std::string address_text(const sockaddr_storage& a) {
+    char buf[INET6_ADDRSTRLEN] = "?";
+    if (a.ss_family == AF_INET)
+        ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(a).sin_addr, buf, sizeof buf);
+    else if (a.ss_family == AF_INET6)
+        ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(a).sin6_addr, buf, sizeof buf);
+    return buf;
+}
+
+/// --source: comma-separated addresses and IPv4 ranges (127.0.0.1-127.0.0.8, or 127.0.0.1-8 for
+/// the last byte), all of the broker's address family.
+Expected<std::vector<sockaddr_storage>> parse_sources(const std::string& spec, int family) {
+    std::vector<sockaddr_storage> out;
+    auto bad = [&](const std::string& item, const std::string& why) {
+        return fail(Exit::usage, fmt::format("--source '{}': {}", item, why));
+    };
+    size_t start = 0;
+    while (start <= spec.size()) {
+        size_t comma = spec.find(',', start);
+        std::string item = spec.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        start = comma == std::string::npos ? spec.size() + 1 : comma + 1;
+        sockaddr_storage a{};
+        if (::inet_pton(AF_INET6, item.c_str(), &reinterpret_cast<sockaddr_in6&>(a).sin6_addr) == 1) {
+            if (family != AF_INET6) return bad(item, "an IPv6 address, but the broker's address is IPv4");
+            a.ss_family = AF_INET6;
+            out.push_back(a);
+            continue;
+        }
+        size_t dash = item.find('-');
+        std::string lo_text = item.substr(0, dash),
+                    hi_text = dash == std::string::npos ? "" : item.substr(dash + 1);
+        in_addr lo{}, hi{};
+        if (::inet_pton(AF_INET, lo_text.c_str(), &lo) != 1)
+            return bad(item, "expected an address, or a range as 127.0.0.1-127.0.0.8 or 127.0.0.1-8");
+        uint32_t first = ntohl(lo.s_addr), last = first;
+        if (dash != std::string::npos) {
+            unsigned byte = 0;
+            char rest = 0;
+            if (::inet_pton(AF_INET, hi_text.c_str(), &hi) == 1)
+                last = ntohl(hi.s_addr);
+            else if (std::sscanf(hi_text.c_str(), "%u%c", &byte, &rest) == 1 && byte <= 255)
+                last = (first & 0xFFFFFF00u) | byte;
+            else
+                return bad(item, fmt::format("'{}' is not the range's last address", hi_text));
+            if (last < first) return bad(item, "the range ends before it starts");
+            if (last - first >= 65536) return bad(item, "more than 65,536 addresses in one range");
+        }
+        if (family != AF_INET) return bad(item, "an IPv4 address, but the broker's address is IPv6");
+        for (uint64_t v = first; v <= last; ++v) {
+            sockaddr_storage x{};
+            auto& in = reinterpret_cast<sockaddr_in&>(x);
+            in.sin_family = AF_INET;
+            in.sin_addr.s_addr = htonl(static_cast<uint32_t>(v));
+            out.push_back(x);
+        }
+    }
+    return out;
+}
+
 /// Where the subscriber finds a message's device and sequence number.
 enum class Stamp { none, payload, topic, property };
 constexpr std::string_view kStampProperty = "m2m-loadgen"; // MQTT 5 user property: "DEV/SEQ"
@@ -69,6 +129,7 @@ struct Target {
     socklen_t alen = 0;
     MqttConfig cfg;
     std::shared_ptr<wire::TlsContext> tls; // mqtts://
+    std::vector<sockaddr_storage> sources; // --source: devices connect from these in turn
 };
 
 class Loadgen {
@@ -79,8 +140,17 @@ class Loadgen {
         : a_(a), loop_(loop), t_(std::move(target)), first_(first), n_(n), topic_(std::move(topic)),
           payload_(std::move(payload)), payloads_(std::move(payloads)), filter_(std::move(filter)),
           per_dev_(per_dev), interval_us_(interval_us) {
-        seen_.resize(static_cast<size_t>(n));
-        last_seq_.assign(static_cast<size_t>(n), -1);
+        int subs = a.no_sub ? 0 : std::max(1, a.subscribers);
+        s.subscribers = subs;
+        s.shared = a.shared;
+        s.per_sub.resize(static_cast<size_t>(subs));
+        // one record of what arrived per subscriber, or one for a shared group (a message
+        // delivered to two of its members is a duplicate)
+        sets_.resize(a.shared.empty() ? static_cast<size_t>(subs) : 1);
+        for (auto& set : sets_) {
+            set.seen.resize(static_cast<size_t>(n));
+            set.last_seq.assign(static_cast<size_t>(n), -1);
+        }
         if (a.no_sub)
             stamp_ = Stamp::none;
         else if (payloads_.empty() && has_fields(payload_))
@@ -99,9 +169,11 @@ class Loadgen {
     Summary s;
 
     void start() {
+        rusage ru{};
+        if (::getrusage(RUSAGE_SELF, &ru) == 0) s.base_rss_kb = static_cast<uint64_t>(ru.ru_maxrss);
         if (!a_.no_sub) {
-            sub_ = open(-1);
-            if (!sub_) return;
+            for (int k = 0; k < s.subscribers; ++k)
+                if (!open(-1, k)) return loop_.stop(Exit::unavailable);
         } else {
             launch_devices();
         }
@@ -110,18 +182,34 @@ class Loadgen {
     }
 
   private:
-    Conn* open(int64_t dev) {
+    Conn* open(int64_t dev, int sub = -1) {
         auto c = std::make_unique<Conn>();
         c->dev = dev;
+        c->sub = sub;
         c->subscriber = dev < 0;
         c->dec = wire::Decoder(1 << 20, t_.cfg.version);
         c->fd = ::socket(t_.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         c->connect_us = mono_us();
-        if (c->fd < 0 ||
+        std::string why;
+        if (c->fd >= 0 && !t_.sources.empty() && !c->subscriber) {
+            // the port is picked at connect, per destination: ~64K connections per source address
+            // to one broker, not ~28K ephemeral ports shared by all of them
+            int one = 1;
+            ::setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+            auto& from = t_.sources[static_cast<size_t>(next_source_++) % t_.sources.size()];
+            socklen_t len = from.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+            if (::bind(c->fd, reinterpret_cast<const sockaddr*>(&from), len) < 0)
+                why = fmt::format("bind to the --source address {}: {}", address_text(from),
+                                  std::strerror(errno));
+        }
+        if (c->fd < 0 || !why.empty() ||
             (::connect(c->fd, reinterpret_cast<sockaddr*>(&t_.addr), t_.alen) < 0 && errno != EINPROGRESS)) {
-            log::warn("connect: {}", std::strerror(errno));
+            if (why.empty()) why = fmt::format("connect: {}", std::strerror(errno));
+            if (s.connect_failed < 5) log::warn("{}", why);
+            if (first_failure_.empty()) first_failure_ = why;
             if (c->fd >= 0) ::close(c->fd);
             ++s.connect_failed;
+            if (c->subscriber) failure_ = "the subscriber could not connect: " + why;
             return nullptr;
         }
         int one = 1;
@@ -131,7 +219,8 @@ class Loadgen {
             c->handshaking = true;
         }
         wire::Connect w;
-        w.client_id = dev < 0 ? fmt::format("{}-sub-{}-{}", a_.id_prefix, getpid(), first_)
+        w.client_id = dev < 0 ? fmt::format("{}-sub-{}-{}{}", a_.id_prefix, getpid(), first_,
+                                            sub > 0 ? fmt::format("-{}", sub) : std::string())
                               : fmt::format("{}-{}-{}", a_.id_prefix, getpid(), dev);
         w.version = t_.cfg.version;
         w.keepalive = static_cast<uint16_t>(std::clamp(t_.cfg.keepalive, 0, 65535));
@@ -366,7 +455,8 @@ class Loadgen {
             }
             c->up = true;
             if (c->subscriber) {
-                wire::subscribe(c->out, 1, {{filter_, a_.qos}}, t_.cfg.version);
+                std::string f = a_.shared.empty() ? filter_ : fmt::format("$share/{}/{}", a_.shared, filter_);
+                wire::subscribe(c->out, 1, {{f, a_.qos}}, t_.cfg.version);
                 flush(c);
                 return;
             }
@@ -376,11 +466,13 @@ class Loadgen {
             return;
         case wire::SUBACK:
             if (p.return_code >= 0x80) {
-                failure_ = fmt::format("the broker refused the subscription to '{}'", filter_);
+                failure_ = fmt::format("the broker refused the subscription to '{}{}'",
+                                       a_.shared.empty() ? "" : "$share/" + a_.shared + "/", filter_);
                 loop_.stop(Exit::runtime);
                 return;
             }
-            launch_devices();
+            // the devices start once every subscriber is in place
+            if (++subscribed_ == s.subscribers) launch_devices();
             return;
         case wire::PUBREC: // QoS 2, step 2: release it (a refusal ends the exchange here)
             if (p.return_code >= 0x80) {
@@ -420,33 +512,41 @@ class Loadgen {
                 wire::ack(c->out, wire::PUBREC, p.id);
                 flush(c);
             }
-            arrived(p);
+            arrived(c, p);
             return;
         default:
             return;
         }
     }
 
-    void arrived(const wire::Packet& p) {
+    void arrived(const Conn* c, const wire::Packet& p) {
         int64_t now = mono_us();
         int64_t dev = -1, seq = -1;
         if (!measure_ || !stamp_of(p, dev, seq)) return;
         if (dev < first_ || dev >= first_ + n_) return; // another shard's device
         size_t d = static_cast<size_t>(dev - first_);
-        ++s.received;
-        auto& seen = seen_[d];
+        auto& me = s.per_sub[static_cast<size_t>(c->sub)];
+        auto& set = sets_[a_.shared.empty() ? static_cast<size_t>(c->sub) : 0];
+        ++s.received, ++me.received;
+        auto& seen = set.seen[d];
         if (static_cast<size_t>(seq) >= seen.size()) seen.resize(static_cast<size_t>(seq) + 1);
         if (seen[static_cast<size_t>(seq)]) {
-            ++s.duplicates;
+            ++s.duplicates, ++me.duplicates;
             return;
         }
         seen[static_cast<size_t>(seq)] = true;
-        ++unique_;
-        if (seq < last_seq_[d]) ++s.reordered;
+        ++unique_, ++me.unique;
+        if (seq < set.last_seq[d]) ++s.reordered;
         Summary::bump(s.recv_per_s, (now - run_us_) / 1000000);
         s.receive_s = static_cast<double>(now - first_send_us_) / 1e6;
-        last_seq_[d] = std::max(last_seq_[d], seq);
-        s.latency.add(now - (run_us_ + phase(d) + seq * interval_us_));
+        set.last_seq[d] = std::max(set.last_seq[d], seq);
+        int64_t latency = now - (run_us_ + phase(d) + seq * interval_us_);
+        if (seq == 0) { // the connection's first message through the broker: its warm-up, apart
+            s.warmup.add(latency);
+        } else {
+            s.latency.add(latency);
+            me.latency.add(latency);
+        }
         maybe_done();
     }
 
@@ -569,7 +669,7 @@ class Loadgen {
         // ended with bytes still in a send buffer reported them sent and threw them away
         for (auto& c : conns_)
             acked = acked && ((c->inflight == 0 && c->out.empty() && c->wire.empty()) || !c->up);
-        bool all_in = !measure_ || unique_ >= s.sent;
+        bool all_in = !measure_ || unique_ >= s.sent * s.fanout();
         if (acked && all_in) return finish();
         if (!drain_armed_) {
             drain_armed_ = true;
@@ -588,7 +688,9 @@ class Loadgen {
             end - (first_send_us_ ? first_send_us_ : run_us_) + interval_us_ / std::max<int64_t>(n_, 1);
         s.duration_s = static_cast<double>(std::max<int64_t>(span, 1)) / 1e6;
         s.rate = static_cast<double>(s.sent) / s.duration_s;
-        if (measure_) s.lost = s.sent > unique_ ? s.sent - unique_ : 0;
+        if (measure_) s.lost = s.sent * s.fanout() > unique_ ? s.sent * s.fanout() - unique_ : 0;
+        rusage ru{};
+        if (::getrusage(RUSAGE_SELF, &ru) == 0) s.peak_rss_kb = static_cast<uint64_t>(ru.ru_maxrss);
         for (auto& c : conns_)
             if (c->up) {
                 wire::disconnect(c->out);
@@ -646,8 +748,8 @@ class Loadgen {
     uint64_t per_dev_;
     int64_t interval_us_;
     std::vector<std::unique_ptr<Conn>> conns_;
-    Conn* sub_ = nullptr;
-    int64_t next_dev_ = 0, next_launch_ = 0;
+    int subscribed_ = 0;
+    int64_t next_dev_ = 0, next_launch_ = 0, next_source_ = 0;
     int connecting_ = 0;
     uint64_t dropped_ = 0, unique_ = 0;
     bool running_ = false, done_ = false, drain_armed_ = false, measure_ = false;
@@ -658,8 +760,11 @@ class Loadgen {
     };
     std::priority_queue<Due, std::vector<Due>, Later> heap_;
     std::vector<Conn*> dirty_;
-    std::vector<std::vector<bool>> seen_;
-    std::vector<int64_t> last_seq_;
+    struct Arrivals {
+        std::vector<std::vector<bool>> seen; // by device, by sequence number
+        std::vector<int64_t> last_seq;       // by device
+    };
+    std::vector<Arrivals> sets_;
     std::mt19937_64 rng_{42};
 };
 
@@ -712,6 +817,12 @@ Expected<Exit> run_loadgen(const LoadgenArgs& a) {
     if (!cfg) return std::unexpected(cfg.error());
     if (a.devices < 1) return fail(Exit::usage, "--devices must be 1 or more");
     if (a.qos < 0 || a.qos > 2) return fail(Exit::usage, "loadgen publishes at QoS 0, 1 or 2");
+    if (a.subscribers < 1) return fail(Exit::usage, "--subscribers must be 1 or more");
+    if (a.no_sub && (a.subscribers != 1 || !a.shared.empty()))
+        return fail(Exit::usage, "--no-sub excludes --subscribers and --shared");
+    if (!a.shared.empty() && a.shared.find_first_of("/+#") != std::string::npos)
+        return fail(Exit::usage,
+                    fmt::format("--shared '{}': a share name holds no '/', '+' or '#'", a.shared));
     double per_dev_rate = a.total_rate > 0 ? a.total_rate / a.devices : a.rate;
     if (per_dev_rate <= 0) return fail(Exit::usage, "--rate must be above 0");
     int64_t interval = static_cast<int64_t>(std::llround(1e6 / per_dev_rate));
@@ -793,6 +904,11 @@ Expected<Exit> run_loadgen(const LoadgenArgs& a) {
     std::memcpy(&target.addr, res->ai_addr, res->ai_addrlen);
     target.alen = res->ai_addrlen;
     ::freeaddrinfo(res);
+    if (!a.source.empty()) {
+        auto src = parse_sources(a.source, target.addr.ss_family);
+        if (!src) return std::unexpected(src.error());
+        target.sources = std::move(*src);
+    }
     if (cfg->tls) {
         auto ctx = wire::TlsContext::make({cfg->cafile, cfg->capath, cfg->cert, cfg->key, cfg->insecure});
         if (!ctx) return std::unexpected(ctx.error());
@@ -803,7 +919,7 @@ Expected<Exit> run_loadgen(const LoadgenArgs& a) {
         rl.rlim_cur = rl.rlim_max;
         ::setrlimit(RLIMIT_NOFILE, &rl);
     }
-    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && static_cast<int64_t>(rl.rlim_cur) < n + 64)
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && static_cast<int64_t>(rl.rlim_cur) < n + a.subscribers + 64)
         log::warn("{} devices need more file descriptors than the limit ({}); raise it (ulimit -n)", n,
                   rl.rlim_cur);
 

@@ -30,6 +30,9 @@ struct LoadgenArgs {
     std::vector<std::string> fail_if;
     std::string junit; // --junit FILE: each --fail-if gate as a JUnit testcase
     bool no_sub = false;
+    int subscribers = 1; // fan-out: each message reaches every one of them
+    std::string shared;  // MQTT shared subscription group: each message reaches one of them
+    std::string source;  // local addresses the devices connect from, round robin (ranges, lists)
     std::string id_prefix = "loadgen";
     std::string drain = "5s";       // how long the subscriber waits for stragglers
     std::vector<std::string> merge; // loadgen merge A.json B.json ...

@@ -69,7 +69,19 @@ std::string openmetrics(const Summary& s) {
                              static_cast<double>(q >= 1 ? h.max : h.pct(q)) / 1e6);
         o += fmt::format("loadgen_{}_seconds_count {}\n", name, h.n);
     };
-    summary("latency", "End-to-end latency from each message's intended send time.", s.latency);
+    summary("latency",
+            "End-to-end latency from each message's intended send time (each device's first message apart).",
+            s.latency);
+    summary("warmup", "Latency of each device's first message (the connection's warm-up).", s.warmup);
+    gauge("peak_rss_bytes", "bytes", "loadgen's peak resident memory.",
+          static_cast<double>(s.peak_rss_kb) * 1024);
+    if (s.per_sub.size() > 1 || !s.shared.empty()) {
+        o += "# TYPE loadgen_subscriber_received counter\n# HELP loadgen_subscriber_received Messages each "
+             "subscriber received.\n";
+        for (size_t k = 0; k < s.per_sub.size(); ++k)
+            o += fmt::format("loadgen_subscriber_received_total{{subscriber=\"{}\"}} {}\n", k,
+                             s.per_sub[k].received);
+    }
     summary("connect", "From a device's connect to its CONNACK.", s.connect);
     return o + "# EOF\n";
 }

@@ -25,25 +25,66 @@ std::string Summary::list(const std::vector<uint64_t>& v) {
 }
 
 std::string Summary::json() const {
+    std::string subs = "[";
+    for (size_t i = 0; i < per_sub.size(); ++i)
+        subs += fmt::format(R"({}{{"received":{},"unique":{},"duplicates":{},"latency_us":{}}})",
+                            i ? "," : "", per_sub[i].received, per_sub[i].unique, per_sub[i].duplicates,
+                            per_sub[i].latency.json());
+    subs += "]";
     return fmt::format(
-        R"({{"devices":{},"shard":"{}","qos":{},"asked_rate":{},"rate":{:.1f},"duration_s":{:.3f},"expected":{},"sent":{},"acked":{},"refused":{},"received":{},"lost":{},"duplicates":{},"reordered":{},"receive_s":{:.3f},"connects":{{"ok":{},"failed":{},"seconds":{:.3f},"latency_us":{}}},"latency_us":{},"sent_per_s":{},"received_per_s":{}}})",
-        devices, shard, qos, asked_rate, rate, duration_s, expected, sent, acked, refused, received, lost,
-        duplicates, reordered, receive_s, connect_ok, connect_failed, connect_s, connect.json(),
-        latency.json(), list(sent_per_s), list(recv_per_s));
+        R"({{"devices":{},"shard":"{}","qos":{},"subscribers":{},"shared":"{}","asked_rate":{},"rate":{:.1f},"duration_s":{:.3f},"expected":{},"sent":{},"acked":{},"refused":{},"received":{},"lost":{},"duplicates":{},"reordered":{},"receive_s":{:.3f},"peak_rss_kb":{},"base_rss_kb":{},"connects":{{"ok":{},"failed":{},"seconds":{:.3f},"latency_us":{}}},"latency_us":{},"warmup_us":{},"per_subscriber":{},"sent_per_s":{},"received_per_s":{}}})",
+        devices, shard, qos, subscribers, shared, asked_rate, rate, duration_s, expected, sent, acked,
+        refused, received, lost, duplicates, reordered, receive_s, peak_rss_kb, base_rss_kb, connect_ok,
+        connect_failed, connect_s, connect.json(), latency.json(), warmup.json(), subs, list(sent_per_s),
+        list(recv_per_s));
 }
 std::string Summary::text() const {
     auto ms = [](int64_t us) { return fmt::format("{:.2f} ms", static_cast<double>(us) / 1000); };
     return fmt::format(
-        "devices {}{}: connected {}, failed {} in {:.3f} s, {:.0f}/s (connect p50 {}, p99 {}, max {})\n"
-        "messages: sent {} of {}, acked {}{}, received {}, lost {}, duplicates {}, reordered {}\n"
-        "rate: {:.1f} msg/s sent (asked {:.1f}) over {:.3f} s\n"
-        "latency (from the intended send time): p50 {}  p90 {}  p99 {}  p99.9 {}  max {}  ({} samples)\n",
-        devices, shard.empty() ? "" : " (shard " + shard + ")", connect_ok, connect_failed, connect_s,
-        connect_s > 0 ? static_cast<double>(connect_ok) / connect_s : 0.0, ms(connect.pct(.5)),
-        ms(connect.pct(.99)), ms(connect.max), sent, expected, acked,
-        refused ? fmt::format(", refused {}", refused) : std::string(), received, lost, duplicates, reordered,
-        rate, asked_rate, duration_s, ms(latency.pct(.5)), ms(latency.pct(.9)), ms(latency.pct(.99)),
-        ms(latency.pct(.999)), ms(latency.max), latency.n);
+               "devices {}{}: connected {}, failed {} in {:.3f} s, {:.0f}/s (connect p50 {}, p99 {}, max "
+               "{})\n"
+               "messages: sent {} of {}, acked {}{}, received {}{}, lost {}, duplicates {}, reordered {}\n"
+               "rate: {:.1f} msg/s sent (asked {:.1f}) over {:.3f} s\n"
+               "latency (from the intended send time): p50 {}  p90 {}  p99 {}  p99.9 {}  max {}  ({} "
+               "samples)\n",
+               devices, shard.empty() ? "" : " (shard " + shard + ")", connect_ok, connect_failed, connect_s,
+               connect_s > 0 ? static_cast<double>(connect_ok) / connect_s : 0.0, ms(connect.pct(.5)),
+               ms(connect.pct(.99)), ms(connect.max), sent, expected, acked,
+               refused ? fmt::format(", refused {}", refused) : std::string(), received,
+               fanout() > 1 ? fmt::format(" (of {} deliveries: each message to {} subscribers)",
+                                          sent * fanout(), fanout())
+                            : std::string(),
+               lost, duplicates, reordered, rate, asked_rate, duration_s, ms(latency.pct(.5)),
+               ms(latency.pct(.9)), ms(latency.pct(.99)), ms(latency.pct(.999)), ms(latency.max), latency.n) +
+           (warmup.n
+                ? fmt::format("first message of each device (warm-up, apart from the above): p50 {}  max {}  "
+                              "({} samples)\n",
+                              ms(warmup.pct(.5)), ms(warmup.max), warmup.n)
+                : std::string()) +
+           subscribers_text() +
+           (peak_rss_kb
+                ? fmt::format("memory: peak RSS {:.1f} MiB, {:.1f} KiB per connection (above the {:.1f} "
+                              "MiB before the first)\n",
+                              static_cast<double>(peak_rss_kb) / 1024,
+                              static_cast<double>(peak_rss_kb - std::min(base_rss_kb, peak_rss_kb)) /
+                                  static_cast<double>(std::max<uint64_t>(1, connect_ok + per_sub.size())),
+                              static_cast<double>(base_rss_kb) / 1024)
+                : std::string());
+}
+
+std::string Summary::subscribers_text() const {
+    if (per_sub.size() <= 1 && shared.empty()) return "";
+    uint64_t lo = UINT64_MAX, hi = 0;
+    int64_t p99_lo = INT64_MAX, p99_hi = 0;
+    for (auto& p : per_sub) {
+        lo = std::min(lo, p.received), hi = std::max(hi, p.received);
+        p99_lo = std::min(p99_lo, p.latency.pct(.99)), p99_hi = std::max(p99_hi, p.latency.pct(.99));
+    }
+    auto ms = [](int64_t us) { return fmt::format("{:.2f}", static_cast<double>(us) / 1000); };
+    return fmt::format("subscribers: {} {}; received per subscriber {}..{}, p99 {}..{} ms\n", per_sub.size(),
+                       shared.empty() ? "(fan-out: each gets every message)"
+                                      : "in shared group '" + shared + "' (each message to one of them)",
+                       lo, hi, ms(p99_lo), ms(p99_hi));
 }
 
 /// --fail-if 'p99>50ms', 'loss>0', 'rate<1900', 'connect_failed>0'
@@ -146,7 +187,12 @@ Exit finish_summary(const LoadgenArgs& a, const Summary& s) {
             p.push_back({"MQTT version", a.mqtt.version.empty() ? "3.1.1" : a.mqtt.version});
             p.push_back({"connect rate", fmt::format("{}/s", a.connect_rate)});
             if (!a.shard.empty()) p.push_back({"shard", a.shard});
-            p.push_back({"subscriber", a.no_sub ? "none (--no-sub)" : "one, on every device topic"});
+            p.push_back({"subscribers",
+                         a.no_sub            ? "none (--no-sub)"
+                         : !a.shared.empty() ? fmt::format("{} in shared group '{}'", a.subscribers, a.shared)
+                         : a.subscribers > 1 ? fmt::format("{}, each on every device topic", a.subscribers)
+                                             : "one, on every device topic"});
+            if (!a.source.empty()) p.push_back({"source addresses", a.source});
             p.push_back({"drain", a.drain});
         }
         std::ofstream f(a.report);
@@ -200,6 +246,12 @@ Expected<Exit> run_loadgen_merge(const LoadgenArgs& a) {
         };
         s.devices += static_cast<int>(u("devices"));
         s.qos = static_cast<int>(u("qos"));
+        s.subscribers = static_cast<int>(u("subscribers")); // each shard runs its own, counting its devices
+        s.peak_rss_kb += u("peak_rss_kb");
+        s.base_rss_kb += u("base_rss_kb");
+        std::string_view group;
+        if (e["shared"].get_string().get(group)) miss("shared", "a string");
+        s.shared = std::string(group);
         s.expected += u("expected"), s.sent += u("sent"), s.acked += u("acked"), s.received += u("received");
         s.refused += u("refused");
         s.lost += u("lost"), s.duplicates += u("duplicates"), s.reordered += u("reordered");
@@ -244,6 +296,29 @@ Expected<Exit> run_loadgen_merge(const LoadgenArgs& a) {
         add_list(s.sent_per_s, "sent_per_s");
         add_list(s.recv_per_s, "received_per_s");
         merge_hist(s.latency, "/latency_us");
+        merge_hist(s.warmup, "/warmup_us");
+        simdjson::dom::array subs;
+        if (e["per_subscriber"].get_array().get(subs)) {
+            miss("per_subscriber", "a list");
+        } else {
+            // the k-th subscriber of every shard, added up: what one subscriber saw of all devices
+            size_t k = 0;
+            for (auto x : subs) {
+                if (k >= s.per_sub.size()) s.per_sub.resize(k + 1);
+                auto& to = s.per_sub[k];
+                std::string at = fmt::format("/per_subscriber/{}", k++);
+                to.received += u_at(e, at + "/received");
+                to.unique += u_at(e, at + "/unique");
+                to.duplicates += u_at(e, at + "/duplicates");
+                Hist h;
+                merge_hist(h, at + "/latency_us");
+                for (auto& [i, c] : h.b)
+                    to.latency.b[i] += c;
+                to.latency.n += h.n;
+                to.latency.max = std::max(to.latency.max, h.max);
+                (void)x;
+            }
+        }
         merge_hist(s.connect, "/connects/latency_us");
         if (!bad.empty()) return fail(Exit::bad_data, bad);
     }

@@ -19,7 +19,23 @@ struct Summary {
            connect_s = 0; // connect_s: first connect to last CONNACK
     double receive_s = 0; // first send to last arrival: received / receive_s is the delivered rate
     int qos = 0;
-    Hist latency, connect;
+    int subscribers = 1;      // 0: --no-sub
+    std::string shared;       // the shared subscription group ("": each subscriber gets every message)
+    uint64_t peak_rss_kb = 0; // loadgen's own peak memory (summed over merged shards)
+    uint64_t base_rss_kb = 0; // the same before the first connection: what connections add is the difference
+    /// What one subscriber counted: deliveries, first arrivals, repeats, latency (warm-up apart).
+    struct PerSub {
+        uint64_t received = 0, unique = 0, duplicates = 0;
+        Hist latency;
+    };
+    std::vector<PerSub> per_sub;
+    /// Deliveries the run expects per message sent: every subscriber, or one of a shared group.
+    uint64_t fanout() const {
+        return subscribers <= 0 ? 0 : shared.empty() ? static_cast<uint64_t>(subscribers) : 1;
+    }
+    /// latency: every delivery but each device's first message; warmup: those first messages (the
+    /// connection's first publish through the broker, reported apart)
+    Hist latency, warmup, connect;
     std::vector<uint64_t> sent_per_s, recv_per_s; // by second since the first send
 
     static void bump(std::vector<uint64_t>& v, int64_t sec);
@@ -28,6 +44,8 @@ struct Summary {
     std::string json() const;
     /// What loadgen prints at the end.
     std::string text() const;
+    /// With more than one subscriber or a shared group: how the deliveries spread over them.
+    std::string subscribers_text() const;
 };
 
 /// One --fail-if gate ('p99>50ms', 'loss>0', 'rate<1900', 'connect_failed>0') against `s`: true
