@@ -60,6 +60,16 @@ struct Conn {
     std::string& pending() { return ws ? wire : out; }
 };
 
+/// This process's resident memory now, in KiB (/proc/self/statm), 0 where that cannot be read.
+uint64_t resident_kb() {
+    unsigned long size = 0, resident = 0;
+    FILE* f = std::fopen("/proc/self/statm", "r");
+    if (!f) return 0;
+    int got = std::fscanf(f, "%lu %lu", &size, &resident);
+    std::fclose(f);
+    return got == 2 ? resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE)) / 1024 : 0;
+}
+
 std::string address_text(const sockaddr_storage& a) {
     char buf[INET6_ADDRSTRLEN] = "?";
     if (a.ss_family == AF_INET)
@@ -169,8 +179,7 @@ class Loadgen {
     Summary s;
 
     void start() {
-        rusage ru{};
-        if (::getrusage(RUSAGE_SELF, &ru) == 0) s.base_rss_kb = static_cast<uint64_t>(ru.ru_maxrss);
+        s.base_rss_kb = resident_kb();
         if (!a_.no_sub) {
             for (int k = 0; k < s.subscribers; ++k)
                 if (!open(-1, k)) return loop_.stop(Exit::unavailable);
@@ -576,6 +585,7 @@ class Loadgen {
         if (running_ || next_dev_ < n_ || connecting_ > 0) return;
         running_ = true;
         s.connect_s = static_cast<double>(mono_us() - connect_start_us_) / 1e6;
+        s.held_rss_kb = resident_kb(); // every connection up, nothing sent yet
         run_us_ = mono_us() + 10000;
         for (auto& c : conns_)
             if (!c->subscriber && c->up) {

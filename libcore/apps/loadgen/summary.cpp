@@ -32,11 +32,11 @@ std::string Summary::json() const {
                             per_sub[i].latency.json());
     subs += "]";
     return fmt::format(
-        R"({{"devices":{},"shard":"{}","qos":{},"subscribers":{},"shared":"{}","asked_rate":{},"rate":{:.1f},"duration_s":{:.3f},"expected":{},"sent":{},"acked":{},"refused":{},"received":{},"lost":{},"duplicates":{},"reordered":{},"receive_s":{:.3f},"peak_rss_kb":{},"base_rss_kb":{},"connects":{{"ok":{},"failed":{},"seconds":{:.3f},"latency_us":{}}},"latency_us":{},"warmup_us":{},"per_subscriber":{},"sent_per_s":{},"received_per_s":{}}})",
+        R"({{"devices":{},"shard":"{}","qos":{},"subscribers":{},"shared":"{}","asked_rate":{},"rate":{:.1f},"duration_s":{:.3f},"expected":{},"sent":{},"acked":{},"refused":{},"received":{},"lost":{},"duplicates":{},"reordered":{},"receive_s":{:.3f},"peak_rss_kb":{},"base_rss_kb":{},"held_rss_kb":{},"connects":{{"ok":{},"failed":{},"seconds":{:.3f},"latency_us":{}}},"latency_us":{},"warmup_us":{},"per_subscriber":{},"sent_per_s":{},"received_per_s":{}}})",
         devices, shard, qos, subscribers, shared, asked_rate, rate, duration_s, expected, sent, acked,
-        refused, received, lost, duplicates, reordered, receive_s, peak_rss_kb, base_rss_kb, connect_ok,
-        connect_failed, connect_s, connect.json(), latency.json(), warmup.json(), subs, list(sent_per_s),
-        list(recv_per_s));
+        refused, received, lost, duplicates, reordered, receive_s, peak_rss_kb, base_rss_kb, held_rss_kb,
+        connect_ok, connect_failed, connect_s, connect.json(), latency.json(), warmup.json(), subs,
+        list(sent_per_s), list(recv_per_s));
 }
 std::string Summary::text() const {
     auto ms = [](int64_t us) { return fmt::format("{:.2f} ms", static_cast<double>(us) / 1000); };
@@ -63,10 +63,10 @@ std::string Summary::text() const {
                 : std::string()) +
            subscribers_text() +
            (peak_rss_kb
-                ? fmt::format("memory: peak RSS {:.1f} MiB, {:.1f} KiB per connection (above the {:.1f} "
-                              "MiB before the first)\n",
+                ? fmt::format("memory: peak RSS {:.1f} MiB; {:.1f} KiB per connection (resident with every "
+                              "connection up, above the {:.1f} MiB before the first)\n",
                               static_cast<double>(peak_rss_kb) / 1024,
-                              static_cast<double>(peak_rss_kb - std::min(base_rss_kb, peak_rss_kb)) /
+                              static_cast<double>(held_rss_kb - std::min(base_rss_kb, held_rss_kb)) /
                                   static_cast<double>(std::max<uint64_t>(1, connect_ok + per_sub.size())),
                               static_cast<double>(base_rss_kb) / 1024)
                 : std::string());
@@ -249,6 +249,7 @@ Expected<Exit> run_loadgen_merge(const LoadgenArgs& a) {
         s.subscribers = static_cast<int>(u("subscribers")); // each shard runs its own, counting its devices
         s.peak_rss_kb += u("peak_rss_kb");
         s.base_rss_kb += u("base_rss_kb");
+        s.held_rss_kb += u("held_rss_kb");
         std::string_view group;
         if (e["shared"].get_string().get(group)) miss("shared", "a string");
         s.shared = std::string(group);

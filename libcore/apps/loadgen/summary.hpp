@@ -22,7 +22,8 @@ struct Summary {
     int subscribers = 1;      // 0: --no-sub
     std::string shared;       // the shared subscription group ("": each subscriber gets every message)
     uint64_t peak_rss_kb = 0; // loadgen's own peak memory (summed over merged shards)
-    uint64_t base_rss_kb = 0; // the same before the first connection: what connections add is the difference
+    uint64_t base_rss_kb = 0; // resident before the first connection
+    uint64_t held_rss_kb = 0; // resident with every connection up: memory per connection is the difference
     /// What one subscriber counted: deliveries, first arrivals, repeats, latency (warm-up apart).
     struct PerSub {
         uint64_t received = 0, unique = 0, duplicates = 0;
