@@ -31,7 +31,7 @@ void on_crash(int signo) {
 Status RawTerminal::enter(int fd) {
     termios t{};
     if (!isatty(fd) || tcgetattr(fd, &t) < 0)
-        return fail(Exit::usage, "the console (-i) needs a terminal on stdin; pipe records into "
+        return fail(Exit::usage, "the console (-I) needs a terminal on stdin; pipe records into "
                                  "m2m-send instead");
     saved = t;
     saved_fd = fd_ = fd;

@@ -86,6 +86,17 @@ void EventLoop::stop(Exit code) {
     if (!exit_) exit_ = code;
 }
 
+void EventLoop::fail(Exit code, std::string why) {
+    if (exit_) return;
+    exit_ = code;
+    why_ = std::move(why);
+}
+
+Expected<Exit> EventLoop::result() const {
+    if (!why_.empty()) return m2m::fail(*exit_, why_);
+    return exit_.value_or(Exit::ok);
+}
+
 void EventLoop::run_due_timers() {
     int64_t now = mono_us();
     // the timers due now that existed before this pass; those made while they run (a deferred

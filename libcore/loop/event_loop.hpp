@@ -14,6 +14,7 @@
 #include <map>
 #include <optional>
 #include <poll.h>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -44,7 +45,13 @@ class EventLoop {
     /// Runs until stop(); returns the code given to stop().
     Exit run();
     void stop(Exit code);
+    /// Ends the run on an error, saying why. The first stop() or fail() decides how the run ended:
+    /// run() returns its code, result() its message too.
+    void fail(Exit code, std::string why);
     bool stopped() const { return exit_.has_value(); }
+    /// How the run ended, as a tool's run returns it: the code, or the error a fail() gave. The
+    /// one place a stop's reason becomes the tool's error (the runner maps it to the exit status).
+    Expected<Exit> result() const;
     /// How many passes run() has made (for tests).
     uint64_t passes() const { return passes_; }
 
@@ -69,6 +76,7 @@ class EventLoop {
     sigset_t old_mask_{};
     struct sigaction old_pipe_ {};
     std::optional<Exit> exit_;
+    std::string why_; // fail()'s message
     std::function<void(int)> on_signal_;
     uint64_t passes_ = 0;
 };

@@ -392,6 +392,7 @@ long MqttClient::raw_read(char* buf, size_t n) {
 long MqttClient::read_some() {
     long got = raw_read(buf_.get(), read_size);
     if (got <= 0) return got;
+    bytes_in_ += static_cast<uint64_t>(got);
     std::string_view bytes(buf_.get(), static_cast<size_t>(got));
     if (!ws_reader_) {
         dec_->feed(bytes);

@@ -66,6 +66,8 @@ class MqttClient {
     bool auth_refused() const { return auth_refused_; }
     bool connected() const { return fd_ >= 0 && !dead_; }
     int fd() const { return fd_; }
+    /// Bytes read from the socket since the client was made (all connections).
+    uint64_t bytes_in() const { return bytes_in_; }
     /// How many QoS >= 1 messages may be in flight: --max-inflight, capped by the broker's
     /// Receive Maximum (MQTT 5).
     int window() const { return window_; }
@@ -156,6 +158,7 @@ class MqttClient {
 
     MqttConfig cfg_;
     int fd_ = -1;
+    uint64_t bytes_in_ = 0;
     int window_ = 1;
     bool refused_ = false, auth_refused_ = false, session_present_ = false;
     std::shared_ptr<wire::TlsContext> tls_ctx_;

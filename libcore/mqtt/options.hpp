@@ -35,7 +35,7 @@ enum MqttParts : unsigned {
     broker_arg = 1, // the BROKER positional (replay names its broker as TARGET instead)
     session = 2,    // -i -k -c --session-expiry --no-reconnect
     will = 4,       // --will-*
-    trace = 8,      // -d --debug (loadgen's -d is its --duration)
+    trace = 8,      // -d --debug
     all_parts = 15
 };
 

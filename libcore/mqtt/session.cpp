@@ -1,7 +1,9 @@
 #include "mqtt/session.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
+#include <algorithm>
 #include <poll.h>
+#include <sys/socket.h>
 
 namespace m2m {
 
@@ -14,6 +16,7 @@ MqttSession::MqttSession(EventLoop& loop, MqttConfig cfg, bool reconnect, RunSta
 MqttSession::~MqttSession() {
     if (watch_ >= 0) loop_.unwatch(watch_);
     if (tick_ >= 0) loop_.cancel(tick_);
+    if (batch_timer_ >= 0) loop_.cancel(batch_timer_);
 }
 
 Status MqttSession::start() {
@@ -33,9 +36,35 @@ void MqttSession::attach() {
             // the socket took what waited: publishing may go on
             if (up_ && !client_->blocked() && on_serviced) on_serviced();
         }
-        if (up_ && (ev & ~POLLOUT)) service();
+        if (up_ && (ev & ~POLLOUT)) read_pass();
     });
     arm_tick();
+}
+
+void MqttSession::read_pass() {
+    uint64_t before = client_->bytes_in();
+    service();
+    if (coalesce_ && up_) pace(client_->bytes_in() - before);
+}
+
+void MqttSession::pace(uint64_t got) {
+    int64_t now = mono_us();
+    int64_t gap = std::max<int64_t>(1, now - last_read_us_);
+    last_read_us_ = now;
+    // bytes per microsecond = MB/s: batch above 1, stop below 0.25 (no flapping at the edge)
+    double rate = static_cast<double>(got) / static_cast<double>(gap);
+    bool busy = batching_ ? rate >= 0.25 : rate >= 1.0;
+    if (busy != batching_) {
+        int lowat = busy ? 65536 : 1;
+        ::setsockopt(client_->fd(), SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat);
+        batching_ = busy;
+    }
+    if (batch_timer_ >= 0) loop_.cancel(batch_timer_), batch_timer_ = -1;
+    if (batching_)
+        batch_timer_ = loop_.at(now + 2000, [this] {
+            batch_timer_ = -1;
+            if (up_) read_pass();
+        });
 }
 
 void MqttSession::update_events() {
@@ -79,12 +108,13 @@ void MqttSession::service() {
 
 void MqttSession::lost() {
     up_ = false;
+    batching_ = false; // a new connection starts with a new socket: RCVLOWAT 1
+    if (batch_timer_ >= 0) loop_.cancel(batch_timer_), batch_timer_ = -1;
     if (watch_ >= 0) loop_.unwatch(watch_), watch_ = -1;
     if (tick_ >= 0) loop_.cancel(tick_), tick_ = -1;
     if (on_lost) on_lost();
     if (!reconnect_) {
-        failure_ = fmt::format("{}: connection lost", client_->config().src());
-        loop_.stop(Exit::runtime);
+        loop_.fail(Exit::runtime, fmt::format("{}: connection lost", client_->config().src()));
         return;
     }
     log::note("{}: connection lost; reconnecting", client_->config().src());
@@ -96,8 +126,7 @@ void MqttSession::retry() {
     auto st = client_->connect();
     if (!st) {
         if (client_->auth_refused()) {
-            failure_ = st.error().message;
-            loop_.stop(Exit::runtime);
+            loop_.fail(Exit::runtime, st.error().message);
             return;
         }
         log::info("{}", st.error().message);
@@ -110,8 +139,7 @@ void MqttSession::retry() {
     attach();
     if (on_up) {
         if (auto s = on_up(); !s) {
-            failure_ = s.error().message;
-            loop_.stop(Exit::runtime);
+            loop_.fail(Exit::runtime, s.error().message);
             return;
         }
     }

@@ -144,8 +144,7 @@ void FrameRecorder::emit(Record& r, int64_t now, bool counts) {
     if (!r.err.empty()) {
         ++stats_.bad_frames;
         if (strict_) {
-            failure_ = fmt::format("frame {}: {}", seq_, r.err);
-            loop_.stop(Exit::bad_data);
+            loop_.fail(Exit::bad_data, fmt::format("frame {}: {}", seq_, r.err));
         }
     }
     if (matched || (limits_.count && stats_.records_out >= limits_.count)) loop_.stop(Exit::ok);
@@ -176,21 +175,22 @@ void FrameRecorder::check_drops(const DecoderStats& d) {
     for (auto& [cause, n] : d.drops)
         log::info("dropped so far: {} x {} ({} bytes)", n, cause, d.dropped_bytes.at(cause));
     if (strict_) {
-        failure_ = fmt::format("after frame {}: the decoder dropped bytes ({} drop(s) in all; see --stats)",
-                               seq_, total);
-        loop_.stop(Exit::bad_data);
+        loop_.fail(Exit::bad_data,
+                   fmt::format("after frame {}: the decoder dropped bytes ({} drop(s) in all; see --stats)",
+                               seq_, total));
     }
 }
 
 void FrameRecorder::flush() {
     if (log_)
         if (auto st = log_->flush(); !st) {
-            failure_ = fmt::format("--log {}: {}", out_args_.log, st.error().message);
-            loop_.stop(Exit::runtime);
+            loop_.fail(Exit::runtime, fmt::format("--log {}: {}", out_args_.log, st.error().message));
         }
     if (auto st = printer_.flush(); !st) {
-        if (st.error().code != Exit::ok) failure_ = st.error().message;
-        loop_.stop(st.error().code);
+        if (st.error().code == Exit::ok) // stdout closed: the reader has what it wanted
+            loop_.stop(Exit::ok);
+        else
+            loop_.fail(st.error().code, st.error().message);
     }
 }
 

@@ -66,7 +66,6 @@ class FrameRecorder {
     void flush();
     /// Arms --timeout (exit 124).
     void arm_timeout();
-    const std::string& failure() const { return failure_; }
 
   private:
     EventLoop& loop_;
@@ -84,7 +83,6 @@ class FrameRecorder {
     bool keep_seq_ = false;
     uint64_t drops_seen_ = 0;
     std::vector<ExtraField> set_; // --set: added to every record, over a field of the same name
-    std::string failure_;
 };
 
 } // namespace m2m

@@ -87,8 +87,7 @@ void LinkSession::lost(const std::string& why) {
     watch_ = -1;
     link_->close();
     if (!reconnect_ || !link_->reconnectable()) {
-        failure_ = fmt::format("link {} lost: {}", link_->name(), why);
-        loop_.stop(Exit::runtime);
+        loop_.fail(Exit::runtime, fmt::format("link {} lost: {}", link_->name(), why));
         return;
     }
     log::note("link {} lost ({}); reconnecting", link_->name(), why);

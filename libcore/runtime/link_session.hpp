@@ -28,7 +28,6 @@ class LinkSession {
     size_t write(std::string_view bytes);
     Link& link() { return *link_; }
     /// Why the run failed, when the loop was stopped with Exit::runtime.
-    const std::string& failure() const { return failure_; }
     /// Calls `then` once the other end has taken everything written (pending_out() read empty
     /// quiet_readings() times in a row, 10 ms apart) and drain() returned: a pty or socket
     /// closed earlier would lose the bytes its reader had not read yet.
@@ -50,7 +49,6 @@ class LinkSession {
     int watch_ = -1;
     bool up_ = false, want_write_ = false;
     int64_t backoff_us_ = 50000;
-    std::string failure_;
     std::string buf_;
     int quiet_ = 0, taken_timer_ = -1;
 };

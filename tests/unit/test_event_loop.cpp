@@ -114,3 +114,30 @@ TEST_CASE("event loop: watches are added, paused, and removed while it runs") {
     CHECK(b_calls <= 1); // at most the pass before a's callback removed it
     CHECK(c_calls > 0);  // polled again once resumed
 }
+
+TEST_CASE("event loop: the first stop or fail decides how the run ended, with fail's reason") {
+    {
+        EventLoop loop;
+        loop.at(0, [&] {
+            loop.fail(Exit::bad_data, "line 3: not a record");
+            loop.fail(Exit::runtime, "link lost"); // a later failure does not replace the first
+            loop.stop(Exit::ok);
+        });
+        CHECK(loop.run() == Exit::bad_data);
+        auto r = loop.result();
+        REQUIRE_FALSE(r.has_value());
+        CHECK(r.error().code == Exit::bad_data);
+        CHECK(r.error().message == "line 3: not a record");
+    }
+    {
+        EventLoop loop;
+        loop.at(0, [&] {
+            loop.stop(Exit::timeout);
+            loop.fail(Exit::runtime, "too late");
+        });
+        CHECK(loop.run() == Exit::timeout);
+        auto r = loop.result();
+        REQUIRE(r.has_value());
+        CHECK(*r == Exit::timeout);
+    }
+}

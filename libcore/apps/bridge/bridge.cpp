@@ -95,7 +95,6 @@ class Bridge {
     }
 
     Journal journal;
-    std::string failure;
     std::vector<ExtraField> set; // --set: fields added to every uplink record and polled value
     int64_t turnaround_us = 0;   // --turnaround: quiet time after each exchange, beyond 3.5 characters
 
@@ -913,16 +912,14 @@ Expected<Exit> run_bridge(const BridgeArgs& a) {
     if (auto st = link_session.start(); !st) return std::unexpected(st.error());
     bridge.start();
     if (auto st = mqtt.start(); !st) return std::unexpected(st.error());
-    Exit code = loop.run();
+    loop.run();
     bridge.finish();
     if (a.common.stats) {
         std::string s = stats.to_json();
         s.pop_back();
         log::write("", "stats: " + s + "," + bridge.extra_stats() + "}");
     }
-    if (code == Exit::runtime)
-        return fail(code, !mqtt.failure().empty() ? mqtt.failure() : link_session.failure());
-    return code;
+    return loop.result();
 }
 
 } // namespace m2m

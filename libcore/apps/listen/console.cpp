@@ -430,7 +430,7 @@ class Console {
 } // namespace
 
 Expected<Exit> run_console(const ListenArgs& a) {
-    if (a.link.uri.empty()) return fail(Exit::usage, "-i needs a LINK to talk to");
+    if (a.link.uri.empty()) return fail(Exit::usage, "-I needs a LINK to talk to");
     char menu = console::control_byte(a.menu_key);
     if (!menu)
         return fail(Exit::usage, fmt::format("--menu-key '{}': a control key, as ctrl-t or ^A", a.menu_key));
@@ -442,7 +442,7 @@ Expected<Exit> run_console(const ListenArgs& a) {
     if (!framing) return std::unexpected(framing.error());
     console::RawTerminal term;
     if (!isatty(STDIN_FILENO))
-        return fail(Exit::usage, "-i is the console: it needs a terminal on stdin (pipe records into "
+        return fail(Exit::usage, "-I is the console: it needs a terminal on stdin (pipe records into "
                                  "m2m-send to script a device)");
     auto link = open_link(*uri, LinkRole::both);
     if (!link) return std::unexpected(link.error());
@@ -456,22 +456,17 @@ Expected<Exit> run_console(const ListenArgs& a) {
     LinkSession session(loop, std::move(*link), !a.link.no_reconnect, stats);
     if (auto st = session.start(); !st) return std::unexpected(st.error());
     if (auto st = term.enter(STDIN_FILENO); !st) return std::unexpected(st.error());
-    Exit code;
-    std::string failure;
     {
         Console con(a, loop, stats, recorder, session, *framing, *map, menu);
         con.start();
         recorder.arm_timeout();
-        code = loop.run();
+        loop.run();
         con.finish();
         recorder.flush();
     }
     term.restore();
     if (a.common.stats) log::write("", "stats: " + stats.to_json());
-    if (code == Exit::runtime)
-        return fail(code, session.failure().empty() ? recorder.failure() : session.failure());
-    if (code == Exit::bad_data) return fail(code, recorder.failure());
-    return code;
+    return loop.result();
 }
 
 } // namespace m2m

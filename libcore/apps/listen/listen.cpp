@@ -112,15 +112,13 @@ Expected<Exit> run_listen(const ListenArgs& a) {
     if (auto st = session.start(); !st) return std::unexpected(st.error());
     recorder.arm_timeout();
 
-    Exit code = loop.run();
+    loop.run();
     recorder.flush();
     stats.add_decoder(decoder->stats());
     if (a.common.stats) log::write("", "stats: " + stats.to_json());
-    if (code == Exit::runtime)
-        return fail(code, session.failure().empty() ? recorder.failure() : session.failure());
-    if (code == Exit::bad_data) return fail(code, recorder.failure());
-    if (code == Exit::timeout) log::info("timed out after {} frame(s)", stats.frames_in);
-    return code;
+    auto result = loop.result();
+    if (result && *result == Exit::timeout) log::info("timed out after {} frame(s)", stats.frames_in);
+    return result;
 }
 
 } // namespace m2m

@@ -36,7 +36,6 @@ Expected<Exit> show_records(const ListenArgs& a) {
     FrameRecorder recorder(loop, stats, a.output, a.limits, a.common.strict);
     if (auto st = recorder.init(); !st) return std::unexpected(st.error());
     recorder.keep_seq(true);
-    std::string failure;
     LineInput input(a.framing.max_frame, [&](const std::string& why) {
         ++stats.bad_records;
         log::warn("{}:{}: {}; skipped (counted as bad_records)", name, input.line_no(), why);
@@ -50,10 +49,9 @@ Expected<Exit> show_records(const ListenArgs& a) {
             ++stats.records_in;
             if (auto st = parser.parse(line, r); !st) {
                 ++stats.bad_records;
-                if (a.common.strict) {
-                    failure = fmt::format("{}:{}: {}", name, input.line_no(), st.error().message);
-                    return loop.stop(Exit::bad_data);
-                }
+                if (a.common.strict)
+                    return loop.fail(Exit::bad_data,
+                                     fmt::format("{}:{}: {}", name, input.line_no(), st.error().message));
                 log::warn("{}:{}: {}; skipped (counted as bad_records)", name, input.line_no(),
                           st.error().message);
                 continue;
@@ -69,14 +67,13 @@ Expected<Exit> show_records(const ListenArgs& a) {
         take();
     });
     recorder.arm_timeout();
-    Exit code = loop.run();
+    loop.run();
     loop.unwatch(watch);
     recorder.flush();
     if (a.common.stats) log::write("", "stats: " + stats.to_json());
-    if (code == Exit::bad_data) return fail(code, failure.empty() ? recorder.failure() : failure);
-    if (code == Exit::runtime) return fail(code, recorder.failure());
-    if (code == Exit::timeout) log::info("timed out after {} record(s)", stats.records_out);
-    return code;
+    auto result = loop.result();
+    if (result && *result == Exit::timeout) log::info("timed out after {} record(s)", stats.records_out);
+    return result;
 }
 
 } // namespace m2m

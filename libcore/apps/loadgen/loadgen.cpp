@@ -182,7 +182,7 @@ class Loadgen {
         s.base_rss_kb = resident_kb();
         if (!a_.no_sub) {
             for (int k = 0; k < s.subscribers; ++k)
-                if (!open(-1, k)) return loop_.stop(Exit::unavailable);
+                if (!open(-1, k)) return;
         } else {
             launch_devices();
         }
@@ -218,7 +218,7 @@ class Loadgen {
             if (first_failure_.empty()) first_failure_ = why;
             if (c->fd >= 0) ::close(c->fd);
             ++s.connect_failed;
-            if (c->subscriber) failure_ = "the subscriber could not connect: " + why;
+            if (c->subscriber) loop_.fail(Exit::unavailable, "the subscriber could not connect: " + why);
             return nullptr;
         }
         int one = 1;
@@ -428,8 +428,7 @@ class Loadgen {
             if (first_failure_.empty()) first_failure_ = why;
             c->failed = true;
             if (c->subscriber) {
-                failure_ = "the subscriber could not connect: " + why;
-                loop_.stop(Exit::unavailable);
+                loop_.fail(Exit::unavailable, "the subscriber could not connect: " + why);
                 return;
             }
             launch_devices();
@@ -439,8 +438,7 @@ class Loadgen {
         ++dropped_;
         log::warn("a connection was lost: {}", why);
         if (c->subscriber) {
-            failure_ = "the subscriber lost its connection: " + why;
-            loop_.stop(Exit::runtime);
+            loop_.fail(Exit::runtime, "the subscriber lost its connection: " + why);
         }
     }
 
@@ -455,8 +453,7 @@ class Loadgen {
                 if (first_failure_.empty()) first_failure_ = "refused: " + why;
                 c->failed = true;
                 if (c->subscriber) {
-                    failure_ = fmt::format("the broker refused the subscriber: {}", why);
-                    loop_.stop(Exit::unavailable);
+                    loop_.fail(Exit::unavailable, fmt::format("the broker refused the subscriber: {}", why));
                     return;
                 }
                 launch_devices();
@@ -475,9 +472,9 @@ class Loadgen {
             return;
         case wire::SUBACK:
             if (p.return_code >= 0x80) {
-                failure_ = fmt::format("the broker refused the subscription to '{}{}'",
-                                       a_.shared.empty() ? "" : "$share/" + a_.shared + "/", filter_);
-                loop_.stop(Exit::runtime);
+                loop_.fail(Exit::runtime,
+                           fmt::format("the broker refused the subscription to '{}{}'",
+                                       a_.shared.empty() ? "" : "$share/" + a_.shared + "/", filter_));
                 return;
             }
             // the devices start once every subscriber is in place
@@ -741,7 +738,6 @@ class Loadgen {
     }
 
   public:
-    std::string failure_;
     std::string first_failure_; // why the first connection failed, for a run where none connected
 
   private:
@@ -941,12 +937,9 @@ Expected<Exit> run_loadgen(const LoadgenArgs& a) {
     lg.s.qos = a.qos;
     lg.s.asked_rate = per_dev_rate * static_cast<double>(n);
     lg.start();
-    Exit code = loop.run();
+    loop.run();
     if (isatty(STDERR_FILENO)) std::fputs("\n", stderr);
-    if (code != Exit::ok) {
-        if (!lg.failure_.empty()) return fail(code, lg.failure_);
-        return code;
-    }
+    if (auto result = loop.result(); !result || *result != Exit::ok) return result;
     Exit verdict = finish_summary(a, lg.s);
     // no device connected: the broker is not there, whatever the gates say (a --fail-if 'loss>0'
     // once passed with no broker at all, as nothing was sent and nothing lost)

@@ -36,7 +36,6 @@ class Publisher {
         out_.on_bad = [this](uint64_t line, const std::string& why) { bad(line, why); };
     }
 
-    std::string failure;
     std::string rr_topic, rr_prefix;
 
     int64_t repeat_delay_us = 0; // --repeat-delay
@@ -218,10 +217,7 @@ class Publisher {
     bool bad(uint64_t line, const std::string& why) {
         ++stats_.bad_records;
         log::error("line {}: {}", line, why);
-        if (a_.common.strict) {
-            failure = fmt::format("line {}: {}", line, why);
-            loop_.stop(Exit::bad_data);
-        }
+        if (a_.common.strict) loop_.fail(Exit::bad_data, fmt::format("line {}: {}", line, why));
         return false;
     }
 
@@ -461,7 +457,7 @@ class BrokerSink : public LineSink {
     bool room() const override { return pub_.room(); }
     void put(std::string line) override { pub_.put(std::move(line)); }
     void end() override { pub_.end(); }
-    std::string failure() const override { return !pub_.failure.empty() ? pub_.failure : session_.failure(); }
+    std::string failure() const override { return ""; } // the session and publisher say why through the loop
 
   private:
     PubArgs a_;
@@ -528,11 +524,12 @@ Expected<Exit> run_pub(const PubArgs& a) {
     if (auto st = session.start(); !st) return std::unexpected(st.error());
     recorder.arm_timeout();
     pub.start();
-    Exit code = loop.run();
+    loop.run();
     recorder.flush();
     if (a.common.stats) log::write("", "stats: " + stats.to_json());
-    if (code == Exit::runtime) return fail(code, !pub.failure.empty() ? pub.failure : session.failure());
-    if (code == Exit::bad_data) return fail(code, pub.failure);
+    auto result = loop.result();
+    if (!result) return result;
+    Exit code = *result;
     if (code == Exit::timeout)
         log::note("timed out: {} published, {} acknowledged", stats.published, stats.acked);
     if (code == Exit::ok && pub.judged != Exit::ok)

@@ -79,7 +79,7 @@ class Scanner {
         unit_ = units_[at_++];
         std::string adu = modbus::read_request(unit_, 3, 0, 1);
         out_.clear();
-        if (auto st = encoder_->encode(adu, out_); !st) return loop_.stop(Exit::runtime);
+        if (auto st = encoder_->encode(adu, out_); !st) return loop_.fail(Exit::runtime, st.error().message);
         decoder_->sent(adu);
         write();
         timer_ = loop_.at(mono_us() + timeout_us_, [this] {
@@ -185,10 +185,7 @@ Expected<Exit> run_scan(const SendArgs& a) {
     Scanner scan(loop, session, *framing, *units, timeout->count(), table);
     scan.start();
     Exit code = loop.run();
-    if (code != Exit::ok) {
-        if (code == Exit::runtime) return fail(code, session.failure());
-        return code;
-    }
+    if (code != Exit::ok) return loop.result();
     std::string list;
     for (auto& [u, answer] : scan.found)
         list += (list.empty() ? "" : ", ") + std::to_string(u);

@@ -79,7 +79,6 @@ class Sender {
     uint64_t frames_out() const { return stats_.frames_out; }
     uint64_t lines() const { return input_.line_no(); }
     const DecoderStats& reply_stats() const { return decoder_->stats(); }
-    std::string failure;
     /// Requests whose reply did not come (124) or was wrong (5): the first one's code decides.
     Exit judged = Exit::ok;
     std::vector<JunitCase> cases; // one per request, for --junit
@@ -207,10 +206,7 @@ class Sender {
     bool bad(const std::string& why) {
         ++stats_.bad_records;
         log::error("line {}: {}", input_.line_no(), why);
-        if (a_.common.strict) {
-            failure = fmt::format("line {}: {}", input_.line_no(), why);
-            loop_.stop(Exit::bad_data);
-        }
+        if (a_.common.strict) loop_.fail(Exit::bad_data, fmt::format("line {}: {}", input_.line_no(), why));
         return false;
     }
 
@@ -587,13 +583,11 @@ Expected<Exit> run_send(const SendArgs& a) {
     }
     stats.add_decoder(sender.reply_stats());
     if (a.common.stats) log::write("", "stats: " + stats.to_json());
-    if (code == Exit::runtime)
-        return fail(code,
-                    fmt::format("{} after {} frame(s) went out",
-                                session.failure().empty() ? reply_recorder.failure() : session.failure(),
-                                stats.frames_out));
-    if (code == Exit::bad_data)
-        return fail(code, sender.failure.empty() ? reply_recorder.failure() : sender.failure);
+    auto result = loop.result();
+    if (!result && result.error().code == Exit::runtime)
+        return fail(Exit::runtime,
+                    fmt::format("{} after {} frame(s) went out", result.error().message, stats.frames_out));
+    if (!result) return result;
     if (code == Exit::ok && sender.judged != Exit::ok)
         return fail(sender.judged, fmt::format("{} of {} request(s) failed (each named above)",
                                                sender.failed_requests, sender.requests));

@@ -48,6 +48,7 @@ Expected<Exit> run_sub(const SubArgs& a) {
     PayloadStyle style =
         recorder.style() == PayloadStyle::auto_ ? PayloadStyle::auto_message : recorder.style();
     MqttSession session(loop, *cfg, !a.mqtt.no_reconnect, stats);
+    session.coalesce_reads(true);
     std::vector<MqttClient::Subscription> subs;
     for (auto& f : filters)
         subs.push_back({f, qos, a.no_local, false, a.ignore_retained && cfg->version == 5 ? 2 : 0});
@@ -117,16 +118,14 @@ Expected<Exit> run_sub(const SubArgs& a) {
     session.on_serviced = [&] { recorder.flush(); };
     if (auto st = session.start(); !st) return std::unexpected(st.error()); // 4: unreachable or refused
     recorder.arm_timeout();
-    Exit code = loop.run();
+    loop.run();
     recorder.flush();
     session.client().disconnect();
     if (skipped_retained) log::info("{} retained message(s) not shown (--ignore-retained)", skipped_retained);
     if (a.common.stats) log::write("", "stats: " + stats.to_json());
-    if (code == Exit::runtime)
-        return fail(code, session.failure().empty() ? recorder.failure() : session.failure());
-    if (code == Exit::bad_data) return fail(code, recorder.failure());
-    if (code == Exit::timeout) log::info("timed out after {} message(s)", stats.records_out);
-    return code;
+    auto result = loop.result();
+    if (result && *result == Exit::timeout) log::info("timed out after {} message(s)", stats.records_out);
+    return result;
 }
 
 } // namespace m2m
