@@ -4,6 +4,7 @@
 #   ./dev.sh test    install what is missing, check the formatting, build, run every test: unit +
 #                    integration, again under ASan+UBSan, then each fuzzer briefly (what CI runs)
 #   ./dev.sh bench   benchmarks side by side with the peers, as ratios
+#   ./dev.sh tidy    the .clang-tidy checks (part of test)
 #   ./dev.sh docs    regenerate man/ and completions/ from the CLI definitions
 #   ./dev.sh package build the Debian package (build/m2mkit_*.deb)
 set -euo pipefail
@@ -14,7 +15,7 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 PACKAGES=(g++ cmake ninja-build pkg-config git libcli11-dev libserialport-dev libfmt-dev catch2 libsimdjson-dev
           zlib1g-dev libssl-dev mosquitto mosquitto-clients openssl
           python3 python3-pytest man-db clang-16 libclang-rt-16-dev socat dpkg-dev file
-          python3-pymodbus python3-serial-asyncio python3-paho-mqtt python3-junitparser clang-format-16 strace mbpoll libtomlplusplus-dev chromium tmux python3-prometheus-client)
+          python3-pymodbus python3-serial-asyncio python3-paho-mqtt python3-junitparser clang-format-16 strace mbpoll libtomlplusplus-dev chromium tmux python3-prometheus-client clang-tidy-16)
 
 deps() { # the packages named, or PACKAGES
     local missing=() wanted=("$@")
@@ -42,7 +43,7 @@ configure() { # DIR, then cmake options
 }
 
 build_release() {
-    configure build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DM2MKIT_WERROR=ON
+    configure build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DM2MKIT_WERROR=ON -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
     cmake --build build -j "$JOBS"
 }
 
@@ -101,11 +102,24 @@ check_format() { # the committed sources are what clang-format makes of them (.c
     echo "dev.sh: clang-format ok"
 }
 
+tidy() { # .clang-tidy's checks over libcore and tools, on the release build's compile commands
+    # clang 16 reads C++23 as c++2b, and libstdc++ 12 offers <expected> only to a compiler that
+    # says concepts are C++20's final version (202002), which clang 16 does not yet
+    run-clang-tidy-16 -p build -quiet -j "$JOBS" -extra-arg=-std=c++2b -extra-arg=-Wno-builtin-macro-redefined \
+        -extra-arg=-U__cpp_concepts -extra-arg=-D__cpp_concepts=202002L "$(pwd)/(libcore|tools)/" >build/tidy.log 2>&1 || {
+        grep -E -A3 'warning:|error:' build/tidy.log | head -60
+        echo "dev.sh: clang-tidy found the above (build/tidy.log)" >&2
+        return 1
+    }
+    echo "dev.sh: clang-tidy ok"
+}
+
 test_all() {
     deps
     peers
     check_format
     build_release
+    tidy
     (cd build && ctest -j "$JOBS" --output-on-failure)
     configure build-asan -DCMAKE_BUILD_TYPE=Debug -DM2MKIT_SANITIZE=ON -DM2MKIT_WERROR=ON
     cmake --build build-asan -j "$JOBS"
@@ -128,6 +142,7 @@ bench) bench ;;
 fuzz) deps; run_fuzzers ;;
 peers) peers ;;
 format) deps; check_format ;;
+tidy) deps; build_release; tidy ;;
 docs) build_release; scripts/gen-docs build/tools ;;
 package) deps; build_release; (cd build && cpack) ;;
 *) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;

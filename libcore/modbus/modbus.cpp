@@ -174,7 +174,7 @@ std::string describe(std::string_view a, bool request, Context& ctx) {
     switch (fc) {
     case 1:
     case 2: {
-        size_t n = d.size() > 0 ? (d.size() - 1) * 8 : 0;
+        size_t n = d.empty() ? 0 : (d.size() - 1) * 8;
         if (answers && asked.count > 0 && static_cast<size_t>(asked.count) <= n)
             n = static_cast<size_t>(asked.count);
         return s + fmt::format(R"(,"bits":{}}})", bits_json(d.substr(1), n));

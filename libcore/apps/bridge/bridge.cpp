@@ -116,9 +116,7 @@ class Bridge {
 
     void start() {
         out_.on_done = [this](const OutMsg& m) { journal.done(m.jid); };
-        out_.on_bad = [this](uint64_t, const std::string& why) {
-            log::warn("a message was refused: {}", why);
-        };
+        out_.on_bad = [](uint64_t, const std::string& why) { log::warn("a message was refused: {}", why); };
         mqtt_.on_serviced = [this] {
             out_.acks();
             pump();

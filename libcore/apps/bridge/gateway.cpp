@@ -82,7 +82,7 @@ void ModbusGateway::send_adu(uint64_t client, uint16_t tid, std::string_view adu
 void ModbusGateway::exception(uint64_t client, uint16_t tid, std::string_view request, int code) {
     ++exceptions;
     std::string adu{
-        request.size() >= 1 ? request[0] : '\0',
+        !request.empty() ? request[0] : '\0',
         static_cast<char>((request.size() >= 2 ? static_cast<unsigned char>(request[1]) : 0) | 0x80),
         static_cast<char>(code)};
     send_adu(client, tid, adu);

@@ -432,13 +432,15 @@ class Sender {
             bool urc = f.view_key == "at" && f.view == R"({"kind":"urc"})";
             if (!awaiting_reply_ || urc) { // outside any request's window, or a URC: never part of a reply
                 ++stats_.unsolicited;
-                one.assign(1, std::move(f));
+                one.clear();
+                one.push_back(std::move(f));
                 recorder_.record(one, session_.link().name(), unsolicited);
                 continue;
             }
             if (current_.spec) add_values(f);
             bool done = take(f);
-            one.assign(1, std::move(f));
+            one.clear();
+            one.push_back(std::move(f));
             recorder_.record(one, session_.link().name(), reply_fields_);
             if (done) {
                 complete();
