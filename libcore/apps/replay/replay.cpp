@@ -1,4 +1,5 @@
 #include "apps/replay/replay.hpp"
+#include "apps/replay/recording.hpp"
 #include "framing/framing.hpp"
 #include "links/uri.hpp"
 #include "output/printer.hpp"
@@ -23,94 +24,9 @@
 
 namespace m2m {
 
+using replay::Item;
+
 namespace {
-
-struct Item {
-    int64_t ts = 0;      // recorded time, epoch µs (0 when unknown)
-    std::string line;    // the record (or raw line) as it was
-    std::string payload; // what a link target gets
-    std::string dir;     // tx / rx (serve)
-    std::string match;   // serve: a hex pattern, ".." or "??" for any byte
-    Record rec;
-};
-
-bool is_target(const std::string& s) {
-    return s == "-" || s.find("://") != std::string::npos || s.rfind("serial:", 0) == 0 ||
-           s.rfind("pty:", 0) == 0 || s.rfind("file:", 0) == 0;
-}
-
-/// Every record of the recordings. A bad or overlong line is named (file:line), counted in
-/// `bad` and skipped (a recording whose last line was cut by a killed recorder still replays);
-/// --strict makes the first one fatal (exit 3).
-Expected<std::vector<Item>> load(const ReplayArgs& a, const std::vector<std::string>& files, uint64_t& bad) {
-    std::vector<Item> items;
-    RecordParser parser;
-    for (auto& f : files) {
-        int fd = ::open(f.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            return fail(Exit::unavailable, fmt::format("cannot read '{}': {}", f, std::strerror(errno)));
-        std::optional<Error> fatal;
-        auto reject = [&](uint64_t no, const std::string& why) {
-            ++bad;
-            if (a.common.strict) {
-                fatal = Error{Exit::bad_data, fmt::format("{}:{}: {}", f, no, why)};
-                return false;
-            }
-            log::warn("{}:{}: {}; skipped (counted as bad_records)", f, no, why);
-            return true;
-        };
-        bool read = for_each_line(
-            fd, a.max_line, [&](uint64_t no, const std::string& why) { reject(no, why); },
-            [&](std::string& line, uint64_t no) {
-                if (fatal) return false;
-                if (line.empty()) return true;
-                Item it;
-                if (a.raw) {
-                    it.payload = line;
-                    if (a.ts_column > 0) {
-                        size_t start = 0;
-                        for (int c = 1; c < a.ts_column && start != std::string::npos; ++c) {
-                            start = line.find(',', start);
-                            if (start != std::string::npos) ++start;
-                        }
-                        if (start == std::string::npos)
-                            return reject(no, fmt::format("no column {}", a.ts_column));
-                        std::string cell = line.substr(start, line.find(',', start) - start);
-                        if (auto t = parse_rfc3339(cell)) {
-                            it.ts = *t;
-                        } else {
-                            char* end = nullptr;
-                            double secs = std::strtod(cell.c_str(), &end);
-                            if (cell.empty() || *end || !std::isfinite(secs))
-                                return reject(
-                                    no, fmt::format("column {} ('{}') is not a time", a.ts_column, cell));
-                            it.ts = static_cast<int64_t>(std::llround(secs * 1e6));
-                        }
-                    }
-                } else {
-                    if (auto st = parser.parse(line, it.rec); !st) return reject(no, st.error().message);
-                    if (!it.rec.ts.empty()) {
-                        auto t = parse_rfc3339(it.rec.ts);
-                        if (!t) return reject(no, fmt::format("ts '{}' is not an RFC 3339 time", it.rec.ts));
-                        it.ts = *t;
-                    }
-                    it.dir = it.rec.dir;
-                    if (it.rec.kind != PayloadKind::none) it.payload = it.rec.payload_bytes();
-                    for (auto& e : it.rec.extra)
-                        if (e.key == "match" && e.raw_value.size() >= 2 && e.raw_value[0] == '"')
-                            it.match = e.raw_value.substr(1, e.raw_value.size() - 2);
-                }
-                it.line = std::move(line);
-                items.push_back(std::move(it));
-                return !fatal;
-            });
-        int err = errno;
-        ::close(fd);
-        if (fatal) return std::unexpected(*fatal);
-        if (!read) return fail(Exit::unavailable, fmt::format("cannot read '{}': {}", f, std::strerror(err)));
-    }
-    return items;
-}
 
 /// A window bound: an offset from the start (DUR) or an absolute RFC 3339 time.
 Expected<int64_t> bound(const std::string& s, int64_t start, const char* name) {
@@ -120,101 +36,6 @@ Expected<int64_t> bound(const std::string& s, int64_t start, const char* name) {
         return fail(Exit::usage,
                     fmt::format("--{} '{}': a duration from the start (90s) or an RFC 3339 time", name, s));
     return start + d->count();
-}
-
-bool matches(const Item& tx, std::string_view got) {
-    if (tx.match.empty()) return tx.payload == got;
-    const std::string& p = tx.match;
-    if (p.size() != got.size() * 2) return false;
-    for (size_t i = 0; i < got.size(); ++i) {
-        std::string_view pair(p.data() + 2 * i, 2);
-        if (pair == ".." || pair == "??") continue;
-        auto b = decode_hex(pair);
-        if (!b || (*b)[0] != got[i]) return false;
-    }
-    return true;
-}
-
-/// --serve: a simulated device. Each frame that matches a recorded tx frame is answered with
-/// the rx frames recorded after it.
-Expected<Exit> serve(const ReplayArgs& a, std::vector<Item> items, const std::string& target, uint64_t bad) {
-    auto uri = parse_uri(target);
-    if (!uri) return std::unexpected(uri.error());
-    auto framing =
-        make_framing(a.framing.framing, {.max_frame = a.framing.max_frame, .expect = Expect::requests});
-    if (!framing) return std::unexpected(framing.error());
-    size_t tx = 0;
-    for (auto& it : items) {
-        if (it.dir != "tx" && it.dir != "rx")
-            return fail(Exit::bad_data,
-                        "--serve needs a capture whose records have dir tx (requests) and rx (replies)");
-        tx += it.dir == "tx";
-    }
-    if (!tx) return fail(Exit::bad_data, "--serve: the capture has no tx (request) records");
-    auto link = open_link(*uri, LinkRole::both);
-    if (!link) return std::unexpected(link.error());
-    EventLoop loop;
-    RunStats stats;
-    stats.bad_records = bad;
-    LinkSession session(loop, std::move(*link), true, stats);
-    auto decoder = framing->decoder();
-    auto encoder = framing->encoder();
-    std::vector<Frame> frames;
-    std::string out;
-    uint64_t answered = 0, unmatched = 0;
-    auto flush = [&] {
-        while (!out.empty() && session.up()) {
-            size_t n = session.write(out);
-            if (!n) break;
-            out.erase(0, n);
-        }
-        session.want_write(!out.empty());
-    };
-    auto handle = [&] {
-        for (auto& f : frames) {
-            ++stats.frames_in;
-            size_t i = 0;
-            while (i < items.size() && !(items[i].dir == "tx" && matches(items[i], f.bytes)))
-                ++i;
-            if (i == items.size()) {
-                ++unmatched;
-                log::warn("unmatched request {} ({} so far)", to_hex(f.bytes), unmatched);
-                continue;
-            }
-            ++answered;
-            for (size_t j = i + 1; j < items.size() && items[j].dir == "rx"; ++j) {
-                if (auto st = encoder->encode(items[j].payload, out); !st)
-                    log::warn("capture record {}: {}", j + 1, st.error().message);
-                else
-                    ++stats.frames_out;
-            }
-        }
-        frames.clear();
-        flush();
-    };
-    session.on_writable = flush;
-    int tick = -1;
-    session.on_data = [&](std::string_view b) {
-        decoder->feed(b, mono_us(), frames);
-        handle();
-        if (tick >= 0) loop.cancel(tick), tick = -1;
-        if (int64_t at = decoder->deadline(); at >= 0)
-            tick = loop.at(at, [&] {
-                tick = -1;
-                decoder->tick(mono_us(), frames);
-                handle();
-            });
-    };
-    session.on_lost = [&] { decoder = framing->decoder(); };
-    if (auto st = session.start(); !st) return std::unexpected(st.error());
-    log::info("serving {} request(s) from the capture on {}", tx, session.link().name());
-    Exit code = loop.run();
-    if (a.common.stats) {
-        std::string s = stats.to_json();
-        s.pop_back();
-        log::write("", fmt::format("stats: {},\"answered\":{},\"unmatched\":{}}}", s, answered, unmatched));
-    }
-    return code;
 }
 
 } // namespace
@@ -227,7 +48,7 @@ Expected<Exit> run_replay(const ReplayArgs& a) {
     }
     std::vector<std::string> files = a.args;
     std::string target;
-    if (files.size() >= 2 && is_target(files.back())) target = files.back(), files.pop_back();
+    if (files.size() >= 2 && replay::is_target(files.back())) target = files.back(), files.pop_back();
     if (files.empty()) return fail(Exit::usage, "replay needs a recording: replay FILE... [TARGET]");
     auto set_fields = parse_set_fields(a.set);
     if (!set_fields) return std::unexpected(set_fields.error());
@@ -235,7 +56,7 @@ Expected<Exit> run_replay(const ReplayArgs& a) {
     if (!set.empty() && a.raw)
         return fail(Exit::usage, "--set adds fields to records; --raw lines have none");
     uint64_t bad = 0;
-    auto items = load(a, files, bad);
+    auto items = replay::load(a, files, bad);
     if (!items) return std::unexpected(items.error());
     if (items->empty() && bad)
         return fail(Exit::bad_data,
@@ -243,7 +64,7 @@ Expected<Exit> run_replay(const ReplayArgs& a) {
     if (a.serve) {
         if (target.empty() || target == "-")
             return fail(Exit::usage, "--serve CAPTURE LINK: give the link to serve on (pty:/tmp/dev)");
-        return serve(a, std::move(*items), target, bad);
+        return replay::serve_capture(a, std::move(*items), target, bad);
     }
     auto& v = *items;
     // rate or timing
