@@ -195,16 +195,16 @@ class TcpDecoder final : public Decoder {
         size_t at = 0;
         while (buf_.size() - at >= 8) {
             std::string_view b = std::string_view(buf_).substr(at);
-            int pid = (u8(b, 2) << 8) | u8(b, 3), len = (u8(b, 4) << 8) | u8(b, 5);
-            if (pid != 0 || len < 2 || len > 254) { // not an MBAP header: one byte on
+            Mbap h = read_mbap(b);
+            if (!h.plausible()) { // not an MBAP header: one byte on
                 drop("bad MBAP header", 1);
                 ++at;
                 continue;
             }
-            if (b.size() < static_cast<size_t>(6 + len)) break;
-            int tid = (u8(b, 0) << 8) | u8(b, 1);
-            std::string adu(b.substr(6, static_cast<size_t>(len)));
-            at += 6 + static_cast<size_t>(len);
+            if (b.size() < mbap_size + h.length) break;
+            int tid = h.tid;
+            std::string adu(b.substr(mbap_size, h.length));
+            at += mbap_size + h.length;
             bool req = is_request(adu, role_, ctx_);
             std::string view = describe(adu, req, ctx_);
             view.insert(1, fmt::format(R"("tid":{},)", tid));
@@ -233,10 +233,7 @@ class TcpEncoder final : public Encoder {
                                     "252 data bytes; got {} byte(s)",
                                     adu.size()));
         tid_ = static_cast<uint16_t>(tid_ + 1);
-        char h[6] = {static_cast<char>(tid_ >> 8),       static_cast<char>(tid_ & 0xFF),      0, 0,
-                     static_cast<char>(adu.size() >> 8), static_cast<char>(adu.size() & 0xFF)};
-        out.append(h, 6);
-        out.append(adu);
+        append_mbap(out, tid_, adu);
         return {};
     }
 

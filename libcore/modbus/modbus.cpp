@@ -52,6 +52,21 @@ std::string bits_json(std::string_view data, size_t count) {
 
 } // namespace
 
+Mbap read_mbap(std::string_view b) {
+    auto u16 = [&](size_t i) {
+        return static_cast<uint16_t>(static_cast<unsigned char>(b[i]) << 8 |
+                                     static_cast<unsigned char>(b[i + 1]));
+    };
+    return {u16(0), u16(2), u16(4)};
+}
+
+void append_mbap(std::string& out, uint16_t tid, std::string_view adu) {
+    const char h[mbap_size] = {static_cast<char>(tid >> 8),        static_cast<char>(tid & 0xFF),       0, 0,
+                               static_cast<char>(adu.size() >> 8), static_cast<char>(adu.size() & 0xFF)};
+    out.append(h, mbap_size);
+    out.append(adu);
+}
+
 const char* exception_name(int code) {
     switch (code) {
     case 1:

@@ -58,6 +58,18 @@ Expected<std::string> encode(std::string_view json);
 
 const char* exception_name(int code);
 
+/// Modbus TCP's MBAP header: transaction id, protocol (0), length of the ADU that follows.
+struct Mbap {
+    uint16_t tid = 0, protocol = 0, length = 0;
+    /// Protocol 0 and a length a Modbus ADU can have (unit id, function code, up to 252 bytes).
+    bool plausible() const { return protocol == 0 && length >= 2 && length <= 254; }
+};
+constexpr size_t mbap_size = 6;
+/// The header at the start of `bytes`, which holds at least mbap_size bytes.
+Mbap read_mbap(std::string_view bytes);
+/// Appends the MBAP header for `adu`, then `adu`: a Modbus TCP frame.
+void append_mbap(std::string& out, uint16_t tid, std::string_view adu);
+
 /// The ADU of a read request: fc 1-2 for `count` bits, fc 3-4 for `count` registers.
 std::string read_request(int unit, int fc, int addr, int count);
 

@@ -283,3 +283,18 @@ TEST_CASE("nmea: checksums verified, fields decoded, garbage counted") {
     REQUIRE(f.encoder()->encode("$GPVTG,054.7,T,034.4,M,005.5,N,010.2,K", out));
     CHECK(out == "$GPVTG,054.7,T,034.4,M,005.5,N,010.2,K*48\r\n");
 }
+
+TEST_CASE("modbus: the MBAP header is written and read back in one place") {
+    std::string frame = "x";
+    modbus::append_mbap(frame, 0xBEEF, std::string("\x01\x03\x00\x00\x00\x02", 6));
+    REQUIRE(frame == std::string("x\xBE\xEF\x00\x00\x00\x06\x01\x03\x00\x00\x00\x02", 13));
+    auto h = modbus::read_mbap(std::string_view(frame).substr(1));
+    CHECK(h.tid == 0xBEEF);
+    CHECK(h.protocol == 0);
+    CHECK(h.length == 6);
+    CHECK(h.plausible());
+    CHECK_FALSE(modbus::read_mbap(std::string("\x00\x01\x00\x01\x00\x06", 6)).plausible()); // protocol 1
+    CHECK_FALSE(modbus::read_mbap(std::string("\x00\x01\x00\x00\x00\x01", 6)).plausible()); // too short
+    CHECK_FALSE(modbus::read_mbap(std::string("\x00\x01\x00\x00\x00\xFF", 6)).plausible()); // too long
+    CHECK(modbus::read_mbap(std::string("\x00\x01\x00\x00\x00\xFE", 6)).plausible());
+}

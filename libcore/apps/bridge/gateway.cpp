@@ -1,4 +1,5 @@
 #include "apps/bridge/gateway.hpp"
+#include "modbus/modbus.hpp"
 #include "util/log.hpp"
 #include <cerrno>
 #include <netinet/in.h>
@@ -45,20 +46,18 @@ void ModbusGateway::readable(uint64_t id) {
     c.in.append(buf, static_cast<size_t>(n));
     size_t at = 0;
     while (c.in.size() - at >= 8) {
-        auto b = [&](size_t i) { return static_cast<unsigned char>(c.in[at + i]); };
-        int pid = b(2) << 8 | b(3), len = b(4) << 8 | b(5);
-        if (pid != 0 || len < 2 || len > 254) { // not Modbus TCP: this master is out of step
+        modbus::Mbap h = modbus::read_mbap(std::string_view(c.in).substr(at));
+        if (!h.plausible()) { // not Modbus TCP: this master is out of step
             ++bad_frames;
-            log::warn("Modbus TCP master {}: not an MBAP header (protocol {}, length {}); closing", id, pid,
-                      len);
+            log::warn("Modbus TCP master {}: not an MBAP header (protocol {}, length {}); closing", id,
+                      h.protocol, h.length);
             return drop(id);
         }
-        if (c.in.size() - at < static_cast<size_t>(6 + len)) break;
-        auto tid = static_cast<uint16_t>(b(0) << 8 | b(1));
-        std::string adu = c.in.substr(at + 6, static_cast<size_t>(len));
-        at += 6 + static_cast<size_t>(len);
+        if (c.in.size() - at < modbus::mbap_size + h.length) break;
+        std::string adu = c.in.substr(at + modbus::mbap_size, h.length);
+        at += modbus::mbap_size + h.length;
         ++requests;
-        if (on_request) on_request(id, tid, std::move(adu));
+        if (on_request) on_request(id, h.tid, std::move(adu));
         if (!clients_.contains(id)) return;
     }
     clients_[id].in.erase(0, at);
@@ -72,10 +71,7 @@ void ModbusGateway::reply(uint64_t client, uint16_t tid, std::string_view adu) {
 void ModbusGateway::send_adu(uint64_t client, uint16_t tid, std::string_view adu) {
     auto it = clients_.find(client);
     if (it == clients_.end()) return;
-    char h[6] = {static_cast<char>(tid >> 8),        static_cast<char>(tid & 0xFF),       0, 0,
-                 static_cast<char>(adu.size() >> 8), static_cast<char>(adu.size() & 0xFF)};
-    it->second.out.append(h, 6);
-    it->second.out.append(adu);
+    modbus::append_mbap(it->second.out, tid, adu);
     flush(client);
 }
 

@@ -204,10 +204,7 @@ class SimDevice {
         if (f.kind == "exception") pdu = {static_cast<char>(fc | 0x80), static_cast<char>(f.code)};
         std::string adu = static_cast<char>(unit) + pdu, frame;
         if (tcp_) {
-            char h[6] = {static_cast<char>(tid >> 8),        static_cast<char>(tid & 0xFF),       0, 0,
-                         static_cast<char>(adu.size() >> 8), static_cast<char>(adu.size() & 0xFF)};
-            frame.assign(h, 6);
-            frame += adu;
+            modbus::append_mbap(frame, static_cast<uint16_t>(tid), adu);
         } else if (auto st = encoder_->encode(adu, frame); !st) {
             return;
         }
