@@ -1,4 +1,4 @@
 # Thin wrapper over dev.sh for those who type make.
-.PHONY: demo test bench fuzz docs package
-demo test bench fuzz docs package:
+.PHONY: demo test bench fuzz docs package tidy peers
+demo test bench fuzz docs package tidy peers:
 	./dev.sh $@

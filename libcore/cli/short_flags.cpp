@@ -1,5 +1,6 @@
 #include "cli/short_flags.hpp"
 #include <algorithm>
+#include <cctype>
 #include <fmt/format.h>
 
 namespace m2m::cli {
