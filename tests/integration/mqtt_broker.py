@@ -7,13 +7,49 @@ import threading
 import time
 
 
+def read_until(stream, marker, what, timeout=10):
+    """Reads lines of a starting broker's output until one holds `marker`: (what it read, True), or
+    (what it read, False) when the output ended first (the broker exited)."""
+    out = b""
+    deadline = time.monotonic() + timeout
+    while marker not in out:
+        assert time.monotonic() < deadline, f"{what} did not start: {out.decode()}"
+        line = stream.readline()
+        if not line:
+            return out, False
+        out += line
+    return out, True
+
+
+class LogReader:
+    """Keeps reading a broker's log (so that it never blocks on a full pipe) into `log`; wait_log()
+    waits until a condition on it holds."""
+
+    def follow(self, stream, log):
+        self.log = log
+        self._cond = threading.Condition()
+        threading.Thread(target=self._drain, args=(stream,), daemon=True).start()
+
+    def _drain(self, stream):
+        for line in stream:
+            with self._cond:
+                self.log += line
+                self._cond.notify_all()
+
+    def wait_log(self, holds, timeout=20):
+        """Waits until holds(log text) is true; the last value it returned."""
+        with self._cond:
+            self._cond.wait_for(lambda: holds(self.log.decode()), timeout=timeout)
+            return holds(self.log.decode())
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-class Broker:
+class Broker(LogReader):
     def __init__(self, tmp_path, passwords=None, tls=None, persistence=False, websockets=False):
         self.dir = tmp_path / f"broker-{free_port()}"
         self.dir.mkdir()
@@ -71,8 +107,7 @@ class Broker:
         else:
             raise AssertionError("mosquitto found no free port in 5 tries")
         self.started = True
-        # keep reading its log so that it never blocks on a full pipe
-        threading.Thread(target=self._drain, args=(self.proc,), daemon=True).start()
+        self.follow(self.proc.stderr, self.log)
         return self
 
     def _launch(self):
@@ -80,21 +115,12 @@ class Broker:
         self.proc = subprocess.Popen(["mosquitto", "-c", str(self.dir / "mosquitto.conf")],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         # mosquitto says "running" once its listeners are open
-        err = b""
-        deadline = time.monotonic() + 10
-        while b" running" not in err:
-            assert time.monotonic() < deadline, f"mosquitto did not start: {err.decode()}"
-            line = self.proc.stderr.readline()
-            if not line:
-                self.proc.wait()
-                return err
-            err += line
+        err, running = read_until(self.proc.stderr, b" running", "mosquitto")
+        if not running:
+            self.proc.wait()
+            return err
         self.log = err
         return None
-
-    def _drain(self, proc):
-        for line in proc.stderr:
-            self.log += line
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -141,7 +167,7 @@ def make_certs(d):
 AEDES = os.path.join(os.path.dirname(__file__), "..", "peers", "aedes", "node_modules", ".bin", "aedes")
 
 
-class Aedes:
+class Aedes(LogReader):
     """aedes (Node.js, npm aedes-cli), the second broker: the client must not be tuned to one broker's
     habits. MQTT 3.1.1 only, no persistence. Installed by `./dev.sh peers` (the test command does it)."""
 
@@ -156,25 +182,13 @@ class Aedes:
             self.port = free_port()
             self.proc = subprocess.Popen([AEDES, "start", "--host", "127.0.0.1", "--port", str(self.port)],
                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-            out = b""
-            deadline = time.monotonic() + 30
-            while b"TCP server listening" not in out:
-                assert time.monotonic() < deadline, f"aedes did not start: {out.decode()}"
-                line = self.proc.stdout.readline()
-                if not line:
-                    break
-                out += line
-            if b"TCP server listening" in out:
-                self.log = out
-                threading.Thread(target=self._drain, daemon=True).start()
+            out, listening = read_until(self.proc.stdout, b"TCP server listening", "aedes", timeout=30)
+            if listening:
+                self.follow(self.proc.stdout, out)
                 return self
             self.proc.wait()
             assert b"EADDRINUSE" in out, f"aedes exited: {out.decode()}"
         raise AssertionError("aedes found no free port in 5 tries")
-
-    def _drain(self):
-        for line in self.proc.stdout:
-            self.log += line
 
     def stop(self):
         if self.proc and self.proc.poll() is None:

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import records, run, stats_of
 from mqtt_broker import Aedes
-from test_mqtt import BINARY, mosquitto_sub, payloads_of, subscriber
+from test_mqtt import BINARY, iot_pub_to_mosquitto_sub, mosquitto_pub_to_iot_sub, subscriber
 
 
 @pytest.fixture
@@ -24,39 +24,12 @@ def aedes(tmp_path):
 
 @pytest.mark.parametrize("qos", [0, 1, 2])
 def test_mosquitto_pub_through_aedes_to_iot_sub_is_byte_exact(aedes, procs, tmp_path, qos):
-    sub = subscriber(procs, aedes.url, "-t", "t/#", "-q", str(qos), "-C", "4", "-W", "20s")
-    (tmp_path / "bin").write_bytes(BINARY)
-    base = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(aedes.port), "-q", str(qos)]
-    subprocess.run(base + ["-t", "t/text", "-m", "héllo wörld\ttab"], check=True)
-    subprocess.run(base + ["-t", "t/json", "-m", '{"temp":21.5,"ok":true}'], check=True)
-    subprocess.run(base + ["-t", "t/spaced", "-m", '{"a": 1}'], check=True)
-    subprocess.run(base + ["-t", "t/bin", "-f", str(tmp_path / "bin")], check=True)
-    code, out, err = sub.finish()
-    assert code == 0, err.decode()
-    recs = records(out)
-    assert [r["topic"] for r in recs] == ["t/text", "t/json", "t/spaced", "t/bin"]
-    assert all(r["qos"] == qos and r["retain"] is False for r in recs)
-    assert recs[0]["text"] == "héllo wörld\ttab"
-    assert recs[1]["json"] == {"temp": 21.5, "ok": True}
-    assert recs[2]["text"] == '{"a": 1}'
-    assert base64.b64decode(recs[3]["b64"]) == BINARY
+    mosquitto_pub_to_iot_sub(aedes, procs, tmp_path, qos)
 
 
 @pytest.mark.parametrize("qos", [0, 1, 2])
 def test_iot_pub_through_aedes_to_mosquitto_sub_is_byte_exact(aedes, qos):
-    sub = mosquitto_sub(aedes, "u", 4, "-q", str(qos))
-    lines = [{"topic": "u/text", "text": "héllo\nworld"},
-             {"topic": "u/json", "json": {"temp": 21.5, "list": [1, 2]}},
-             {"topic": "u/hex", "hex": "00ff10c0"},
-             {"topic": "u/b64", "b64": base64.b64encode(BINARY).decode()}]
-    r = run("iot-pub", aedes.url, "-q", str(qos), "--stats",
-            input="".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines))
-    assert r.returncode == 0, r.stderr.decode()
-    st = stats_of(r.stderr)
-    assert st["published"] == 4 and st["acked"] == (4 if qos else 0)
-    out, _ = sub.communicate(timeout=20)
-    assert payloads_of(out) == ["héllo\nworld".encode(), b'{"temp":21.5,"list":[1,2]}', bytes.fromhex("00ff10c0"),
-                                BINARY]
+    iot_pub_to_mosquitto_sub(aedes, qos)
 
 
 def test_retained_messages_on_aedes(aedes, procs):
