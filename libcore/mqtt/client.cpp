@@ -7,7 +7,7 @@
 #include "mqtt/props.hpp"
 #include "mqttwire/tls.hpp"
 #include "mqttwire/trace.hpp"
-#include "mqttwire/websocket.hpp"
+#include "mqttwire/transport.hpp"
 #include "mqttwire/wire.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
@@ -29,7 +29,6 @@ namespace {
 
 constexpr size_t write_chunk = 256 * 1024; // publish() writes once this much is buffered
 constexpr size_t blocked_at = 1 << 20;     // and publishing pauses when the socket leaves this much
-constexpr size_t read_size = 64 * 1024;
 using wire::max_packet;
 
 std::string lower(std::string s) {
@@ -45,8 +44,8 @@ std::string mqtt_client_version() {
 }
 
 MqttClient::MqttClient(MqttConfig cfg)
-    : cfg_(std::move(cfg)), state_(65536, free_id), incoming_q2_(65536, false),
-      buf_(std::make_unique<char[]>(read_size)) {}
+    : cfg_(std::move(cfg)), t_(std::make_unique<wire::Transport>()), state_(65536, free_id),
+      incoming_q2_(65536, false) {}
 
 MqttClient::~MqttClient() {
     close_socket();
@@ -56,8 +55,12 @@ int MqttClient::version() const {
     return cfg_.version == 5 ? wire::v5 : wire::v311;
 }
 
+int MqttClient::fd() const {
+    return t_->fd();
+}
+
 bool MqttClient::wants_write() const {
-    return fd_ >= 0 && !dead_ && (off_ < out_.size() || !ws_out_.empty() || !ws_control_.empty());
+    return t_->fd() >= 0 && !dead_ && (off_ < out_.size() || t_->wants_write());
 }
 bool MqttClient::blocked() const {
     return out_.size() - off_ >= blocked_at;
@@ -74,20 +77,13 @@ std::vector<MqttCompletion> MqttClient::take_completed() {
 }
 
 void MqttClient::close_socket() {
-    tls_.reset();
-    ws_reader_.reset();
-    ws_out_.clear();
-    ws_control_.clear();
-    ws_data_.clear();
-    ws_off_ = ws_chunk_ = 0;
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
+    t_->close();
 }
 bool MqttClient::wait(short events, int64_t deadline) {
     for (;;) {
         int64_t left = deadline - mono_us();
         if (left <= 0) return false;
-        pollfd p{fd_, events, 0};
+        pollfd p{t_->fd(), events, 0};
         int n = ::poll(&p, 1, static_cast<int>((left + 999) / 1000));
         if (n > 0) return true;
         if (n < 0 && errno != EINTR) return false;
@@ -103,55 +99,51 @@ std::string MqttClient::open_socket(int64_t deadline) {
     if (int rc = ::getaddrinfo(cfg_.host.c_str(), port.c_str(), &hints, &res); rc != 0)
         return fmt::format("cannot resolve '{}': {}", cfg_.host, ::gai_strerror(rc));
     std::string why = "no address";
+    if (cfg_.tls && !tls_ctx_) {
+        auto ctx = wire::TlsContext::make({cfg_.cafile, cfg_.capath, cfg_.cert, cfg_.key, cfg_.insecure});
+        if (!ctx) {
+            ::freeaddrinfo(res);
+            return ctx.error().message;
+        }
+        tls_ctx_ = *ctx;
+    }
+    wire::TransportOptions to{cfg_.host, cfg_.port, cfg_.websocket, cfg_.ws_path};
     for (auto* ai = res; ai; ai = ai->ai_next) {
-        fd_ = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd_ < 0) {
+        int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0) {
             why = std::strerror(errno);
             continue;
         }
+        t_->open(fd, cfg_.tls ? tls_ctx_.get() : nullptr, to);
         int err = 0;
-        if (::connect(fd_, ai->ai_addr, ai->ai_addrlen) < 0) {
+        if (::connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
             err = errno;
             if (err == EINPROGRESS) {
                 if (!wait(POLLOUT, deadline)) {
                     err = ETIMEDOUT;
                 } else {
                     socklen_t len = sizeof err;
-                    if (::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+                    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
                 }
             }
         }
         if (err == 0) {
             ::freeaddrinfo(res);
             int one = 1;
-            ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-            return {};
+            ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            for (;;) { // TLS, then the WebSocket upgrade
+                auto step = t_->handshake();
+                if (step == wire::Transport::Step::done) return {};
+                if (step == wire::Transport::Step::failed) return t_->why();
+                if (!wait(step == wire::Transport::Step::want_read ? POLLIN : POLLOUT, deadline))
+                    return t_->timeout_text();
+            }
         }
         why = std::strerror(err);
         close_socket();
     }
     ::freeaddrinfo(res);
     return lower(why);
-}
-
-std::string MqttClient::tls_handshake(int64_t deadline) {
-    if (!tls_ctx_) {
-        auto ctx = wire::TlsContext::make({cfg_.cafile, cfg_.capath, cfg_.cert, cfg_.key, cfg_.insecure});
-        if (!ctx) return ctx.error().message;
-        tls_ctx_ = *ctx;
-    }
-    tls_ = std::make_unique<wire::TlsStream>(*tls_ctx_, fd_, cfg_.host);
-    for (;;) {
-        auto io = tls_->handshake();
-        if (io == wire::TlsStream::Io::done) return {};
-        if (io == wire::TlsStream::Io::want_read || io == wire::TlsStream::Io::want_write) {
-            if (!wait(io == wire::TlsStream::Io::want_read ? POLLIN : POLLOUT, deadline))
-                return "TLS: no handshake within the connect timeout";
-            continue;
-        }
-        std::string e = tls_->error();
-        return e.rfind("TLS", 0) == 0 ? e : "TLS: " + e;
-    }
 }
 
 std::string MqttClient::write_all(int64_t deadline) {
@@ -187,10 +179,6 @@ Status MqttClient::connect() {
         return fail(Exit::unavailable, fmt::format("{}: {}", cfg_.src(), why));
     };
     if (auto why = open_socket(deadline); !why.empty()) return failure(why);
-    if (cfg_.tls)
-        if (auto why = tls_handshake(deadline); !why.empty()) return failure(why);
-    if (cfg_.websocket)
-        if (auto why = ws_handshake(deadline); !why.empty()) return failure(why);
 
     bool v5 = cfg_.version == 5;
     wire::Connect c;
@@ -267,7 +255,7 @@ Expected<int> MqttClient::publish(std::string_view topic, std::string_view paylo
     if (topic.size() + payload.size() + block.size() + 16 > max_packet)
         return fail(Exit::bad_data,
                     fmt::format("message of {} bytes: over MQTT's packet limit of 256 MiB", payload.size()));
-    if (fd_ < 0 || dead_) return fail(Exit::runtime, "connection lost");
+    if (t_->fd() < 0 || dead_) return fail(Exit::runtime, "connection lost");
     uint16_t id = 0;
     if (qos > 0) {
         // the next identifier not in flight (the window keeps far fewer than 65,535 in flight)
@@ -286,68 +274,16 @@ Expected<int> MqttClient::publish(std::string_view topic, std::string_view paylo
     return int{id};
 }
 
-long MqttClient::raw_write(const char* buf, size_t n) {
-    size_t put = 0;
-    if (tls_) {
-        auto io = tls_->write(buf, n, put);
-        if (io == wire::TlsStream::Io::want_read || io == wire::TlsStream::Io::want_write) return 0;
-        if (io != wire::TlsStream::Io::done) {
-            dead_ = true;
-            why_dead_ = tls_->error();
-            return -1;
-        }
-        return static_cast<long>(put);
-    }
-    for (;;) {
-        ssize_t w = ::send(fd_, buf, n, MSG_NOSIGNAL);
-        if (w >= 0) return static_cast<long>(w);
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-        dead_ = true;
-        why_dead_ = lower(std::strerror(errno));
-        return -1;
-    }
-}
-
-bool MqttClient::flush_ws() {
-    constexpr size_t max_frame = 256 * 1024;
-    for (;;) {
-        if (ws_out_.empty()) { // the next frame: pongs first, then what publish() buffered
-            if (!ws_control_.empty()) {
-                ws_out_.swap(ws_control_);
-                ws_chunk_ = 0;
-            } else if (off_ < out_.size()) {
-                ws_chunk_ = std::min(out_.size() - off_, max_frame);
-                wire::ws_frame(ws_out_, wire::ws_binary, std::string_view(out_).substr(off_, ws_chunk_),
-                               wire::ws_mask());
-            } else {
-                break;
-            }
-        }
-        long put = raw_write(ws_out_.data() + ws_off_, ws_out_.size() - ws_off_);
-        if (put < 0) return false;
-        if (put == 0) break;
-        ws_off_ += static_cast<size_t>(put);
-        last_write_us_ = mono_us();
-        if (ws_off_ == ws_out_.size()) { // the frame is out: its MQTT bytes count as written
-            ws_out_.clear();
-            ws_off_ = 0;
-            off_ += ws_chunk_;
-            ws_chunk_ = 0;
-        }
-    }
-    return true;
-}
-
 bool MqttClient::flush() {
-    if (dead_ || fd_ < 0) return false;
-    if (cfg_.websocket) {
-        if (!flush_ws()) return false;
-    } else {
-        while (off_ < out_.size()) {
-            long put = raw_write(out_.data() + off_, out_.size() - off_);
-            if (put < 0) return false;
-            if (put == 0) break;
+    if (dead_ || t_->fd() < 0) return false;
+    if (off_ < out_.size() || t_->wants_write()) {
+        long put = t_->write(std::string_view(out_).substr(off_));
+        if (put < 0) {
+            dead_ = true;
+            why_dead_ = t_->why();
+            return false;
+        }
+        if (put > 0) {
             off_ += static_cast<size_t>(put);
             last_write_us_ = mono_us();
         }
@@ -362,91 +298,15 @@ bool MqttClient::flush() {
     return true;
 }
 
-long MqttClient::raw_read(char* buf, size_t n) {
-    size_t got = 0;
-    if (tls_) {
-        auto io = tls_->read(buf, n, got);
-        if (io == wire::TlsStream::Io::want_read || io == wire::TlsStream::Io::want_write) return 0;
-        if (io != wire::TlsStream::Io::done) {
-            why_dead_ = tls_->error();
-            return -1;
-        }
-        return static_cast<long>(got);
-    }
-    ssize_t r;
-    do
-        r = ::recv(fd_, buf, n, 0);
-    while (r < 0 && errno == EINTR);
-    if (r < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-        why_dead_ = lower(std::strerror(errno));
-        return -1;
-    }
-    if (r == 0) {
-        why_dead_ = "the broker closed the connection";
-        return -1;
-    }
-    return static_cast<long>(r);
-}
-
 long MqttClient::read_some() {
-    long got = raw_read(buf_.get(), read_size);
-    if (got <= 0) return got;
+    long got = t_->read(*dec_);
+    if (got < 0) {
+        why_dead_ = t_->why();
+        return -1;
+    }
     bytes_in_ += static_cast<uint64_t>(got);
-    std::string_view bytes(buf_.get(), static_cast<size_t>(got));
-    if (!ws_reader_) {
-        dec_->feed(bytes);
-        return got;
-    }
-    auto ev = ws_reader_->feed(bytes, ws_data_, ws_control_);
-    if (!ws_data_.empty()) dec_->feed(ws_data_);
-    ws_data_.clear();
-    if (!ev) {
-        why_dead_ = ev.error().message;
-        return -1;
-    }
-    if (*ev == wire::WsReader::Event::close) {
-        why_dead_ = ws_reader_->why;
-        return -1;
-    }
-    if (!ws_control_.empty()) flush(); // a ping is answered at once
+    if (t_->wants_write()) flush(); // a WebSocket ping is answered at once
     return got;
-}
-
-std::string MqttClient::ws_handshake(int64_t deadline) {
-    std::string key = wire::ws_key();
-    std::string req = wire::ws_request(cfg_.host, cfg_.port, cfg_.tls, cfg_.ws_path, key);
-    size_t done = 0;
-    while (done < req.size()) {
-        long put = raw_write(req.data() + done, req.size() - done);
-        if (put < 0) return why_dead_;
-        done += static_cast<size_t>(put);
-        if (done < req.size() && !wait(POLLOUT, deadline))
-            return "WebSocket: the server does not read (timed out)";
-    }
-    std::string header;
-    size_t end;
-    while ((end = header.find("\r\n\r\n")) == std::string::npos) {
-        if (header.size() > 16384) return "WebSocket: the server's answer has no end of header in 16 KiB";
-        long got = raw_read(buf_.get(), read_size);
-        if (got < 0) return "WebSocket: " + why_dead_ + " before answering the upgrade";
-        if (got == 0) {
-            if (!wait(POLLIN, deadline))
-                return "WebSocket: no answer to the upgrade within the connect timeout";
-            continue;
-        }
-        header.append(buf_.get(), static_cast<size_t>(got));
-    }
-    if (auto st = wire::ws_check_response(std::string_view(header).substr(0, end + 4), key); !st)
-        return st.error().message;
-    ws_reader_ = std::make_unique<wire::WsReader>();
-    if (header.size() > end + 4) { // the broker's first frames came with the header
-        auto ev = ws_reader_->feed(std::string_view(header).substr(end + 4), ws_data_, ws_control_);
-        if (!ev) return ev.error().message;
-        dec_->feed(ws_data_);
-        ws_data_.clear();
-    }
-    return {};
 }
 
 void MqttClient::done(uint16_t id, bool failed, std::string why) {
@@ -555,7 +415,7 @@ bool MqttClient::handle(const wire::Packet& p, const std::function<void(const Mq
 }
 
 Status MqttClient::subscribe(const std::vector<Subscription>& subs) {
-    if (fd_ < 0 || dead_) return fail(Exit::runtime, fmt::format("{}: not connected", cfg_.src()));
+    if (t_->fd() < 0 || dead_) return fail(Exit::runtime, fmt::format("{}: not connected", cfg_.src()));
     std::vector<wire::Filter> filters;
     for (auto& s : subs) {
         if (s.filter.empty() || s.filter.size() > 65535)
@@ -610,7 +470,7 @@ Status MqttClient::await_ack(const char* what) {
 }
 
 Status MqttClient::unsubscribe(const std::vector<std::string>& filters) {
-    if (fd_ < 0 || dead_) return fail(Exit::runtime, fmt::format("{}: not connected", cfg_.src()));
+    if (t_->fd() < 0 || dead_) return fail(Exit::runtime, fmt::format("{}: not connected", cfg_.src()));
     for (auto& f : filters)
         if (f.empty() || f.size() > 65535)
             return fail(Exit::usage,
@@ -634,7 +494,7 @@ Status MqttClient::unsubscribe(const std::vector<std::string>& filters) {
 }
 
 bool MqttClient::service(const std::function<void(const MqttArrival&)>& on_message) {
-    if (fd_ < 0 || dead_) return false;
+    if (t_->fd() < 0 || dead_) return false;
     // what arrived while subscribing, first and in order
     while (!held_.empty()) {
         Held h = std::move(held_.front());
@@ -664,7 +524,8 @@ bool MqttClient::service(const std::function<void(const MqttArrival&)>& on_messa
                 return false;
             }
         }
-        if (r == 0 || (!tls_ && r < static_cast<long>(read_size))) break; // a short read took all there was
+        if (r == 0 || (!t_->tls() && r < static_cast<long>(wire::Transport::read_size)))
+            break; // a short read took all there was
     }
     // keepalive: a PINGREQ after half the interval without writing; no answer within it = gone
     int64_t now = mono_us();
@@ -685,7 +546,7 @@ bool MqttClient::service(const std::function<void(const MqttArrival&)>& on_messa
 }
 
 void MqttClient::disconnect() {
-    if (fd_ < 0) return;
+    if (t_->fd() < 0) return;
     if (!dead_) {
         traced([&] { wire::disconnect(out_); });
         // what is buffered (QoS 0 messages too) reaches the broker before the socket closes
@@ -693,7 +554,7 @@ void MqttClient::disconnect() {
             // A graceful close: the broker reads to the DISCONNECT and closes first. Closing at once
             // makes its PUBACK for a message just sent fail, and a broker (mosquitto 2.0 before
             // 2.0.22) then drops the connection before reading the rest -- firing the last will.
-            if (!tls_) ::shutdown(fd_, SHUT_WR);
+            if (!t_->tls()) ::shutdown(t_->fd(), SHUT_WR);
             int64_t deadline = mono_us() + 2'000'000;
             while (wait(POLLIN, deadline))
                 if (read_some() < 0) break; // the broker closed: all it read is done

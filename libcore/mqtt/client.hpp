@@ -21,9 +21,8 @@ namespace m2m {
 
 namespace wire {
 class TlsContext;
-class TlsStream;
+class Transport;
 class Decoder;
-class WsReader;
 struct Packet;
 } // namespace wire
 
@@ -64,8 +63,8 @@ class MqttClient {
     bool refused() const { return refused_; }
     /// Whether the refusal is about credentials (retrying will not help).
     bool auth_refused() const { return auth_refused_; }
-    bool connected() const { return fd_ >= 0 && !dead_; }
-    int fd() const { return fd_; }
+    bool connected() const { return fd() >= 0 && !dead_; }
+    int fd() const;
     /// Bytes read from the socket since the client was made (all connections).
     uint64_t bytes_in() const { return bytes_in_; }
     /// How many QoS >= 1 messages may be in flight: --max-inflight, capped by the broker's
@@ -140,16 +139,11 @@ class MqttClient {
     /// Sends what is buffered, then reads (holding messages) until the (UN)SUBACK for suback_id_.
     Status await_ack(const char* what);
     void close_socket();
+    /// Resolves and connects a socket, then steps the transport's handshakes (TLS, WebSocket).
     std::string open_socket(int64_t deadline);
-    std::string tls_handshake(int64_t deadline);
     std::string write_all(int64_t deadline);
+    /// One read into the decoder: bytes got, 0 when none now, -1 when the connection is gone (why_dead_).
     long read_some();
-    /// One read(2)/SSL_read: bytes got, 0 when none now, -1 when the connection is gone (why_dead_).
-    long raw_read(char* buf, size_t n);
-    /// One write: bytes taken (0 when it would block), -1 when the connection is gone.
-    long raw_write(const char* buf, size_t n);
-    std::string ws_handshake(int64_t deadline);
-    bool flush_ws();
     bool wait(short events, int64_t deadline);
     bool handle(const wire::Packet& p, const std::function<void(const MqttArrival&)>& on_message);
     void deliver(const MqttArrival& a, uint16_t id,
@@ -157,12 +151,11 @@ class MqttClient {
     void done(uint16_t id, bool failed, std::string why);
 
     MqttConfig cfg_;
-    int fd_ = -1;
+    std::unique_ptr<wire::Transport> t_;
     uint64_t bytes_in_ = 0;
     int window_ = 1;
     bool refused_ = false, auth_refused_ = false, session_present_ = false;
     std::shared_ptr<wire::TlsContext> tls_ctx_;
-    std::unique_ptr<wire::TlsStream> tls_;
     std::unique_ptr<wire::Decoder> dec_;
     std::string out_;
     size_t off_ = 0;
@@ -182,11 +175,6 @@ class MqttClient {
     std::deque<Held> held_;
     int64_t last_write_us_ = 0, ping_sent_us_ = 0;
     bool ping_out_ = false;
-    std::unique_ptr<char[]> buf_;
-    // WebSockets: the frame being written (a copy of out_ from off_, ws_chunk_ bytes of it, or pongs)
-    std::unique_ptr<wire::WsReader> ws_reader_;
-    std::string ws_out_, ws_control_, ws_data_;
-    size_t ws_off_ = 0, ws_chunk_ = 0;
 };
 
 /// "MQTT client: m2mkit's own (mqttwire), OpenSSL 3.0.x" for --version.

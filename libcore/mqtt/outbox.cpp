@@ -1,12 +1,34 @@
 #include "mqtt/outbox.hpp"
 #include "util/bytes.hpp"
 #include "util/log.hpp"
+#include <algorithm>
 #include <fmt/format.h>
 
 namespace m2m {
 
 Outbox::Outbox(MqttSession& session, RunStats& stats) : session_(session), stats_(stats) {
     slot_.assign(65536, 0);
+}
+
+void Outbox::push(OutMsg m) {
+    queue_bytes_ += m.payload.size();
+    queue_.push_back(std::move(m));
+}
+
+OutMsg Outbox::drop_oldest() {
+    OutMsg m = std::move(queue_.front());
+    queue_.pop_front();
+    queue_bytes_ -= std::min<uint64_t>(queue_bytes_, m.payload.size());
+    return m;
+}
+
+bool Outbox::send_next() {
+    if (queue_.empty() || !can_send(queue_.front())) return false;
+    size_t n = queue_.front().payload.size();
+    if (!send(queue_.front())) return false;
+    queue_.pop_front();
+    queue_bytes_ -= std::min<uint64_t>(queue_bytes_, n);
+    return true;
 }
 
 bool Outbox::can_send(const OutMsg& m) const {
@@ -65,7 +87,7 @@ void Outbox::acks() {
     }
 }
 
-void Outbox::requeue() {
+void Outbox::requeue(const std::function<bool(OutMsg&)>& divert) {
     if (uint64_t n = session_.client().take_unsent_qos0()) stats_.drops["qos0_unsent"] += n;
     // A broker that drops the connection when too many QoS 2 messages are in flight (mosquitto 2.0
     // beyond its max_inflight_messages, with an explicit --max-inflight) would do it again on every
@@ -82,7 +104,9 @@ void Outbox::requeue() {
     for (auto it = inflight_.rbegin(); it != inflight_.rend(); ++it)
         if (!it->done) {
             it->msg.resend = true;
-            queue.push_front(std::move(it->msg));
+            if (divert && divert(it->msg)) continue;
+            queue_bytes_ += it->msg.payload.size();
+            queue_.push_front(std::move(it->msg));
         }
     head_ += inflight_.size();
     inflight_.clear();

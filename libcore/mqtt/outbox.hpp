@@ -1,7 +1,8 @@
 #pragma once
-// What the publishing tools share (iot-pub, bridge): the outbox -- a queue of messages, a window of QoS 1/2
-// messages in flight, acknowledgements, and the messages a lost connection cut sent again after the
-// reconnect.
+// What the publishing tools share (iot-pub, bridge): the outbox -- the messages waiting to be sent, a
+// window of QoS 1/2 messages in flight, acknowledgements, and the messages a lost connection cut sent
+// again after the reconnect. The tools add messages, send the oldest and drop the oldest past their
+// bounds through it; the queue and its byte count are the outbox's own.
 #include "mqtt/props.hpp"
 #include "mqtt/session.hpp"
 #include "mqtt/topic.hpp"
@@ -29,7 +30,21 @@ struct OutMsg {
 class Outbox {
   public:
     Outbox(MqttSession& session, RunStats& stats);
-    std::deque<OutMsg> queue; // waiting to be sent, oldest first
+
+    /// Adds a message to the waiting queue, last.
+    void push(OutMsg m);
+    /// How many messages wait, and their payloads' bytes.
+    size_t waiting() const { return queue_.size(); }
+    uint64_t waiting_bytes() const { return queue_bytes_; }
+    /// The oldest waiting message, null when none waits (the caller may amend it before send_next).
+    OutMsg* next() { return queue_.empty() ? nullptr : &queue_.front(); }
+    /// Sends the oldest waiting message if it can go now. False when it cannot (no room in the
+    /// window, not connected, or the connection broke: it stays first); true when it went, or was
+    /// refused by the client (counted as failed, reported through on_bad).
+    bool send_next();
+    /// Takes the oldest waiting message out of the queue and hands it to the caller (to count as
+    /// dropped).
+    OutMsg drop_oldest();
 
     /// Can `m` go out now (connected, and for QoS 1/2 room in the window)?
     bool can_send(const OutMsg& m) const;
@@ -40,10 +55,11 @@ class Outbox {
     /// Retires the messages the client reports acknowledged (call after each service pass).
     void acks();
     /// The connection is gone: unacknowledged messages go back to the front of the queue, in
-    /// the order they were sent.
-    void requeue();
+    /// the order they were sent -- except those `divert` takes (returns true for; it may move
+    /// from them), which the caller queues elsewhere.
+    void requeue(const std::function<bool(OutMsg&)>& divert = {});
     int inflight() const { return inflight_count_; }
-    bool idle() const { return queue.empty() && inflight_count_ == 0; }
+    bool idle() const { return queue_.empty() && inflight_count_ == 0; }
 
     std::function<void(uint64_t line, const std::string& why)> on_bad;
     std::function<void(const OutMsg& m)> on_done; // acknowledged (QoS 1/2) or written (QoS 0)
@@ -55,6 +71,8 @@ class Outbox {
     };
     MqttSession& session_;
     RunStats& stats_;
+    std::deque<OutMsg> queue_;      // waiting to be sent, oldest first
+    uint64_t queue_bytes_ = 0;      // their payloads' bytes
     std::deque<InFlight> inflight_; // in the order sent; inflight_[0] is number head_
     uint64_t head_ = 0;             // the sequence number of inflight_.front()
     std::vector<uint64_t> slot_;    // token (packet identifier) -> sequence number of its message

@@ -1,5 +1,5 @@
 #pragma once
-// TLS for libcore's own MQTT connections (loadgen): OpenSSL on non-blocking sockets, many
+// TLS for libcore's MQTT connections (wire::Transport): OpenSSL on non-blocking sockets, many
 // connections in one thread. Verification is on unless the user opted out (--insecure): the
 // broker's chain against --cafile/--capath (else the system store) and its name against the host.
 #include "util/error.hpp"

@@ -122,16 +122,13 @@ class Bridge {
             pump();
         };
         mqtt_.on_lost = [this] {
-            out_.requeue();
-            // status messages the loss cut go back to their own queue, not the uplink's
-            std::deque<OutMsg> data;
-            std::vector<OutMsg> ctl;
-            for (auto& m : out_.queue)
-                (m.line == kControl ? ctl.emplace_back(std::move(m)) : data.emplace_back(std::move(m)));
-            out_.queue = std::move(data);
-            for (auto it = ctl.rbegin(); it != ctl.rend(); ++it)
-                control_.push_front(std::move(*it));
-            recount();
+            // status messages the loss cut go back to their own queue (newest first, so in the
+            // order sent), not the uplink's
+            out_.requeue([this](OutMsg& m) {
+                if (m.line != kControl) return false;
+                control_.push_front(std::move(m));
+                return true;
+            });
             trim(); // what came back from the window counts against the bound too
         };
         mqtt_.on_up = [this]() -> Status {
@@ -195,16 +192,14 @@ class Bridge {
 
     /// What the journal held from before a restart: sent first, in order.
     void restore(std::deque<OutMsg> pending) {
-        for (auto& m : pending) {
-            queued_bytes_ += m.payload.size();
-            out_.queue.push_back(std::move(m));
-        }
+        for (auto& m : pending)
+            out_.push(std::move(m));
     }
 
     std::string extra_stats() const {
         return fmt::format(
                    R"("queue":{},"inflight":{},"polls":{},"poll_reads":{},"poll_errors":{},"retries":{},"commands":{})",
-                   out_.queue.size(), out_.inflight(), polls_, reads_, poll_errors_, retries_, commands_) +
+                   out_.waiting(), out_.inflight(), polls_, reads_, poll_errors_, retries_, commands_) +
                (gw_ ? fmt::format(R"(,"gateway_requests":{},"gateway_answers":{},"gateway_exceptions":{})",
                                   gw_->requests, gw_->answers, gw_->exceptions)
                     : std::string());
@@ -235,11 +230,7 @@ class Bridge {
             control_.pop_front();
             ++sent;
         }
-        while (!out_.queue.empty() && control_.empty() && out_.can_send(out_.queue.front())) {
-            size_t n = out_.queue.front().payload.size();
-            if (!out_.send(out_.queue.front())) break;
-            out_.queue.pop_front();
-            queued_bytes_ -= std::min(queued_bytes_, n);
+        while (control_.empty() && out_.send_next()) {
             if (++sent == 4096) {
                 loop_.at(0, [this] { pump(); });
                 break;
@@ -261,34 +252,25 @@ class Bridge {
         });
     }
 
-    void recount() {
-        queued_bytes_ = 0;
-        for (auto& m : out_.queue)
-            queued_bytes_ += m.payload.size();
-    }
-
     /// Queues an uplink message; the oldest are dropped (and counted) past the bounds.
     void enqueue(OutMsg m) {
         if (journal.on() && !journal.append(m)) ++stats_.drops["journal_unwritten"];
-        queued_bytes_ += m.payload.size();
-        out_.queue.push_back(std::move(m));
+        out_.push(std::move(m));
         trim();
         pump();
     }
 
     /// Drops (and counts) the oldest queued messages past the count and byte bounds.
     void trim() {
-        while (out_.queue.size() > a_.buffer || (queued_bytes_ > a_.buffer_bytes && out_.queue.size() > 1)) {
-            auto& old = out_.queue.front();
+        while (out_.waiting() > a_.buffer || (out_.waiting_bytes() > a_.buffer_bytes && out_.waiting() > 1)) {
+            OutMsg old = out_.drop_oldest();
             ++stats_.drops["overflow"];
             stats_.dropped_bytes["overflow"] += old.payload.size();
-            queued_bytes_ -= std::min(queued_bytes_, old.payload.size());
             journal.done(old.jid);
             if (!overflow_warned_)
                 log::warn("the store-and-forward buffer is full: dropping the oldest messages (counted as "
                           "overflow)");
             overflow_warned_ = true;
-            out_.queue.pop_front();
         }
     }
 
@@ -792,7 +774,6 @@ class Bridge {
     PayloadStyle style_;
     Outbox out_{mqtt_, stats_};
     std::deque<OutMsg> control_;
-    size_t queued_bytes_ = 0;
     bool overflow_warned_ = false;
     bool flush_armed_ = false;
     bool link_up_ = true;

@@ -4,7 +4,7 @@
 #include "links/uri.hpp"
 #include "loop/event_loop.hpp"
 #include "mqttwire/tls.hpp"
-#include "mqttwire/websocket.hpp"
+#include "mqttwire/transport.hpp"
 #include "mqttwire/wire.hpp"
 #include "output/junit.hpp"
 #include "records/parser.hpp"
@@ -39,25 +39,21 @@ namespace {
 
 using namespace loadgen;
 
+/// One of loadgen's connections: the same transport (socket, TLS, WebSocket frames) as the
+/// tools' MqttClient, driven by the event loop; the MQTT exchange here is loadgen's own.
 struct Conn {
-    int fd = -1, watch = -1;
+    int watch = -1;
     bool up = false, failed = false, subscriber = false;
+    wire::Transport t;
     wire::Decoder dec{1 << 20};
-    std::unique_ptr<wire::TlsStream> tls;
-    bool handshaking = false;
-    std::string out;
+    std::string out; // MQTT bytes not yet written
     int64_t dev = 0; // global device number
     int sub = -1;    // a subscriber's index
     uint64_t seq = 0, total = 0;
     int64_t start_us = 0, connect_us = 0;
     uint16_t pid = 0;
     int inflight = 0;
-    // ws:// and wss://: the upgrade, then MQTT in frames. `wire` holds what goes to the socket
-    // (the HTTP request, then frames of what `out` held, and pongs).
-    bool ws = false, ws_open = false;
-    std::string ws_key, ws_head, wire, ws_data, ws_ctrl;
-    std::unique_ptr<wire::WsReader> ws_reader;
-    std::string& pending() { return ws ? wire : out; }
+    bool open() const { return t.fd() >= 0; }
 };
 
 /// This process's resident memory now, in KiB (/proc/self/statm), 0 where that cannot be read.
@@ -197,36 +193,33 @@ class Loadgen {
         c->sub = sub;
         c->subscriber = dev < 0;
         c->dec = wire::Decoder(1 << 20, t_.cfg.version);
-        c->fd = ::socket(t_.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        int fd = ::socket(t_.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         c->connect_us = mono_us();
         std::string why;
-        if (c->fd >= 0 && !t_.sources.empty() && !c->subscriber) {
+        if (fd >= 0 && !t_.sources.empty() && !c->subscriber) {
             // the port is picked at connect, per destination: ~64K connections per source address
             // to one broker, not ~28K ephemeral ports shared by all of them
             int one = 1;
-            ::setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+            ::setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
             auto& from = t_.sources[static_cast<size_t>(next_source_++) % t_.sources.size()];
             socklen_t len = from.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
-            if (::bind(c->fd, reinterpret_cast<const sockaddr*>(&from), len) < 0)
+            if (::bind(fd, reinterpret_cast<const sockaddr*>(&from), len) < 0)
                 why = fmt::format("bind to the --source address {}: {}", address_text(from),
                                   std::strerror(errno));
         }
-        if (c->fd < 0 || !why.empty() ||
-            (::connect(c->fd, reinterpret_cast<sockaddr*>(&t_.addr), t_.alen) < 0 && errno != EINPROGRESS)) {
+        if (fd < 0 || !why.empty() ||
+            (::connect(fd, reinterpret_cast<sockaddr*>(&t_.addr), t_.alen) < 0 && errno != EINPROGRESS)) {
             if (why.empty()) why = fmt::format("connect: {}", std::strerror(errno));
             if (s.connect_failed < 5) log::warn("{}", why);
             if (first_failure_.empty()) first_failure_ = why;
-            if (c->fd >= 0) ::close(c->fd);
+            if (fd >= 0) ::close(fd);
             ++s.connect_failed;
             if (c->subscriber) loop_.fail(Exit::unavailable, "the subscriber could not connect: " + why);
             return nullptr;
         }
         int one = 1;
-        ::setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (t_.tls) {
-            c->tls = std::make_unique<wire::TlsStream>(*t_.tls, c->fd, t_.cfg.host);
-            c->handshaking = true;
-        }
+        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        c->t.open(fd, t_.tls.get(), {t_.cfg.host, t_.cfg.port, t_.cfg.websocket, t_.cfg.ws_path});
         wire::Connect w;
         w.client_id = dev < 0 ? fmt::format("{}-sub-{}-{}{}", a_.id_prefix, getpid(), first_,
                                             sub > 0 ? fmt::format("-{}", sub) : std::string())
@@ -237,20 +230,15 @@ class Loadgen {
         w.has_user = !t_.cfg.user.empty();
         w.password = t_.cfg.password;
         w.has_password = t_.cfg.has_password;
-        wire::connect(c->out, w);
-        if (t_.cfg.websocket) { // the CONNECT waits in `out` until the upgrade is answered
-            c->ws = true;
-            c->ws_key = wire::ws_key();
-            c->wire = wire::ws_request(t_.cfg.host, t_.cfg.port, t_.cfg.tls, t_.cfg.ws_path, c->ws_key);
-        }
+        wire::connect(c->out, w); // written once the transport's handshakes are done
         Conn* raw = c.get();
-        raw->watch = loop_.watch(raw->fd, POLLOUT | POLLIN, [this, raw](short ev) { io(raw, ev); });
+        raw->watch = loop_.watch(fd, POLLOUT | POLLIN, [this, raw](short ev) { io(raw, ev); });
         conns_.push_back(std::move(c));
         ++connecting_;
         // a broker that takes the TCP connection but never answers CONNACK must not hold the run
         int64_t limit_ms = std::max(1, t_.cfg.connect_timeout_ms);
         loop_.at(raw->connect_us + limit_ms * 1000, [this, raw, limit_ms] {
-            if (!raw->up && !raw->failed && raw->fd >= 0)
+            if (!raw->up && !raw->failed && raw->open())
                 lost(raw, fmt::format("no CONNACK within {} ms (--connect-timeout)", limit_ms));
         });
         return raw;
@@ -274,153 +262,55 @@ class Loadgen {
     }
 
     void io(Conn* c, short ev) {
-        if (c->handshaking) {
-            switch (c->tls->handshake()) {
-            case wire::TlsStream::Io::done:
-                c->handshaking = false;
+        if (!c->t.ready()) { // TLS, then the WebSocket upgrade
+            switch (c->t.handshake()) {
+            case wire::Transport::Step::done:
                 break;
-            case wire::TlsStream::Io::want_read:
+            case wire::Transport::Step::want_read:
                 loop_.set_events(c->watch, POLLIN);
                 return;
-            case wire::TlsStream::Io::want_write:
+            case wire::Transport::Step::want_write:
                 loop_.set_events(c->watch, POLLOUT);
                 return;
-            default:
-                return lost(c, c->tls->error());
+            case wire::Transport::Step::failed:
+                return lost(c, c->t.why());
             }
-            ev = POLLIN | POLLOUT;
+            ev = POLLIN | POLLOUT; // bytes may have come with the upgrade's answer
         }
-        if (ev & (POLLOUT)) flush(c);
-        if (c->fd < 0) return;
-        if (c->tls) {
-            if (ev & (POLLIN | POLLHUP | POLLERR)) tls_read(c);
-            if (c->fd >= 0 && (!c->out.empty() || !c->ws_ctrl.empty())) flush(c);
-            return;
-        }
+        if (ev & POLLOUT) flush(c);
+        if (!c->open()) return;
         if (ev & (POLLIN | POLLHUP | POLLERR)) {
-            char buf[65536];
-            for (;;) {
-                ssize_t r = ::read(c->fd, buf, sizeof buf);
-                if (r > 0) {
-                    if (!feed(c, std::string_view(buf, static_cast<size_t>(r)))) return;
-                    wire::Packet p;
-                    for (;;) {
-                        auto got = c->dec.next(p);
-                        if (!got) return lost(c, got.error().message);
-                        if (!*got) break;
-                        packet(c, p);
-                    }
-                    if (r < static_cast<ssize_t>(sizeof buf)) break;
-                    continue;
+            for (;;) { // plain TCP: until a short read; TLS: until it has nothing decrypted left
+                long r = c->t.read(c->dec);
+                if (r < 0) return lost(c, c->t.why());
+                wire::Packet p;
+                for (;;) {
+                    auto got = c->dec.next(p);
+                    if (!got) return lost(c, got.error().message);
+                    if (!*got) break;
+                    packet(c, p);
+                    if (!c->open()) return;
                 }
-                if (r == 0) return lost(c, "the broker closed the connection");
-                if (errno == EAGAIN || errno == EINTR) break;
-                return lost(c, std::strerror(errno));
+                if (r == 0 || (!c->t.tls() && r < static_cast<long>(wire::Transport::read_size))) break;
             }
         }
-        if (c->fd >= 0 && (!c->out.empty() || !c->ws_ctrl.empty())) flush(c);
-    }
-
-    /// Bytes from the broker: to the MQTT decoder, through the WebSocket layer on ws://. False when
-    /// the connection was lost on them.
-    bool feed(Conn* c, std::string_view bytes) {
-        if (!c->ws) {
-            c->dec.feed(bytes);
-            return true;
-        }
-        std::string rest;
-        if (!c->ws_open) {
-            c->ws_head.append(bytes);
-            size_t end = c->ws_head.find("\r\n\r\n");
-            if (end == std::string::npos) {
-                if (c->ws_head.size() <= 16384) return true;
-                lost(c, "WebSocket: the server's answer has no end of header in 16 KiB");
-                return false;
-            }
-            if (auto st = wire::ws_check_response(std::string_view(c->ws_head).substr(0, end + 4), c->ws_key);
-                !st) {
-                lost(c, st.error().message);
-                return false;
-            }
-            c->ws_open = true;
-            c->ws_reader = std::make_unique<wire::WsReader>();
-            rest = c->ws_head.substr(end + 4);
-            c->ws_head.clear();
-            c->ws_head.shrink_to_fit();
-            bytes = rest;
-            flush(c); // the CONNECT, in a frame now
-            if (c->fd < 0) return false;
-        }
-        auto ev = c->ws_reader->feed(bytes, c->ws_data, c->ws_ctrl);
-        if (!c->ws_data.empty()) c->dec.feed(c->ws_data);
-        c->ws_data.clear();
-        if (!ev) {
-            lost(c, ev.error().message);
-            return false;
-        }
-        if (*ev == wire::WsReader::Event::close) {
-            lost(c, c->ws_reader->why);
-            return false;
-        }
-        return true;
-    }
-
-    /// Everything TLS has for us now (it may hold decrypted bytes poll(2) cannot see).
-    void tls_read(Conn* c) {
-        char buf[65536];
-        for (;;) {
-            size_t got = 0;
-            auto r = c->tls->read(buf, sizeof buf, got);
-            if (r == wire::TlsStream::Io::want_read || r == wire::TlsStream::Io::want_write) return;
-            if (r != wire::TlsStream::Io::done) return lost(c, c->tls->error());
-            if (!feed(c, std::string_view(buf, got))) return;
-            wire::Packet p;
-            for (;;) {
-                auto ok = c->dec.next(p);
-                if (!ok) return lost(c, ok.error().message);
-                if (!*ok) break;
-                packet(c, p);
-                if (c->fd < 0) return;
-            }
-        }
+        if (!c->out.empty() || c->t.wants_write()) flush(c);
     }
 
     void flush(Conn* c) {
-        if (c->fd < 0 || c->handshaking) return;
-        if (c->ws) { // whole frames only: what `out` holds once the upgrade is done, then pongs
-            if (c->ws_open && !c->out.empty()) {
-                wire::ws_frame(c->wire, wire::ws_binary, c->out, wire::ws_mask());
-                c->out.clear();
-            }
-            c->wire += c->ws_ctrl;
-            c->ws_ctrl.clear();
-        }
-        std::string& buf = c->pending();
-        while (!buf.empty()) {
-            size_t put = 0;
-            if (c->tls) {
-                auto r = c->tls->write(buf.data(), buf.size(), put);
-                if (r == wire::TlsStream::Io::want_write || r == wire::TlsStream::Io::want_read) break;
-                if (r != wire::TlsStream::Io::done) return lost(c, c->tls->error());
-            } else {
-                ssize_t w = ::write(c->fd, buf.data(), buf.size());
-                if (w < 0 && (errno == EAGAIN || errno == EINTR)) break;
-                if (w <= 0) return lost(c, std::strerror(errno));
-                put = static_cast<size_t>(w);
-            }
-            buf.erase(0, put);
-        }
-        bool sent = buf.empty() && c->out.empty();
-        loop_.set_events(c->watch, buf.empty() ? POLLIN : POLLIN | POLLOUT);
+        if (!c->open() || !c->t.ready()) return;
+        long put = c->t.write(c->out);
+        if (put < 0) return lost(c, c->t.why());
+        c->out.erase(0, static_cast<size_t>(put));
+        bool sent = c->out.empty() && !c->t.wants_write();
+        loop_.set_events(c->watch, sent ? POLLIN : POLLIN | POLLOUT);
         if (sent && running_ && heap_.empty()) maybe_done(); // the last bytes are out
     }
 
     void lost(Conn* c, const std::string& why) {
-        if (c->fd < 0) return;
+        if (!c->open()) return;
         if (c->watch >= 0) loop_.unwatch(c->watch), c->watch = -1;
-        c->tls.reset();
-        ::close(c->fd);
-        c->fd = -1;
+        c->t.close();
         if (!c->up) {
             --connecting_;
             ++s.connect_failed;
@@ -675,7 +565,7 @@ class Loadgen {
         // every message acknowledged (QoS 1) and every byte handed to the kernel: a run that
         // ended with bytes still in a send buffer reported them sent and threw them away
         for (auto& c : conns_)
-            acked = acked && ((c->inflight == 0 && c->out.empty() && c->wire.empty()) || !c->up);
+            acked = acked && ((c->inflight == 0 && c->out.empty() && !c->t.wants_write()) || !c->up);
         bool all_in = !measure_ || unique_ >= s.sent * s.fanout();
         if (acked && all_in) return finish();
         if (!drain_armed_) {
@@ -729,7 +619,7 @@ class Loadgen {
         loop_.at(mono_us() + int64_t{t_.cfg.keepalive} * 500000, [this] {
             if (done_) return;
             for (auto& c : conns_)
-                if (c->up && c->fd >= 0) {
+                if (c->up && c->open()) {
                     wire::pingreq(c->out);
                     flush(c.get());
                 }

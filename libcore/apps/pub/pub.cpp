@@ -70,7 +70,7 @@ class Publisher {
 
     /// Lines come from put() (replay's broker target), not stdin.
     void feed_mode() { fed_ = true; }
-    bool room() const { return fed_lines_.size() + queue_.size() < a_.buffer; }
+    bool room() const { return fed_lines_.size() + out_.waiting() < a_.buffer; }
     void put(std::string line) {
         fed_lines_.emplace_back(std::move(line), ++fed_no_);
         pump();
@@ -125,14 +125,14 @@ class Publisher {
     void use_journal(Journal& j, std::deque<OutMsg> pending) {
         journal_ = &j;
         for (auto& m : pending)
-            queue_.push_back(std::move(m));
+            out_.push(std::move(m));
         out_.on_done = [this](const OutMsg& m) { journal_->done(m.jid); };
     }
 
   private:
     void accept(OutMsg m) {
         if (journal_ && m.qos > 0 && !journal_->append(m)) ++stats_.drops["journal_unwritten"];
-        queue_.push_back(std::move(m));
+        out_.push(std::move(m));
     }
 
     std::string expand_plain() const { return tmpl_ ? tmpl_->plain() : std::string(); }
@@ -142,7 +142,7 @@ class Publisher {
     /// Parses input lines into messages while the offline buffer has room.
     void fill(size_t want) {
         if (fed_) {
-            while (queue_.size() < want && !limit_reached() && !fed_lines_.empty()) {
+            while (out_.waiting() < want && !limit_reached() && !fed_lines_.empty()) {
                 OutMsg m;
                 auto [line, no] = std::move(fed_lines_.front());
                 fed_lines_.pop_front();
@@ -152,7 +152,7 @@ class Publisher {
             return;
         }
         std::string line;
-        while (queue_.size() < want && !limit_reached() && input_.next_line(line)) {
+        while (out_.waiting() < want && !limit_reached() && input_.next_line(line)) {
             OutMsg m;
             if (encode(line, input_.line_no(), m)) accept(std::move(m));
             if (loop_.stopped()) return;
@@ -226,12 +226,13 @@ class Publisher {
         if (loop_.stopped()) return;
         int sent = 0;
         while (session_.up() && !awaiting_) {
-            if (queue_.empty()) fill(64);
-            if (queue_.empty()) break;
-            OutMsg& m = queue_.front();
-            if (!out_.can_send(m)) break;
-            if (!send(m)) break;
-            queue_.pop_front();
+            if (!out_.waiting()) fill(64);
+            OutMsg* m = out_.next();
+            if (!m || !out_.can_send(*m)) break;
+            uint64_t line = m->line;
+            if (a_.rr) ask(*m);
+            if (!out_.send_next()) break;
+            if (a_.rr) await_reply(line);
             if (++sent == 4096) { // let acknowledgements and signals in
                 loop_.at(0, [this] { pump(); });
                 break;
@@ -243,12 +244,12 @@ class Publisher {
         if (!single_ && stdin_watch_ >= 0) {
             if (!session_.up()) fill(a_.buffer); // offline: parse into the bounded buffer
             // Backpressure: stop reading when the window is full and the lines waiting pile up.
-            bool want = input_.wants_input() && !limit_reached() && queue_.size() < a_.buffer;
+            bool want = input_.wants_input() && !limit_reached() && out_.waiting() < a_.buffer;
             loop_.set_events(stdin_watch_, want ? POLLIN : 0);
         }
         bool input_done = (single_ && repeats_left_ == 0) ||
                           (fed_ ? fed_end_ && fed_lines_.empty() : input_.exhausted()) || limit_reached();
-        if (input_done && queue_.empty() && out_.inflight() == 0 && !awaiting_ && session_.up()) {
+        if (input_done && out_.idle() && !awaiting_ && session_.up()) {
             session_.client().disconnect();
             loop_.stop(Exit::ok);
             return;
@@ -256,29 +257,28 @@ class Publisher {
         if (fed_ && on_room && room()) on_room();
     }
 
-    bool send(OutMsg& m) {
-        if (a_.rr) {
-            m.has_props = true;
-            m.props.response_topic = rr_topic;
-            if (!m.props.correlation_data) m.props.correlation_data = fmt::format("{}-{}", rr_prefix, m.line);
-            awaited_ = *m.props.correlation_data;
-        }
-        bool sent = out_.send(m);
-        if (sent && a_.rr) {
-            awaiting_ = true;
-            if (rr_timeout_us > 0)
-                rr_timer_ = loop_.at(mono_us() + rr_timeout_us, [this, line = m.line] {
-                    rr_timer_ = -1;
-                    if (!awaiting_) return;
-                    awaiting_ = false; // named, judged, and the next request goes
-                    ++stats_.reply_timeouts;
-                    log::error("line {}: no reply on {} within {}", line, rr_topic, a_.reply_timeout);
-                    if (judged == Exit::ok) judged = Exit::timeout;
-                    ++failed_requests;
-                    pump();
-                });
-        }
-        return sent;
+    /// --rr: the request names where to answer and what it answers.
+    void ask(OutMsg& m) {
+        m.has_props = true;
+        m.props.response_topic = rr_topic;
+        if (!m.props.correlation_data) m.props.correlation_data = fmt::format("{}-{}", rr_prefix, m.line);
+        awaited_ = *m.props.correlation_data;
+    }
+
+    /// --rr: the request from `line` went out; nothing more goes until its reply (or the timeout).
+    void await_reply(uint64_t line) {
+        awaiting_ = true;
+        if (rr_timeout_us > 0)
+            rr_timer_ = loop_.at(mono_us() + rr_timeout_us, [this, line] {
+                rr_timer_ = -1;
+                if (!awaiting_) return;
+                awaiting_ = false; // named, judged, and the next request goes
+                ++stats_.reply_timeouts;
+                log::error("line {}: no reply on {} within {}", line, rr_topic, a_.reply_timeout);
+                if (judged == Exit::ok) judged = Exit::timeout;
+                ++failed_requests;
+                pump();
+            });
     }
 
   public:
@@ -303,7 +303,6 @@ class Publisher {
     Record rec_;
     std::string scratch_;
     Outbox out_{session_, stats_};
-    std::deque<OutMsg>& queue_ = out_.queue;
     int stdin_watch_ = -1;
     bool single_ = false;
     int repeats_left_ = 0;
