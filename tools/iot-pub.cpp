@@ -90,6 +90,34 @@ int main(int argc, char** argv) {
            "run exits 124 (default: wait, bounded by --timeout)")
         ->option_text("DUR")
         ->group(p);
+    auto* broker = app.get_option("BROKER");
+    broker->description(
+        broker->get_description() +
+        "; or http://HOST[:PORT]/PATH, https://... to POST each message there (HTTP options)");
+    const char* h = "HTTP (BROKER http:// or https://)";
+    app.add_option("-H,--header", args.http.headers,
+                   "HTTP header 'Name: value' for every request (repeatable)")
+        ->group(h);
+    app.add_option("--batch", args.http.batch,
+                   "Messages per request: with N > 1, a JSON array of them (JSON payloads as they are, text "
+                   "as strings, bytes in base64)")
+        ->option_text("N")
+        ->capture_default_str()
+        ->group(h);
+    app.add_option("--batch-time", args.http.batch_time, "A batch not full goes after DUR")
+        ->option_text("DUR")
+        ->capture_default_str()
+        ->group(h);
+    app.add_option("--retries", args.http.retries,
+                   "Retries of a request that failed to connect or got 408, 429 or 5xx (backoff from 250 ms)")
+        ->option_text("N")
+        ->capture_default_str()
+        ->group(h);
+    app.add_option("--method", args.http.method, "POST or PUT")->capture_default_str()->group(h);
+    app.add_option("--request-timeout", args.http.request_timeout, "The most one request may take")
+        ->option_text("DUR")
+        ->capture_default_str()
+        ->group(h);
     m2m::cli::add_output_options(app, args.output);
     m2m::cli::add_limit_options(app, args.limits, "records read");
     m2m::cli::add_common_options(app, args.common);

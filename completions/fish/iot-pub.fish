@@ -47,6 +47,12 @@ complete -c iot-pub -l topic-alias -d 'Topic alias (1..the broker\'s maximum)' -
 complete -c iot-pub -s D -l user-property -d 'User property KEY=VALUE (repeatable)' -x
 complete -c iot-pub -l rr -d 'Request/response: wait for each message\'s reply and print it as a record'
 complete -c iot-pub -l reply-timeout -d '--rr: how long each reply may take; none in time is named, the next request goes, and the run exits 124 (default: wait, bounded by --timeout)' -x
+complete -c iot-pub -s H -l header -d 'HTTP header \'Name: value\' for every request (repeatable)' -x
+complete -c iot-pub -l batch -d 'Messages per request: with N > 1, a JSON array of them (JSON payloads as they are, text as strings, bytes in base64)' -x
+complete -c iot-pub -l batch-time -d 'A batch not full goes after DUR' -x
+complete -c iot-pub -l retries -d 'Retries of a request that failed to connect or got 408, 429 or 5xx (backoff from 250 ms)' -x
+complete -c iot-pub -l method -d 'POST or PUT' -x
+complete -c iot-pub -l request-timeout -d 'The most one request may take' -x
 complete -c iot-pub -l format -d 'Output: jsonl (records), human (time, source, text or hexdump), hex or raw payload lines; auto is human on a terminal, jsonl otherwise' -xa 'auto jsonl human hex raw'
 complete -c iot-pub -l ts -d 'Timestamps in the human view: iso (UTC), local (the machine\'s zone), epoch seconds, ms or us, rel (since the first), delta (since the previous)' -xa 'iso local epoch epoch-ms epoch-us rel delta'
 complete -c iot-pub -l color -d 'Colour in the human view (NO_COLOR and TERM=dumb turn auto off)' -xa 'auto always never'

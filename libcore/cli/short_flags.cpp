@@ -16,6 +16,7 @@ const std::vector<ShortFlag>& short_flags() {
         {'E', {"exit-after-subscribe"}, "exit once subscribed"},
         {'F', {"mosquitto-format"}, "print each message in a mosquitto_sub format"},
         {'f', {"file"}, "publish a file as one message"},
+        {'H', {"header"}, "an HTTP header 'Name: value' (iot-pub to http:// and https://)"},
         {'h', {"host"}, "the broker host"},
         {'I', {"interactive"}, "m2m-listen's console"},
         {'i', {"id", "id-prefix"}, "the MQTT client id; in loadgen, the prefix of its clients' ids"},

@@ -478,6 +478,7 @@ Expected<std::unique_ptr<LineSink>> open_broker_sink(const PubArgs& a, const std
 }
 
 Expected<Exit> run_pub(const PubArgs& a) {
+    if (is_http_endpoint(a.mqtt.broker)) return run_http_pub(a);
     auto su = setup_pub(a, "iot-pub");
     if (!su) return std::unexpected(su.error());
     auto& cfg = su->cfg;
