@@ -16,7 +16,7 @@ PACKAGES=(g++ cmake ninja-build pkg-config git libcli11-dev libserialport-dev li
           zlib1g-dev libssl-dev mosquitto mosquitto-clients openssl
           python3 python3-pytest man-db clang-16 libclang-rt-16-dev socat dpkg-dev file
           python3-pymodbus python3-serial-asyncio python3-paho-mqtt python3-junitparser clang-format-16 strace mbpoll libtomlplusplus-dev chromium tmux python3-prometheus-client clang-tidy-16
-          libcurl4-openssl-dev)
+          libcurl4-openssl-dev protobuf-c-compiler libprotobuf-c-dev protobuf-compiler python3-protobuf)
 
 deps() { # the packages named, or PACKAGES
     local missing=() wanted=("$@")
@@ -76,7 +76,7 @@ demo() {
 run_fuzzers() {
     configure build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-16 -DM2MKIT_FUZZ=ON
     local targets
-    targets=$(cd tests/fuzz && { echo fuzz_record; echo fuzz_wire; echo fuzz_modbus_values; echo fuzz_console; echo fuzz_websocket; sed -n 's/^set(FUZZ_FRAMINGS \(.*\))/\1/p' CMakeLists.txt | tr ' ' '\n' | sed 's/^/fuzz_/; s/:/_/g'; })
+    targets=$(cd tests/fuzz && { echo fuzz_record; echo fuzz_wire; echo fuzz_modbus_values; echo fuzz_console; echo fuzz_websocket; echo fuzz_sparkplug; sed -n 's/^set(FUZZ_FRAMINGS \(.*\))/\1/p' CMakeLists.txt | tr ' ' '\n' | sed 's/^/fuzz_/; s/:/_/g'; })
     # shellcheck disable=SC2086
     cmake --build build-fuzz -j "$JOBS" --target $targets
     local failed=0 corpus

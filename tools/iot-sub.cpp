@@ -22,7 +22,12 @@ int main(int argc, char** argv) {
         "mosquitto_sub's flags mean what they mean there: -v prints 'topic payload' lines, -F FORMAT its "
         "format codes byte for byte, -N drops the newline, -T hides a filter's messages, -E exits once "
         "subscribed, -R and --retained-only skip or keep retained messages, --remove-retained clears them. "
-        "-v is not verbose in m2mkit: that is --verbose (repeat for more), in every tool.",
+        "-v is not verbose in m2mkit: that is --verbose (repeat for more), in every tool.\n\n"
+        "Sparkplug B: a message on spBv1.0/GROUP/TYPE/NODE[/DEVICE] (not spBv1.0/STATE) is decoded from "
+        "its protobuf into a json payload -- timestamp, seq, and metrics with name, alias, datatype and "
+        "value -- which iot-pub encodes back to the same bytes. A payload that does not decode is printed "
+        "as b64 with err naming what is wrong, warned about, and counted in bad_frames. --decode none "
+        "keeps every payload as it is.",
         {{"iot-sub mqtt://localhost -t 'plant/#'", "Print everything under plant/."},
          {"iot-sub mqtt://broker/plant/+/temp -C 1 -W 10s", "Wait up to 10 s for one temperature reading."},
          {"iot-sub mqtts://broker:8883 --cafile ca.pem -u ops --password-file pw -t 'alarm/#' | m2m-send "
@@ -31,7 +36,8 @@ int main(int argc, char** argv) {
          {"iot-sub -V 5 -t '$share/workers/jobs/#' -q 1", "One of a group of workers sharing the jobs."},
          {"iot-sub -t 'sensors/#' -F '%I %t %p'", "mosquitto_sub's output, for scripts written for it."},
          {"iot-sub -t 'plant/#' --retained-only --remove-retained -W 2s",
-          "Clear every retained message under plant/."}}};
+          "Clear every retained message under plant/."},
+         {"iot-sub -t 'spBv1.0/#' -q 1", "Watch a Sparkplug B network, every payload decoded."}}};
     doc.libraries = m2m::mqtt_client_version();
     CLI::App app;
     m2m::add_mqtt_options(app, args.mqtt, "subscribe at");
@@ -87,6 +93,12 @@ int main(int argc, char** argv) {
         ->group(mo);
     app.add_flag("-N,--no-newline", args.no_newline, "With -v or -F: no newline after each message")
         ->group(mo);
+    app.add_option(
+           "--decode", args.decode,
+           "Payloads to decode: auto (Sparkplug B on spBv1.0/ topics), sparkplug (every message), none")
+        ->check(CLI::IsMember({"auto", "sparkplug", "none"}))
+        ->capture_default_str()
+        ->group("Subscription");
     m2m::cli::add_output_options(app, args.output);
     m2m::cli::add_limit_options(app, args.limits, "messages printed");
     m2m::cli::add_common_options(app, args.common);

@@ -26,6 +26,7 @@ complete -c iot-pub -l will-retain -d 'Retain the will message'
 complete -c iot-pub -s t -l topic -d 'Topic, or a template over record fields: plant/{dev}/{ch} (default: BROKER\'s topic, else each record\'s topic field)' -x
 complete -c iot-pub -s q -l qos -d 'QoS, over a record\'s qos field (without it or ?qos=: the record\'s qos, else 0)' -xa '0 1 2'
 complete -c iot-pub -s r -l retain -d 'Retain the messages, whatever a record\'s retain field says (without it: the record\'s retain, else not retained)'
+complete -c iot-pub -l encode -d 'Payloads to encode: auto (a json payload on a spBv1.0/ topic as Sparkplug B), sparkplug (every json payload), none' -x
 complete -c iot-pub -l whole -d 'Publish each whole record line, not its payload'
 complete -c iot-pub -l max-inflight -d 'QoS 1/2 messages awaiting acknowledgement at once (the broker\'s Receive Maximum caps it). Unless this is given, at most 20 of them are QoS 2: mosquitto 2.0 drops QoS 2 messages beyond its max_inflight_messages, 20 by default' -x
 complete -c iot-pub -l buffer -d 'Messages held while the broker is away; then stdin waits' -x

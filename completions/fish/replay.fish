@@ -23,6 +23,7 @@ complete -c replay -l no-lock -d 'Share a serial device with other programs (by 
 complete -c replay -s t -l topic -d 'Topic, or a template over record fields: plant/{dev}/{ch} (default: TARGET\'s topic, else each record\'s topic field)' -x
 complete -c replay -s q -l qos -d 'QoS, over a record\'s qos field (without it or ?qos=: the record\'s qos, else 0)' -xa '0 1 2'
 complete -c replay -s r -l retain -d 'Retain the messages, whatever a record\'s retain field says (without it: the record\'s retain, else not retained)'
+complete -c replay -l encode -d 'Payloads to encode: auto (a json payload on a spBv1.0/ topic as Sparkplug B), sparkplug (every json payload), none' -x
 complete -c replay -l whole -d 'Publish each whole record line, not its payload'
 complete -c replay -l max-inflight -d 'QoS 1/2 messages awaiting acknowledgement at once (the broker\'s Receive Maximum caps it). Unless this is given, at most 20 of them are QoS 2: mosquitto 2.0 drops QoS 2 messages beyond its max_inflight_messages, 20 by default' -x
 complete -c replay -l buffer -d 'Records held while the broker is away or slow; then the replay waits' -x

@@ -8,6 +8,7 @@
 #include "runtime/frame_records.hpp"
 #include "runtime/line_input.hpp"
 #include "runtime/line_sink.hpp"
+#include "sparkplug/sparkplug.hpp"
 #include "util/bytes.hpp"
 #include "util/clock.hpp"
 #include "util/duration.hpp"
@@ -184,6 +185,14 @@ class Publisher {
                 if (rec_.kind == PayloadKind::none)
                     return bad(m.line, "no payload: a record needs one of text, json, hex, b64");
                 m.payload.assign(rec_.payload_view(scratch_));
+                if (a_.encode == "sparkplug" || (a_.encode == "auto" && rec_.kind == PayloadKind::json &&
+                                                 sparkplug::is_payload_topic(m.topic))) {
+                    if (rec_.kind != PayloadKind::json)
+                        return bad(m.line, "--encode sparkplug: the record's payload is not json");
+                    auto p = sparkplug::from_json(m.payload, static_cast<uint64_t>(wall_us() / 1000));
+                    if (!p) return bad(m.line, p.error().message);
+                    m.payload = std::move(*p);
+                }
             }
             // One rule: what the user typed (-q, ?qos=, -r; or set by config/environment) wins over
             // the record's field; the record's field wins over the defaults only.

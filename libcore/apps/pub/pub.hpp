@@ -12,6 +12,7 @@ struct PubArgs {
     int qos = -1;      // -1: the BROKER URI's ?qos=, else 0
     bool retain = false;
     bool whole = false;
+    std::string encode = "auto"; // auto (Sparkplug B for json payloads on spBv1.0/ topics) | sparkplug | none
     bool raw = false;
     std::string message;
     bool has_message = false;

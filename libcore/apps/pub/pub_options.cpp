@@ -20,6 +20,12 @@ void add_publish_options(CLI::App& app, PubArgs& a, const PublishOptionsFor& f) 
            "Retain the messages, whatever a record's retain field says (without it: the record's retain, "
            "else not retained)")
         ->group(f.messages_group);
+    app.add_option("--encode", a.encode,
+                   "Payloads to encode: auto (a json payload on a spBv1.0/ topic as Sparkplug B), sparkplug "
+                   "(every json payload), none")
+        ->check(CLI::IsMember({"auto", "sparkplug", "none"}))
+        ->capture_default_str()
+        ->group(f.messages_group);
     app.add_flag("--whole", a.whole, "Publish each whole record line, not its payload")
         ->group(f.messages_group);
     app.add_option(

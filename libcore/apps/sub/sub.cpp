@@ -4,6 +4,7 @@
 #include "mqtt/session.hpp"
 #include "mqtt/topic.hpp"
 #include "runtime/frame_records.hpp"
+#include "sparkplug/sparkplug.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
 
@@ -80,6 +81,19 @@ Expected<Exit> run_sub(const SubArgs& a) {
         r.qos = m.qos;
         r.retain = m.retain;
         r.props_raw = props_to_json(m.props);
+        if (a.decode == "sparkplug" || (a.decode == "auto" && sparkplug::is_payload_topic(m.topic))) {
+            if (auto j = sparkplug::to_json(m.payload)) {
+                r.kind = PayloadKind::json;
+                r.payload = std::move(*j);
+                return;
+            } else { // kept as it came, with what is wrong
+                set_payload(r, std::string(m.payload), PayloadStyle::b64, PayloadKind::b64);
+                r.err = j.error().message; // counted in bad_frames when printed
+                log::warn("message on {}: {} (printed as b64 with err; counted in bad_frames)", m.topic,
+                          j.error().message);
+                return;
+            }
+        }
         set_payload(r, std::string(m.payload), style, PayloadKind::b64);
     };
     session.on_message = [&](const MqttArrival& m) {

@@ -20,6 +20,7 @@ struct SubArgs {
     std::vector<std::string> unsub;    // -U: filters to unsubscribe from (a persistent session's)
     bool exit_after_subscribe = false; // -E
     bool remove_retained = false;      // --remove-retained: clear each retained message seen
+    std::string decode = "auto";       // auto (Sparkplug B on its namespace) | sparkplug | none
     cli::OutputArgs output;
     cli::LimitArgs limits;
     cli::CommonArgs common;
