@@ -16,7 +16,8 @@ PACKAGES=(g++ cmake ninja-build pkg-config git libcli11-dev libserialport-dev li
           zlib1g-dev libssl-dev mosquitto mosquitto-clients openssl
           python3 python3-pytest man-db clang-16 libclang-rt-16-dev socat dpkg-dev file
           python3-pymodbus python3-serial-asyncio python3-paho-mqtt python3-junitparser clang-format-16 strace mbpoll libtomlplusplus-dev chromium tmux python3-prometheus-client clang-tidy-16
-          libcurl4-openssl-dev protobuf-c-compiler libprotobuf-c-dev protobuf-compiler python3-protobuf)
+          libcurl4-openssl-dev protobuf-c-compiler libprotobuf-c-dev protobuf-compiler python3-protobuf
+          libcoap3-dev libcoap3-bin)
 
 deps() { # the packages named, or PACKAGES
     local missing=() wanted=("$@")

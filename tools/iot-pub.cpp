@@ -93,8 +93,9 @@ int main(int argc, char** argv) {
     auto* broker = app.get_option("BROKER");
     broker->description(
         broker->get_description() +
-        "; or http://HOST[:PORT]/PATH, https://... to POST each message there (HTTP options)");
-    const char* h = "HTTP (BROKER http:// or https://)";
+        "; or http://HOST[:PORT]/PATH, https://... to POST each message there, or coap://HOST[:PORT]/PATH "
+        "to send it in a CoAP request (HTTP and CoAP options)");
+    const char* h = "HTTP and CoAP (BROKER http://, https://, coap://)";
     app.add_option("-H,--header", args.http.headers,
                    "HTTP header 'Name: value' for every request (repeatable)")
         ->group(h);
@@ -114,6 +115,9 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->group(h);
     app.add_option("--method", args.http.method, "POST or PUT")->capture_default_str()->group(h);
+    app.add_flag("--non", args.coap_non,
+                 "CoAP (coap://): send NON requests (not confirmed, not retransmitted), not CON")
+        ->group(h);
     app.add_option("--request-timeout", args.http.request_timeout, "The most one request may take")
         ->option_text("DUR")
         ->capture_default_str()

@@ -41,6 +41,9 @@ int main(int argc, char** argv) {
     doc.libraries = m2m::mqtt_client_version();
     CLI::App app;
     m2m::add_mqtt_options(app, args.mqtt, "subscribe at");
+    auto* broker = app.get_option("BROKER");
+    broker->description(broker->get_description() +
+                        "; or coap://HOST[:PORT]/PATH: a CoAP resource, read once or with --observe");
     app.add_option("-t,--topic", args.topics,
                    "Topic filter to subscribe to (repeat for several; + and # wildcards, "
                    "$share/GROUP/... shared subscriptions)")
@@ -93,6 +96,10 @@ int main(int argc, char** argv) {
         ->group(mo);
     app.add_flag("-N,--no-newline", args.no_newline, "With -v or -F: no newline after each message")
         ->group(mo);
+    app.add_flag("--observe", args.observe,
+                 "coap://HOST/PATH: observe the resource (RFC 7641), a record per notification; without it, "
+                 "one GET")
+        ->group("Subscription");
     app.add_option(
            "--decode", args.decode,
            "Payloads to decode: auto (Sparkplug B on spBv1.0/ topics), sparkplug (every message), none")

@@ -53,6 +53,7 @@ complete -c iot-pub -l batch -d 'Messages per request: with N > 1, a JSON array 
 complete -c iot-pub -l batch-time -d 'A batch not full goes after DUR' -x
 complete -c iot-pub -l retries -d 'Retries of a request that failed to connect or got 408, 429 or 5xx (backoff from 250 ms)' -x
 complete -c iot-pub -l method -d 'POST or PUT' -x
+complete -c iot-pub -l non -d 'CoAP (coap://): send NON requests (not confirmed, not retransmitted), not CON'
 complete -c iot-pub -l request-timeout -d 'The most one request may take' -x
 complete -c iot-pub -l format -d 'Output: jsonl (records), human (time, source, text or hexdump), hex or raw payload lines; auto is human on a terminal, jsonl otherwise' -xa 'auto jsonl human hex raw'
 complete -c iot-pub -l ts -d 'Timestamps in the human view: iso (UTC), local (the machine\'s zone), epoch seconds, ms or us, rel (since the first), delta (since the previous)' -xa 'iso local epoch epoch-ms epoch-us rel delta'

@@ -36,6 +36,7 @@ complete -c iot-sub -l remove-retained -d 'Clear each retained message received 
 complete -c iot-sub -s v -l topic-payload -d 'Print \'topic payload\' lines, as mosquitto_sub -v (stderr detail is --verbose)'
 complete -c iot-sub -s F -l mosquitto-format -d 'Print each message as mosquitto_sub -F FORMAT does, byte for byte: %t topic, %p payload, %x %X hex, %l length, %q QoS, %r retain, %m message id, %j %J JSON, %I %U time, MQTT 5 %A %C %D %E %F %P %R %S, @X strftime, @N nanoseconds, \n \t \0 escapes; flags - 0, widths %10t, %-10.10t' -x
 complete -c iot-sub -s N -l no-newline -d 'With -v or -F: no newline after each message'
+complete -c iot-sub -l observe -d 'coap://HOST/PATH: observe the resource (RFC 7641), a record per notification; without it, one GET'
 complete -c iot-sub -l decode -d 'Payloads to decode: auto (Sparkplug B on spBv1.0/ topics), sparkplug (every message), none' -x
 complete -c iot-sub -l format -d 'Output: jsonl (records), human (time, source, text or hexdump), hex or raw payload lines; auto is human on a terminal, jsonl otherwise' -xa 'auto jsonl human hex raw'
 complete -c iot-sub -l ts -d 'Timestamps in the human view: iso (UTC), local (the machine\'s zone), epoch seconds, ms or us, rel (since the first), delta (since the previous)' -xa 'iso local epoch epoch-ms epoch-us rel delta'

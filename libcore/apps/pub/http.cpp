@@ -2,6 +2,7 @@
 // request blocks the loop for at most --request-timeout, while stdin waits (the loop's signals
 // wait in their signalfd and are served after it). Retries are timers, with backoff.
 #include "apps/pub/http.hpp"
+#include "apps/pub/message.hpp"
 #include "apps/pub/pub.hpp"
 #include "loop/event_loop.hpp"
 #include "records/parser.hpp"
@@ -80,12 +81,7 @@ size_t keep_body(char* data, size_t size, size_t n, void* user) {
 }
 
 /// One message: its bytes, and how it goes in a JSON array (as JSON, or as a JSON string).
-struct Msg {
-    std::string body;
-    bool json = false;
-    bool binary = false; // bytes from hex/b64: base64 in an array
-    uint64_t line = 0;
-};
+using Msg = Message; // bytes from hex/b64 go in an array as base64
 
 /// The outcome of one request.
 struct Answer {
@@ -211,22 +207,7 @@ class HttpSink {
 
     bool encode(const std::string& line, uint64_t no, Msg& m) {
         ++stats_.records_in;
-        m.line = no;
-        if (a_.raw) {
-            m.body = line;
-            return true;
-        }
-        if (auto st = parser_.parse(line, rec_); !st) return bad(no, st.error().message);
-        if (a_.whole) {
-            m.body = line;
-            m.json = true;
-            return true;
-        }
-        if (rec_.kind == PayloadKind::none)
-            return bad(no, "no payload: a record needs one of text, json, hex, b64");
-        m.body.assign(rec_.payload_view(scratch_));
-        m.json = rec_.kind == PayloadKind::json;
-        m.binary = rec_.kind == PayloadKind::hex || rec_.kind == PayloadKind::b64;
+        if (auto st = reader_.read(line, no, m); !st) return bad(no, st.error().message);
         return true;
     }
 
@@ -353,9 +334,8 @@ class HttpSink {
     int64_t batch_us_ = 0;
     int batch_timer_ = -1;
     LineInput input_{a_.max_line, [this](const std::string& why) { bad(input_.line_no(), why); }};
-    RecordParser parser_;
-    Record rec_;
-    std::string scratch_, body_, reply_;
+    MessageReader reader_{a_};
+    std::string body_, reply_;
     std::vector<Msg> batch_, sending_;
     int attempt_ = 0;
     int stdin_watch_ = -1;

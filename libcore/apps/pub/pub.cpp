@@ -1,4 +1,6 @@
 #include "apps/pub/pub.hpp"
+#include "apps/pub/coap_pub.hpp"
+#include "coap/coap.hpp"
 #include "mqtt/journal.hpp"
 #include "mqtt/outbox.hpp"
 #include "mqtt/props.hpp"
@@ -488,6 +490,7 @@ Expected<std::unique_ptr<LineSink>> open_broker_sink(const PubArgs& a, const std
 
 Expected<Exit> run_pub(const PubArgs& a) {
     if (is_http_endpoint(a.mqtt.broker)) return run_http_pub(a);
+    if (coap::is_endpoint(a.mqtt.broker)) return run_coap_pub(a);
     auto su = setup_pub(a, "iot-pub");
     if (!su) return std::unexpected(su.error());
     auto& cfg = su->cfg;

@@ -35,6 +35,7 @@ struct PubArgs {
     std::vector<std::string> user_props; // KEY=VALUE
     bool rr = false;
     std::string reply_timeout; // --rr: how long each reply may take (empty: until --timeout)
+    bool coap_non = false;     // coap://: NON requests, not CON
     HttpArgs http;             // an http:// or https:// endpoint
     cli::OutputArgs output;
     cli::LimitArgs limits;

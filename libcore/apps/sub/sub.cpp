@@ -1,5 +1,7 @@
 #include "apps/sub/sub.hpp"
+#include "apps/sub/coap_sub.hpp"
 #include "apps/sub/format.hpp"
+#include "coap/coap.hpp"
 #include "mqtt/props.hpp"
 #include "mqtt/session.hpp"
 #include "mqtt/topic.hpp"
@@ -11,6 +13,7 @@
 namespace m2m {
 
 Expected<Exit> run_sub(const SubArgs& a) {
+    if (coap::is_endpoint(a.mqtt.broker)) return run_coap_sub(a);
     Uri uri;
     auto cfg = resolve_mqtt(a.mqtt, "iot-sub", uri);
     if (!cfg) return std::unexpected(cfg.error());

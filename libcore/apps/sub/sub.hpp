@@ -20,6 +20,7 @@ struct SubArgs {
     std::vector<std::string> unsub;    // -U: filters to unsubscribe from (a persistent session's)
     bool exit_after_subscribe = false; // -E
     bool remove_retained = false;      // --remove-retained: clear each retained message seen
+    bool observe = false;              // coap://: --observe (RFC 7641), else one GET
     std::string decode = "auto";       // auto (Sparkplug B on its namespace) | sparkplug | none
     cli::OutputArgs output;
     cli::LimitArgs limits;

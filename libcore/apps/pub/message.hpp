@@ -1,0 +1,51 @@
+#pragma once
+// What iot-pub sends to an endpoint that is not an MQTT broker (HTTP, CoAP): each input line's
+// message -- the line as it is (-l), the whole record (--whole), or the record's payload -- and
+// what kind of bytes it is, for the content type.
+#include "apps/pub/pub.hpp"
+#include "records/parser.hpp"
+#include "records/record.hpp"
+#include <string>
+
+namespace m2m {
+
+struct Message {
+    std::string body;
+    bool json = false;   // JSON text (a json payload, or --whole)
+    bool binary = false; // bytes from hex/b64
+    uint64_t line = 0;
+};
+
+class MessageReader {
+  public:
+    explicit MessageReader(const PubArgs& a) : a_(a) {}
+    /// The message of input line `no`; an error says what is wrong with the line.
+    Status read(const std::string& line, uint64_t no, Message& m) {
+        m = {};
+        m.line = no;
+        if (a_.raw) {
+            m.body = line;
+            return {};
+        }
+        if (auto st = parser_.parse(line, rec_); !st) return st;
+        if (a_.whole) {
+            m.body = line;
+            m.json = true;
+            return {};
+        }
+        if (rec_.kind == PayloadKind::none)
+            return fail(Exit::bad_data, "no payload: a record needs one of text, json, hex, b64");
+        m.body.assign(rec_.payload_view(scratch_));
+        m.json = rec_.kind == PayloadKind::json;
+        m.binary = rec_.kind == PayloadKind::hex || rec_.kind == PayloadKind::b64;
+        return {};
+    }
+
+  private:
+    const PubArgs& a_;
+    RecordParser parser_;
+    Record rec_;
+    std::string scratch_;
+};
+
+} // namespace m2m

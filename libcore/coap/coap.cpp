@@ -1,0 +1,286 @@
+#include "coap/coap.hpp"
+#include "util/clock.hpp"
+#include <coap3/coap.h>
+#include <cstring>
+#include <fmt/format.h>
+#include <netdb.h>
+#include <syslog.h>
+#include <vector>
+
+namespace m2m::coap {
+
+bool is_endpoint(std::string_view endpoint) {
+    return endpoint.starts_with("coap://") || endpoint.starts_with("coaps://");
+}
+
+std::string code_text(int code) {
+    return fmt::format("{}.{:02}", code / 100, code % 100);
+}
+
+struct Client::Impl {
+    coap_context_t* ctx = nullptr;
+    coap_session_t* session = nullptr;
+    std::vector<std::pair<uint16_t, std::string>> options; // Uri-Path and Uri-Query, in order
+    Options opt;
+    // the request being answered
+    std::string token;
+    bool done = false;
+    Answer answer;
+    // observe
+    std::function<void(const Notification&)> notify; // set by get()
+    bool observing = false, stop_observing = false, cancelled = false;
+
+    ~Impl() {
+        if (session) coap_session_release(session);
+        if (ctx) coap_free_context(ctx);
+    }
+
+    bool ours(const coap_pdu_t* received) const {
+        coap_bin_const_t t = coap_pdu_get_token(received);
+        return std::string_view(reinterpret_cast<const char*>(t.s), t.length) == token;
+    }
+
+    static Impl* of(coap_session_t* s) {
+        return static_cast<Impl*>(coap_get_app_data(coap_session_get_context(s)));
+    }
+
+    static coap_response_t on_response(coap_session_t* s, const coap_pdu_t*, const coap_pdu_t* received,
+                                       const coap_mid_t) {
+        Impl* self = of(s);
+        if (!self->ours(received)) return COAP_RESPONSE_OK; // a late answer to an earlier NON
+        int c = coap_pdu_get_code(received);
+        int code = COAP_RESPONSE_CLASS(c) * 100 + (c & 0x1F);
+        size_t len = 0, offset = 0, total = 0;
+        const uint8_t* data = nullptr;
+        std::string payload;
+        if (coap_get_data_large(received, &len, &data, &offset, &total) && data)
+            payload.assign(reinterpret_cast<const char*>(data), len);
+        if (self->notify) { // observing (or one GET)
+            Notification n;
+            n.code = code;
+            n.payload = std::move(payload);
+            coap_opt_iterator_t it;
+            if (coap_opt_t* o = coap_check_option(received, COAP_OPTION_CONTENT_FORMAT, &it))
+                n.content_format =
+                    static_cast<int>(coap_decode_var_bytes(coap_opt_value(o), coap_opt_length(o)));
+            if (coap_opt_t* o = coap_check_option(received, COAP_OPTION_OBSERVE, &it))
+                n.observe = coap_decode_var_bytes(coap_opt_value(o), coap_opt_length(o));
+            self->answer.reached = true;
+            if (n.observe < 0 || code >= 300) self->stop_observing = true;
+            self->notify(n);
+            return COAP_RESPONSE_OK;
+        }
+        self->answer.reached = true;
+        self->answer.code = code;
+        self->answer.payload = std::move(payload);
+        if (code >= 300) {
+            std::string first = self->answer.payload.substr(0, self->answer.payload.find_first_of("\r\n"));
+            self->answer.why = fmt::format("CoAP {}{}", code_text(code), first.empty() ? "" : ": " + first);
+            self->answer.retry = code >= 500;
+        }
+        self->done = true;
+        return COAP_RESPONSE_OK;
+    }
+
+    static void on_nack(coap_session_t* s, const coap_pdu_t* sent, const coap_nack_reason_t reason,
+                        const coap_mid_t) {
+        Impl* self = of(s);
+        if (sent && !self->ours(sent)) return;
+        switch (reason) {
+        case COAP_NACK_TOO_MANY_RETRIES:
+            self->answer.why = fmt::format("no answer (sent {} times)", self->opt.max_retransmit + 1);
+            self->answer.retry = true;
+            break;
+        case COAP_NACK_RST:
+            self->answer.reached = true;
+            self->answer.why = "the server reset the request (RST)";
+            break;
+        default:
+            self->answer.why = "not deliverable: nothing answers at that address and port";
+            self->answer.retry = true;
+        }
+        self->done = true;
+        self->stop_observing = true;
+    }
+
+    coap_pdu_t* pdu(coap_pdu_code_t code) {
+        coap_pdu_t* p = coap_pdu_init(opt.confirmable ? COAP_MESSAGE_CON : COAP_MESSAGE_NON, code,
+                                      coap_new_message_id(session), coap_session_max_pdu_size(session));
+        if (!p) return nullptr;
+        uint8_t tok[8];
+        size_t len = 0;
+        coap_session_new_token(session, &len, tok);
+        coap_add_token(p, len, tok);
+        token.assign(reinterpret_cast<const char*>(tok), len);
+        return p;
+    }
+
+    /// Runs libcoap until `until` is true or `limit_us` passes; false on the time limit.
+    bool run(int64_t limit_us, const std::function<bool()>& until) {
+        int64_t deadline = mono_us() + limit_us;
+        while (!until()) {
+            int64_t left = deadline - mono_us();
+            if (left <= 0) return false;
+            coap_io_process(ctx, static_cast<uint32_t>(std::min<int64_t>(left / 1000 + 1, 100)));
+        }
+        return true;
+    }
+
+    int64_t give_up_us() const { // the whole retransmission window, and a margin
+        return int64_t{opt.ack_timeout_ms} * 1000 * ((int64_t{1} << (opt.max_retransmit + 1)) - 1) * 3 / 2 +
+               2000000;
+    }
+};
+
+Client::Client(std::unique_ptr<Impl> impl, std::string uri) : impl_(std::move(impl)), uri_(std::move(uri)) {}
+Client::~Client() = default;
+
+Expected<std::unique_ptr<Client>> Client::open(const std::string& uri, Options o) {
+    if (uri.starts_with("coaps://"))
+        return fail(Exit::usage, fmt::format("{}: coaps:// (DTLS) is not supported yet; use coap://", uri));
+    static bool started = [] {
+        coap_startup();
+        coap_set_log_level(LOG_EMERG); // failures are reported by m2mkit, in its words
+        return true;
+    }();
+    (void)started;
+    coap_uri_t u{};
+    std::string text = uri;
+    if (coap_split_uri(reinterpret_cast<const uint8_t*>(text.data()), text.size(), &u) < 0)
+        return fail(Exit::usage, fmt::format("bad CoAP URI '{}': expected coap://HOST[:PORT]/PATH", uri));
+    std::string host(reinterpret_cast<const char*>(u.host.s), u.host.length);
+    if (host.starts_with('[') && host.ends_with(']')) host = host.substr(1, host.size() - 2);
+    auto impl = std::make_unique<Impl>();
+    impl->opt = o;
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_DGRAM;
+    addrinfo* res = nullptr;
+    std::string port = std::to_string(u.port);
+    if (int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &res); rc != 0)
+        return fail(Exit::unavailable,
+                    fmt::format("{}: cannot resolve '{}': {}", uri, host, ::gai_strerror(rc)));
+    coap_address_t dst;
+    coap_address_init(&dst);
+    dst.size = res->ai_addrlen;
+    std::memcpy(&dst.addr, res->ai_addr, res->ai_addrlen);
+    ::freeaddrinfo(res);
+    impl->ctx = coap_new_context(nullptr);
+    if (!impl->ctx) return fail(Exit::runtime, "libcoap: no context");
+    coap_context_set_block_mode(impl->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+    coap_set_app_data(impl->ctx, impl.get());
+    coap_register_response_handler(impl->ctx, &Impl::on_response);
+    coap_register_nack_handler(impl->ctx, &Impl::on_nack);
+    impl->session = coap_new_client_session(impl->ctx, nullptr, &dst, COAP_PROTO_UDP);
+    if (!impl->session) return fail(Exit::unavailable, fmt::format("{}: cannot open a UDP session", uri));
+    coap_fixed_point_t ack{static_cast<uint16_t>(o.ack_timeout_ms / 1000),
+                           static_cast<uint16_t>(o.ack_timeout_ms % 1000)};
+    coap_session_set_ack_timeout(impl->session, ack);
+    coap_session_set_max_retransmit(impl->session, static_cast<uint16_t>(o.max_retransmit));
+    // the path and query, as options
+    for (auto [part, number] : {std::pair{u.path, uint16_t{COAP_OPTION_URI_PATH}},
+                                std::pair{u.query, uint16_t{COAP_OPTION_URI_QUERY}}}) {
+        if (!part.length) continue;
+        std::vector<unsigned char> buf(part.length + 64);
+        size_t buflen = buf.size();
+        int n = number == COAP_OPTION_URI_PATH ? coap_split_path(part.s, part.length, buf.data(), &buflen)
+                                               : coap_split_query(part.s, part.length, buf.data(), &buflen);
+        const unsigned char* at = buf.data();
+        for (int i = 0; i < n; ++i) {
+            auto* opt = const_cast<coap_opt_t*>(reinterpret_cast<const coap_opt_t*>(at));
+            impl->options.emplace_back(number, std::string(reinterpret_cast<const char*>(coap_opt_value(opt)),
+                                                           coap_opt_length(opt)));
+            at += coap_opt_size(opt);
+        }
+    }
+    return std::unique_ptr<Client>(new Client(std::move(impl), uri));
+}
+
+Answer Client::request(std::string_view method, std::string_view payload, int content_format) {
+    Impl& m = *impl_;
+    m.answer = {};
+    m.done = false;
+    m.notify = nullptr;
+    coap_pdu_t* p = m.pdu(method == "PUT" ? COAP_REQUEST_CODE_PUT : COAP_REQUEST_CODE_POST);
+    if (!p) return {false, 0, {}, "libcoap: no PDU", false};
+    coap_optlist_t* chain = nullptr;
+    for (auto& [number, value] : m.options)
+        coap_insert_optlist(
+            &chain, coap_new_optlist(number, value.size(), reinterpret_cast<const uint8_t*>(value.data())));
+    if (content_format >= 0) {
+        uint8_t buf[4];
+        coap_insert_optlist(
+            &chain, coap_new_optlist(
+                        COAP_OPTION_CONTENT_FORMAT,
+                        coap_encode_var_safe(buf, sizeof buf, static_cast<unsigned>(content_format)), buf));
+    }
+    coap_add_optlist_pdu(p, &chain);
+    coap_delete_optlist(chain);
+    // blockwise (RFC 7959) when it does not fit one datagram: libcoap sends the blocks in turn
+    coap_add_data_large_request(m.session, p, payload.size(),
+                                reinterpret_cast<const uint8_t*>(payload.data()), nullptr, nullptr);
+    if (coap_send(m.session, p) == COAP_INVALID_MID)
+        return {false, 0, {}, "libcoap could not send the request", true};
+    if (!m.opt.confirmable && payload.size() <= 1024) { // a NON that fits one datagram: it left
+        coap_io_process(m.ctx, COAP_IO_NO_WAIT);
+        if (!m.done) m.answer.reached = true;
+        return m.answer;
+    }
+    if (!m.run(m.give_up_us(), [&] { return m.done; })) {
+        m.answer.why = "no answer in time";
+        m.answer.retry = true;
+    }
+    return m.answer;
+}
+
+Status Client::get(bool observe, std::function<void(const Notification&)> on) {
+    Impl& m = *impl_;
+    m.answer = {};
+    m.done = m.stop_observing = false;
+    m.observing = observe;
+    m.notify = std::move(on);
+    coap_pdu_t* p = m.pdu(COAP_REQUEST_CODE_GET);
+    if (!p) return fail(Exit::runtime, "libcoap: no PDU");
+    coap_optlist_t* chain = nullptr;
+    if (observe)
+        coap_insert_optlist(&chain, coap_new_optlist(COAP_OPTION_OBSERVE, 0, nullptr)); // 0: register
+    for (auto& [number, value] : m.options)
+        coap_insert_optlist(
+            &chain, coap_new_optlist(number, value.size(), reinterpret_cast<const uint8_t*>(value.data())));
+    coap_add_optlist_pdu(p, &chain);
+    coap_delete_optlist(chain);
+    if (coap_send(m.session, p) == COAP_INVALID_MID)
+        return fail(Exit::runtime, "libcoap could not send the request");
+    return {};
+}
+
+int Client::fd() const {
+    return coap_context_get_coap_fd(impl_->ctx);
+}
+
+void Client::process() {
+    coap_io_process(impl_->ctx, COAP_IO_NO_WAIT);
+}
+
+bool Client::failed() const {
+    return impl_->done && !impl_->answer.reached;
+}
+
+bool Client::ended() const {
+    return impl_->stop_observing || (impl_->answer.reached && !impl_->observing);
+}
+
+const std::string& Client::why() const {
+    return impl_->answer.why;
+}
+
+void Client::cancel() {
+    Impl& m = *impl_;
+    if (!m.observing || m.cancelled) return;
+    m.cancelled = true;
+    coap_binary_t tok{m.token.size(), reinterpret_cast<uint8_t*>(m.token.data())};
+    coap_cancel_observe(m.session, &tok, m.opt.confirmable ? COAP_MESSAGE_CON : COAP_MESSAGE_NON);
+    coap_io_process(m.ctx, COAP_IO_NO_WAIT);
+}
+
+} // namespace m2m::coap

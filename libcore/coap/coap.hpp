@@ -1,0 +1,75 @@
+#pragma once
+// CoAP (RFC 7252) client endpoints on libcoap: coap://HOST[:PORT]/PATH. One request at a time and
+// its answer (CON: acknowledged or retransmitted, then given up; NON: sent), blockwise transfer
+// for large payloads (RFC 7959, done by libcoap), and Observe (RFC 7641) for iot-sub.
+#include "util/error.hpp"
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace m2m::coap {
+
+/// Whether `endpoint` names a CoAP resource (coap://; coaps:// is refused with why).
+bool is_endpoint(std::string_view endpoint);
+
+/// The answer to one request.
+struct Answer {
+    bool reached = false; // the server answered (any code), or a NON left
+    int code = 0;         // class * 100 + detail: 204 for 2.04
+    std::string payload;  // the response's payload (a diagnostic with 4.xx/5.xx)
+    std::string why;      // empty when delivered (2.xx, or a NON sent)
+    bool retry = false;   // worth trying again (5.xx, no answer)
+};
+
+/// One notification (or the answer to a plain GET).
+struct Notification {
+    int code = 0;
+    std::string payload;
+    int content_format = -1; // -1 when absent
+    int64_t observe = -1;    // the Observe option's value; -1 when absent (the relation ended)
+};
+
+/// "2.05" for 205.
+std::string code_text(int code);
+
+class Client {
+  public:
+    struct Options {
+        bool confirmable = true;
+        int ack_timeout_ms = 1000; // RFC 7252 says 2 s; CON retransmits at 1, 2, 4 s then gives up
+        int max_retransmit = 3;
+    };
+    static Expected<std::unique_ptr<Client>> open(const std::string& uri, Options o);
+    ~Client();
+    Client(const Client&) = delete;
+    Client& operator=(const Client&) = delete;
+
+    /// Sends `payload` with `method` ("POST" or "PUT") and waits for the answer (CON), or for it
+    /// to leave (NON). `content_format` -1 adds none.
+    Answer request(std::string_view method, std::string_view payload, int content_format);
+    /// Sends a GET (with Observe 0 to register, RFC 7641) whose answers go to `on`: one answer
+    /// without `observe`, else each notification until the relation ends. The caller watches fd()
+    /// and calls process() when it is readable and every 100 ms (retransmissions).
+    Status get(bool observe, std::function<void(const Notification&)> on);
+    /// libcoap's descriptor (its epoll set).
+    int fd() const;
+    /// Handles what arrived and what is due, without waiting.
+    void process();
+    /// The GET got no answer (why() says why), or the relation ended (a notification without
+    /// Observe, an error code).
+    bool failed() const;
+    bool ended() const;
+    const std::string& why() const;
+    /// Tells the server the relation is over (deregisters), once.
+    void cancel();
+    const std::string& uri() const { return uri_; }
+
+  private:
+    struct Impl;
+    explicit Client(std::unique_ptr<Impl> impl, std::string uri);
+    std::unique_ptr<Impl> impl_;
+    std::string uri_;
+};
+
+} // namespace m2m::coap

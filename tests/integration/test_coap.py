@@ -1,0 +1,139 @@
+"""CoAP endpoints (#19): iot-pub sends each message in a request, iot-sub reads a resource once or
+observes it. The peers are libcoap's own coap-server and coap-client (Debian libcoap3-bin): what
+iot-pub PUTs coap-client reads back byte for byte, what coap-client PUTs an observing iot-sub
+prints as it changes."""
+import json
+import subprocess
+import time
+
+import pytest
+from conftest import records, run, stats_of
+from mqtt_broker import free_port
+
+SERVER = "coap-server-openssl"
+CLIENT = "coap-client-openssl"
+
+
+class CoapServer:
+    def __init__(self, dynamic=True):
+        self.port = free_port()  # a TCP port found free; libcoap listens on the same number for UDP
+        args = [SERVER, "-A", "127.0.0.1", "-p", str(self.port)] + (["-d", "50"] if dynamic else [])
+        self.p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.url = f"coap://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 10
+        while self.get("/") is None:  # answering: its root resource says what it is
+            assert time.monotonic() < deadline, "coap-server did not answer"
+            assert self.p.poll() is None, "coap-server exited"
+
+    def get(self, path):
+        r = subprocess.run([CLIENT, "-m", "get", "-B", "2", f"{self.url}{path}"], capture_output=True, timeout=30)
+        if r.returncode != 0 or not r.stdout:
+            return None
+        assert r.stdout.endswith(b"\n")  # coap-client ends what it prints with a newline
+        return r.stdout[:-1]
+
+    def put(self, path, data):
+        subprocess.run([CLIENT, "-m", "put", "-e", data, f"{self.url}{path}"], check=True, capture_output=True,
+                       timeout=30)
+
+    def stop(self):
+        self.p.terminate()
+        self.p.wait(timeout=10)
+
+
+@pytest.fixture
+def server():
+    s = CoapServer()
+    yield s
+    s.stop()
+
+
+def test_iot_pub_puts_each_message_and_coap_client_reads_it_back(server):
+    r = run("iot-pub", f"{server.url}/plant/pump1", "--method", "PUT", "--stats",
+            input='{"json":{"t":21.5}}\n{"text":"héllo"}\n')
+    assert r.returncode == 0, r.stderr.decode()
+    assert server.get("/plant/pump1") == "héllo".encode()  # the last one written
+    s = stats_of(r.stderr)
+    assert (s["records_in"], s["published"], s["acked"], s["failed"], s["coap_requests"]) == (2, 2, 2, 0, 2)
+
+
+def test_a_large_payload_goes_blockwise(server):
+    big = "".join(f"{i:05d}" for i in range(3000))  # 15,000 bytes: more than one datagram takes
+    r = run("iot-pub", f"{server.url}/big", "--method", "PUT", "-l", input=big + "\n")
+    assert r.returncode == 0, r.stderr.decode()
+    assert server.get("/big") == big.encode()
+
+
+def test_non_requests(server):
+    server.put("/n", "before")
+    r = run("iot-pub", f"{server.url}/n", "--method", "PUT", "--non", "-m", "after", "--stats")
+    assert r.returncode == 0, r.stderr.decode()
+    s = stats_of(r.stderr)
+    assert (s["published"], s["acked"]) == (1, 0)  # a NON is sent, never acknowledged
+    deadline = time.monotonic() + 10
+    while server.get("/n") != b"after":  # a NON may be answered later than it left
+        assert time.monotonic() < deadline
+
+
+def test_a_4xx_answer_fails_the_message_with_the_servers_words():
+    s = CoapServer(dynamic=False)  # no resource may be created: a PUT to a new path is 4.04
+    try:
+        r = run("iot-pub", f"{s.url}/nothere", "--method", "PUT", "-m", "x", "--stats")
+        assert r.returncode == 1
+        err = r.stderr.decode()
+        assert "(line 1): CoAP 4.04" in err and "counted as failed" in err
+        assert stats_of(r.stderr)["coap_retries"] == 0  # 4.xx is not retried
+    finally:
+        s.stop()
+
+
+def test_nothing_answering_is_exit_4_for_both_tools():
+    port = free_port()
+    r = run("iot-pub", f"coap://127.0.0.1:{port}/x", "-m", "x", "--retries", "1")
+    assert r.returncode == 4, r.stderr.decode()
+    assert "not deliverable: nothing answers at that address and port" in r.stderr.decode()
+    assert "trying again in 250 ms (1 of 1)" in r.stderr.decode()
+    r = run("iot-sub", f"coap://127.0.0.1:{port}/x")
+    assert r.returncode == 4, r.stderr.decode()
+
+
+def test_iot_sub_reads_a_resource_once(server):
+    server.put("/temp", "warm")
+    r = run("iot-sub", f"{server.url}/temp")
+    assert r.returncode == 0, r.stderr.decode()
+    [rec] = records(r.stdout)
+    assert rec["text"] == "warm" and rec["coap"]["code"] == "2.05" and rec["src"] == f"{server.url}/temp"
+    assert "observe" not in rec["coap"]
+
+
+def test_iot_sub_observes_changes_made_by_coap_client(server, procs):
+    server.put("/door", "closed")
+    sub = procs("iot-sub", f"{server.url}/door", "--observe", "-C", "3", "-W", "30s")
+    sub.read_until(lambda out: out.count(b"\n") >= 1)  # registered: the current state came
+    assert json.loads(sub.out.splitlines()[0])["text"] == "closed"
+    server.put("/door", "open")
+    sub.read_until(lambda out: out.count(b"\n") >= 2)
+    server.put("/door", '{"state":"ajar"}')
+    code, out, err = sub.finish()
+    assert code == 0, err.decode()
+    recs = records(out)
+    assert [r.get("text", r.get("json")) for r in recs] == ["closed", "open", {"state": "ajar"}]
+    seqs = [r["coap"]["observe"] for r in recs]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 3
+
+
+@pytest.mark.parametrize("tool,args,needle", [
+    ("iot-sub", ["-t", "x"], "-t is MQTT's"),
+    ("iot-pub", ["-m", "x", "--batch", "5"], "--batch does not apply to a CoAP endpoint"),
+    ("iot-pub", ["-m", "x", "--method", "GET"], "--method GET: use POST or PUT"),
+])
+def test_options_that_do_not_apply_are_usage_errors(tool, args, needle):
+    r = run(tool, "coap://127.0.0.1:1/x", *args)
+    assert r.returncode == 2, r.stderr.decode()
+    assert needle in r.stderr.decode()
+
+
+def test_coaps_is_refused_with_why():
+    r = run("iot-pub", "coaps://127.0.0.1:1/x", "-m", "x")
+    assert r.returncode == 2
+    assert "coaps:// (DTLS) is not supported yet" in r.stderr.decode()
