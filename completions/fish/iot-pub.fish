@@ -55,6 +55,8 @@ complete -c iot-pub -l retries -d 'Retries of a request that failed to connect o
 complete -c iot-pub -l method -d 'POST or PUT' -x
 complete -c iot-pub -l non -d 'CoAP (coap://): send NON requests (not confirmed, not retransmitted), not CON'
 complete -c iot-pub -l request-timeout -d 'The most one request may take' -x
+complete -c iot-pub -l psk-identity -d 'coaps://: the pre-shared key\'s identity' -x
+complete -c iot-pub -l psk-key-file -d 'coaps://: the file holding the pre-shared key (never on the command line)' -x
 complete -c iot-pub -l format -d 'Output: jsonl (records), human (time, source, text or hexdump), hex or raw payload lines; auto is human on a terminal, jsonl otherwise' -xa 'auto jsonl human hex raw'
 complete -c iot-pub -l ts -d 'Timestamps in the human view: iso (UTC), local (the machine\'s zone), epoch seconds, ms or us, rel (since the first), delta (since the previous)' -xa 'iso local epoch epoch-ms epoch-us rel delta'
 complete -c iot-pub -l color -d 'Colour in the human view (NO_COLOR and TERM=dumb turn auto off)' -xa 'auto always never'

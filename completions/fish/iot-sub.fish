@@ -38,6 +38,8 @@ complete -c iot-sub -s F -l mosquitto-format -d 'Print each message as mosquitto
 complete -c iot-sub -s N -l no-newline -d 'With -v or -F: no newline after each message'
 complete -c iot-sub -l observe -d 'coap://HOST/PATH: observe the resource (RFC 7641), a record per notification; without it, one GET'
 complete -c iot-sub -l decode -d 'Payloads to decode: auto (Sparkplug B on spBv1.0/ topics), sparkplug (every message), none' -x
+complete -c iot-sub -l psk-identity -d 'coaps://: the pre-shared key\'s identity' -x
+complete -c iot-sub -l psk-key-file -d 'coaps://: the file holding the pre-shared key (never on the command line)' -x
 complete -c iot-sub -l format -d 'Output: jsonl (records), human (time, source, text or hexdump), hex or raw payload lines; auto is human on a terminal, jsonl otherwise' -xa 'auto jsonl human hex raw'
 complete -c iot-sub -l ts -d 'Timestamps in the human view: iso (UTC), local (the machine\'s zone), epoch seconds, ms or us, rel (since the first), delta (since the previous)' -xa 'iso local epoch epoch-ms epoch-us rel delta'
 complete -c iot-sub -l color -d 'Colour in the human view (NO_COLOR and TERM=dumb turn auto off)' -xa 'auto always never'

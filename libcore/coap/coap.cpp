@@ -3,6 +3,8 @@
 #include <coap3/coap.h>
 #include <cstring>
 #include <fmt/format.h>
+#include <fstream>
+#include <iterator>
 #include <netdb.h>
 #include <syslog.h>
 #include <vector>
@@ -21,6 +23,7 @@ struct Client::Impl {
     coap_context_t* ctx = nullptr;
     coap_session_t* session = nullptr;
     std::vector<std::pair<uint16_t, std::string>> options; // Uri-Path and Uri-Query, in order
+    std::string psk_identity, psk_key;                     // coaps://
     Options opt;
     // the request being answered
     std::string token;
@@ -29,6 +32,7 @@ struct Client::Impl {
     // observe
     std::function<void(const Notification&)> notify; // set by get()
     bool observing = false, stop_observing = false, cancelled = false;
+    int64_t first_answer_by = 0; // get(): when its first answer is given up
 
     ~Impl() {
         if (session) coap_session_release(session);
@@ -91,6 +95,9 @@ struct Client::Impl {
             self->answer.why = fmt::format("no answer (sent {} times)", self->opt.max_retransmit + 1);
             self->answer.retry = true;
             break;
+        case COAP_NACK_TLS_FAILED:
+            self->answer.why = "DTLS: the handshake failed (a wrong --psk-identity or key?)";
+            break;
         case COAP_NACK_RST:
             self->answer.reached = true;
             self->answer.why = "the server reset the request (RST)";
@@ -126,6 +133,13 @@ struct Client::Impl {
         return true;
     }
 
+    /// Why nothing came back: a DTLS session that never got through its handshake says so.
+    std::string silent() const {
+        if (!psk_key.empty() && coap_session_get_state(session) != COAP_SESSION_STATE_ESTABLISHED)
+            return "DTLS: no handshake (a wrong --psk-identity or key?)";
+        return "no answer in time";
+    }
+
     int64_t give_up_us() const { // the whole retransmission window, and a margin
         return int64_t{opt.ack_timeout_ms} * 1000 * ((int64_t{1} << (opt.max_retransmit + 1)) - 1) * 3 / 2 +
                2000000;
@@ -136,8 +150,24 @@ Client::Client(std::unique_ptr<Impl> impl, std::string uri) : impl_(std::move(im
 Client::~Client() = default;
 
 Expected<std::unique_ptr<Client>> Client::open(const std::string& uri, Options o) {
-    if (uri.starts_with("coaps://"))
-        return fail(Exit::usage, fmt::format("{}: coaps:// (DTLS) is not supported yet; use coap://", uri));
+    bool dtls = uri.starts_with("coaps://");
+    std::string key;
+    if (dtls) {
+        if (o.psk_identity.empty() || o.psk_key_file.empty())
+            return fail(Exit::usage,
+                        fmt::format("{}: coaps:// needs --psk-identity and --psk-key-file (DTLS with a "
+                                    "pre-shared key; certificates are not supported yet)",
+                                    uri));
+        std::ifstream f(o.psk_key_file, std::ios::binary);
+        if (!f) return fail(Exit::usage, fmt::format("--psk-key-file: cannot read '{}'", o.psk_key_file));
+        key.assign(std::istreambuf_iterator<char>(f), {});
+        while (!key.empty() && (key.back() == '\n' || key.back() == '\r'))
+            key.pop_back();
+        if (key.empty())
+            return fail(Exit::usage, fmt::format("--psk-key-file '{}' is empty", o.psk_key_file));
+    } else if (!o.psk_identity.empty() || !o.psk_key_file.empty()) {
+        return fail(Exit::usage, "--psk-identity and --psk-key-file go with coaps://");
+    }
     static bool started = [] {
         coap_startup();
         coap_set_log_level(LOG_EMERG); // failures are reported by m2mkit, in its words
@@ -171,8 +201,31 @@ Expected<std::unique_ptr<Client>> Client::open(const std::string& uri, Options o
     coap_set_app_data(impl->ctx, impl.get());
     coap_register_response_handler(impl->ctx, &Impl::on_response);
     coap_register_nack_handler(impl->ctx, &Impl::on_nack);
-    impl->session = coap_new_client_session(impl->ctx, nullptr, &dst, COAP_PROTO_UDP);
+    if (dtls) {
+        impl->psk_identity = o.psk_identity;
+        impl->psk_key = key;
+        coap_dtls_cpsk_t setup{};
+        setup.version = COAP_DTLS_CPSK_SETUP_VERSION;
+        setup.psk_info.identity = {impl->psk_identity.size(),
+                                   reinterpret_cast<const uint8_t*>(impl->psk_identity.data())};
+        setup.psk_info.key = {impl->psk_key.size(), reinterpret_cast<const uint8_t*>(impl->psk_key.data())};
+        impl->session = coap_new_client_session_psk2(impl->ctx, nullptr, &dst, COAP_PROTO_DTLS, &setup);
+    } else {
+        impl->session = coap_new_client_session(impl->ctx, nullptr, &dst, COAP_PROTO_UDP);
+    }
     if (!impl->session) return fail(Exit::unavailable, fmt::format("{}: cannot open a UDP session", uri));
+    if (dtls) { // the handshake first, within --connect-timeout: a wrong key shows here, in words
+        auto* s = impl->session;
+        impl->run(int64_t{o.connect_timeout_ms} * 1000, [s] {
+            auto st = coap_session_get_state(s);
+            return st == COAP_SESSION_STATE_ESTABLISHED || st == COAP_SESSION_STATE_NONE;
+        });
+        if (coap_session_get_state(s) != COAP_SESSION_STATE_ESTABLISHED)
+            return fail(Exit::unavailable,
+                        fmt::format("{}: DTLS: no handshake within {} ms (nothing listening, or a wrong "
+                                    "--psk-identity or key)",
+                                    uri, o.connect_timeout_ms));
+    }
     coap_fixed_point_t ack{static_cast<uint16_t>(o.ack_timeout_ms / 1000),
                            static_cast<uint16_t>(o.ack_timeout_ms % 1000)};
     coap_session_set_ack_timeout(impl->session, ack);
@@ -227,7 +280,7 @@ Answer Client::request(std::string_view method, std::string_view payload, int co
         return m.answer;
     }
     if (!m.run(m.give_up_us(), [&] { return m.done; })) {
-        m.answer.why = "no answer in time";
+        m.answer.why = m.silent();
         m.answer.retry = true;
     }
     return m.answer;
@@ -251,6 +304,7 @@ Status Client::get(bool observe, std::function<void(const Notification&)> on) {
     coap_delete_optlist(chain);
     if (coap_send(m.session, p) == COAP_INVALID_MID)
         return fail(Exit::runtime, "libcoap could not send the request");
+    m.first_answer_by = mono_us() + m.give_up_us();
     return {};
 }
 
@@ -259,7 +313,12 @@ int Client::fd() const {
 }
 
 void Client::process() {
-    coap_io_process(impl_->ctx, COAP_IO_NO_WAIT);
+    Impl& m = *impl_;
+    coap_io_process(m.ctx, COAP_IO_NO_WAIT);
+    if (!m.answer.reached && !m.done && m.first_answer_by && mono_us() > m.first_answer_by) {
+        m.answer.why = m.silent();
+        m.done = true;
+    }
 }
 
 bool Client::failed() const {

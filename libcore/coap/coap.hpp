@@ -10,7 +10,7 @@
 
 namespace m2m::coap {
 
-/// Whether `endpoint` names a CoAP resource (coap://; coaps:// is refused with why).
+/// Whether `endpoint` names a CoAP resource (coap://, or coaps:// with a pre-shared key).
 bool is_endpoint(std::string_view endpoint);
 
 /// The answer to one request.
@@ -39,6 +39,9 @@ class Client {
         bool confirmable = true;
         int ack_timeout_ms = 1000; // RFC 7252 says 2 s; CON retransmits at 1, 2, 4 s then gives up
         int max_retransmit = 3;
+        // coaps:// (DTLS with a pre-shared key): the identity, and the file the key is in
+        std::string psk_identity, psk_key_file;
+        int connect_timeout_ms = 10000; // the DTLS handshake's time (--connect-timeout)
     };
     static Expected<std::unique_ptr<Client>> open(const std::string& uri, Options o);
     ~Client();

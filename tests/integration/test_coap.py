@@ -15,9 +15,11 @@ CLIENT = "coap-client-openssl"
 
 
 class CoapServer:
-    def __init__(self, dynamic=True):
+    def __init__(self, dynamic=True, psk=None):
         self.port = free_port()  # a TCP port found free; libcoap listens on the same number for UDP
         args = [SERVER, "-A", "127.0.0.1", "-p", str(self.port)] + (["-d", "50"] if dynamic else [])
+        if psk:  # DTLS on port + 1, with this pre-shared key
+            args += ["-k", psk]
         self.p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.url = f"coap://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 10
@@ -133,7 +135,30 @@ def test_options_that_do_not_apply_are_usage_errors(tool, args, needle):
     assert needle in r.stderr.decode()
 
 
-def test_coaps_is_refused_with_why():
+def test_coaps_with_a_pre_shared_key(tmp_path):
+    s = CoapServer(psk="s3cret-key")
+    url = f"coaps://127.0.0.1:{s.port + 1}/secure"
+    (tmp_path / "key").write_text("s3cret-key\n")
+    (tmp_path / "wrong").write_text("guess\n")
+    psk = ["--psk-identity", "dev1", "--psk-key-file", str(tmp_path / "key")]
+    try:
+        r = run("iot-pub", url, "--method", "PUT", "-m", "over DTLS", *psk)
+        assert r.returncode == 0, r.stderr.decode()
+        peer = subprocess.run([CLIENT, "-m", "get", "-u", "dev1", "-k", "s3cret-key", url], capture_output=True,
+                              timeout=30)
+        assert peer.stdout == b"over DTLS\n"
+        r = run("iot-sub", url, *psk)
+        assert r.returncode == 0, r.stderr.decode()
+        assert records(r.stdout)[0]["text"] == "over DTLS"
+        r = run("iot-pub", url, "-m", "x", "--psk-identity", "dev1", "--psk-key-file", str(tmp_path / "wrong"),
+                "--connect-timeout", "2s")
+        assert r.returncode == 4
+        assert "DTLS: no handshake within 2000 ms" in r.stderr.decode()
+    finally:
+        s.stop()
+
+
+def test_coaps_without_a_key_is_a_usage_error():
     r = run("iot-pub", "coaps://127.0.0.1:1/x", "-m", "x")
     assert r.returncode == 2
-    assert "coaps:// (DTLS) is not supported yet" in r.stderr.decode()
+    assert "coaps:// needs --psk-identity and --psk-key-file" in r.stderr.decode()

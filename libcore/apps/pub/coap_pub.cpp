@@ -41,6 +41,10 @@ Expected<Exit> run_coap_pub(const PubArgs& a) {
         return fail(Exit::usage, fmt::format("--method {}: use POST or PUT", a.http.method));
     coap::Client::Options o;
     o.confirmable = !a.coap_non;
+    o.psk_identity = a.psk_identity;
+    o.psk_key_file = a.psk_key_file;
+    if (auto ct = parse_duration(a.mqtt.connect_timeout); ct)
+        o.connect_timeout_ms = static_cast<int>(ct->count() / 1000);
     auto client = coap::Client::open(a.mqtt.broker, o);
     if (!client) return std::unexpected(client.error());
     RunStats stats;

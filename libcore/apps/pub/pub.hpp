@@ -34,9 +34,10 @@ struct PubArgs {
     int topic_alias = 0;
     std::vector<std::string> user_props; // KEY=VALUE
     bool rr = false;
-    std::string reply_timeout; // --rr: how long each reply may take (empty: until --timeout)
-    bool coap_non = false;     // coap://: NON requests, not CON
-    HttpArgs http;             // an http:// or https:// endpoint
+    std::string reply_timeout;              // --rr: how long each reply may take (empty: until --timeout)
+    bool coap_non = false;                  // coap://: NON requests, not CON
+    std::string psk_identity, psk_key_file; // coaps://
+    HttpArgs http;                          // an http:// or https:// endpoint
     cli::OutputArgs output;
     cli::LimitArgs limits;
     cli::CommonArgs common;
