@@ -75,7 +75,7 @@ demo() {
 }
 
 run_fuzzers() {
-    configure build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-16 -DM2MKIT_FUZZ=ON
+    configure build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang-16 -DCMAKE_CXX_COMPILER=clang++-16 -DM2MKIT_FUZZ=ON
     local targets
     targets=$(cd tests/fuzz && { echo fuzz_record; echo fuzz_wire; echo fuzz_modbus_values; echo fuzz_console; echo fuzz_websocket; echo fuzz_sparkplug; sed -n 's/^set(FUZZ_FRAMINGS \(.*\))/\1/p' CMakeLists.txt | tr ' ' '\n' | sed 's/^/fuzz_/; s/:/_/g'; })
     # shellcheck disable=SC2086

@@ -79,9 +79,72 @@ std::string number(float v) {
     return fmt::format("{}", v);
 }
 
-/// The metric's value as JSON, read as its datatype says (or as the field it is in).
-void value_json(std::string& out, const Metric& m) {
-    uint32_t t = m.has_datatype ? m.datatype : 0;
+using Case = Org__Eclipse__Tahu__Protobuf__Payload__Metric__ValueCase;
+
+/// The field a datatype's value belongs in (Sparkplug 3.0, 6.4.16); NOT_SET for the others.
+Case field_of(uint32_t type) {
+    switch (type) {
+    case Int8:
+    case Int16:
+    case Int32:
+    case UInt8:
+    case UInt16:
+    case UInt32:
+        return ORG__ECLIPSE__TAHU__PROTOBUF__PAYLOAD__METRIC__VALUE_INT_VALUE;
+    case Int64:
+    case UInt64:
+    case DateTime:
+        return ORG__ECLIPSE__TAHU__PROTOBUF__PAYLOAD__METRIC__VALUE_LONG_VALUE;
+    case Float:
+        return ORG__ECLIPSE__TAHU__PROTOBUF__PAYLOAD__METRIC__VALUE_FLOAT_VALUE;
+    case Double:
+        return ORG__ECLIPSE__TAHU__PROTOBUF__PAYLOAD__METRIC__VALUE_DOUBLE_VALUE;
+    case Boolean:
+        return ORG__ECLIPSE__TAHU__PROTOBUF__PAYLOAD__METRIC__VALUE_BOOLEAN_VALUE;
+    case String:
+    case Text:
+    case UUID:
+        return ORG__ECLIPSE__TAHU__PROTOBUF__PAYLOAD__METRIC__VALUE_STRING_VALUE;
+    case Bytes:
+    case File:
+        return ORG__ECLIPSE__TAHU__PROTOBUF__PAYLOAD__METRIC__VALUE_BYTES_VALUE;
+    default:
+        return ORG__ECLIPSE__TAHU__PROTOBUF__PAYLOAD__METRIC__VALUE__NOT_SET;
+    }
+}
+
+/// A value in a field its datatype does not say (or with no datatype) is shown under the field's
+/// own name, as the wire has it, so that it encodes back to the same field.
+constexpr std::pair<std::string_view, Case> kRawFields[] = {
+    {"int_value", ORG__ECLIPSE__TAHU__PROTOBUF__PAYLOAD__METRIC__VALUE_INT_VALUE},
+    {"long_value", ORG__ECLIPSE__TAHU__PROTOBUF__PAYLOAD__METRIC__VALUE_LONG_VALUE},
+    {"float_value", ORG__ECLIPSE__TAHU__PROTOBUF__PAYLOAD__METRIC__VALUE_FLOAT_VALUE},
+    {"double_value", ORG__ECLIPSE__TAHU__PROTOBUF__PAYLOAD__METRIC__VALUE_DOUBLE_VALUE},
+    {"boolean_value", ORG__ECLIPSE__TAHU__PROTOBUF__PAYLOAD__METRIC__VALUE_BOOLEAN_VALUE},
+    {"string_value", ORG__ECLIPSE__TAHU__PROTOBUF__PAYLOAD__METRIC__VALUE_STRING_VALUE},
+    {"bytes_value", ORG__ECLIPSE__TAHU__PROTOBUF__PAYLOAD__METRIC__VALUE_BYTES_VALUE}};
+
+/// Whether an int_value is one its datatype can hold (an Int8/Int16 also sign-extended to 32 bits).
+bool fits(const Metric& m) {
+    if (m.value_case != ORG__ECLIPSE__TAHU__PROTOBUF__PAYLOAD__METRIC__VALUE_INT_VALUE) return true;
+    uint32_t v = m.int_value;
+    switch (m.datatype) {
+    case Int8:
+        return v <= 0xFF || v >= 0xFFFFFF80u;
+    case Int16:
+        return v <= 0xFFFF || v >= 0xFFFF8000u;
+    case UInt8:
+        return v <= 0xFF;
+    case UInt16:
+        return v <= 0xFFFF;
+    default:
+        return true;
+    }
+}
+
+/// The metric's value as JSON, read as its datatype says (`raw`: as the field it is in).
+void value_json(std::string& out, const Metric& m, bool raw) {
+    uint32_t t = m.has_datatype && !raw ? m.datatype : 0;
     switch (m.value_case) {
     case ORG__ECLIPSE__TAHU__PROTOBUF__PAYLOAD__METRIC__VALUE_INT_VALUE: {
         uint32_t v = m.int_value;
@@ -189,10 +252,16 @@ Expected<std::string> to_json(std::string_view payload) {
         case ORG__ECLIPSE__TAHU__PROTOBUF__PAYLOAD__METRIC__VALUE_EXTENSION_VALUE:
             b64_field(out, "extension_b64", m.extension_value);
             break;
-        default:
+        default: {
             msep();
-            out += "\"value\":";
-            value_json(out, m);
+            bool as_typed = m.has_datatype && field_of(m.datatype) == m.value_case && fits(m);
+            std::string_view key = "value";
+            if (!as_typed)
+                for (auto& [name, c] : kRawFields)
+                    if (c == m.value_case) key = name;
+            out += fmt::format("\"{}\":", key);
+            value_json(out, m, !as_typed);
+        }
         }
         if (out[start] == ',') out.erase(start, 1);
         out += '}';
@@ -247,7 +316,8 @@ class Builder {
         simdjson::dom::element value;
         bool has_value = !o["value"].get(value);
         uint32_t type = 0;
-        if (!o["datatype"].get(v)) {
+        bool type_given = !o["datatype"].get(v); // "Unknown" (0) too: kept as given
+        if (type_given) {
             std::string_view name;
             uint64_t n = 0;
             if (!v.get(name)) {
@@ -280,7 +350,12 @@ class Builder {
                 type = Int64;
             }
         }
-        if (type) m.has_datatype = true, m.datatype = type;
+        if (type || type_given) m.has_datatype = true, m.datatype = type;
+        for (auto& [name, c] : kRawFields) { // a value given in the field the wire carries it in
+            if (o[name].get(v)) continue;
+            if (has_value) return bad(where(name), "a metric has one value: 'value' or this");
+            return raw_value(m, c, v, where(name));
+        }
         for (auto [key, field] :
              {std::pair{"dataset_b64", ORG__ECLIPSE__TAHU__PROTOBUF__PAYLOAD__METRIC__VALUE_DATASET_VALUE},
               std::pair{"template_b64", ORG__ECLIPSE__TAHU__PROTOBUF__PAYLOAD__METRIC__VALUE_TEMPLATE_VALUE},
@@ -321,6 +396,58 @@ class Builder {
     }
 
   private:
+    Status real_of(simdjson::dom::element v, const std::string& where, double& out) {
+        std::string_view s;
+        if (!v.get(s)) {
+            if (s == "NaN")
+                out = std::numeric_limits<double>::quiet_NaN();
+            else if (s == "Infinity")
+                out = std::numeric_limits<double>::infinity();
+            else if (s == "-Infinity")
+                out = -std::numeric_limits<double>::infinity();
+            else
+                return bad(where, "expected a number");
+            return {};
+        }
+        if (v.get(out)) return bad(where, "expected a number");
+        return {};
+    }
+
+    Status raw_value(Metric& m, Case c, simdjson::dom::element v, const std::string& where) {
+        m.value_case = c;
+        uint64_t u = 0;
+        double d = 0;
+        std::string_view s;
+        switch (c) {
+        case ORG__ECLIPSE__TAHU__PROTOBUF__PAYLOAD__METRIC__VALUE_INT_VALUE:
+            if (v.get(u) || u > 0xFFFFFFFF) return bad(where, "expected a whole number from 0 to 4294967295");
+            m.int_value = static_cast<uint32_t>(u);
+            return {};
+        case ORG__ECLIPSE__TAHU__PROTOBUF__PAYLOAD__METRIC__VALUE_LONG_VALUE:
+            if (v.get(u)) return bad(where, "expected a whole number from 0");
+            m.long_value = u;
+            return {};
+        case ORG__ECLIPSE__TAHU__PROTOBUF__PAYLOAD__METRIC__VALUE_FLOAT_VALUE:
+            if (auto st = real_of(v, where, d); !st) return st;
+            m.float_value = static_cast<float>(d);
+            return {};
+        case ORG__ECLIPSE__TAHU__PROTOBUF__PAYLOAD__METRIC__VALUE_DOUBLE_VALUE:
+            return real_of(v, where, m.double_value);
+        case ORG__ECLIPSE__TAHU__PROTOBUF__PAYLOAD__METRIC__VALUE_BOOLEAN_VALUE: {
+            bool b = false;
+            if (v.get(b)) return bad(where, "expected true or false");
+            m.boolean_value = b;
+            return {};
+        }
+        case ORG__ECLIPSE__TAHU__PROTOBUF__PAYLOAD__METRIC__VALUE_STRING_VALUE:
+            if (v.get(s)) return bad(where, "expected a string");
+            m.string_value = keep(s);
+            return {};
+        default:
+            return bytes_of(v, where, m.bytes_value);
+        }
+    }
+
     Status set_value(Metric& m, uint32_t type, simdjson::dom::element v, const std::string& where) {
         auto integer = [&](int64_t lo, int64_t hi, auto store) -> Status {
             int64_t x = 0;
@@ -345,22 +472,7 @@ class Builder {
             m.value_case = ORG__ECLIPSE__TAHU__PROTOBUF__PAYLOAD__METRIC__VALUE_LONG_VALUE;
             m.long_value = x;
         };
-        auto real = [&](double& out) -> Status {
-            std::string_view s;
-            if (!v.get(s)) {
-                if (s == "NaN")
-                    out = std::numeric_limits<double>::quiet_NaN();
-                else if (s == "Infinity")
-                    out = std::numeric_limits<double>::infinity();
-                else if (s == "-Infinity")
-                    out = -std::numeric_limits<double>::infinity();
-                else
-                    return bad(where, "expected a number");
-                return {};
-            }
-            if (v.get(out)) return bad(where, "expected a number");
-            return {};
-        };
+        auto real = [&](double& out) { return real_of(v, where, out); };
         switch (type) {
         case Int8:
             return integer(-128, 127, [&](uint64_t x) { as_int(x, 0xFF); });
@@ -436,12 +548,14 @@ Expected<std::string> from_json(std::string_view json, uint64_t now_ms) {
     Payload p = ORG__ECLIPSE__TAHU__PROTOBUF__PAYLOAD__INIT;
     Builder b;
     simdjson::dom::element v;
-    p.has_timestamp = true;
+    p.has_timestamp = now_ms != 0; // 0: none added (what was decoded encodes back as it was)
     p.timestamp = now_ms;
-    if (!o["timestamp"].get(v) && v.get(p.timestamp))
+    if (!o["timestamp"].get(v)) p.has_timestamp = true;
+    if (p.has_timestamp && !o["timestamp"].get(v) && v.get(p.timestamp))
         return Builder::bad("timestamp", "expected milliseconds since 1970, a whole number");
     if (!o["seq"].get(v)) {
-        if (v.get(p.seq) || p.seq > 255) return Builder::bad("seq", "expected a whole number from 0 to 255");
+        // written as given: Sparkplug counts 0-255, but a payload read with another value goes back as read
+        if (v.get(p.seq)) return Builder::bad("seq", "expected a whole number (Sparkplug counts 0 to 255)");
         p.has_seq = true;
     }
     if (!o["uuid"].get(v)) {

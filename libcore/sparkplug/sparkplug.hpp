@@ -7,7 +7,9 @@
 // Values by datatype: Int8-Int64 and UInt8-UInt64, DateTime (ms) as JSON numbers; Float and
 // Double as numbers; Boolean; String, Text and UUID as strings; Bytes and File as base64 strings.
 // What m2mkit does not take apart (DataSet, Template, extensions, MetaData, PropertySet) travels
-// as base64 under "<field>_b64", so decoding and encoding again gives back the same bytes.
+// as base64 under "<field>_b64"; a value in a field its datatype does not name (or cannot hold)
+// is shown under that field's name ("int_value", "long_value", ...). Decoding what was encoded
+// gives the same JSON (fuzz_sparkplug checks it).
 #include "util/error.hpp"
 #include <string>
 #include <string_view>
@@ -22,7 +24,8 @@ bool is_payload_topic(std::string_view topic);
 Expected<std::string> to_json(std::string_view payload);
 
 /// The payload for `json`; an error (Exit::bad_data) names the field and what is wrong.
-/// `now_ms` is the payload's timestamp when the JSON gives none (the specification wants one).
+/// `now_ms` is the payload's timestamp when the JSON gives none (the specification wants one;
+/// 0 adds none).
 Expected<std::string> from_json(std::string_view json, uint64_t now_ms);
 
 /// The name of a datatype ("Int32"), "" when unknown.

@@ -79,6 +79,24 @@ TEST_CASE("sparkplug: datatypes inferred from the JSON value, a timestamp added 
           R"({"name":"d","datatype":"String","value":"x"}]})");
 }
 
+TEST_CASE("sparkplug: an empty payload (found by the fuzzer) round-trips without a timestamp added") {
+    auto j = to_json("");
+    REQUIRE(j);
+    CHECK(*j == R"({"metrics":[]})");
+    CHECK(round(*j) == *j);
+}
+
+TEST_CASE("sparkplug: values the fuzzer found that a datatype does not explain keep their field") {
+    // no datatype; UInt16 with a value past 16 bits; Unknown (0) as a datatype; a seq past 255
+    std::string in = R"({"seq":300,"metrics":[{"int_value":80},{"datatype":"UInt16","int_value":217691111},)"
+                     R"({"datatype":"Unknown"},{"datatype":"Int32","long_value":5}]})";
+    CHECK(round(in) == in);
+    auto clash = from_json(R"({"metrics":[{"value":1,"int_value":2}]})", 0);
+    REQUIRE_FALSE(clash);
+    CHECK(clash.error().message ==
+          "sparkplug: metrics[0].int_value: a metric has one value: 'value' or this");
+}
+
 TEST_CASE("sparkplug: what m2mkit does not take apart passes through as base64") {
     std::string in = R"({"timestamp":1,"metrics":[{"name":"ds","datatype":"DataSet","properties_b64":"CgFh",)"
                      R"("dataset_b64":"CAE="},{"name":"tp","datatype":"Template","metadata_b64":"EgN4bWw=",)"
@@ -108,7 +126,7 @@ TEST_CASE("sparkplug: malformed payloads and JSON name what is wrong") {
           "sparkplug: metrics[0].value: 300 does not fit Int8");
     CHECK(msg(R"({"metrics":[{},{"datatype":"Int99"}]})")
               .starts_with("sparkplug: metrics[1].datatype: 'Int99' is no"));
-    CHECK(msg(R"({"seq":256})") == "sparkplug: seq: expected a whole number from 0 to 255");
+    CHECK(msg(R"({"seq":"one"})") == "sparkplug: seq: expected a whole number (Sparkplug counts 0 to 255)");
     CHECK(msg(R"({"metrics":[{"datatype":"Boolean","value":1}]})") ==
           "sparkplug: metrics[0].value: expected true or false for Boolean");
     CHECK(msg(R"({"metrics":[{"datatype":"Bytes","value":"!!"}]})") ==
