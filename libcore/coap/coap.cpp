@@ -1,5 +1,6 @@
 #include "coap/coap.hpp"
 #include "util/clock.hpp"
+#include "util/duration.hpp"
 #include <coap3/coap.h>
 #include <cstring>
 #include <fmt/format.h>
@@ -148,6 +149,16 @@ struct Client::Impl {
 
 Client::Client(std::unique_ptr<Impl> impl, std::string uri) : impl_(std::move(impl)), uri_(std::move(uri)) {}
 Client::~Client() = default;
+
+Client::Options Client::options(std::string psk_identity, std::string psk_key_file,
+                                std::string_view connect_timeout) {
+    Options o;
+    o.psk_identity = std::move(psk_identity);
+    o.psk_key_file = std::move(psk_key_file);
+    if (auto ct = parse_duration(connect_timeout); ct)
+        o.connect_timeout_ms = static_cast<int>(ct->count() / 1000);
+    return o;
+}
 
 Expected<std::unique_ptr<Client>> Client::open(const std::string& uri, Options o) {
     bool dtls = uri.starts_with("coaps://");

@@ -43,6 +43,9 @@ class Client {
         std::string psk_identity, psk_key_file;
         int connect_timeout_ms = 10000; // the DTLS handshake's time (--connect-timeout)
     };
+    /// The options the tools' flags give: --psk-identity, --psk-key-file, --connect-timeout (DUR).
+    static Options options(std::string psk_identity, std::string psk_key_file,
+                           std::string_view connect_timeout);
     static Expected<std::unique_ptr<Client>> open(const std::string& uri, Options o);
     ~Client();
     Client(const Client&) = delete;

@@ -11,9 +11,7 @@
 #include "util/log.hpp"
 #include <chrono>
 #include <fmt/format.h>
-#include <fstream>
 #include <iostream>
-#include <iterator>
 #include <thread>
 #include <unistd.h>
 
@@ -39,12 +37,8 @@ Expected<Exit> run_coap_pub(const PubArgs& a) {
                                                                                              : "--header"));
     if (a.http.method != "POST" && a.http.method != "PUT")
         return fail(Exit::usage, fmt::format("--method {}: use POST or PUT", a.http.method));
-    coap::Client::Options o;
+    auto o = coap::Client::options(a.psk_identity, a.psk_key_file, a.mqtt.connect_timeout);
     o.confirmable = !a.coap_non;
-    o.psk_identity = a.psk_identity;
-    o.psk_key_file = a.psk_key_file;
-    if (auto ct = parse_duration(a.mqtt.connect_timeout); ct)
-        o.connect_timeout_ms = static_cast<int>(ct->count() / 1000);
     auto client = coap::Client::open(a.mqtt.broker, o);
     if (!client) return std::unexpected(client.error());
     RunStats stats;
@@ -83,20 +77,10 @@ Expected<Exit> run_coap_pub(const PubArgs& a) {
         }
     };
 
-    if (singles) {
-        Message m;
-        m.line = 1;
-        if (a.has_message) {
-            m.body = a.message;
-        } else if (!a.file.empty()) {
-            std::ifstream f(a.file, std::ios::binary);
-            if (!f) return fail(Exit::unavailable, fmt::format("cannot read '{}'", a.file));
-            m.body.assign(std::istreambuf_iterator<char>(f), {});
-            m.binary = true;
-        } else if (a.stdin_message) {
-            m.body.assign(std::istreambuf_iterator<char>(std::cin), {});
-            m.binary = true;
-        }
+    auto single = single_message(a);
+    if (!single) return std::unexpected(single.error());
+    if (*single) {
+        const Message& m = **single;
         for (int i = 0; i < a.repeat && code == Exit::ok; ++i) {
             ++stats.records_in;
             send(m);

@@ -342,27 +342,6 @@ class HttpSink {
     bool input_done_ = false;
 };
 
-/// -m, -f, -s, -n: the one message.
-Expected<std::optional<Msg>> single_message(const PubArgs& a) {
-    Msg m;
-    m.line = 1;
-    if (a.has_message) {
-        m.body = a.message;
-    } else if (!a.file.empty()) {
-        std::ifstream f(a.file, std::ios::binary);
-        if (!f) return fail(Exit::unavailable, fmt::format("cannot read '{}'", a.file));
-        m.body.assign(std::istreambuf_iterator<char>(f), {});
-    } else if (a.stdin_message) {
-        char buf[65536];
-        ssize_t r;
-        while ((r = ::read(STDIN_FILENO, buf, sizeof buf)) > 0)
-            m.body.append(buf, static_cast<size_t>(r));
-    } else if (!a.null_message) {
-        return std::optional<Msg>();
-    }
-    return std::optional<Msg>(std::move(m));
-}
-
 } // namespace
 
 Expected<Exit> run_http_pub(const PubArgs& a) {

@@ -5,6 +5,7 @@
 #include "apps/pub/pub.hpp"
 #include "records/parser.hpp"
 #include "records/record.hpp"
+#include <optional>
 #include <string>
 
 namespace m2m {
@@ -15,6 +16,9 @@ struct Message {
     bool binary = false; // bytes from hex/b64
     uint64_t line = 0;
 };
+
+/// -m, -f, -s, -n: the one message (a file and stdin as bytes); none when none of them was given.
+Expected<std::optional<Message>> single_message(const PubArgs& a);
 
 class MessageReader {
   public:

@@ -21,12 +21,8 @@ Expected<Exit> run_coap_sub(const SubArgs& a) {
         return fail(Exit::usage, "-t is MQTT's: a CoAP resource is the URI's path (coap://HOST/PATH)");
     if (!a.format.empty() || a.topic_payload)
         return fail(Exit::usage, "-v and -F are mosquitto_sub's: not for coap://");
-    coap::Client::Options o;
-    o.psk_identity = a.psk_identity;
-    o.psk_key_file = a.psk_key_file;
-    if (auto ct = parse_duration(a.mqtt.connect_timeout); ct)
-        o.connect_timeout_ms = static_cast<int>(ct->count() / 1000);
-    auto client = coap::Client::open(a.mqtt.broker, o);
+    auto client = coap::Client::open(
+        a.mqtt.broker, coap::Client::options(a.psk_identity, a.psk_key_file, a.mqtt.connect_timeout));
     if (!client) return std::unexpected(client.error());
     auto& c = **client;
     EventLoop loop;
