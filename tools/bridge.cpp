@@ -49,6 +49,18 @@ int main(int argc, char** argv) {
         "a dead unit takes a bounded share of the bus; the first good answer marks it online and restores "
         "its interval. An exception answer is published on the value's topic as "
         "{\"ts\":…,\"device\":…,\"name\":…,\"error\":\"exception 2 (illegal data address)\"}.\n\n"
+        "Sparkplug B: --sparkplug GROUP/NODE makes the bridge an edge node (Eclipse Sparkplug 3.0) for the "
+        "map's devices, in place of the value topics and the retained status. Its last will is "
+        "spBv1.0/GROUP/NDEATH/NODE (QoS 1) with a bdSeq one more on every connection; once connected it "
+        "publishes NBIRTH (seq 0: bdSeq and Node Control/Rebirth), then DBIRTH on "
+        "spBv1.0/GROUP/DBIRTH/NODE/DEVICE for each device as it first answers -- every value a metric "
+        "with its name and a datatype from its type (Int16 ... UInt64, Float, Double; a scaled value "
+        "Double; a coil Boolean; string:N String), null while unread. After that a DDATA carries the "
+        "values that changed (report by exception: --on-change is implied), a DDEATH says a device "
+        "stopped answering, and seq counts 0-255 over them all and wraps. NCMD with Node Control/Rebirth "
+        "true gives the births again; DCMD writes metrics by name as {\"set\":...} does, then reads "
+        "them back, so the new value comes in a DDATA. Sparkplug messages go at QoS 0, not retained, as "
+        "the specification says; a normal exit publishes the NDEATH itself.\n\n"
         "Gateway: --modbus-server tcp-listen://HOST:PORT serves Modbus TCP masters (SCADA, mbpoll -m tcp) "
         "the devices on LINK, as mbusd does: any number of masters at once, each answer to the master "
         "that asked with its transaction id, their requests taking turns on the bus with the bridge's own "
@@ -77,6 +89,9 @@ int main(int argc, char** argv) {
          {"bridge 'serial:/dev/ttyUSB1?baud=19200' mqtt://broker --framing modbus-rtu --map meter.toml "
           "--modbus-server tcp-listen://0.0.0.0:502",
           "Poll and publish, and let SCADA masters reach the same RS-485 bus over Modbus TCP."},
+         {"bridge 'serial:/dev/ttyUSB1?baud=19200' mqtt://broker --framing modbus-rtu --map meter.toml "
+          "--sparkplug plant1/gateway7",
+          "Publish the map's devices to a SCADA host as Sparkplug B edge node gateway7 of group plant1."},
          {"bridge pty:/tmp/dev mqtt://localhost/dev/up --persist /var/lib/m2m-bridge",
           "Keep unacknowledged messages on disk across restarts."}}};
     doc.libraries = m2m::mqtt_client_version();
@@ -127,6 +142,11 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->group(m);
     app.add_flag("--on-change", args.on_change, "Publish a polled value only when it changed")->group(m);
+    app.add_option("--sparkplug", args.sparkplug,
+                   "Publish the map's devices as Sparkplug B edge node NODE of group GROUP (births, DDATA on "
+                   "change, NDEATH as the will, DCMD writes)")
+        ->option_text("GROUP/NODE")
+        ->group(m);
     app.add_option("--retries", args.retries,
                    "Send a poll read again this many times when no good answer comes")
         ->check(CLI::Range(0, 10))

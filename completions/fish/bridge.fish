@@ -35,6 +35,7 @@ complete -c bridge -l reply-timeout -d 'How long a command or poll waits for its
 complete -c bridge -l map -d 'Register map (TOML) of the devices to poll' -x
 complete -c bridge -l poll -d 'Poll interval for devices without their own' -x
 complete -c bridge -l on-change -d 'Publish a polled value only when it changed'
+complete -c bridge -l sparkplug -d 'Publish the map\'s devices as Sparkplug B edge node NODE of group GROUP (births, DDATA on change, NDEATH as the will, DCMD writes)' -x
 complete -c bridge -l retries -d 'Send a poll read again this many times when no good answer comes' -x
 complete -c bridge -l modbus-server -d 'Serve Modbus TCP masters on tcp-listen://HOST:PORT: their requests go to LINK\'s devices between the bridge\'s own polls' -x
 complete -c bridge -l turnaround -d 'Quiet time after each exchange, beyond the 3.5 characters Modbus RTU needs' -x

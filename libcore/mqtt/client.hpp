@@ -115,6 +115,8 @@ class MqttClient {
     /// Sends DISCONNECT after what is buffered, then closes (the will is not published).
     void disconnect();
     const MqttConfig& config() const { return cfg_; }
+    /// The last will's message for the next connect() (a Sparkplug NDEATH's bdSeq changes per connection).
+    void set_will_payload(std::string payload) { cfg_.will_payload = std::move(payload); }
     /// Why the connection was lost, in words ("" while connected).
     const std::string& why_lost() const { return why_dead_; }
 

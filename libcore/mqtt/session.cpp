@@ -20,6 +20,7 @@ MqttSession::~MqttSession() {
 }
 
 Status MqttSession::start() {
+    if (on_connecting) on_connecting();
     if (auto st = client_->connect(); !st) return st;
     log::info("connected to {} as {}", client_->config().src(), client_->config().client_id);
     attach();
@@ -123,6 +124,7 @@ void MqttSession::lost() {
 
 void MqttSession::retry() {
     if (loop_.stopped()) return;
+    if (on_connecting) on_connecting();
     auto st = client_->connect();
     if (!st) {
         if (client_->auth_refused()) {

@@ -16,9 +16,10 @@ class MqttSession {
     ~MqttSession();
 
     std::function<void(const MqttArrival&)> on_message;
-    std::function<void()> on_serviced; // after each service pass (acknowledgements may have come)
-    std::function<void()> on_lost;     // the connection went away
-    std::function<Status()> on_up;     // connected (also the first time): subscribe here
+    std::function<void()> on_serviced;   // after each service pass (acknowledgements may have come)
+    std::function<void()> on_lost;       // the connection went away
+    std::function<Status()> on_up;       // connected (also the first time): subscribe here
+    std::function<void()> on_connecting; // before each connection attempt (the will may change)
 
     Status start();
     bool up() const { return up_; }

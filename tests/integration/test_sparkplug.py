@@ -148,3 +148,145 @@ def test_a_record_that_does_not_encode_names_its_line(broker):
     assert (s["published"], s["bad_records"]) == (1, 1)
     r = run("iot-pub", broker.url, "--strict", input=lines)
     assert r.returncode == 3
+
+
+# ---- the bridge as a Sparkplug B edge node (bridge --sparkplug) ----
+
+DT = {1: "Int8", 2: "Int16", 3: "Int32", 4: "Int64", 5: "UInt8", 6: "UInt16", 7: "UInt32", 8: "UInt64",
+      9: "Float", 10: "Double", 11: "Boolean", 12: "String"}
+
+
+def metric_value(m):
+    """A metric's value as python reads it from the protobuf, by its datatype."""
+    if m.is_null:
+        return None
+    t = DT[m.datatype]
+    if t == "Int16":
+        return m.int_value - 0x10000 if m.int_value >= 0x8000 else m.int_value
+    if t in ("UInt16", "UInt32", "Int32"):
+        return m.int_value
+    if t in ("Int64", "UInt64"):
+        return m.long_value
+    if t == "Float":
+        return m.float_value
+    if t == "Double":
+        return m.double_value
+    if t == "Boolean":
+        return m.boolean_value
+    return m.string_value
+
+
+def edge_messages(spb, out):
+    """(verb, device, payload) of each message iot-sub printed (raw bytes, as b64) from the edge
+    node: not the commands the test sent it."""
+    got = []
+    for x in records(out[:out.rfind(b"\n") + 1]):
+        parts = x["topic"].split("/")
+        if parts[2].endswith("CMD"):
+            continue
+        got.append((parts[2], parts[4] if len(parts) > 4 else None,
+                    spb.Payload.FromString(base64.b64decode(x["b64"]))))
+    return got
+
+
+def count_verb(spb, verb, n=1, device=None):
+    return lambda out: sum(1 for v, d, _ in edge_messages(spb, out) if v == verb and (device is None or d == device)) >= n
+
+
+def metrics_of(p):
+    return {m.name: (DT[m.datatype], metric_value(m)) for m in p.metrics}
+
+
+def edge_map(tmp_path):
+    import os
+    text = (Path(__file__).resolve().parents[2] / "fixtures" / "devices" / "meter-map.toml").read_text()
+    (tmp_path / "map.toml").write_text(text.replace('poll = "1s"', 'poll = "200ms"'))
+    return str(tmp_path / "map.toml")
+
+
+def test_bridge_is_a_sparkplug_edge_node_births_data_commands_and_its_will(spb, broker, procs, tmp_path):
+    """NBIRTH (bdSeq, Rebirth) and DBIRTH (the map's values, typed) as a protobuf peer reads them;
+    DCMD writes by metric name and the new value comes back in a DDATA; NCMD Rebirth gives the
+    births again; seq runs on from NBIRTH's 0 without a gap; killed, the broker sends its NDEATH
+    will with the bdSeq of its NBIRTH."""
+    from modbus_device import Meter
+    meter = Meter(tmp_path)
+    sub = subscriber(procs, broker.url, "-t", "spBv1.0/#", "-q", "1", "--decode", "none", "--payload", "b64")
+    bridge = procs("bridge", meter.uri, broker.url, "--framing", "modbus-rtu", "--map", edge_map(tmp_path),
+                   "--sparkplug", "plant/gw1", "--reply-timeout", "300ms", "--verbose")
+    try:
+        sub.read_until(count_verb(spb, "DBIRTH"))
+        (v0, _, nbirth), (v1, dev, dbirth) = edge_messages(spb, sub.out)[:2]
+        assert (v0, v1, dev) == ("NBIRTH", "DBIRTH", "meter")
+        assert nbirth.seq == 0 and dbirth.seq == 1
+        assert metrics_of(nbirth) == {"bdSeq": ("Int64", 0), "Node Control/Rebirth": ("Boolean", False)}
+        assert metrics_of(dbirth) == {
+            "voltage": ("Float", 230.5), "energy_kwh": ("Double", 123.456), "offset_test": ("Int16", -2),
+            "temperature": ("Float", 21.5), "humidity": ("Double", 45.5), "relay": ("Boolean", True),
+            "setpoint": ("UInt16", 500)}
+        assert all(m.timestamp > 0 for m in dbirth.metrics) and dbirth.timestamp > 0
+
+        dcmd = spb.Payload(timestamp=1)
+        dcmd.metrics.add(name="setpoint", datatype=6, int_value=321)
+        dcmd.metrics.add(name="relay", datatype=11, boolean_value=False)
+        subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-t", "spBv1.0/plant/DCMD/gw1/meter", "-s"],
+                       input=dcmd.SerializeToString(), check=True)
+        def ddata(out):
+            got = {}
+            for v, _, p in edge_messages(spb, out):
+                if v == "DDATA":
+                    got.update(metrics_of(p))
+            return got
+        sub.read_until(lambda out: ddata(out).get("setpoint") == ("UInt16", 321) and "relay" in ddata(out))
+        assert ddata(sub.out) == {"setpoint": ("UInt16", 321), "relay": ("Boolean", False)}  # only what changed
+
+        bad = spb.Payload(timestamp=1)
+        bad.metrics.add(name="stepoint", datatype=6, int_value=1)
+        subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-t", "spBv1.0/plant/DCMD/gw1/meter", "-s"],
+                       input=bad.SerializeToString(), check=True)
+        bridge.wait_stderr("no value 'stepoint' in the map (did you mean 'setpoint'?)")
+
+        rebirth = spb.Payload(timestamp=1)
+        rebirth.metrics.add(name="Node Control/Rebirth", datatype=11, boolean_value=True)
+        subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-t", "spBv1.0/plant/NCMD/gw1", "-s"],
+                       input=rebirth.SerializeToString(), check=True)
+        sub.read_until(count_verb(spb, "DBIRTH", 2))
+        births = [(v, p) for v, _, p in edge_messages(spb, sub.out) if v.endswith("BIRTH")]
+        assert [v for v, _ in births] == ["NBIRTH", "DBIRTH", "NBIRTH", "DBIRTH"]
+        assert births[2][1].seq == 0 and metrics_of(births[2][1])["bdSeq"] == ("Int64", 0)
+        assert metrics_of(births[3][1])["setpoint"] == ("UInt16", 321)
+
+        bridge.p.kill()  # gone without a word: the broker publishes the will
+        bridge.p.wait()
+        sub.read_until(count_verb(spb, "NDEATH"))
+        msgs = edge_messages(spb, sub.out)
+        assert msgs[-1][0] == "NDEATH" and metrics_of(msgs[-1][2]) == {"bdSeq": ("Int64", 0)}
+        seq = None
+        for v, _, p in msgs[:-1]:  # 0 at each NBIRTH, then one more per message
+            assert p.seq == (0 if v == "NBIRTH" else (seq + 1) % 256), (v, p.seq, seq)
+            seq = p.seq
+    finally:
+        meter.stop()
+
+
+def test_edge_node_says_ddeath_for_a_silent_device_and_ndeath_at_a_normal_exit(spb, broker, procs, tmp_path):
+    from modbus_device import Meter
+    meter = Meter(tmp_path)
+    sub = subscriber(procs, broker.url, "-t", "spBv1.0/#", "-q", "1", "--decode", "none", "--payload", "b64")
+    bridge = procs("bridge", meter.uri, broker.url, "--framing", "modbus-rtu", "--map", edge_map(tmp_path),
+                   "--sparkplug", "plant/gw2", "--reply-timeout", "300ms", "--stats")
+    try:
+        sub.read_until(count_verb(spb, "DBIRTH"))
+        meter.stop()  # the device (and its pty) goes away
+        sub.read_until(count_verb(spb, "DDEATH"))
+        bridge.p.send_signal(__import__("signal").SIGINT)
+        code, _, err = bridge.finish()
+        assert code == 130
+        sub.read_until(count_verb(spb, "NDEATH"))
+        msgs = edge_messages(spb, sub.out)
+        assert [v for v, d, _ in msgs][-2:] == ["DDEATH", "NDEATH"] and msgs[-2][1] == "meter"
+        assert metrics_of(msgs[-1][2]) == {"bdSeq": ("Int64", 0)}
+        st = stats_of(err)
+        assert st["published"] >= 3 and "sparkplug_unsent" not in st.get("drops", {})
+    finally:
+        meter.stop()

@@ -1,4 +1,5 @@
 #include "apps/bridge/bridge.hpp"
+#include "apps/bridge/edge.hpp"
 #include "apps/bridge/gateway.hpp"
 #include "apps/bridge/poller.hpp"
 #include "framing/framing.hpp"
@@ -77,12 +78,14 @@ class Bridge {
           silence_us_(silence_us), style_(style_of(a.payload)) {
         poller_.hooks.value = [this](MapDevice& d, MapValue& v, const std::string& json) {
             ++polls_;
+            if (edge_) return edge_value(d, v, json);
             publish_value(d, v, json);
         };
         poller_.hooks.value_error = [this](MapDevice& d, MapValue& v, const std::string& why) {
             ++poll_errors_;
             log::info("device '{}' value '{}': {}", d.name, v.name, why);
-            v.last.clear(); // the next good value is published, --on-change or not
+            if (edge_) return edge_value(d, v, {}); // a metric that cannot be read is null
+            v.last.clear();                         // the next good value is published, --on-change or not
             publish_value(d, v, {}, why);
         };
         poller_.hooks.available = [this](MapDevice& d, bool ok, const std::string& why) {
@@ -97,6 +100,15 @@ class Bridge {
     Journal journal;
     std::vector<ExtraField> set; // --set: fields added to every uplink record and polled value
     int64_t turnaround_us = 0;   // --turnaround: quiet time after each exchange, beyond 3.5 characters
+
+    /// --sparkplug: the map's devices are published as a Sparkplug B edge node (edge.hpp), its
+    /// NDEATH the last will, in place of the value topics and the retained status.
+    void sparkplug(SparkplugEdge e) {
+        edge_ = std::move(e);
+        born_.assign(poller_.devices().size(), false);
+        birth_due_.assign(poller_.devices().size(), false);
+        mqtt_.on_connecting = [this] { mqtt_.client().set_will_payload(edge_->next_death(now_ms())); };
+    }
 
     /// --modbus-server: Modbus TCP masters' requests go on the bus between the bridge's own.
     void serve_gateway(int listen_fd) {
@@ -129,20 +141,36 @@ class Bridge {
                 control_.push_front(std::move(m));
                 return true;
             });
-            trim(); // what came back from the window counts against the bound too
+            trim();      // what came back from the window counts against the bound too
+            if (edge_) { // the session is over: the next connection gives the births again
+                born_.assign(born_.size(), false);
+                ddata_.clear();
+            }
         };
         mqtt_.on_up = [this]() -> Status {
-            control(status_, status_json(), true);
-            for (auto& d : poller_.devices())
-                if (d.available >= 0)
-                    control(status_ + "/devices/" + d.name, d.available ? "online" : "offline", true);
+            if (!edge_) {
+                control(status_, status_json(), true);
+                for (auto& d : poller_.devices())
+                    if (d.available >= 0)
+                        control(status_ + "/devices/" + d.name, d.available ? "online" : "offline", true);
+            }
             if (!a_.command_topic.empty())
                 if (auto st = mqtt_.client().subscribe({{a_.command_topic, 1, false, false, 0}}); !st)
                     return st;
+            if (edge_) {
+                std::vector<MqttClient::Subscription> subs;
+                for (auto& f : edge_->command_filters())
+                    subs.push_back({f, 1, false, false, 0});
+                if (auto st = mqtt_.client().subscribe(subs); !st) return st;
+                births();
+            }
             pump();
             return {};
         };
-        mqtt_.on_message = [this](const MqttArrival& m) { command(m); };
+        mqtt_.on_message = [this](const MqttArrival& m) {
+            if (edge_ && m.topic.starts_with("spBv1.0/")) return edge_command(m);
+            command(m);
+        };
         link_.on_data = [this](std::string_view bytes) {
             decoder_->feed(bytes, mono_us(), frames_);
             frames();
@@ -162,11 +190,11 @@ class Bridge {
             for (auto& t : gwq_) // the masters waiting hear that the bus is gone
                 gw_->exception(t.gw->client, t.gw->tid, t.adu, 10);
             gwq_.clear();
-            control(status_, status_json(), true);
+            if (!edge_) control(status_, status_json(), true);
         };
         link_.on_up = [this] {
             link_up_ = true;
-            control(status_, status_json(), true);
+            if (!edge_) control(status_, status_json(), true);
             next_txn();
         };
         link_.on_eof = [this] {
@@ -182,6 +210,11 @@ class Bridge {
     void finish() {
         if (!mqtt_.up()) return;
         link_up_ = false;
+        if (edge_) { // the edge node says its session ends, as its will would
+            (void)mqtt_.client().publish(edge_->topic("NDEATH"), edge_->death(now_ms()), 1, false, nullptr);
+            mqtt_.client().disconnect();
+            return;
+        }
         std::string s = fmt::format(R"({{"state":"offline","ts":"{}"}})", format_rfc3339(wall_us()));
         (void)mqtt_.client().publish(status_, s, 1, true, nullptr);
         for (auto& d : poller_.devices()) // the devices are not polled any more
@@ -470,6 +503,10 @@ class Bridge {
     /// The outcome of a write by name: written, exception, no answer or refused.
     void outcome(const Write& w, std::string_view result, const std::string& error) {
         auto& d = poller_.devices()[w.dev];
+        if (edge_ && result == "written") // read it back now: the host sees the new value in a DDATA
+            for (auto& r : poller_.round(w.dev))
+                for (auto [vi, off] : d.blocks[r.block].values)
+                    if (vi == w.val) queue_read(r);
         refuse_or_report(w, d.name, d.values[w.val].name, result, error);
     }
 
@@ -598,6 +635,7 @@ class Bridge {
             std::erase_if(txq_, [&](const Txn& t) { return t.poll && t.read.dev == r.dev; });
         for (auto it = o.again.rbegin(); it != o.again.rend(); ++it)
             queue_read(std::move(*it), true);
+        birth_when_read(r.dev);
         next_txn();
     }
 
@@ -736,7 +774,99 @@ class Bridge {
             log::warn("device '{}' is unavailable: {}", d.name, why);
         else
             log::note("device '{}' is available", d.name);
-        control(status_ + "/devices/" + d.name, ok ? "online" : "offline", true);
+        if (!edge_) return control(status_ + "/devices/" + d.name, ok ? "online" : "offline", true);
+        auto di = static_cast<size_t>(&d - poller_.devices().data());
+        if (!ok && born_[di]) {
+            born_[di] = false;
+            ddata_.erase(di);
+            spb_send(edge_->device_death(d, now_ms()));
+        } else if (ok && !born_[di]) {
+            birth_due_[di] = true; // at the end of this round: the birth carries all its values
+        }
+    }
+
+    /// A device that came up gets its DBIRTH once the round that found it is read.
+    void birth_when_read(size_t di) {
+        if (!edge_ || !birth_due_[di]) return;
+        if (current_ && current_->poll && current_->read.dev == di) return;
+        for (auto& t : txq_)
+            if (t.poll && t.read.dev == di) return;
+        birth_due_[di] = false;
+        if (!born_[di] && poller_.devices()[di].available == 1 && mqtt_.up())
+            born_[di] = spb_send(edge_->device_birth(poller_.devices()[di], now_ms()));
+    }
+
+    // ---- Sparkplug B edge node (--sparkplug) ----
+
+    static uint64_t now_ms() { return static_cast<uint64_t>(wall_us() / 1000); }
+
+    /// NBIRTH, then a DBIRTH for each device that answers (the others when they do).
+    void births() {
+        if (!mqtt_.up()) return;
+        ddata_.clear();
+        born_.assign(born_.size(), false);
+        if (!spb_send(edge_->node_birth(now_ms()))) return;
+        for (size_t di = 0; di < born_.size(); ++di)
+            if (poller_.devices()[di].available == 1)
+                born_[di] = spb_send(edge_->device_birth(poller_.devices()[di], now_ms()));
+    }
+
+    /// A polled value (`text`; "" when its read failed): into the next DDATA when it changed.
+    void edge_value(MapDevice& d, MapValue& v, const std::string& text) {
+        if (text == v.last) return; // report by exception: Sparkplug sends what changed
+        v.last = text;
+        ++stats_.records_in;
+        auto di = static_cast<size_t>(&d - poller_.devices().data());
+        if (!born_[di]) return; // its DBIRTH will carry it
+        auto vi = static_cast<size_t>(&v - d.values.data());
+        auto& changed = ddata_[di];
+        if (std::find(changed.begin(), changed.end(), vi) == changed.end()) changed.push_back(vi);
+        if (ddata_armed_) return;
+        ddata_armed_ = true;
+        loop_.at(0, [this] { // the values of one read in one DDATA
+            ddata_armed_ = false;
+            auto pending = std::move(ddata_);
+            ddata_.clear();
+            for (auto& [di, vis] : pending)
+                if (born_[di]) spb_send(edge_->device_data(poller_.devices()[di], vis, now_ms()));
+        });
+    }
+
+    /// Publishes a Sparkplug message (QoS 0, not retained, as the specification says for all but
+    /// NDEATH). False when it could not go.
+    bool spb_send(Expected<SpbMessage> m) {
+        if (!m) {
+            ++stats_.drops["sparkplug_unencoded"];
+            log::error("Sparkplug: {}", m.error().message);
+            return false;
+        }
+        if (!mqtt_.up() || !mqtt_.client().publish(m->topic, m->payload, 0, false, nullptr)) {
+            ++stats_.drops["sparkplug_unsent"];
+            return false;
+        }
+        ++stats_.published;
+        flush_soon();
+        return true;
+    }
+
+    /// NCMD (Node Control/Rebirth) or DCMD (writes by metric name, as {"set":...} does).
+    void edge_command(const MqttArrival& m) {
+        ++commands_;
+        auto c = edge_->command(m.topic, m.payload);
+        for (auto& e : c.errors)
+            bad_command(m.topic, e);
+        if (c.rebirth) {
+            log::note("rebirth requested on '{}'", m.topic);
+            births();
+        }
+        if (c.set.empty()) return;
+        simdjson::dom::parser p;
+        simdjson::dom::object o, set;
+        if (p.parse(c.set).get_object().get(o) || o["set"].get_object().get(set))
+            return bad_command(m.topic, "the command's metrics do not make a write");
+        MqttArrival a = m;
+        a.props = {}; // the outcome goes to --reply-topic if there is one (Sparkplug has no response topic)
+        write_by_name(a, o, set);
     }
 
     void arm_stats() {
@@ -785,6 +915,11 @@ class Bridge {
     std::deque<Txn> gwq_; // requests of Modbus TCP masters (--modbus-server)
     bool gw_turn_ = false;
     std::unique_ptr<ModbusGateway> gw_;
+    std::optional<SparkplugEdge> edge_;
+    std::vector<bool> born_;                      // --sparkplug: the devices whose DBIRTH is out
+    std::vector<bool> birth_due_;                 // --sparkplug: DBIRTH once this round is read
+    std::map<size_t, std::vector<size_t>> ddata_; // --sparkplug: changed values per device, not yet sent
+    bool ddata_armed_ = false;
     std::optional<Txn> current_;
     int txn_timer_ = -1;
     std::string link_out_;
@@ -819,6 +954,24 @@ Expected<Exit> run_bridge(const BridgeArgs& a) {
     if (!cfg) return std::unexpected(cfg.error());
     cfg->max_inflight = std::max(1, a.max_inflight);
     if (a.qos < 0 || a.qos > 2) return fail(Exit::usage, fmt::format("bad QoS {}: use 0, 1 or 2", a.qos));
+    std::optional<SparkplugEdge> edge;
+    if (!a.sparkplug.empty()) {
+        if (!polling)
+            return fail(Exit::usage, "--sparkplug publishes the devices of a register map: give --map FILE");
+        auto e = SparkplugEdge::parse(a.sparkplug);
+        if (!e) return std::unexpected(e.error());
+        if (!cfg->will_topic.empty())
+            return fail(Exit::usage,
+                        "--sparkplug: the last will is the edge node's NDEATH; drop --will-topic");
+        if (a.mqtt.no_clean)
+            return fail(
+                Exit::usage,
+                "--sparkplug: an edge node connects with a clean session; drop -c/--disable-clean-session");
+        cfg->will_topic = e->topic("NDEATH");
+        cfg->will_qos = 1;
+        cfg->will_retain = false;
+        edge = std::move(*e);
+    }
     std::string status = !a.status_topic.empty() ? a.status_topic : "m2m/bridge/" + cfg->client_id;
     if (auto st = check_topic(status); !st) return fail(Exit::usage, "--status-topic: " + st.error().message);
     if (cfg->will_topic.empty()) {
@@ -858,6 +1011,12 @@ Expected<Exit> run_bridge(const BridgeArgs& a) {
         if (!m) return std::unexpected(m.error());
         map = std::move(*m);
     }
+    if (edge)
+        for (auto& d : map)
+            if (d.name.find_first_of("/+#") != std::string::npos)
+                return fail(Exit::usage,
+                            fmt::format("{}: device '{}': a Sparkplug device id has no '/', '+' or '#'",
+                                        a.map, d.name));
     auto turnaround = parse_duration(a.turnaround);
     if (!turnaround) return std::unexpected(turnaround.error());
     // Modbus RTU: a line is quiet for 3.5 characters between frames (1.75 ms above 19200 baud)
@@ -879,6 +1038,7 @@ Expected<Exit> run_bridge(const BridgeArgs& a) {
     Bridge bridge(a, loop, link_session, mqtt, stats, *framing, std::move(*tmpl), std::move(map), status,
                   reply->count(), stats_every->count(), silence);
     bridge.turnaround_us = turnaround->count();
+    if (edge) bridge.sparkplug(std::move(*edge));
     if (!a.modbus_server.empty()) {
         auto server = parse_uri(a.modbus_server);
         if (!server) return std::unexpected(server.error());

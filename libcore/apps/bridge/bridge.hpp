@@ -28,6 +28,7 @@ struct BridgeArgs {
     std::string modbus_server;    // tcp-listen://HOST:PORT: Modbus TCP masters reach the link's devices
     std::string poll = "1s";      // default poll interval
     bool on_change = false;       // publish polled values only when they change
+    std::string sparkplug;        // GROUP/NODE: publish the map as a Sparkplug B edge node
     std::string status_topic;     // default m2m/bridge/<client id>
     std::string stats_interval = "60s";
     size_t buffer = 100000;
