@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
         ->option_text("DUR")
         ->capture_default_str()
         ->group(h);
-    const char* cs = "CoAP over DTLS (coaps://)";
+    const char* cs = "CoAP over DTLS (coaps://): a pre-shared key, or certificates with the TLS options";
     app.add_option("--psk-identity", args.psk_identity, "coaps://: the pre-shared key's identity")->group(cs);
     m2m::cli::completes(
         app.add_option("--psk-key-file", args.psk_key_file,

@@ -18,7 +18,7 @@ complete -c bridge -l cafile -d 'CA certificates to trust (PEM; default: the sys
 complete -c bridge -l capath -d 'Directory of CA certificates (hashed, as c_rehash makes)' -x
 complete -c bridge -l cert -d 'Client certificate (PEM)' -x
 complete -c bridge -l key -d 'Client private key (PEM)' -x
-complete -c bridge -l insecure -d 'Do not verify the broker\'s certificate or host name (explicit opt-out; never the default)'
+complete -c bridge -l insecure -d 'Do not verify the server\'s certificate or host name (explicit opt-out; never the default)'
 complete -c bridge -l will-topic -d 'Topic the broker publishes to if this client vanishes' -x
 complete -c bridge -l will-payload -d 'The will message' -x
 complete -c bridge -l will-qos -d 'QoS of the will' -xa '0 1 2'

@@ -18,7 +18,7 @@ complete -c iot-pub -l cafile -d 'CA certificates to trust (PEM; default: the sy
 complete -c iot-pub -l capath -d 'Directory of CA certificates (hashed, as c_rehash makes)' -x
 complete -c iot-pub -l cert -d 'Client certificate (PEM)' -x
 complete -c iot-pub -l key -d 'Client private key (PEM)' -x
-complete -c iot-pub -l insecure -d 'Do not verify the broker\'s certificate or host name (explicit opt-out; never the default)'
+complete -c iot-pub -l insecure -d 'Do not verify the server\'s certificate or host name (explicit opt-out; never the default)'
 complete -c iot-pub -l will-topic -d 'Topic the broker publishes to if this client vanishes' -x
 complete -c iot-pub -l will-payload -d 'The will message' -x
 complete -c iot-pub -l will-qos -d 'QoS of the will' -xa '0 1 2'

@@ -12,7 +12,7 @@ complete -c loadgen -l cafile -d 'CA certificates to trust (PEM; default: the sy
 complete -c loadgen -l capath -d 'Directory of CA certificates (hashed, as c_rehash makes)' -x
 complete -c loadgen -l cert -d 'Client certificate (PEM)' -x
 complete -c loadgen -l key -d 'Client private key (PEM)' -x
-complete -c loadgen -l insecure -d 'Do not verify the broker\'s certificate or host name (explicit opt-out; never the default)'
+complete -c loadgen -l insecure -d 'Do not verify the server\'s certificate or host name (explicit opt-out; never the default)'
 complete -c loadgen -l devices -d 'Simulated devices (one MQTT connection each)' -x
 complete -c loadgen -l connect-rate -d 'New connections per second' -x
 complete -c loadgen -l shard -d 'Run the K-th of N slices of the devices (K/N); auto/N takes K from JOB_COMPLETION_INDEX (0-based), as each pod of a Kubernetes Indexed Job has it (deploy/loadgen-job.yaml)' -x

@@ -44,7 +44,7 @@ complete -c replay -l cafile -d 'CA certificates to trust (PEM; default: the sys
 complete -c replay -l capath -d 'Directory of CA certificates (hashed, as c_rehash makes)' -x
 complete -c replay -l cert -d 'Client certificate (PEM)' -x
 complete -c replay -l key -d 'Client private key (PEM)' -x
-complete -c replay -l insecure -d 'Do not verify the broker\'s certificate or host name (explicit opt-out; never the default)'
+complete -c replay -l insecure -d 'Do not verify the server\'s certificate or host name (explicit opt-out; never the default)'
 complete -c replay -l will-topic -d 'Topic the broker publishes to if this client vanishes' -x
 complete -c replay -l will-payload -d 'The will message' -x
 complete -c replay -l will-qos -d 'QoS of the will' -xa '0 1 2'

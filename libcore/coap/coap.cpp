@@ -1,13 +1,19 @@
 #include "coap/coap.hpp"
 #include "util/clock.hpp"
 #include "util/duration.hpp"
+#include "util/log.hpp"
+#include <arpa/inet.h>
 #include <coap3/coap.h>
 #include <cstring>
 #include <fmt/format.h>
 #include <fstream>
 #include <iterator>
 #include <netdb.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <syslog.h>
+#include <unistd.h>
 #include <vector>
 
 namespace m2m::coap {
@@ -20,11 +26,39 @@ std::string code_text(int code) {
     return fmt::format("{}.{:02}", code / 100, code % 100);
 }
 
+namespace {
+
+/// --cert and --key (PEM) are a certificate and the key that belongs to it: said before libcoap
+/// is given them (it says only that it cannot open a session).
+Status check_pair(const std::string& cert, const std::string& key) {
+    if (cert.empty()) return {};
+    std::string why;
+    FILE* f = std::fopen(cert.c_str(), "r");
+    X509* x = f ? PEM_read_X509(f, nullptr, nullptr, nullptr) : nullptr;
+    if (f) std::fclose(f);
+    f = std::fopen(key.c_str(), "r");
+    EVP_PKEY* k = f ? PEM_read_PrivateKey(f, nullptr, nullptr, nullptr) : nullptr;
+    if (f) std::fclose(f);
+    if (!x)
+        why = fmt::format("--cert '{}' is not a PEM certificate", cert);
+    else if (!k)
+        why = fmt::format("--key '{}' is not a PEM private key (without a passphrase)", key);
+    else if (X509_check_private_key(x, k) != 1)
+        why = fmt::format("--key '{}' does not belong to --cert '{}'", key, cert);
+    X509_free(x);
+    EVP_PKEY_free(k);
+    if (!why.empty()) return fail(Exit::usage, why);
+    return {};
+}
+
+} // namespace
+
 struct Client::Impl {
     coap_context_t* ctx = nullptr;
     coap_session_t* session = nullptr;
     std::vector<std::pair<uint16_t, std::string>> options; // Uri-Path and Uri-Query, in order
-    std::string psk_identity, psk_key;                     // coaps://
+    std::string psk_identity, psk_key;                     // coaps:// with a pre-shared key
+    std::string host, sni;                                 // coaps:// with certificates: whom we expect
     Options opt;
     // the request being answered
     std::string token;
@@ -97,7 +131,9 @@ struct Client::Impl {
             self->answer.retry = true;
             break;
         case COAP_NACK_TLS_FAILED:
-            self->answer.why = "DTLS: the handshake failed (a wrong --psk-identity or key?)";
+            self->answer.why = !self->psk_key.empty()
+                                   ? "DTLS: the handshake failed (a wrong --psk-identity or key?)"
+                                   : "DTLS: the session failed";
             break;
         case COAP_NACK_RST:
             self->answer.reached = true;
@@ -121,6 +157,58 @@ struct Client::Impl {
         coap_add_token(p, len, tok);
         token.assign(reinterpret_cast<const char*>(tok), len);
         return p;
+    }
+
+    /// The server's certificate, checked once the handshake is done and before anything is sent:
+    /// signed by a CA of --cafile/--capath (the system's store when neither is given) and naming the
+    /// host asked for (an IP address or DNS name in subjectAltName, as OpenSSL checks them). libcoap
+    /// 4.3.1 is told not to verify: it loads a CA file only beside a certificate of our own, and its
+    /// failures come without the reason; OpenSSL's reason is the user's.
+    Status verify_server() const {
+        coap_tls_library_t lib{};
+        auto* ssl = static_cast<SSL*>(coap_session_get_tls(session, &lib));
+        if (!ssl || lib != COAP_TLS_LIBRARY_OPENSSL)
+            return fail(Exit::runtime, "DTLS: no OpenSSL session to check");
+        X509* peer = SSL_get1_peer_certificate(ssl);
+        if (!peer) return fail(Exit::unavailable, "DTLS: the server sent no certificate");
+        const auto& c = opt.certs;
+        X509_STORE* store = X509_STORE_new();
+        bool loaded = c.cafile.empty() && c.capath.empty()
+                          ? X509_STORE_set_default_paths(store) == 1
+                          : X509_STORE_load_locations(store, c.cafile.empty() ? nullptr : c.cafile.c_str(),
+                                                      c.capath.empty() ? nullptr : c.capath.c_str()) == 1;
+        X509_STORE_CTX* ctx = X509_STORE_CTX_new();
+        std::string why;
+        if (!loaded) {
+            why = fmt::format("cannot load the CA certificates {}", c.cafile.empty() ? c.capath : c.cafile);
+        } else if (X509_STORE_CTX_init(ctx, store, peer, SSL_get_peer_cert_chain(ssl)) == 1) {
+            X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx);
+            X509_VERIFY_PARAM_set_depth(param, 8);
+            in6_addr ip{};
+            bool is_ip =
+                ::inet_pton(AF_INET, host.c_str(), &ip) == 1 || ::inet_pton(AF_INET6, host.c_str(), &ip) == 1;
+            if (is_ip)
+                X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str());
+            else
+                X509_VERIFY_PARAM_set1_host(param, host.c_str(), host.size());
+            if (X509_verify_cert(ctx) != 1) {
+                int err = X509_STORE_CTX_get_error(ctx);
+                why = err == X509_V_ERR_HOSTNAME_MISMATCH || err == X509_V_ERR_IP_ADDRESS_MISMATCH
+                          ? fmt::format("the server's certificate is not for '{}'", host)
+                          : fmt::format("the server's certificate is not trusted: {} ({})",
+                                        X509_verify_cert_error_string(err),
+                                        !c.cafile.empty()   ? "--cafile " + c.cafile
+                                        : !c.capath.empty() ? "--capath " + c.capath
+                                                            : "the system's CAs; give --cafile");
+            }
+        } else {
+            why = "cannot check the server's certificate";
+        }
+        X509_STORE_CTX_free(ctx);
+        X509_STORE_free(store);
+        X509_free(peer);
+        if (!why.empty()) return fail(Exit::unavailable, "DTLS: " + why);
+        return {};
     }
 
     /// Runs libcoap until `until` is true or `limit_us` passes; false on the time limit.
@@ -151,8 +239,9 @@ Client::Client(std::unique_ptr<Impl> impl, std::string uri) : impl_(std::move(im
 Client::~Client() = default;
 
 Client::Options Client::options(std::string psk_identity, std::string psk_key_file,
-                                std::string_view connect_timeout) {
+                                std::string_view connect_timeout, Certificates certs) {
     Options o;
+    o.certs = std::move(certs);
     o.psk_identity = std::move(psk_identity);
     o.psk_key_file = std::move(psk_key_file);
     if (auto ct = parse_duration(connect_timeout); ct)
@@ -163,12 +252,27 @@ Client::Options Client::options(std::string psk_identity, std::string psk_key_fi
 Expected<std::unique_ptr<Client>> Client::open(const std::string& uri, Options o) {
     bool dtls = uri.starts_with("coaps://");
     std::string key;
-    if (dtls) {
+    const auto& c = o.certs;
+    bool psk = !o.psk_identity.empty() || !o.psk_key_file.empty();
+    bool pki = !c.cafile.empty() || !c.capath.empty() || !c.cert.empty() || !c.key.empty() || c.insecure;
+    if (dtls && psk && pki)
+        return fail(Exit::usage,
+                    "coaps:// takes a pre-shared key (--psk-identity, --psk-key-file) or certificates "
+                    "(--cafile, --cert, --key, --insecure), not both");
+    if (dtls && !psk) {
+        if (c.cert.empty() != c.key.empty()) return fail(Exit::usage, "--cert and --key go together");
+        for (auto [flag, file] : {std::pair{"--cafile", &c.cafile}, {"--cert", &c.cert}, {"--key", &c.key}})
+            if (!file->empty() && ::access(file->c_str(), R_OK) != 0)
+                return fail(Exit::usage, fmt::format("{}: cannot read '{}'", flag, *file));
+        if (auto st = check_pair(c.cert, c.key); !st) return std::unexpected(st.error());
+        if (c.insecure)
+            log::warn("--insecure: the server's certificate is not checked; anyone on the path can read and "
+                      "change this session");
+    } else if (dtls) {
         if (o.psk_identity.empty() || o.psk_key_file.empty())
-            return fail(Exit::usage,
-                        fmt::format("{}: coaps:// needs --psk-identity and --psk-key-file (DTLS with a "
-                                    "pre-shared key; certificates are not supported yet)",
-                                    uri));
+            return fail(Exit::usage, fmt::format("{}: a pre-shared key needs both --psk-identity and "
+                                                 "--psk-key-file",
+                                                 uri));
         std::ifstream f(o.psk_key_file, std::ios::binary);
         if (!f) return fail(Exit::usage, fmt::format("--psk-key-file: cannot read '{}'", o.psk_key_file));
         key.assign(std::istreambuf_iterator<char>(f), {});
@@ -176,12 +280,15 @@ Expected<std::unique_ptr<Client>> Client::open(const std::string& uri, Options o
             key.pop_back();
         if (key.empty())
             return fail(Exit::usage, fmt::format("--psk-key-file '{}' is empty", o.psk_key_file));
-    } else if (!o.psk_identity.empty() || !o.psk_key_file.empty()) {
+    } else if (psk) {
         return fail(Exit::usage, "--psk-identity and --psk-key-file go with coaps://");
+    } else if (pki) {
+        return fail(Exit::usage, "--cafile, --capath, --cert, --key and --insecure go with coaps://");
     }
     static bool started = [] {
         coap_startup();
         coap_set_log_level(LOG_EMERG); // failures are reported by m2mkit, in its words
+        coap_dtls_set_log_level(LOG_EMERG);
         return true;
     }();
     (void)started;
@@ -212,7 +319,21 @@ Expected<std::unique_ptr<Client>> Client::open(const std::string& uri, Options o
     coap_set_app_data(impl->ctx, impl.get());
     coap_register_response_handler(impl->ctx, &Impl::on_response);
     coap_register_nack_handler(impl->ctx, &Impl::on_nack);
-    if (dtls) {
+    if (dtls && !psk) {
+        impl->host = host;
+        coap_dtls_pki_t setup{};
+        setup.version = COAP_DTLS_PKI_SETUP_VERSION;
+        setup.verify_peer_cert = 0; // checked by verify_server() once the handshake is done
+        in6_addr ip{};
+        if (::inet_pton(AF_INET, host.c_str(), &ip) != 1 && ::inet_pton(AF_INET6, host.c_str(), &ip) != 1) {
+            impl->sni = host; // a name, not an address: the server may pick its certificate by it
+            setup.client_sni = impl->sni.data();
+        }
+        setup.pki_key.key_type = COAP_PKI_KEY_PEM;
+        setup.pki_key.key.pem.public_cert = c.cert.empty() ? nullptr : impl->opt.certs.cert.c_str();
+        setup.pki_key.key.pem.private_key = c.key.empty() ? nullptr : impl->opt.certs.key.c_str();
+        impl->session = coap_new_client_session_pki(impl->ctx, nullptr, &dst, COAP_PROTO_DTLS, &setup);
+    } else if (dtls) {
         impl->psk_identity = o.psk_identity;
         impl->psk_key = key;
         coap_dtls_cpsk_t setup{};
@@ -231,11 +352,20 @@ Expected<std::unique_ptr<Client>> Client::open(const std::string& uri, Options o
             auto st = coap_session_get_state(s);
             return st == COAP_SESSION_STATE_ESTABLISHED || st == COAP_SESSION_STATE_NONE;
         });
-        if (coap_session_get_state(s) != COAP_SESSION_STATE_ESTABLISHED)
+        auto st = coap_session_get_state(s);
+        if (st != COAP_SESSION_STATE_ESTABLISHED && !psk && st == COAP_SESSION_STATE_NONE)
+            return fail(
+                Exit::unavailable,
+                fmt::format("{}: DTLS: no handshake (nothing listening, or the server refused {})", uri,
+                            c.cert.empty() ? "it: does it want a certificate of ours, --cert and --key?"
+                                           : "--cert"));
+        if (st == COAP_SESSION_STATE_ESTABLISHED && !psk && !c.insecure)
+            if (auto v = impl->verify_server(); !v)
+                return fail(Exit::unavailable, fmt::format("{}: {}", uri, v.error().message));
+        if (st != COAP_SESSION_STATE_ESTABLISHED)
             return fail(Exit::unavailable,
-                        fmt::format("{}: DTLS: no handshake within {} ms (nothing listening, or a wrong "
-                                    "--psk-identity or key)",
-                                    uri, o.connect_timeout_ms));
+                        fmt::format("{}: DTLS: no handshake within {} ms (nothing listening{})", uri,
+                                    o.connect_timeout_ms, psk ? ", or a wrong --psk-identity or key" : ""));
     }
     coap_fixed_point_t ack{static_cast<uint16_t>(o.ack_timeout_ms / 1000),
                            static_cast<uint16_t>(o.ack_timeout_ms % 1000)};

@@ -10,7 +10,8 @@
 
 namespace m2m::coap {
 
-/// Whether `endpoint` names a CoAP resource (coap://, or coaps:// with a pre-shared key).
+/// Whether `endpoint` names a CoAP resource (coap://, or coaps://: DTLS with a pre-shared key or
+/// certificates).
 bool is_endpoint(std::string_view endpoint);
 
 /// The answer to one request.
@@ -33,19 +34,28 @@ struct Notification {
 /// "2.05" for 205.
 std::string code_text(int code);
 
+/// coaps:// with certificates: the CAs that sign the server's (the system's when none is given),
+/// our own certificate and key (for a server that asks for one), and --insecure (no checks).
+struct Certificates {
+    std::string cafile, capath, cert, key;
+    bool insecure = false;
+};
+
 class Client {
   public:
     struct Options {
         bool confirmable = true;
         int ack_timeout_ms = 1000; // RFC 7252 says 2 s; CON retransmits at 1, 2, 4 s then gives up
         int max_retransmit = 3;
-        // coaps:// (DTLS with a pre-shared key): the identity, and the file the key is in
+        // coaps:// with a pre-shared key: the identity, and the file the key is in
         std::string psk_identity, psk_key_file;
+        Certificates certs;
         int connect_timeout_ms = 10000; // the DTLS handshake's time (--connect-timeout)
     };
-    /// The options the tools' flags give: --psk-identity, --psk-key-file, --connect-timeout (DUR).
+    /// The options the tools' flags give: --psk-identity, --psk-key-file, --connect-timeout (DUR),
+    /// and the TLS flags (--cafile, --capath, --cert, --key, --insecure).
     static Options options(std::string psk_identity, std::string psk_key_file,
-                           std::string_view connect_timeout);
+                           std::string_view connect_timeout, Certificates certs);
     static Expected<std::unique_ptr<Client>> open(const std::string& uri, Options o);
     ~Client();
     Client(const Client&) = delete;

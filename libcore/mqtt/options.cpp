@@ -49,7 +49,7 @@ void add_credential_and_tls_options(CLI::App& app, MqttArgs& a) {
            "Refused: a password on the command line shows in 'ps' and shell history (see --password-file)")
         ->option_text("PASSWORD")
         ->group(c);
-    const char* t = "TLS (mqtts://)";
+    const char* t = "TLS";
     cli::completes(
         app.add_option("--cafile", a.cafile, "CA certificates to trust (PEM; default: the system store)"),
         "file")
@@ -61,7 +61,7 @@ void add_credential_and_tls_options(CLI::App& app, MqttArgs& a) {
     cli::completes(app.add_option("--cert", a.cert, "Client certificate (PEM)"), "file")->group(t);
     cli::completes(app.add_option("--key", a.key, "Client private key (PEM)"), "file")->group(t);
     app.add_flag("--insecure", a.insecure,
-                 "Do not verify the broker's certificate or host name (explicit opt-out; never the default)")
+                 "Do not verify the server's certificate or host name (explicit opt-out; never the default)")
         ->group(t);
 }
 

@@ -8,20 +8,22 @@ import time
 
 import pytest
 from conftest import records, run, stats_of
-from mqtt_broker import free_port
+from mqtt_broker import free_port, make_certs
 
 SERVER = "coap-server-openssl"
 CLIENT = "coap-client-openssl"
 
 
 class CoapServer:
-    def __init__(self, dynamic=True, psk=None):
+    def __init__(self, dynamic=True, psk=None, pki=None, client_ca=None, host="127.0.0.1"):
         self.port = free_port()  # a TCP port found free; libcoap listens on the same number for UDP
-        args = [SERVER, "-A", "127.0.0.1", "-p", str(self.port)] + (["-d", "50"] if dynamic else [])
+        args = [SERVER, "-A", host, "-p", str(self.port)] + (["-d", "50"] if dynamic else [])
         if psk:  # DTLS on port + 1, with this pre-shared key
             args += ["-k", psk]
+        if pki:  # DTLS on port + 1 with this certificate; with client_ca it wants the client's, signed by it
+            args += ["-c", pki["cert"], "-j", pki["key"]] + (["-C", client_ca] if client_ca else ["-n"])
         self.p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.url = f"coap://127.0.0.1:{self.port}"
+        self.url = f"coap://{host}:{self.port}"
         deadline = time.monotonic() + 10
         while self.get("/") is None:  # answering: its root resource says what it is
             assert time.monotonic() < deadline, "coap-server did not answer"
@@ -158,7 +160,82 @@ def test_coaps_with_a_pre_shared_key(tmp_path):
         s.stop()
 
 
-def test_coaps_without_a_key_is_a_usage_error():
-    r = run("iot-pub", "coaps://127.0.0.1:1/x", "-m", "x")
+def client_cert(certs, d):
+    """A client certificate signed by the test CA (CN dev1)."""
+    def ssl(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=d)
+    ssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=dev1")
+    ssl("x509", "-req", "-in", "client.csr", "-CA", certs["ca"], "-CAkey", str(d / "ca.key"), "-CAcreateserial",
+        "-out", "client.pem", "-days", "2")
+    return str(d / "client.pem"), str(d / "client.key")
+
+
+def test_coaps_with_certificates_checks_the_server_as_https_would(tmp_path):
+    """The server's certificate is checked against --cafile (else the system's CAs) and must name the
+    host asked for; --insecure skips both, said loudly. What iot-pub PUTs, iot-sub reads back."""
+    certs = make_certs(tmp_path / "certs")
+    s = CoapServer(pki=certs)
+    url = f"coaps://127.0.0.1:{s.port + 1}/secure"
+    other = CoapServer(pki=certs, host="127.0.0.2")  # a certificate for 127.0.0.1 and localhost only
+    try:
+        r = run("iot-pub", url, "--method", "PUT", "-m", "over DTLS", "--cafile", certs["ca"])
+        assert r.returncode == 0, r.stderr.decode()
+        r = run("iot-sub", f"coaps://localhost:{s.port + 1}/secure", "--cafile", certs["ca"])
+        assert r.returncode == 0, r.stderr.decode()
+        assert records(r.stdout)[0]["text"] == "over DTLS"
+        r = run("iot-pub", url, "-m", "x", "--cafile", certs["other_ca"])
+        assert r.returncode == 4
+        assert (f"{url}: DTLS: the server's certificate is not trusted: unable to get local issuer certificate "
+                f"(--cafile {certs['other_ca']})") in r.stderr.decode()
+        r = run("iot-pub", url, "-m", "x")
+        assert r.returncode == 4
+        assert "not trusted: unable to get local issuer certificate (the system's CAs; give --cafile)" \
+            in r.stderr.decode()
+        r = run("iot-pub", f"coaps://127.0.0.2:{other.port + 1}/secure", "-m", "x", "--cafile", certs["ca"])
+        assert r.returncode == 4
+        assert "DTLS: the server's certificate is not for '127.0.0.2'" in r.stderr.decode()
+        r = run("iot-pub", url, "--method", "PUT", "-m", "unchecked", "--insecure")
+        assert r.returncode == 0, r.stderr.decode()
+        assert "--insecure: the server's certificate is not checked" in r.stderr.decode()
+        peer = subprocess.run([CLIENT, "-m", "get", "-n", url], capture_output=True, timeout=30)
+        assert peer.stdout == b"unchecked\n"
+    finally:
+        s.stop()
+        other.stop()
+
+
+def test_coaps_with_a_client_certificate(tmp_path):
+    certs = make_certs(tmp_path / "certs")
+    cert, key = client_cert(certs, tmp_path / "certs")
+    s = CoapServer(pki=certs, client_ca=certs["ca"])
+    url = f"coaps://127.0.0.1:{s.port + 1}/secure"
+    try:
+        r = run("iot-pub", url, "--method", "PUT", "-m", "mutual", "--cafile", certs["ca"], "--cert", cert,
+                "--key", key)
+        assert r.returncode == 0, r.stderr.decode()
+        r = run("iot-sub", url, "--cafile", certs["ca"], "--cert", cert, "--key", key)
+        assert records(r.stdout)[0]["text"] == "mutual"
+        r = run("iot-pub", url, "-m", "x", "--cafile", certs["ca"])
+        assert r.returncode == 4
+        assert "does it want a certificate of ours, --cert and --key?" in r.stderr.decode()
+        r = run("iot-pub", url, "-m", "x", "--cafile", certs["ca"], "--cert", certs["cert"], "--key", key)
+        assert r.returncode == 2
+        assert f"--key '{key}' does not belong to --cert '{certs['cert']}'" in r.stderr.decode()
+    finally:
+        s.stop()
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--psk-identity", "d"], "a pre-shared key needs both --psk-identity and --psk-key-file"),
+    (["--psk-identity", "d", "--psk-key-file", "/dev/null", "--insecure"], "a pre-shared key (--psk-identity, "
+                                                                           "--psk-key-file) or certificates"),
+    (["--cert", "/dev/null"], "--cert and --key go together"),
+    (["--cafile", "/nonexistent/ca.pem"], "--cafile: cannot read '/nonexistent/ca.pem'"),
+])
+def test_coaps_options_that_do_not_fit_are_usage_errors(args, needle):
+    r = run("iot-pub", "coaps://127.0.0.1:1/x", "-m", "x", *args)
     assert r.returncode == 2
-    assert "coaps:// needs --psk-identity and --psk-key-file" in r.stderr.decode()
+    assert needle in r.stderr.decode()
+    r = run("iot-pub", "coap://127.0.0.1:1/x", "-m", "x", "--insecure")
+    assert r.returncode == 2
+    assert "--cafile, --capath, --cert, --key and --insecure go with coaps://" in r.stderr.decode()

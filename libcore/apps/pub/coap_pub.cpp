@@ -37,7 +37,8 @@ Expected<Exit> run_coap_pub(const PubArgs& a) {
                                                                                              : "--header"));
     if (a.http.method != "POST" && a.http.method != "PUT")
         return fail(Exit::usage, fmt::format("--method {}: use POST or PUT", a.http.method));
-    auto o = coap::Client::options(a.psk_identity, a.psk_key_file, a.mqtt.connect_timeout);
+    auto o = coap::Client::options(a.psk_identity, a.psk_key_file, a.mqtt.connect_timeout,
+                                   {a.mqtt.cafile, a.mqtt.capath, a.mqtt.cert, a.mqtt.key, a.mqtt.insecure});
     o.confirmable = !a.coap_non;
     auto client = coap::Client::open(a.mqtt.broker, o);
     if (!client) return std::unexpected(client.error());

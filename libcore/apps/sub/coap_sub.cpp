@@ -22,7 +22,9 @@ Expected<Exit> run_coap_sub(const SubArgs& a) {
     if (!a.format.empty() || a.topic_payload)
         return fail(Exit::usage, "-v and -F are mosquitto_sub's: not for coap://");
     auto client = coap::Client::open(
-        a.mqtt.broker, coap::Client::options(a.psk_identity, a.psk_key_file, a.mqtt.connect_timeout));
+        a.mqtt.broker,
+        coap::Client::options(a.psk_identity, a.psk_key_file, a.mqtt.connect_timeout,
+                              {a.mqtt.cafile, a.mqtt.capath, a.mqtt.cert, a.mqtt.key, a.mqtt.insecure}));
     if (!client) return std::unexpected(client.error());
     auto& c = **client;
     EventLoop loop;
