@@ -71,6 +71,15 @@ int main(int argc, char** argv) {
         "{\"state\":\"online\",\"link\":\"up\"|\"down\"} while the bridge runs; the last will sets it "
         "offline if the bridge vanishes, and a normal exit does so itself. Every --stats-interval, "
         "STATUS/stats gets the counters (frames, bytes, drops by cause, queue depth, reconnects).\n\n"
+        "CoAP uplink: with BROKER coap://HOST[:PORT][/PATH] (or coaps://, DTLS with --psk-identity and "
+        "--psk-key-file or with certificates and the TLS options) the uplink goes to a CoAP server: each "
+        "message is one request -- POST, or PUT with --method -- to the path the topic template gives "
+        "(--topic, else the URI's path; with --map m2m/{device}/{name}), application/json for records and "
+        "values. One request at a time; --qos 0 sends NON, 1 and 2 CON (acknowledged, retransmitted). A "
+        "server that does not answer, or answers 5.xx, is tried again with backoff while the rest queue "
+        "behind (the same --buffer bounds and --persist journal as for MQTT); 4.xx fails the message, "
+        "counted and said. There is no downlink and no status resource: --command-topic, --status-topic, "
+        "--retain and --sparkplug are MQTT's.\n\n"
         "Store and forward: while the broker is away, uplink messages queue (at most --buffer messages "
         "and --buffer-bytes); past that the oldest are dropped and counted as overflow, never silently. "
         "With --persist DIR every uplink message is journaled before it is queued and marked done when "
@@ -92,6 +101,8 @@ int main(int argc, char** argv) {
          {"bridge 'serial:/dev/ttyUSB1?baud=19200' mqtt://broker --framing modbus-rtu --map meter.toml "
           "--sparkplug plant1/gateway7",
           "Publish the map's devices to a SCADA host as Sparkplug B edge node gateway7 of group plant1."},
+         {"bridge 'serial:/dev/ttyUSB0?baud=9600' coap://10.0.0.5/sensors/{dir} --method PUT",
+          "Send every line from a serial device to a CoAP server, one PUT each."},
          {"bridge pty:/tmp/dev mqtt://localhost/dev/up --persist /var/lib/m2m-bridge",
           "Keep unacknowledged messages on disk across restarts."}}};
     doc.libraries = m2m::mqtt_client_version();
@@ -190,6 +201,12 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1, 65535))
         ->capture_default_str()
         ->group(s);
+    m2m::cli::choices(app.add_option("--method", args.method,
+                                     "A CoAP uplink's requests (BROKER coap:// or coaps://): POST or PUT"),
+                      {"POST", "PUT"})
+        ->capture_default_str()
+        ->group(u);
+    m2m::cli::add_psk_options(app, args.psk_identity, args.psk_key_file);
     m2m::cli::add_framing_options(app, args.framing);
     m2m::cli::add_no_lock_option(app);
     m2m::cli::add_common_options(app, args.common);

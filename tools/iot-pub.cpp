@@ -122,13 +122,7 @@ int main(int argc, char** argv) {
         ->option_text("DUR")
         ->capture_default_str()
         ->group(h);
-    const char* cs = "CoAP over DTLS (coaps://): a pre-shared key, or certificates with the TLS options";
-    app.add_option("--psk-identity", args.psk_identity, "coaps://: the pre-shared key's identity")->group(cs);
-    m2m::cli::completes(
-        app.add_option("--psk-key-file", args.psk_key_file,
-                       "coaps://: the file holding the pre-shared key (never on the command line)"),
-        "file")
-        ->group(cs);
+    m2m::cli::add_psk_options(app, args.psk_identity, args.psk_key_file);
     m2m::cli::add_output_options(app, args.output);
     m2m::cli::add_limit_options(app, args.limits, "records read");
     m2m::cli::add_common_options(app, args.common);

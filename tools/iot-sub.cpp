@@ -106,13 +106,7 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"auto", "sparkplug", "none"}))
         ->capture_default_str()
         ->group("Subscription");
-    const char* cs = "CoAP over DTLS (coaps://): a pre-shared key, or certificates with the TLS options";
-    app.add_option("--psk-identity", args.psk_identity, "coaps://: the pre-shared key's identity")->group(cs);
-    m2m::cli::completes(
-        app.add_option("--psk-key-file", args.psk_key_file,
-                       "coaps://: the file holding the pre-shared key (never on the command line)"),
-        "file")
-        ->group(cs);
+    m2m::cli::add_psk_options(app, args.psk_identity, args.psk_key_file);
     m2m::cli::add_output_options(app, args.output);
     m2m::cli::add_limit_options(app, args.limits, "messages printed");
     m2m::cli::add_common_options(app, args.common);

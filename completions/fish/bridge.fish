@@ -46,6 +46,9 @@ complete -c bridge -l buffer-bytes -d 'Bytes of uplink messages held at most' -x
 complete -c bridge -l persist -d 'Journal uplink messages in DIR until acknowledged (survives a restart)' -x
 complete -c bridge -l persist-sync -d 'When the journal is flushed to disk: batch (once per batch read), message (after every message), off (by the kernel: survives a crash of the process, not a power loss)' -xa 'batch message off'
 complete -c bridge -l max-inflight -d 'QoS 1/2 messages awaiting acknowledgement at once' -x
+complete -c bridge -l method -d 'A CoAP uplink\'s requests (BROKER coap:// or coaps://): POST or PUT' -xa 'POST PUT'
+complete -c bridge -l psk-identity -d 'coaps://: the pre-shared key\'s identity' -x
+complete -c bridge -l psk-key-file -d 'coaps://: the file holding the pre-shared key (never on the command line)' -x
 complete -c bridge -l framing -d 'How bytes become frames: at, cobs, cr, crlf, fixed:N, idle:MS, len:u8|u16be|u16le|u32be|u32le, line, modbus-rtu, modbus-tcp, nmea, raw, slip' -xa 'at cobs cr crlf fixed: idle: len:u8 len:u16be len:u16le len:u32be len:u32le line modbus-rtu modbus-tcp nmea raw slip'
 complete -c bridge -l max-frame -d 'Longest frame in bytes; longer ones are cut there, marked and counted' -x
 complete -c bridge -l no-lock -d 'Share a serial device with other programs (by default it is locked, as tio does: a second opener gets exit 4 naming the holder)'

@@ -89,6 +89,15 @@ void add_no_lock_option(CLI::App& app) {
         ->group("Link");
 }
 
+void add_psk_options(CLI::App& app, std::string& identity, std::string& key_file) {
+    const char* g = "CoAP over DTLS (coaps://): a pre-shared key, or certificates with the TLS options";
+    app.add_option("--psk-identity", identity, "coaps://: the pre-shared key's identity")->group(g);
+    completes(app.add_option("--psk-key-file", key_file,
+                             "coaps://: the file holding the pre-shared key (never on the command line)"),
+              "file")
+        ->group(g);
+}
+
 void add_framing_options(CLI::App& app, FramingArgs& a) {
     // the list comes from the framing registry: a framing added there shows in --help, the man
     // pages and the completions alike

@@ -46,6 +46,9 @@ void add_common_options(CLI::App& app, CommonArgs& a);
 void add_link_options(CLI::App& app, LinkArgs& a, const std::string& role, bool required);
 /// --no-lock: share serial devices (for the tools that open links without add_link_options).
 void add_no_lock_option(CLI::App& app);
+/// coaps:// with a pre-shared key: --psk-identity and --psk-key-file (certificates come with the TLS
+/// options). iot-pub, iot-sub and the bridge's CoAP uplink.
+void add_psk_options(CLI::App& app, std::string& identity, std::string& key_file);
 void add_framing_options(CLI::App& app, FramingArgs& a);
 void add_output_options(CLI::App& app, OutputArgs& a);
 /// --format, --ts, --color: how records are shown (add_output_options has them too).

@@ -392,15 +392,53 @@ Expected<std::unique_ptr<Client>> Client::open(const std::string& uri, Options o
 
 Answer Client::request(std::string_view method, std::string_view payload, int content_format) {
     Impl& m = *impl_;
+    if (auto st = start(method, {}, payload, content_format); !st)
+        return {false, 0, {}, st.error().message, true};
+    if (auto a = answer()) return *a; // a NON that left
+    m.run(m.give_up_us(), [&] { return m.done; });
+    if (!m.done) { // what libcoap would have said by now
+        m.answer.why = m.silent();
+        m.answer.retry = true;
+    }
+    m.first_answer_by = 0;
+    m.done = false;
+    return m.answer;
+}
+
+void Client::set_confirmable(bool con) {
+    impl_->opt.confirmable = con;
+}
+
+std::optional<Answer> Client::answer() {
+    Impl& m = *impl_;
+    if (!m.done) return std::nullopt;
+    m.done = false;
+    m.first_answer_by = 0;
+    return m.answer;
+}
+
+Status Client::start(std::string_view method, std::string_view path, std::string_view payload,
+                     int content_format) {
+    Impl& m = *impl_;
     m.answer = {};
     m.done = false;
     m.notify = nullptr;
+    m.observing = false;
     coap_pdu_t* p = m.pdu(method == "PUT" ? COAP_REQUEST_CODE_PUT : COAP_REQUEST_CODE_POST);
-    if (!p) return {false, 0, {}, "libcoap: no PDU", false};
+    if (!p) return fail(Exit::runtime, "libcoap: no PDU");
     coap_optlist_t* chain = nullptr;
     for (auto& [number, value] : m.options)
-        coap_insert_optlist(
-            &chain, coap_new_optlist(number, value.size(), reinterpret_cast<const uint8_t*>(value.data())));
+        if (path.empty() || number != COAP_OPTION_URI_PATH)
+            coap_insert_optlist(&chain, coap_new_optlist(number, value.size(),
+                                                         reinterpret_cast<const uint8_t*>(value.data())));
+    while (!path.empty()) { // its segments, as Uri-Path options
+        auto slash = path.find('/');
+        std::string_view seg = path.substr(0, slash);
+        if (!seg.empty())
+            coap_insert_optlist(&chain, coap_new_optlist(COAP_OPTION_URI_PATH, seg.size(),
+                                                         reinterpret_cast<const uint8_t*>(seg.data())));
+        path = slash == std::string_view::npos ? std::string_view{} : path.substr(slash + 1);
+    }
     if (content_format >= 0) {
         uint8_t buf[4];
         coap_insert_optlist(
@@ -414,17 +452,15 @@ Answer Client::request(std::string_view method, std::string_view payload, int co
     coap_add_data_large_request(m.session, p, payload.size(),
                                 reinterpret_cast<const uint8_t*>(payload.data()), nullptr, nullptr);
     if (coap_send(m.session, p) == COAP_INVALID_MID)
-        return {false, 0, {}, "libcoap could not send the request", true};
+        return fail(Exit::runtime, "libcoap could not send the request");
     if (!m.opt.confirmable && payload.size() <= 1024) { // a NON that fits one datagram: it left
         coap_io_process(m.ctx, COAP_IO_NO_WAIT);
         if (!m.done) m.answer.reached = true;
-        return m.answer;
+        m.done = true;
+        return {};
     }
-    if (!m.run(m.give_up_us(), [&] { return m.done; })) {
-        m.answer.why = m.silent();
-        m.answer.retry = true;
-    }
-    return m.answer;
+    m.first_answer_by = mono_us() + m.give_up_us();
+    return {};
 }
 
 Status Client::get(bool observe, std::function<void(const Notification&)> on) {
@@ -458,6 +494,7 @@ void Client::process() {
     coap_io_process(m.ctx, COAP_IO_NO_WAIT);
     if (!m.answer.reached && !m.done && m.first_answer_by && mono_us() > m.first_answer_by) {
         m.answer.why = m.silent();
+        m.answer.retry = true;
         m.done = true;
     }
 }

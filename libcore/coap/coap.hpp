@@ -5,6 +5,7 @@
 #include "util/error.hpp"
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -64,6 +65,16 @@ class Client {
     /// Sends `payload` with `method` ("POST" or "PUT") and waits for the answer (CON), or for it
     /// to leave (NON). `content_format` -1 adds none.
     Answer request(std::string_view method, std::string_view payload, int content_format);
+    /// CON (acknowledged, retransmitted) or NON for the requests from now on.
+    void set_confirmable(bool con);
+    /// Starts a request without waiting for its answer (the bridge's uplink): `path` ("" for the
+    /// URI's) is the resource's path. The caller watches fd() and calls process() when it is readable
+    /// and every 100 ms; answer() gives the answer once there is one (a NON: at once, once it left).
+    /// One request at a time.
+    Status start(std::string_view method, std::string_view path, std::string_view payload,
+                 int content_format);
+    /// The answer to what start() sent, once; empty while it is awaited.
+    std::optional<Answer> answer();
     /// Sends a GET (with Observe 0 to register, RFC 7641) whose answers go to `on`: one answer
     /// without `observe`, else each notification until the relation ends. The caller watches fd()
     /// and calls process() when it is readable and every 100 ms (retransmissions).

@@ -3,6 +3,7 @@ observes it. The peers are libcoap's own coap-server and coap-client (Debian lib
 iot-pub PUTs coap-client reads back byte for byte, what coap-client PUTs an observing iot-sub
 prints as it changes."""
 import json
+import signal
 import subprocess
 import time
 
@@ -15,8 +16,8 @@ CLIENT = "coap-client-openssl"
 
 
 class CoapServer:
-    def __init__(self, dynamic=True, psk=None, pki=None, client_ca=None, host="127.0.0.1"):
-        self.port = free_port()  # a TCP port found free; libcoap listens on the same number for UDP
+    def __init__(self, dynamic=True, psk=None, pki=None, client_ca=None, host="127.0.0.1", port=None):
+        self.port = port or free_port()  # a TCP port found free; libcoap listens on the same number for UDP
         args = [SERVER, "-A", host, "-p", str(self.port)] + (["-d", "50"] if dynamic else [])
         if psk:  # DTLS on port + 1, with this pre-shared key
             args += ["-k", psk]
@@ -239,3 +240,80 @@ def test_coaps_options_that_do_not_fit_are_usage_errors(args, needle):
     r = run("iot-pub", "coap://127.0.0.1:1/x", "-m", "x", "--insecure")
     assert r.returncode == 2
     assert "--cafile, --capath, --cert, --key and --insecure go with coaps://" in r.stderr.decode()
+
+
+# ---- the bridge's CoAP uplink ----
+
+def wait_for(cond, what, timeout=30):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)  # asking the CoAP server again: it has no way to tell us
+
+
+def test_bridge_uplink_to_a_coap_server_keeps_order_across_an_outage(tmp_path, procs):
+    """Each line from the device is a PUT to the path its template gives; while the server is away
+    the bridge tries again with backoff and the rest wait behind, so nothing is lost or reordered."""
+    s = CoapServer()
+    dev = str(tmp_path / "dev")
+    bridge = procs("bridge", f"pty:{dev}", f"{s.url}/", "-t", "sensors/{seq}", "--method", "PUT", "--stats",
+                   "--verbose")
+    try:
+        bridge.wait_stderr("pty device at")
+        with open(dev, "wb", buffering=0) as f:
+            f.write(b"a\nb\nc\n")
+            wait_for(lambda: s.get("/sensors/3") == b"c", "the third line")
+            assert [s.get(f"/sensors/{i}") for i in (1, 2)] == [b"a", b"b"]
+            s.stop()
+            f.write(b"d\ne\n")
+            bridge.wait_stderr("sending it again")
+            s = CoapServer(port=s.port)  # back, with none of the old resources
+            wait_for(lambda: s.get("/sensors/5") == b"e", "the lines sent while the server was away")
+            assert s.get("/sensors/4") == b"d"
+        bridge.p.send_signal(signal.SIGINT)
+        code, _, err = bridge.finish()
+        assert code == 130
+        st = stats_of(err)
+        assert (st["published"], st["acked"], st["failed"]) == (5, 5, 0) and st["resent"] >= 1
+        assert st["queue"] == 0
+    finally:
+        s.stop()
+
+
+def test_bridge_polls_a_register_map_into_coap_resources(tmp_path, procs):
+    from modbus_device import Meter
+    meter = Meter(tmp_path)
+    s = CoapServer()
+    root = __import__("pathlib").Path(__file__).resolve().parents[2]
+    (tmp_path / "map.toml").write_text((root / "fixtures/devices/meter-map.toml").read_text()
+                                       .replace('poll = "1s"', 'poll = "200ms"'))
+    bridge = procs("bridge", meter.uri, f"{s.url}/", "--framing", "modbus-rtu", "--map", str(tmp_path / "map.toml"),
+                   "--method", "PUT", "--reply-timeout", "300ms")
+    try:
+        wait_for(lambda: s.get("/m2m/meter/setpoint") is not None, "the polled values")
+        wait_for(lambda: s.get("/m2m/meter/voltage") is not None, "the polled values")
+        v = json.loads(s.get("/m2m/meter/voltage"))
+        assert (v["device"], v["name"], v["value"]) == ("meter", "voltage", 230.5)
+        assert json.loads(s.get("/m2m/meter/setpoint"))["value"] == 500
+        bridge.p.send_signal(signal.SIGINT)
+        assert bridge.finish()[0] == 130
+    finally:
+        s.stop()
+        meter.stop()
+
+
+def test_bridge_coap_uplink_a_4xx_fails_the_message_in_words(tmp_path, procs):
+    s = CoapServer()
+    dev = str(tmp_path / "dev")
+    bridge = procs("bridge", f"pty:{dev}", f"{s.url}/.well-known/core", "--method", "PUT", "--stats", "--verbose")
+    try:
+        bridge.wait_stderr("pty device at")
+        with open(dev, "wb", buffering=0) as f:
+            f.write(b"x\n")
+            bridge.wait_stderr("counted as failed")
+        bridge.p.send_signal(signal.SIGINT)
+        code, _, err = bridge.finish()
+        assert ".well-known/core: CoAP 4.05" in err.decode()
+        assert (stats_of(err)["failed"], stats_of(err)["published"]) == (1, 0)
+    finally:
+        s.stop()

@@ -1,4 +1,5 @@
 #include "apps/bridge/bridge.hpp"
+#include "apps/bridge/coap_uplink.hpp"
 #include "apps/bridge/edge.hpp"
 #include "apps/bridge/gateway.hpp"
 #include "apps/bridge/poller.hpp"
@@ -110,6 +111,15 @@ class Bridge {
         mqtt_.on_connecting = [this] { mqtt_.client().set_will_payload(edge_->next_death(now_ms())); };
     }
 
+    /// BROKER coap://...: the uplink goes to a CoAP server (coap_uplink.hpp); no status, no downlink.
+    void coap_uplink(std::unique_ptr<coap::Client> client, std::string method) {
+        coap_ = std::make_unique<CoapUplink>(loop_, std::move(client), stats_, std::move(method));
+        coap_->on_done = [this](const OutMsg& m) {
+            journal.done(m.jid);
+            journal.sync();
+        };
+    }
+
     /// --modbus-server: Modbus TCP masters' requests go on the bus between the bridge's own.
     void serve_gateway(int listen_fd) {
         gw_ = std::make_unique<ModbusGateway>(loop_, listen_fd);
@@ -208,6 +218,15 @@ class Bridge {
 
     /// Publishes "offline" and disconnects (at a normal exit: the will covers the rest).
     void finish() {
+        if (coap_ && coap_->waiting()) { // not delivered: kept for the next run, or counted
+            if (journal.on()) {
+                log::note("{} message(s) not delivered yet: kept in the journal for the next run",
+                          coap_->waiting());
+            } else {
+                stats_.drops["unsent_at_exit"] += coap_->waiting();
+                log::warn("{} message(s) not delivered at exit: counted as unsent_at_exit", coap_->waiting());
+            }
+        }
         if (!mqtt_.up()) return;
         link_up_ = false;
         if (edge_) { // the edge node says its session ends, as its will would
@@ -226,13 +245,14 @@ class Bridge {
     /// What the journal held from before a restart: sent first, in order.
     void restore(std::deque<OutMsg> pending) {
         for (auto& m : pending)
-            out_.push(std::move(m));
+            coap_ ? coap_->push(std::move(m)) : out_.push(std::move(m));
     }
 
     std::string extra_stats() const {
         return fmt::format(
                    R"("queue":{},"inflight":{},"polls":{},"poll_reads":{},"poll_errors":{},"retries":{},"commands":{})",
-                   out_.waiting(), out_.inflight(), polls_, reads_, poll_errors_, retries_, commands_) +
+                   coap_ ? coap_->waiting() : out_.waiting(), coap_ ? int(coap_->busy()) : out_.inflight(),
+                   polls_, reads_, poll_errors_, retries_, commands_) +
                (gw_ ? fmt::format(R"(,"gateway_requests":{},"gateway_answers":{},"gateway_exceptions":{})",
                                   gw_->requests, gw_->answers, gw_->exceptions)
                     : std::string());
@@ -245,6 +265,7 @@ class Bridge {
     }
 
     void control(const std::string& topic, std::string payload, bool retain) {
+        if (coap_) return; // a CoAP uplink has no status resource: no retained messages, no will
         OutMsg m;
         m.topic = topic;
         m.payload = std::move(payload);
@@ -288,6 +309,12 @@ class Bridge {
     /// Queues an uplink message; the oldest are dropped (and counted) past the bounds.
     void enqueue(OutMsg m) {
         if (journal.on() && !journal.append(m)) ++stats_.drops["journal_unwritten"];
+        if (coap_) {
+            coap_->push(std::move(m));
+            trim();
+            journal.sync();
+            return;
+        }
         out_.push(std::move(m));
         trim();
         pump();
@@ -295,8 +322,11 @@ class Bridge {
 
     /// Drops (and counts) the oldest queued messages past the count and byte bounds.
     void trim() {
-        while (out_.waiting() > a_.buffer || (out_.waiting_bytes() > a_.buffer_bytes && out_.waiting() > 1)) {
-            OutMsg old = out_.drop_oldest();
+        auto waiting = [this] { return coap_ ? coap_->waiting() : out_.waiting(); };
+        auto bytes = [this] { return coap_ ? coap_->waiting_bytes() : out_.waiting_bytes(); };
+        while (waiting() > a_.buffer ||
+               (bytes() > a_.buffer_bytes && waiting() > (coap_ && coap_->busy() ? 2u : 1u))) {
+            OutMsg old = coap_ ? coap_->drop_oldest() : out_.drop_oldest();
             ++stats_.drops["overflow"];
             stats_.dropped_bytes["overflow"] += old.payload.size();
             journal.done(old.jid);
@@ -915,6 +945,7 @@ class Bridge {
     std::deque<Txn> gwq_; // requests of Modbus TCP masters (--modbus-server)
     bool gw_turn_ = false;
     std::unique_ptr<ModbusGateway> gw_;
+    std::unique_ptr<CoapUplink> coap_;
     std::optional<SparkplugEdge> edge_;
     std::vector<bool> born_;                      // --sparkplug: the devices whose DBIRTH is out
     std::vector<bool> birth_due_;                 // --sparkplug: DBIRTH once this round is read
@@ -950,8 +981,32 @@ Expected<Exit> run_bridge(const BridgeArgs& a) {
         margs.client_id = "bridge-" + host_name() + (base.empty() ? "" : "-" + base);
     }
     Uri broker;
-    auto cfg = resolve_mqtt(margs, "bridge", broker);
-    if (!cfg) return std::unexpected(cfg.error());
+    bool to_coap = coap::is_endpoint(a.mqtt.broker);
+    Expected<MqttConfig> cfg = MqttConfig{};
+    if (to_coap) {
+        if (!a.command_topic.empty())
+            return fail(Exit::usage,
+                        "--command-topic: a CoAP uplink has no downlink (the bridge is the CoAP client)");
+        if (!a.sparkplug.empty())
+            return fail(Exit::usage, "--sparkplug publishes to an MQTT broker, not coap://");
+        if (!a.status_topic.empty())
+            return fail(Exit::usage,
+                        "--status-topic: a CoAP uplink has no status (no retained messages, no will)");
+        if (a.retain) return fail(Exit::usage, "--retain: CoAP has no retained messages");
+        if (a.method != "POST" && a.method != "PUT")
+            return fail(Exit::usage, fmt::format("--method {}: use POST or PUT", a.method));
+        auto at = a.mqtt.broker.find('/', a.mqtt.broker.find("://") + 3); // the URI's path: the default topic
+        broker.path = at == std::string::npos ? "" : a.mqtt.broker.substr(at + 1);
+        broker.path = broker.path.substr(0, broker.path.find('?'));
+        cfg->client_id = margs.client_id;
+    } else {
+        if (a.method != "POST" || !a.psk_identity.empty() || !a.psk_key_file.empty())
+            return fail(Exit::usage,
+                        fmt::format("{} goes with a coap:// or coaps:// uplink",
+                                    a.method != "POST" ? "--method" : "--psk-identity/--psk-key-file"));
+        cfg = resolve_mqtt(margs, "bridge", broker);
+        if (!cfg) return std::unexpected(cfg.error());
+    }
     cfg->max_inflight = std::max(1, a.max_inflight);
     if (a.qos < 0 || a.qos > 2) return fail(Exit::usage, fmt::format("bad QoS {}: use 0, 1 or 2", a.qos));
     std::optional<SparkplugEdge> edge;
@@ -1038,6 +1093,15 @@ Expected<Exit> run_bridge(const BridgeArgs& a) {
     Bridge bridge(a, loop, link_session, mqtt, stats, *framing, std::move(*tmpl), std::move(map), status,
                   reply->count(), stats_every->count(), silence);
     bridge.turnaround_us = turnaround->count();
+    if (to_coap) {
+        auto client = coap::Client::open(
+            a.mqtt.broker,
+            coap::Client::options(a.psk_identity, a.psk_key_file, a.mqtt.connect_timeout,
+                                  {a.mqtt.cafile, a.mqtt.capath, a.mqtt.cert, a.mqtt.key, a.mqtt.insecure}));
+        if (!client) return std::unexpected(client.error());
+        bridge.coap_uplink(std::move(*client), a.method);
+        log::info("uplink to {}", a.mqtt.broker);
+    }
     if (edge) bridge.sparkplug(std::move(*edge));
     if (!a.modbus_server.empty()) {
         auto server = parse_uri(a.modbus_server);
@@ -1065,7 +1129,8 @@ Expected<Exit> run_bridge(const BridgeArgs& a) {
     bridge.restore(std::move(pending));
     if (auto st = link_session.start(); !st) return std::unexpected(st.error());
     bridge.start();
-    if (auto st = mqtt.start(); !st) return std::unexpected(st.error());
+    if (!to_coap)
+        if (auto st = mqtt.start(); !st) return std::unexpected(st.error());
     loop.run();
     bridge.finish();
     if (a.common.stats) {

@@ -36,6 +36,8 @@ struct BridgeArgs {
     std::string persist;
     std::string persist_sync = "batch"; // batch | message | off (see mqtt/journal.hpp)
     int max_inflight = 20;
+    std::string method = "POST";            // a CoAP uplink's requests: POST or PUT
+    std::string psk_identity, psk_key_file; // coaps:// with a pre-shared key
     cli::CommonArgs common;
 };
 
