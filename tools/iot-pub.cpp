@@ -114,7 +114,10 @@ int main(int argc, char** argv) {
         ->option_text("N")
         ->capture_default_str()
         ->group(h);
-    app.add_option("--method", args.http.method, "POST or PUT")->capture_default_str()->group(h);
+    app.add_option("--method", args.http.method,
+                   "POST or PUT (for CoAP, a record's \"coap\":{\"method\",\"path\"} overrides it)")
+        ->capture_default_str()
+        ->group(h);
     app.add_flag("--non", args.coap_non,
                  "CoAP (coap://): send NON requests (not confirmed, not retransmitted), not CON")
         ->group(h);

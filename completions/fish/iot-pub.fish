@@ -52,7 +52,7 @@ complete -c iot-pub -s H -l header -d 'HTTP header \'Name: value\' for every req
 complete -c iot-pub -l batch -d 'Messages per request: with N > 1, a JSON array of them (JSON payloads as they are, text as strings, bytes in base64)' -x
 complete -c iot-pub -l batch-time -d 'A batch not full goes after DUR' -x
 complete -c iot-pub -l retries -d 'Retries of a request that failed to connect or got 408, 429 or 5xx (backoff from 250 ms)' -x
-complete -c iot-pub -l method -d 'POST or PUT' -x
+complete -c iot-pub -l method -d 'POST or PUT (for CoAP, a record\'s "coap":{"method","path"} overrides it)' -x
 complete -c iot-pub -l non -d 'CoAP (coap://): send NON requests (not confirmed, not retransmitted), not CON'
 complete -c iot-pub -l request-timeout -d 'The most one request may take' -x
 complete -c iot-pub -l psk-identity -d 'coaps://: the pre-shared key\'s identity' -x

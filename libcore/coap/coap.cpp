@@ -390,9 +390,10 @@ Expected<std::unique_ptr<Client>> Client::open(const std::string& uri, Options o
     return std::unique_ptr<Client>(new Client(std::move(impl), uri));
 }
 
-Answer Client::request(std::string_view method, std::string_view payload, int content_format) {
+Answer Client::request(std::string_view method, std::string_view payload, int content_format,
+                       std::string_view path) {
     Impl& m = *impl_;
-    if (auto st = start(method, {}, payload, content_format); !st)
+    if (auto st = start(method, path, payload, content_format); !st)
         return {false, 0, {}, st.error().message, true};
     if (auto a = answer()) return *a; // a NON that left
     m.run(m.give_up_us(), [&] { return m.done; });

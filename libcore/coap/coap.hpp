@@ -62,9 +62,10 @@ class Client {
     Client(const Client&) = delete;
     Client& operator=(const Client&) = delete;
 
-    /// Sends `payload` with `method` ("POST" or "PUT") and waits for the answer (CON), or for it
-    /// to leave (NON). `content_format` -1 adds none.
-    Answer request(std::string_view method, std::string_view payload, int content_format);
+    /// Sends `payload` with `method` ("POST" or "PUT") to `path` (the URI's when empty) and waits for the
+    /// answer (CON), or for it to leave (NON). `content_format` -1 adds none.
+    Answer request(std::string_view method, std::string_view payload, int content_format,
+                   std::string_view path = {});
     /// CON (acknowledged, retransmitted) or NON for the requests from now on.
     void set_confirmable(bool con);
     /// Starts a request without waiting for its answer (the bridge's uplink): `path` ("" for the

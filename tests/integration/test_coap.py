@@ -62,6 +62,26 @@ def test_iot_pub_puts_each_message_and_coap_client_reads_it_back(server):
     assert (s["records_in"], s["published"], s["acked"], s["failed"], s["coap_requests"]) == (2, 2, 2, 0, 2)
 
 
+def test_a_records_coap_object_gives_its_method_and_path(server):
+    lines = [
+        '{"text":"a","coap":{"method":"PUT","path":"sensors/t1"}}',
+        '{"text":"b","coap":{"method":"PUT","path":"/sensors/t2"}}',
+        '{"text":"x","coap":{"method":"GET"}}',
+        '{"text":"y","coap":"PUT"}',
+        '{"text":"c","coap":{"path":"sensors/t1"}}',  # --method's PUT, this record's path
+    ]
+    r = run("iot-pub", f"{server.url}/ignored", "--method", "PUT", "--stats", input="\n".join(lines) + "\n")
+    err = r.stderr.decode()
+    assert 'line 3: "coap"."method" "GET": use POST or PUT' in err
+    assert 'line 4: "coap" must be an object' in err
+    assert server.get("/sensors/t1") == b"c" and server.get("/sensors/t2") == b"b"
+    assert server.get("/ignored") is None  # no message went to the URI's own path
+    s = stats_of(r.stderr)
+    assert (s["records_in"], s["published"], s["bad_records"]) == (5, 3, 2)
+    r = run("iot-pub", f"{server.url}/x", "--strict", input=lines[2] + "\n")
+    assert r.returncode == 3 and "line 1:" in r.stderr.decode()
+
+
 def test_a_large_payload_goes_blockwise(server):
     big = "".join(f"{i:05d}" for i in range(3000))  # 15,000 bytes: more than one datagram takes
     r = run("iot-pub", f"{server.url}/big", "--method", "PUT", "-l", input=big + "\n")

@@ -34,7 +34,7 @@ std::string command_payload(std::string_view json) {
 
 } // namespace
 
-TEST_CASE("edge: GROUP/NODE names the edge node; bad ids are refused in words") {
+TEST_CASE("edge: GROUP/NODE names the edge node, and bad ids are refused in words") {
     auto e = SparkplugEdge::parse("plant1/gw7");
     REQUIRE(e);
     CHECK(e->topic("NBIRTH") == "spBv1.0/plant1/NBIRTH/gw7");
@@ -50,7 +50,7 @@ TEST_CASE("edge: GROUP/NODE names the edge node; bad ids are refused in words") 
     CHECK(SparkplugEdge::parse("a+/gw").error().code == Exit::usage);
 }
 
-TEST_CASE("edge: bdSeq is one more per connection; NBIRTH carries it and starts seq at 0") {
+TEST_CASE("edge: bdSeq is one more per connection, NBIRTH carries it and starts seq at 0") {
     auto e = *SparkplugEdge::parse("g/n");
     auto d0 = sparkplug::to_json(e.next_death(1000));
     CHECK(*d0 == R"({"timestamp":1000,"metrics":[{"name":"bdSeq","datatype":"Int64","value":0}]})");
@@ -67,7 +67,7 @@ TEST_CASE("edge: bdSeq is one more per connection; NBIRTH carries it and starts 
     CHECK(e.bd_seq() == 0); // 0..255, as seq
 }
 
-TEST_CASE("edge: DBIRTH has every value with its datatype; DDATA what changed; seq wraps at 256") {
+TEST_CASE("edge: DBIRTH has every value with its datatype, DDATA what changed, seq wraps at 256") {
     auto e = *SparkplugEdge::parse("g/n");
     MapDevice d;
     d.name = "meter";
@@ -102,7 +102,7 @@ TEST_CASE("edge: DBIRTH has every value with its datatype; DDATA what changed; s
     CHECK(json_of(e.device_death(d, 10)) == R"({"timestamp":10,"seq":1,"metrics":[]})");
 }
 
-TEST_CASE("edge: a DCMD is a write by name; NCMD Rebirth; what is not understood is said") {
+TEST_CASE("edge: a DCMD is a write by name, NCMD Rebirth, and what is not understood is said") {
     auto e = *SparkplugEdge::parse("g/n");
     auto c = e.command(
         "spBv1.0/g/DCMD/n/meter",

@@ -1,4 +1,5 @@
-// iot-pub to a CoAP resource (coap://): each message in one request (POST, or PUT with --method),
+// iot-pub to a CoAP resource (coap://): each message in one request (POST, or PUT with --method, or
+// as the record's "coap" object says, with its path),
 // CON by default -- acknowledged, or retransmitted and then given up -- or NON with --non; large
 // payloads go blockwise. 2.xx is delivered; 5.xx and no answer are retried (--retries, backoff);
 // 4.xx fails at once, with the server's diagnostic payload. Exit 1 when a message failed, 4 when
@@ -52,7 +53,8 @@ Expected<Exit> run_coap_pub(const PubArgs& a) {
     auto send = [&](const Message& m) -> bool { // false: stop (the server is not there)
         for (int attempt = 0;; ++attempt) {
             ++requests;
-            auto ans = (*client)->request(a.http.method, m.body, content_format(m));
+            auto ans = (*client)->request(m.coap_method.empty() ? a.http.method : m.coap_method, m.body,
+                                          content_format(m), m.coap_path);
             if (ans.reached) ever_reached = true;
             if (ans.why.empty()) {
                 ++stats.published;
@@ -87,7 +89,7 @@ Expected<Exit> run_coap_pub(const PubArgs& a) {
             send(m);
         }
     } else {
-        MessageReader reader(a);
+        MessageReader reader(a, true);
         std::string line;
         uint64_t no = 0;
         while (code == Exit::ok && !(a.limits.count && stats.records_in >= a.limits.count) &&
