@@ -134,7 +134,7 @@ test_all() {
 
 bench() {
     deps
-    deps libpaho-mqtt-dev # Paho's async client, a peer in bench_connect
+    deps libpaho-mqtt-dev time # Paho's async client (a peer in bench_connect); GNU time (peak RSS)
     build_release
     tests/bench/run build
 }

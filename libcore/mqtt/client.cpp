@@ -96,8 +96,14 @@ std::string MqttClient::open_socket(int64_t deadline) {
     hints.ai_socktype = SOCK_STREAM;
     addrinfo* res = nullptr;
     std::string port = std::to_string(cfg_.port);
-    if (int rc = ::getaddrinfo(cfg_.host.c_str(), port.c_str(), &hints, &res); rc != 0)
-        return fmt::format("cannot resolve '{}': {}", cfg_.host, ::gai_strerror(rc));
+    // an address as digits needs no resolver (nsswitch.conf, hosts, resolv.conf): tried as that first
+    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+    int rc = ::getaddrinfo(cfg_.host.c_str(), port.c_str(), &hints, &res);
+    if (rc == EAI_NONAME) {
+        hints.ai_flags = AI_NUMERICSERV;
+        rc = ::getaddrinfo(cfg_.host.c_str(), port.c_str(), &hints, &res);
+    }
+    if (rc != 0) return fmt::format("cannot resolve '{}': {}", cfg_.host, ::gai_strerror(rc));
     std::string why = "no address";
     if (cfg_.tls && !tls_ctx_) {
         auto ctx = wire::TlsContext::make({cfg_.cafile, cfg_.capath, cfg_.cert, cfg_.key, cfg_.insecure});

@@ -3,11 +3,13 @@
 #include "util/log.hpp"
 #include <algorithm>
 #include <fmt/format.h>
+#include <new>
 
 namespace m2m {
 
-Outbox::Outbox(MqttSession& session, RunStats& stats) : session_(session), stats_(stats) {
-    slot_.assign(65536, 0);
+Outbox::Outbox(MqttSession& session, RunStats& stats)
+    : session_(session), stats_(stats), slot_(static_cast<uint64_t*>(std::calloc(65536, sizeof(uint64_t)))) {
+    if (!slot_) throw std::bad_alloc();
 }
 
 void Outbox::push(OutMsg m) {

@@ -8,8 +8,10 @@
 #include "mqtt/topic.hpp"
 #include "records/record.hpp"
 #include "stats/stats.hpp"
+#include <cstdlib>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -75,7 +77,12 @@ class Outbox {
     uint64_t queue_bytes_ = 0;      // their payloads' bytes
     std::deque<InFlight> inflight_; // in the order sent; inflight_[0] is number head_
     uint64_t head_ = 0;             // the sequence number of inflight_.front()
-    std::vector<uint64_t> slot_;    // token (packet identifier) -> sequence number of its message
+    // token (packet identifier) -> sequence number of its message: 512 KiB from calloc, whose
+    // fresh pages the kernel zeroes when first touched, not a memset of all of them at start
+    struct Free {
+        void operator()(uint64_t* p) const { std::free(p); }
+    };
+    std::unique_ptr<uint64_t[], Free> slot_;
     int inflight_count_ = 0;
     int inflight_qos2_ = 0;
     int qos2_cap_ = -1;          // lowered after a broker dropped a connection over too many (-1: config's)

@@ -1,107 +1,83 @@
-"""The gateway's uplink, side by side in one run: bridge, `m2m-listen | iot-pub`, and
-`socat | mosquitto_pub -l`, from a pty device to a mosquitto_sub on a local broker, at QoS 1.
-Records/s for a burst, and end-to-end latency (line written -> message at the subscriber)
-p50/p99 at a paced 200 lines/s. Every step is bounded in count and time.
+"""The gateway's uplink (#18): bridge against `socat | mosquitto_pub -l` and against m2m-listen |
+iot-pub, from a pty device to a live mosquitto_sub on a local broker, at QoS 0 and 1. Each pipeline
+is started and shown up (probe lines through it until one arrives), then a burst of lines is
+written into the pty; records/s from the first write to the last arrival, counted at the
+subscriber (a pipeline that lost some is reported as a loss). Peak RSS summed over a pipeline's
+processes. Alternating runs, medians; every wait bounded.
 Usage: bench_bridge.py TOOLS_DIR [SCALE]"""
 import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import tty
 from pathlib import Path
 
+sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "../integration"))
+from benchlib import Sample, Spawned, Subscriber, alternate, row  # noqa: E402
 from mqtt_broker import Broker  # noqa: E402
 
 tools = sys.argv[1]
 scale = float(sys.argv[2]) if len(sys.argv) > 2 else 1.0
 
 
-def pipelines(port, pty):
+def pipeline(name, port, pty, topic, qos):
+    """The processes of one pipeline, each under GNU time, stdout of one into the next."""
     url = f"mqtt://127.0.0.1:{port}"
-    return {
-        "bridge": f"{tools}/bridge serial:{pty} {url} -t bench/x -q 1 --status-topic bench/st",
-        "m2m-listen | iot-pub": f"{tools}/m2m-listen serial:{pty} | {tools}/iot-pub {url} -t bench/x -q 1",
-        "socat | mosquitto_pub -l": f"socat -u {pty},raw,echo=0 - | mosquitto_pub -p {port} -l -t bench/x -q 1",
-    }
+    q = ["-q", str(qos)]
+    if name == "bridge":
+        return [Spawned([f"{tools}/bridge", f"serial:{pty}", url, "-t", topic, *q, "--status-topic", topic + "/st"],
+                        stderr=subprocess.DEVNULL)]
+    if name == "m2m-listen | iot-pub":
+        a = Spawned([f"{tools}/m2m-listen", f"serial:{pty}"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        b = Spawned([f"{tools}/iot-pub", url, "-t", topic, *q], stdin=a.p.stdout, stderr=subprocess.DEVNULL)
+    else:
+        a = Spawned(["socat", "-u", f"{pty},raw,echo=0", "-"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        b = Spawned(["mosquitto_pub", "-p", str(port), "-l", "-t", topic, *q], stdin=a.p.stdout,
+                    stderr=subprocess.DEVNULL)
+    a.p.stdout.close()  # the next process holds it
+    return [a, b]
 
 
-def run_case(broker, name, n, rate):
+def run_case(port, name, n, qos):
     master, slave = os.openpty()
     tty.setraw(slave)
     pty = os.ttyname(slave)
-    # mosquitto_sub says nothing when it has subscribed: probe lines sent through the whole
-    # pipeline until one arrives show that the subscriber and the pipeline are both up
-    sub = subprocess.Popen(["mosquitto_sub", "-p", str(broker.port), "-t", "bench/x", "-q", "1"],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    gw = subprocess.Popen(pipelines(broker.port, pty)[name], shell=True, stderr=subprocess.DEVNULL,
-                          start_new_session=True)
-    ready, done = threading.Event(), threading.Event()
-    arrivals = []
-
-    def reader():
-        for line in sub.stdout:
-            if line.startswith(b"probe"):
-                ready.set()
-                continue
-            arrivals.append((time.time_ns(), line))
-            if len(arrivals) == n:
-                done.set()
-    t = threading.Thread(target=reader, daemon=True)
-    t.start()
-    deadline = time.monotonic() + 30
-    while not ready.wait(0.2):  # until the subscriber and the pipeline are both up
-        assert time.monotonic() < deadline, f"{name}: the probe never arrived"
-        os.write(master, b"probe\n")
-    t0 = time.monotonic()
-    if rate:
-        for i in range(n):
-            target = t0 + i / rate
-            while time.monotonic() < target:
-                time.sleep(max(0, target - time.monotonic()))
-            os.write(master, f"{i} {time.time_ns()}\n".encode())
-    else:
-        data = b"".join(f"{i} {time.time_ns()}\n".encode() for i in range(n))
+    topic = f"bench/bridge/{time.monotonic_ns()}"
+    sub = Subscriber(port, topic, qos, probe=b"probe")
+    procs = pipeline(name, port, pty, topic, qos)
+    try:
+        deadline = time.monotonic() + 30
+        while not sub.probed.wait(0.2):  # until the pipeline is up end to end
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name}: no probe arrived")
+            os.write(master, b"probe\n")
+        base = sub.count
+        data = memoryview(b"".join(f"{i} {time.time_ns()}\n".encode() for i in range(n)))
+        t0 = time.perf_counter()
         while data:
             data = data[os.write(master, data[:4096]):]
-    done.wait(120)  # bounded: a pipeline that loses messages is reported, not waited for
-    dt = time.monotonic() - t0
-    sub.terminate()
-    sub.wait()
-    os.killpg(gw.pid, 15)
-    gw.wait()
-    os.close(master)
-    os.close(slave)
-    lat = sorted((at - int(line.split()[1])) / 1e6 for at, line in arrivals if len(line.split()) == 2)
-    got = len(arrivals)
-    return got / dt, lat, got
+        got = sub.wait_for(base + n, 10) - base  # ends when all arrived or 10 s passed with none
+        dt = time.perf_counter() - t0
+    finally:
+        rss = sum(p.stop(2) or 0 for p in procs)  # SIGINT: each ends as a user's Ctrl-C ends it
+        sub.stop()
+        os.close(master)
+        os.close(slave)
+    return Sample(got / dt, lost=n - got, rss_kb=rss, expected=n)
 
 
 def main():
-    n = max(2000, int(20000 * scale))
-    paced = max(200, int(400 * scale))
+    n = max(2000, int(100_000 * scale))
     with tempfile.TemporaryDirectory() as d:
         b = Broker(Path(d)).start()
         try:
-            names = list(pipelines(0, "x"))
-            res = {}
-            for name in names:
-                rate, _, got = run_case(b, name, n, 0)
-                _, lat, got2 = run_case(b, name, paced, 200)
-                res[name] = (rate, lat[len(lat) // 2] if lat else float("nan"),
-                             lat[int(len(lat) * 0.99)] if lat else float("nan"), got, got2)
-            print(f"{'uplink, QoS 1':<26} {'records/s':>10} {'p50 ms':>8} {'p99 ms':>8}  (burst of {n}, paced {paced} at 200/s)")
-            for name in names:
-                r, p50, p99, got, got2 = res[name]
-                note = "" if got == n and got2 == paced else f"  (delivered {got}/{n}, {got2}/{paced})"
-                print(f"{name:<26} {r:>10.0f} {p50:>8.2f} {p99:>8.2f}{note}")
-            br = res["bridge"]
-            for name in names[1:]:
-                o = res[name]
-                print(f"bridge vs {name}: throughput x{br[0] / o[0]:.2f}, p50 latency x{br[1] / o[1]:.2f}, "
-                      f"p99 x{br[2] / o[2]:.2f} (latency: lower is better)")
+            for qos in (0, 1):
+                for anchor in ("socat | mosquitto_pub -l", "m2m-listen | iot-pub"):
+                    ours, theirs = alternate(lambda: run_case(b.port, "bridge", n, qos),
+                                             lambda: run_case(b.port, anchor, n, qos))
+                    row(f"bridge uplink, QoS {qos}, {n:,} lines", "msg/s", ours, theirs, anchor)
         finally:
             b.stop()
 

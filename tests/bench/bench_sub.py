@@ -6,7 +6,6 @@ Usage: bench_sub.py TOOLS_DIR [SCALE] [OTHER_TOOLS_DIR]   (SCALE < 1 shrinks the
 messages; BENCH_REPS runs per subscriber, 3 by default, medians reported; OTHER_TOOLS_DIR adds
 another build's iot-sub, e.g. before a change)"""
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -17,38 +16,40 @@ from pathlib import Path
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "../integration"))
 from mqtt_broker import Broker  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(__file__))
+from benchlib import Sample, Spawned, alternate, read_until, row  # noqa: E402
+
 tools = sys.argv[1]
 scale = float(sys.argv[2]) if len(sys.argv) > 2 else 1.0
 other = sys.argv[3] if len(sys.argv) > 3 else None
-REPS = int(os.environ.get("BENCH_REPS", "3"))
 
 
 def cpu_per_message(broker, d, argv, n, lines):
-    """Runs one subscriber for n messages (plus a retained probe); µs of its CPU per message and
-    how many it printed."""
+    """Runs one subscriber (under GNU time) for n messages (plus a retained probe); its CPU per
+    message in µs, its peak RSS, and how many it printed."""
     topic = f"bench/{time.monotonic_ns()}"
-    subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-t", topic + "/ready", "-m", "probe", "-r"], check=True)
-    sub = subprocess.Popen(argv(topic, n + 1), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    first = sub.stdout.readline()  # subscribed: the retained probe comes first
-    assert b"probe" in first, f"the subscriber did not subscribe: {first!r}"
-    lines_seen = [0]
+    subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-t", topic + "/ready", "-m", "probe", "-r"], check=True,
+                   timeout=30)
+    sub = Spawned(argv(topic, n + 1), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    first = []
+    read_until(sub.p.stdout.fileno(), lambda c: first.append(c) or True, 30)  # subscribed: the probe comes first
+    assert first and b"probe" in first[0], f"the subscriber did not subscribe: {first!r}"
+    lines_seen = [first[0].count(b"\n") - 1]
 
     def drain():  # read as fast as it prints, counting lines (this process's CPU, not the subscriber's)
-        for chunk in iter(lambda: sub.stdout.read(1 << 16), b""):
+        for chunk in iter(lambda: sub.p.stdout.read1(1 << 16), b""):
             lines_seen[0] += chunk.count(b"\n")
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()
     with open(lines, "rb") as f:
         subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-t", topic, "-l", "-q", "0"], stdin=f, timeout=300)
-    # QoS 0 may lose some: a subscriber still waiting after the bound is stopped (our own child, by PID)
-    stop = threading.Timer(max(30, n / 20000), sub.terminate)
-    stop.start()
-    _, _, ru = os.wait4(sub.pid, 0)  # the subscriber's own CPU, from its rusage
-    stop.cancel()
-    sub.returncode = 0
+    try:  # QoS 0 may lose some: a subscriber still waiting after the bound is ended (ours, by PID)
+        sub.wait(max(30, n / 20000))
+    except TimeoutError:
+        pass
     reader.join(timeout=10)
     got = max(1, lines_seen[0])
-    return (ru.ru_utime + ru.ru_stime) * 1e6 / got, got
+    return Sample(sub.cpu() * 1e6 / got, lost=n - min(n, got), rss_kb=sub.rss(), expected=n)
 
 
 def main():
@@ -73,22 +74,19 @@ def main():
                                                                   "-C", str(c), "--format", "raw"]
             cases["before: iot-sub (JSON Lines)"] = lambda t, c: [f"{other}/iot-sub", url, "-t", t, "-t",
                                                                   t + "/ready", "-C", str(c), "--format", "jsonl"]
-        runs = {k: [] for k in cases}
-        got = {k: [] for k in cases}
         try:
-            for _ in range(REPS):  # alternating, so a slow moment of the machine hits every subscriber
-                for k, argv in cases.items():
-                    us, count = cpu_per_message(b, d, argv, n, lines)
-                    runs[k].append(us)
-                    got[k].append(count)
+            for fmt, ours, anchor in [("raw", "iot-sub --format raw", "mosquitto_sub"),
+                                      ("JSON Lines", "iot-sub (JSON Lines)", "mosquitto_sub -F %j")]:
+                xs, ys = alternate(lambda: cpu_per_message(b, d, cases[ours], n, lines),
+                                   lambda: cpu_per_message(b, d, cases[anchor], n, lines))
+                row(f"subscriber CPU, {fmt}, {n:,} QoS 0 messages", "us/msg", xs, ys, anchor, higher_is_better=False)
+                if other:
+                    xs, ys = alternate(lambda: cpu_per_message(b, d, cases[ours], n, lines),
+                                       lambda: cpu_per_message(b, d, cases["before: " + ours], n, lines))
+                    row(f"subscriber CPU, {fmt}, this build vs {other}", "us/msg", xs, ys, "the other build",
+                        higher_is_better=False)
         finally:
             b.stop()
-        med = {k: statistics.median(v) for k, v in runs.items()}
-        print(f"{n} QoS 0 messages, subscriber CPU (user+sys) per message, median of {REPS}")
-        print(f"{'subscriber':<30} {'us/msg':>8} {'received':>10} {'vs mosquitto_sub':>17}")
-        for k in cases:
-            peer = med["mosquitto_sub -F %j"] if "JSON" in k or "%j" in k else med["mosquitto_sub"]
-            print(f"{k:<30} {med[k]:>8.2f} {min(got[k]):>10} {med[k] / peer:>16.2f}x")
 
 
 if __name__ == "__main__":

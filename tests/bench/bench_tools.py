@@ -1,119 +1,105 @@
-"""Whole-tool benchmarks against socat and a plain cat pipe, on the same bytes, as ratios.
-Bounded: fixed sizes, every process ends by itself (or is ended by its PID on a time limit)."""
+"""Whole tools on the same bytes against a plain copy with cat (#18): m2m-send over a pipe, and
+m2m-listen reading SLIP frames from a pty into JSON Lines against `cat` reading the same pty.
+Both sides read by this script as fast as they write, both timed from their process's start to
+the last frame or byte, alternating, medians. Every wait has a timeout.
+Usage: bench_tools.py TOOLS_DIR [SCALE]"""
 import os
-import select
-import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import tty
+
+sys.path.insert(0, os.path.dirname(__file__))
+from benchlib import Sample, Spawned, alternate, read_until, row  # noqa: E402
 
 BIN = sys.argv[1] if len(sys.argv) > 1 else "build/tools"
-RUNS = 3
+scale = float(sys.argv[2]) if len(sys.argv) > 2 else 1.0
 
 
 def tool(name):
     return os.path.join(BIN, name)
 
 
-def wait_line(proc, needle, limit=10):
-    """Reads proc's stderr until a line containing `needle`; returns that line."""
-    deadline = time.monotonic() + limit
-    buf = b""
-    while time.monotonic() < deadline:
-        r, _, _ = select.select([proc.stderr], [], [], deadline - time.monotonic())
-        if not r:
-            break
-        chunk = os.read(proc.stderr.fileno(), 4096)
-        if not chunk:
-            break
-        buf += chunk
-        for line in buf.decode(errors="replace").splitlines():
-            if needle in line:
-                return line
-    raise RuntimeError(f"no {needle!r} from {proc.args[0]}: {buf.decode(errors='replace')}")
-
-
-def timed(fn):
-    times = []
-    for _ in range(RUNS):
+def pipe_run(argv, src, size, out_lines=None):
+    """argv reading src on stdin; MB/s of src from its start until it exits."""
+    with open(src, "rb") as f:
         t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        p = Spawned(argv, stdin=f, stdout=subprocess.DEVNULL)
+        rc, kb = p.wait(300)
+        dt = time.perf_counter() - t0
+    if rc != 0:
+        raise RuntimeError(f"{argv} exited {rc}")
+    return Sample(size / dt / 1e6, rss_kb=kb)
 
 
-def shell(cmd):
-    subprocess.run(cmd, shell=True, check=True, timeout=300)
+def pty_run(argv_for, stream, stream_size, frames):
+    """A pty pair; the reader (argv_for(slave path)) started, then the SLIP stream written into the
+    master. Done when the reader printed `frames` lines (m2m-listen) or, for cat, every byte."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    path = os.ttyname(slave)
+    argv = argv_for(path)
+    counting_lines = argv[0] != "cat"
+    data = open(stream, "rb").read()
+
+    def write():
+        view = memoryview(data)
+        while view:
+            view = view[os.write(master, view[:65536]):]
+    t0 = time.perf_counter()
+    p = Spawned(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    w = threading.Thread(target=write, daemon=True)
+    w.start()
+    seen = [0]
+
+    def done(chunk):
+        seen[0] += chunk.count(b"\n") if counting_lines else len(chunk)
+        return seen[0] >= (frames if counting_lines else stream_size)
+    try:
+        read_until(p.p.stdout.fileno(), done, 300)
+    finally:
+        dt = time.perf_counter() - t0
+        kb = p.wait(30)[1] if counting_lines else p.stop()  # m2m-listen ends after -C frames
+        w.join(timeout=10)
+        os.close(master)
+        os.close(slave)
+    want = frames if counting_lines else stream_size
+    return Sample(stream_size / dt / 1e6, lost=max(0, want - seen[0]), rss_kb=kb, expected=want)
 
 
 def main():
     tmp = tempfile.mkdtemp(prefix="m2mkit-bench-")
     records = os.path.join(tmp, "records.jsonl")
-    n = 1_000_000
+    n = max(10000, int(1_000_000 * scale))
     with open(records, "w") as f:
         for i in range(n):
             line = f'{{"ts":"2026-11-21T18:00:00.{i % 1000000:06}Z","seq":{i},"text":"T=21.{i % 10}C P=1.0{i % 7}"}}'
             f.write(line.ljust(69, " ") + "\n")
     size = os.path.getsize(records)
+    ours, cat = alternate(lambda: pipe_run([tool("m2m-send"), "file:/dev/null", "--framing", "slip"], records, size),
+                          lambda: pipe_run(["cat"], records, size))
+    row(f"pipe: {n:,} records -> SLIP (m2m-send)", "MB/s", ours, cat, "cat (a plain copy)",
+        ceiling=max(s.value for s in cat))
 
-    cat = timed(lambda: shell(f"cat {records} | cat > /dev/null"))
-    send = timed(lambda: shell(f"cat {records} | {tool('m2m-send')} file:/dev/null --framing slip"))
-    print(f"pipe: {n} records, {size / 1e6:.0f} MB")
-    print(f"  cat | cat                           {size / cat / 1e6:8.1f} MB/s")
-    print(f"  cat | m2m-send --framing slip       {size / send / 1e6:8.1f} MB/s   ratio to cat {cat / send:.3f}")
-
-    for label, m, text_len in [("16-byte", 1_000_000, 16), ("200-byte", 100_000, 200)]:
-        pty_bench(tmp, label, m, text_len)
-    subprocess.run(["rm", "-rf", tmp])
-
-
-def pty_bench(tmp, label, m, text_len):
-    """m2m-send -> m2m-listen (records out) against socat -> socat moving the same SLIP bytes."""
-    small = os.path.join(tmp, f"frames-{text_len}.jsonl")
-    with open(small, "w") as f:
-        for i in range(m):
-            f.write('{"text":"' + f"{i:08d}".ljust(text_len, "x") + '"}\n')
-    stream = os.path.join(tmp, f"stream-{text_len}.slip")
-    shell(f"{tool('m2m-send')} file:{stream} --framing slip < {small}")
-    stream_size = os.path.getsize(stream)
-    runs = iter(range(1000))
-
-    def m2m_pty():
-        dev = os.path.join(tmp, f"m2m-dev-{text_len}-{next(runs)}")
-        listener = subprocess.Popen([tool("m2m-listen"), f"pty:{dev}", "--framing", "slip", "-C", str(m)],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        wait_line(listener, "pty device at")
-        with open(small) as f:
-            subprocess.run([tool("m2m-send"), f"serial:{dev}", "--framing", "slip"], stdin=f, check=True, timeout=300)
-        if listener.wait(timeout=300) != 0:
-            raise RuntimeError("m2m-listen failed")
-
-    def socat_pty():
-        reader = subprocess.Popen(["socat", "-d", "-d", "-u", "-b", "65536", "PTY,rawer", "STDOUT"],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        dev = wait_line(reader, "PTY is ").rsplit("PTY is ", 1)[1].strip()
-        writer = subprocess.Popen(["socat", "-u", "-b", "65536", f"OPEN:{stream}", f"OPEN:{dev},rawer"])
-        got = 0
-        deadline = time.monotonic() + 300
-        while got < stream_size and time.monotonic() < deadline:  # done when every byte has arrived
-            chunk = os.read(reader.stdout.fileno(), 1 << 20)
-            if not chunk:
-                break
-            got += len(chunk)
-        writer.wait(timeout=60)
-        reader.terminate()  # socat keeps its pty open after the writer leaves: end it, by its PID
-        reader.wait()
-        if got != stream_size:
-            raise RuntimeError(f"socat moved {got} of {stream_size} bytes")
-
-    # Both are timed until the last byte (socat) or frame (m2m-listen --count) has arrived.
-    t_m2m = timed(m2m_pty)
-    t_socat = timed(socat_pty)
-    print(f"pty pair, {label} frames: {m} SLIP frames, {stream_size / 1e6:.1f} MB on the wire")
-    print(f"  socat -> socat (bytes only)         {stream_size / t_socat / 1e6:8.1f} MB/s")
-    print(f"  m2m-send -> m2m-listen (records)    {stream_size / t_m2m / 1e6:8.1f} MB/s   ratio to socat {t_socat / t_m2m:.2f}"
-          "   (target >= 1)")
+    for text_len, m in [(16, max(10000, int(1_000_000 * scale))), (200, max(2000, int(100_000 * scale)))]:
+        small = os.path.join(tmp, f"frames-{text_len}.jsonl")
+        with open(small, "w") as f:
+            for i in range(m):
+                f.write('{"text":"' + f"{i:08d}".ljust(text_len, "x") + '"}\n')
+        stream = os.path.join(tmp, f"stream-{text_len}.slip")
+        subprocess.run([tool("m2m-send"), f"file:{stream}", "--framing", "slip"], stdin=open(small), check=True,
+                       timeout=300)
+        ssize = os.path.getsize(stream)
+        for fmt in ("jsonl", "raw"):
+            ours, cat = alternate(
+                lambda: pty_run(lambda d: [tool("m2m-listen"), f"serial:{d}", "--framing", "slip", "-C", str(m),
+                                           "--format", fmt], stream, ssize, m),
+                lambda: pty_run(lambda d: ["cat", d], stream, ssize, m))
+            row(f"pty: {m:,} {text_len}-byte SLIP frames, m2m-listen {fmt}", "MB/s", ours, cat,
+                "cat (a plain pty copy)")
+    subprocess.run(["rm", "-rf", tmp], check=True)
 
 
 main()
