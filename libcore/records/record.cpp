@@ -145,7 +145,7 @@ std::string replace_invalid_utf8(std::string_view s) {
 }
 
 void append_json_string(std::string& out, std::string_view s) {
-    if (!simdjson::validate_utf8(s.data(), s.size())) {
+    if (!is_valid_utf8(s)) {
         std::string valid = replace_invalid_utf8(s);
         append_json_string(out, valid);
         return;

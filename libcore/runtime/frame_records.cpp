@@ -104,9 +104,10 @@ void FrameRecorder::arm_timeout() {
 void FrameRecorder::record(std::vector<Frame>& frames, const std::string& src,
                            const std::vector<ExtraField>& extra) {
     Record r;
+    // one clock read for what one read(2) brought: its frames arrived together
+    int64_t now = frames.empty() ? 0 : wall_us();
     for (auto& f : frames) {
         if (loop_.stopped()) break;
-        int64_t now = wall_us();
         frame_to_record(f, src, style_, now, r);
         r.extra.insert(r.extra.end(), extra.begin(), extra.end());
         ++stats_.frames_in;

@@ -2,6 +2,7 @@
 #include "util/scan.hpp"
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <simdjson.h>
 
 namespace m2m {
@@ -94,7 +95,22 @@ std::optional<std::string> decode_base64(std::string_view s) {
     return out;
 }
 
+bool is_ascii(std::string_view s) {
+    uint64_t any = 0;
+    size_t i = 0;
+    for (; i + 8 <= s.size(); i += 8) {
+        uint64_t v;
+        std::memcpy(&v, s.data() + i, 8);
+        any |= v;
+    }
+    for (; i < s.size(); ++i)
+        any |= static_cast<unsigned char>(s[i]);
+    return (any & 0x8080808080808080ULL) == 0;
+}
+
 bool is_valid_utf8(std::string_view s) {
+    // short and plain ASCII (most frames, most topics): no call into simdjson's dispatch for it
+    if (s.size() <= 256 && is_ascii(s)) return true;
     return simdjson::validate_utf8(s.data(), s.size());
 }
 
