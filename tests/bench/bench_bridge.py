@@ -3,7 +3,8 @@ iot-pub, from a pty device to a live mosquitto_sub on a local broker, at QoS 0 a
 is started and shown up (probe lines through it until one arrives), then a burst of lines is
 written into the pty; records/s from the first write to the last arrival, counted at the
 subscriber (a pipeline that lost some is reported as a loss). Peak RSS summed over a pipeline's
-processes. Alternating runs, medians; every wait bounded.
+processes. The same window everywhere: 100 messages in flight (mosquitto_pub -M 100; the bridge's
+and iot-pub's default). Alternating runs, medians; every wait bounded.
 Usage: bench_bridge.py TOOLS_DIR [SCALE]"""
 import os
 import subprocess
@@ -34,7 +35,7 @@ def pipeline(name, port, pty, topic, qos):
         b = Spawned([f"{tools}/iot-pub", url, "-t", topic, *q], stdin=a.p.stdout, stderr=subprocess.DEVNULL)
     else:
         a = Spawned(["socat", "-u", f"{pty},raw,echo=0", "-"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        b = Spawned(["mosquitto_pub", "-p", str(port), "-l", "-t", topic, *q], stdin=a.p.stdout,
+        b = Spawned(["mosquitto_pub", "-p", str(port), "-l", "-t", topic, *q, "-M", "100"], stdin=a.p.stdout,
                     stderr=subprocess.DEVNULL)
     a.p.stdout.close()  # the next process holds it
     return [a, b]

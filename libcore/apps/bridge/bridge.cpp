@@ -1008,6 +1008,7 @@ Expected<Exit> run_bridge(const BridgeArgs& a) {
         if (!cfg) return std::unexpected(cfg.error());
     }
     cfg->max_inflight = std::max(1, a.max_inflight);
+    cfg->max_inflight_qos2 = std::max(1, a.max_inflight_qos2);
     if (a.qos < 0 || a.qos > 2) return fail(Exit::usage, fmt::format("bad QoS {}: use 0, 1 or 2", a.qos));
     std::optional<SparkplugEdge> edge;
     if (!a.sparkplug.empty()) {

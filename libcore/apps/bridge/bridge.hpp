@@ -35,8 +35,9 @@ struct BridgeArgs {
     size_t buffer_bytes = 64u << 20;
     std::string persist;
     std::string persist_sync = "batch"; // batch | message | off (see mqtt/journal.hpp)
-    int max_inflight = 20;
-    std::string method = "POST";            // a CoAP uplink's requests: POST or PUT
+    int max_inflight = 100; // as iot-pub's: a window of 20 held the bridge under m2m-listen | iot-pub (#18)
+    int max_inflight_qos2 = 20;  // unless --max-inflight is given (mosquitto 2.0 drops QoS 2 beyond 20)
+    std::string method = "POST"; // a CoAP uplink's requests: POST or PUT
     std::string psk_identity, psk_key_file; // coaps:// with a pre-shared key
     cli::CommonArgs common;
 };
