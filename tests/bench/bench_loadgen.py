@@ -1,6 +1,7 @@
 """loadgen's numbers, side by side in one run on one mosquitto (fd limit raised): connections
-held from one process and their connect rate, rate accuracy at 200/s and 20,000/s, and the most
-messages/s delivered by loadgen against the same load from mosquitto_pub processes.
+held from one process and their connect rate, rate accuracy at 200/s and 20,000/s, and messages/s
+delivered by loadgen against the same messages from ten mosquitto_pub -l processes (benchlib's
+rules: alternating runs, medians, one live subscriber counting, both from process start).
 Usage: bench_loadgen.py TOOLS_DIR [SCALE]. Bounded: fixed counts, every step times out."""
 import json
 import socket
@@ -8,11 +9,12 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
+sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "../integration"))
+from benchlib import Sample, Spawned, Subscriber, alternate, row  # noqa: E402
 from mqtt_broker import free_port  # noqa: E402
 
 tools = sys.argv[1]
@@ -27,42 +29,51 @@ def loadgen(port, d, *args):
     return json.loads(out.read_text())
 
 
-def mosquitto_pub_delivered(port, procs, per_proc):
-    """procs mosquitto_pub -l processes, per_proc lines each, at QoS 0, counted by mosquitto_sub:
-    (messages delivered, delivered/s from the first send to the last arrival)."""
-    total = procs * per_proc
-    # mosquitto_sub says nothing when it has subscribed: a retained probe it receives first tells us
-    subprocess.run(["mosquitto_pub", "-p", str(port), "-t", "mp/ready", "-m", "probe", "-r"], check=True)
-    sub = subprocess.Popen(["mosquitto_sub", "-p", str(port), "-t", "mp/#", "-C", str(total + 1), "-W", "30"],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    assert sub.stdout.readline() == b"probe\n", "mosquitto_sub did not subscribe"
-    got = {"n": 0, "last": time.monotonic()}
+def delivered(port, d, procs, per, start):
+    """start(topic_prefix) starts the publishers of procs x per QoS 0 messages on prefix/<k>;
+    counted by one iot-sub (it reads faster than mosquitto_sub prints) from the publishers'
+    process start until all arrived, or 10 s passed with none arriving."""
+    prefix = f"lg/{time.monotonic_ns()}"
+    sub = Subscriber(port, prefix + "/+", 0, ready=prefix + "-ready", iot_sub=f"{tools}/iot-sub")
+    total = procs * per
+    try:
+        t0 = time.perf_counter()
+        ps = start(prefix)
+        got = sub.wait_for(total, 10)
+        dt = time.perf_counter() - t0
+        rss = sum(p.wait(120)[1] or 0 for p in ps)
+    finally:
+        sub.stop()
+    return Sample(got / dt, lost=total - got, rss_kb=rss, expected=total)
 
-    def reader():  # read while the publishers run: a subscriber stalled on a full pipe makes the broker queue
-        for _ in sub.stdout:
-            got["n"] += 1
-            got["last"] = time.monotonic()
-    t = threading.Thread(target=reader, daemon=True)
-    t.start()
-    lines = "".join(f"{i} {'x' * 40}\n" for i in range(per_proc)).encode()
-    t0 = time.monotonic()
-    ps = [subprocess.Popen(["mosquitto_pub", "-p", str(port), "-t", f"mp/{k}", "-l"], stdin=subprocess.PIPE,
-                           stderr=subprocess.DEVNULL) for k in range(procs)]
-    for p in ps:
-        p.stdin.write(lines)
-        p.stdin.close()
-    for p in ps:
-        p.wait(timeout=120)
-    sub.wait(timeout=60)  # all arrived, or -W 30 s without a message
-    t.join(timeout=10)
-    return got["n"], got["n"] / max(got["last"] - t0, 1e-9)
+
+def mosquitto_pubs(port, d, procs, per):
+    """procs mosquitto_pub -l processes, started together, each reading its own file of per lines."""
+    src = Path(d) / f"lines-{per}"
+    if not src.exists():
+        src.write_text("".join(f"{i} {'x' * 40}\n" for i in range(per)))
+
+    def start(prefix):
+        return [Spawned(["mosquitto_pub", "-p", str(port), "-t", f"{prefix}/{k}", "-l"], stdin=open(src, "rb"),
+                        stderr=subprocess.DEVNULL) for k in range(procs)]
+    return start
+
+
+def loadgen_pub(port, procs, per, rate):
+    def start(prefix):
+        return [Spawned([f"{tools}/loadgen", f"mqtt://127.0.0.1:{port}", "--no-sub", "-t", prefix + "/{dev}",
+                         "--devices", str(procs), "--total-rate", str(rate), "-C", str(per),
+                         "--payload", "{seq} {rand:40}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    return start
 
 
 def main():
     port = free_port()
     with tempfile.TemporaryDirectory() as d:
         conf = Path(d) / "m.conf"
-        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_connections -1\n")
+        # no queue limits: a subscriber that lags a moment is not dropped from (mosquitto's default is 1000)
+        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_connections -1\n"
+                        "max_queued_messages 0\nmax_queued_bytes 0\n")
         broker = subprocess.Popen(["prlimit", "--nofile=20000:20000", "mosquitto", "-c", str(conf)],
                                   stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
@@ -83,20 +94,14 @@ def main():
                 s = loadgen(port, d, "--devices", str(devs), "--total-rate", str(rate), "--duration", "5s")
                 print(f"rate accuracy, asked {rate}/s over {devs} devices: sent {s['rate']:.1f}/s "
                       f"(x{s['rate'] / rate:.4f}), lost {s['lost']}, p99 {s['latency_us']['p99'] / 1000:.2f} ms")
+            # loadgen (10 devices, one process) against 10 mosquitto_pub -l processes started together,
+            # the same messages, one counting subscriber, both timed from process start (benchlib rules)
             procs, per = 10, max(10000, int(100000 * scale))
-            peer_n, peer = mosquitto_pub_delivered(port, procs, per)
-            best = None
-            for rate in [50000, 100000, 150000, 200000]:
-                s = loadgen(port, d, "--devices", str(procs), "--total-rate", str(rate), "-C", str(per * rate // 100000 or 1),
-                            "--payload", "{dev} {seq} {rand:30}", "--drain", "10s")
-                got = s["received"] / max(s["receive_s"], 1e-9)  # first send to last arrival
-                print(f"loadgen at {rate}/s asked: delivered {s['received']} of {s['sent']}, {got:.0f}/s")
-                if s["lost"] == 0 and (best is None or got > best):
-                    best = got
-            print(f"{procs} mosquitto_pub -l processes: delivered {peer_n} of {procs * per}, {peer:.0f}/s")
-            print(f"most delivered without loss: loadgen {best or 0:.0f}/s, {procs} mosquitto_pub -l processes "
-                  f"{peer:.0f}/s{'' if peer_n == procs * per else ' (with loss)'}, "
-                  f"ratio x{(best or 0) / peer if peer else 0:.2f}")
+            for rate in (100000, 200000):
+                ours, theirs = alternate(lambda: delivered(port, d, procs, per, loadgen_pub(port, procs, per, rate)),
+                                         lambda: delivered(port, d, procs, per, mosquitto_pubs(port, d, procs, per)))
+                row(f"loadgen {procs} devices at {rate:,}/s asked, {procs * per:,} msgs", "msg/s", ours, theirs,
+                    f"{procs} mosquitto_pub -l processes")
         finally:
             broker.terminate()
             broker.wait()
