@@ -4,19 +4,21 @@
   2. CoAP CON publish rate: iot-pub against the same coap-client loop with its default CON.
   3. HTTP POST rate: iot-pub --batch 100 and one request per message, against curl in a loop,
      both to python's http.server (ThreadingHTTPServer), counting what the server received.
-Alternating runs, medians of 3 with half the spread; every wait bounded. Usage:
+Alternating runs, medians and spread, rows in ./dev.sh bench's table (benchlib); every wait bounded. Usage:
 bench_endpoints.py TOOLS_DIR [SCALE]"""
 import http.server
 import socket
-import statistics
+import os
 import subprocess
 import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(__file__))
+from benchlib import RUNS, Sample, row  # noqa: E402
+
 tools = sys.argv[1]
 scale = float(sys.argv[2]) if len(sys.argv) > 2 else 1.0
-RUNS = 3
 
 
 def free_port():
@@ -25,14 +27,9 @@ def free_port():
         return s.getsockname()[1]
 
 
-def med(xs):
-    return statistics.median(xs), (max(xs) - min(xs)) / 2
-
-
 def report(ours_label, ours, peer_label, theirs):
-    o, os_ = med(ours)
-    t, ts = med(theirs)
-    print(f"{ours_label} {o:,.0f} msg/s (±{os_:,.0f}); {peer_label} {t:,.0f} msg/s (±{ts:,.0f}): ratio x{o / t:,.1f}")
+    """A row of the bench table (benchlib's rules: the runs alternated, medians and spread)."""
+    row(ours_label, "msg/s", [Sample(x) for x in ours], [Sample(x) for x in theirs], peer_label)
 
 
 def coap(n_tool, n_peer):
@@ -59,7 +56,7 @@ def coap(n_tool, n_peer):
                     subprocess.run(["coap-client-openssl", "-m", "put", "-B", "5", *peer_extra, "-e",
                                     f"{i} {'x' * 32}", f"{url}/bench"], check=True, capture_output=True, timeout=30)
                 theirs.append(n_peer / (time.monotonic() - t0))
-            report(f"CoAP {kind} PUT: iot-pub", ours, "coap-client in a loop", theirs)
+            report(f"CoAP {kind} PUT, iot-pub -l", ours, "coap-client in a loop", theirs)
     finally:
         srv.terminate()
         srv.wait(timeout=10)
@@ -105,7 +102,7 @@ def http_rates(n_tool, n_peer):
                                     f"{i} {'x' * 32}", url], check=True, capture_output=True, timeout=30)
                 theirs.append(n_peer / (time.monotonic() - t0))
                 assert Counting.got == n_peer
-            report(f"HTTP POST, iot-pub {label}:", ours, "curl in a loop", theirs)
+            report(f"HTTP POST, iot-pub {label}", ours, "curl in a loop", theirs)
     finally:
         httpd.shutdown()
         httpd.server_close()
