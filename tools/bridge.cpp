@@ -2,7 +2,7 @@
 #include "apps/bridge/bridge.hpp"
 #include "cli/tool.hpp"
 #include "mqtt/client.hpp"
-#include <charconv>
+#include "mqtt/options.hpp"
 
 int main(int argc, char** argv) {
     m2m::BridgeArgs args;
@@ -198,18 +198,7 @@ int main(int argc, char** argv) {
         "file")
         ->group(s);
     m2m::add_persist_sync_option(app, args.persist_sync)->group(s);
-    app.add_option("--max-inflight", args.max_inflight,
-                   "QoS 1/2 messages awaiting acknowledgement at once. Unless this is given, at most 20 of "
-                   "them are QoS 2: mosquitto 2.0 drops QoS 2 messages beyond its max_inflight_messages, 20 "
-                   "by default")
-        ->each([&args](const std::string& v) { // given: QoS 2 messages may fill the window too
-            int n = 0;
-            if (std::from_chars(v.data(), v.data() + v.size(), n).ec == std::errc())
-                args.max_inflight_qos2 = n;
-        })
-        ->check(CLI::Range(1, 65535))
-        ->capture_default_str()
-        ->group(s);
+    m2m::add_max_inflight_option(app, args.max_inflight, args.max_inflight_qos2)->group(s);
     m2m::cli::choices(app.add_option("--method", args.method,
                                      "A CoAP uplink's requests (BROKER coap:// or coaps://): POST or PUT"),
                       {"POST", "PUT"})

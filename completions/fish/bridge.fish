@@ -45,7 +45,7 @@ complete -c bridge -l buffer -d 'Uplink messages held while the broker is away; 
 complete -c bridge -l buffer-bytes -d 'Bytes of uplink messages held at most' -x
 complete -c bridge -l persist -d 'Journal uplink messages in DIR until acknowledged (survives a restart)' -x
 complete -c bridge -l persist-sync -d 'When the journal is flushed to disk: batch (once per batch read), message (after every message), off (by the kernel: survives a crash of the process, not a power loss)' -xa 'batch message off'
-complete -c bridge -l max-inflight -d 'QoS 1/2 messages awaiting acknowledgement at once. Unless this is given, at most 20 of them are QoS 2: mosquitto 2.0 drops QoS 2 messages beyond its max_inflight_messages, 20 by default' -x
+complete -c bridge -l max-inflight -d 'QoS 1/2 messages awaiting acknowledgement at once (the broker\'s Receive Maximum caps it). Unless this is given, at most 20 of them are QoS 2: mosquitto 2.0 drops QoS 2 messages beyond its max_inflight_messages, 20 by default' -x
 complete -c bridge -l method -d 'A CoAP uplink\'s requests (BROKER coap:// or coaps://): POST or PUT' -xa 'POST PUT'
 complete -c bridge -l psk-identity -d 'coaps://: the pre-shared key\'s identity' -x
 complete -c bridge -l psk-key-file -d 'coaps://: the file holding the pre-shared key (never on the command line)' -x

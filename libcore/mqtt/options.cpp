@@ -270,4 +270,18 @@ CLI::Option* add_persist_sync_option(CLI::App& app, std::string& value) {
         ->capture_default_str();
 }
 
+CLI::Option* add_max_inflight_option(CLI::App& app, int& window, int& qos2_window) {
+    return app
+        .add_option("--max-inflight", window,
+                    "QoS 1/2 messages awaiting acknowledgement at once (the broker's Receive Maximum caps "
+                    "it). Unless this is given, at most 20 of them are QoS 2: mosquitto 2.0 drops QoS 2 "
+                    "messages beyond its max_inflight_messages, 20 by default")
+        ->each([&qos2_window](const std::string& s) { // given: QoS 2 messages may fill the window too
+            int n = 0;
+            if (std::from_chars(s.data(), s.data() + s.size(), n).ec == std::errc()) qos2_window = n;
+        })
+        ->check(CLI::Range(1, 65535))
+        ->capture_default_str();
+}
+
 } // namespace m2m

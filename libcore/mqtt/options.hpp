@@ -53,4 +53,9 @@ Expected<int> uri_number(const Uri& u, const std::string& key, int def, int lo, 
 /// --persist-sync batch|message|off, for the tools that take --persist (iot-pub, bridge).
 CLI::Option* add_persist_sync_option(CLI::App& app, std::string& value);
 
+/// --max-inflight N, for the tools that publish (iot-pub, bridge): sets `window`; given, it sets
+/// `qos2_window` too (mosquitto 2.0 drops QoS 2 beyond its max_inflight_messages, 20, so the
+/// tools' default lets at most 20 of the window be QoS 2).
+CLI::Option* add_max_inflight_option(CLI::App& app, int& window, int& qos2_window);
+
 } // namespace m2m

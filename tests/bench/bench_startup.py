@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "../integration"))
-from benchlib import Sample, Spawned, Subscriber, alternate, row  # noqa: E402
+from benchlib import Sample, Spawned, Subscriber, compare  # noqa: E402
 from mqtt_broker import Broker  # noqa: E402
 
 tools = sys.argv[1]
@@ -46,10 +46,9 @@ def main():
         b = Broker(Path(d)).start()
         try:
             for qos in (0, 1):
-                ours, theirs = alternate(lambda: one_run(b.port, [f"{tools}/iot-pub"], qos),
-                                         lambda: one_run(b.port, ["mosquitto_pub"], qos))
-                row(f"one message per process, QoS {qos}", "ms/proc", ours, theirs, "mosquitto_pub -m",
-                    higher_is_better=False)
+                compare(f"one message per process, QoS {qos}", "ms/proc",
+                        lambda: one_run(b.port, [f"{tools}/iot-pub"], qos),
+                        lambda: one_run(b.port, ["mosquitto_pub"], qos), "mosquitto_pub -m", higher_is_better=False)
         finally:
             b.stop()
 

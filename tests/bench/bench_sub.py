@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "../integration"))
 from mqtt_broker import Broker  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
-from benchlib import Sample, Spawned, alternate, read_until, row  # noqa: E402
+from benchlib import Sample, Spawned, compare, read_until  # noqa: E402
 
 tools = sys.argv[1]
 scale = float(sys.argv[2]) if len(sys.argv) > 2 else 1.0
@@ -77,14 +77,13 @@ def main():
         try:
             for fmt, ours, anchor in [("raw", "iot-sub --format raw", "mosquitto_sub"),
                                       ("JSON Lines", "iot-sub (JSON Lines)", "mosquitto_sub -F %j")]:
-                xs, ys = alternate(lambda: cpu_per_message(b, d, cases[ours], n, lines),
-                                   lambda: cpu_per_message(b, d, cases[anchor], n, lines))
-                row(f"subscriber CPU, {fmt}, {n:,} QoS 0 messages", "us/msg", xs, ys, anchor, higher_is_better=False)
-                if other:
-                    xs, ys = alternate(lambda: cpu_per_message(b, d, cases[ours], n, lines),
-                                       lambda: cpu_per_message(b, d, cases["before: " + ours], n, lines))
-                    row(f"subscriber CPU, {fmt}, this build vs {other}", "us/msg", xs, ys, "the other build",
+                def cpu(name):
+                    return lambda: cpu_per_message(b, d, cases[name], n, lines)
+                compare(f"subscriber CPU, {fmt}, {n:,} QoS 0 messages", "us/msg", cpu(ours), cpu(anchor), anchor,
                         higher_is_better=False)
+                if other:
+                    compare(f"subscriber CPU, {fmt}, this build vs {other}", "us/msg", cpu(ours),
+                            cpu("before: " + ours), "the other build", higher_is_better=False)
         finally:
             b.stop()
 

@@ -84,6 +84,12 @@ def row(case, unit, ours, anchor, anchor_name, higher_is_better=True, ceiling=No
     return r
 
 
+def compare(case, unit, ours, anchor, anchor_name, **kw):
+    """Runs ours() and anchor() alternately and reports the row (see row())."""
+    xs, ys = alternate(ours, anchor)
+    return row(case, unit, xs, ys, anchor_name, **kw)
+
+
 def _num(x):
     if x is None:
         return "-"
@@ -95,7 +101,8 @@ HEADER = (f"{'case':<44} {'unit':<9} {'m2mkit':>10} {'anchor':>10} {'ratio':>6} 
 
 
 def format_row(r):
-    ratio = f"x{r['ratio']:.2f}" if r["ratio"] is not None else "loss"
+    # no ratio: a side lost messages, or a figure was 0 (below what was measurable)
+    ratio = f"x{r['ratio']:.2f}" if r["ratio"] is not None else "loss" if "lost" in r["note"] else "-"
     rss = [f"{r[k] / 1024:,.1f} MB" if r[k] else "-" for k in ("rss_m2mkit", "rss_anchor")]
     tail = r["anchor_name"] + (f"; {r['note']}" if r["note"] else "")
     return (f"{r['case']:<44} {r['unit']:<9} {_num(r['m2mkit']):>10} {_num(r['anchor']):>10} {ratio:>6} "

@@ -36,15 +36,13 @@ class MessageReader {
             return {};
         }
         if (auto st = parser_.parse(line, rec_); !st) return st;
+        if (coap_)
+            if (auto st = coap_fields(m); !st) return st;
         if (a_.whole) {
-            if (coap_)
-                if (auto st = coap_fields(m); !st) return st;
             m.body = line;
             m.json = true;
             return {};
         }
-        if (coap_)
-            if (auto st = coap_fields(m); !st) return st;
         if (rec_.kind == PayloadKind::none)
             return fail(Exit::bad_data, "no payload: a record needs one of text, json, hex, b64");
         m.body.assign(rec_.payload_view(scratch_));

@@ -1,6 +1,5 @@
 // The publishing options iot-pub and replay's broker TARGET share, defined once.
 #include "apps/pub/pub.hpp"
-#include <charconv>
 
 namespace m2m {
 
@@ -28,18 +27,7 @@ void add_publish_options(CLI::App& app, PubArgs& a, const PublishOptionsFor& f) 
         ->group(f.messages_group);
     app.add_flag("--whole", a.whole, "Publish each whole record line, not its payload")
         ->group(f.messages_group);
-    app.add_option(
-           "--max-inflight", a.max_inflight,
-           "QoS 1/2 messages awaiting acknowledgement at once (the broker's Receive Maximum caps it). "
-           "Unless this is given, at most 20 of them are QoS 2: mosquitto 2.0 drops QoS 2 messages beyond "
-           "its max_inflight_messages, 20 by default")
-        ->each([&a](const std::string& s) { // given: QoS 2 messages may fill the window too
-            int n = 0;
-            if (std::from_chars(s.data(), s.data() + s.size(), n).ec == std::errc()) a.max_inflight_qos2 = n;
-        })
-        ->check(CLI::Range(1, 65535))
-        ->capture_default_str()
-        ->group(f.flow_group);
+    add_max_inflight_option(app, a.max_inflight, a.max_inflight_qos2)->group(f.flow_group);
     app.add_option("--buffer", a.buffer, f.buffer_help)
         ->check(m2m::cli::at_least_one())
         ->capture_default_str()
