@@ -112,6 +112,64 @@ def test_a_4xx_answer_fails_the_message_with_the_servers_words():
         s.stop()
 
 
+class FailingCoapServer:
+    """A CoAP endpoint that answers the first `failures` confirmable requests 5.03 with a diagnostic
+    payload, then 2.04 -- a server under load, which libcoap's coap-server cannot be made to be
+    (it answers 4.xx only). The answer is piggybacked on the ACK, as RFC 7252 5.2.1 has it."""
+
+    def __init__(self, failures):
+        import socket
+        import threading
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.url = f"coap://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.failures, self.requests, self.stopped = failures, 0, threading.Event()
+        self.t = threading.Thread(target=self._serve, daemon=True)
+        self.t.start()
+
+    def _serve(self):
+        while not self.stopped.is_set():
+            try:
+                data, peer = self.sock.recvfrom(2048)
+            except OSError:
+                continue
+            if len(data) < 4 or data[0] >> 6 != 1 or (data[0] >> 4) & 3 != 0:  # CoAP 1, CON only
+                continue
+            tkl = data[0] & 0x0F
+            self.requests += 1
+            fail = self.requests <= self.failures
+            code, body = (0xA3, b"busy, try later") if fail else (0x44, b"")  # 5.03 / 2.04
+            ack = bytes([0x60 | tkl, code]) + data[2:4] + data[4:4 + tkl] + (b"\xff" + body if body else b"")
+            self.sock.sendto(ack, peer)
+
+    def stop(self):
+        self.stopped.set()
+        self.t.join(timeout=5)
+        self.sock.close()
+
+
+def test_a_5xx_answer_is_retried_then_delivered_or_failed_in_the_servers_words():
+    s = FailingCoapServer(failures=2)
+    try:
+        r = run("iot-pub", f"{s.url}/t", "-m", "x", "--retries", "3", "--stats")
+        assert r.returncode == 0, r.stderr.decode()
+        err = r.stderr.decode()
+        assert "CoAP 5.03" in err and "busy, try later" in err
+        st = stats_of(r.stderr)
+        assert (st["published"], st["failed"], st["coap_retries"], s.requests) == (1, 0, 2, 3)
+    finally:
+        s.stop()
+    s = FailingCoapServer(failures=100)
+    try:
+        r = run("iot-pub", f"{s.url}/t", "-m", "x", "--retries", "1", "--stats")
+        assert r.returncode == 1, r.stderr.decode()
+        assert "1 of 1 message(s) failed (the first: CoAP 5.03" in r.stderr.decode()
+        assert (stats_of(r.stderr)["failed"], s.requests) == (1, 2)
+    finally:
+        s.stop()
+
+
 def test_nothing_answering_is_exit_4_for_both_tools():
     port = free_port()
     r = run("iot-pub", f"coap://127.0.0.1:{port}/x", "-m", "x", "--retries", "1")
