@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
           "Send every line from a serial device to a CoAP server, one PUT each."},
          {"bridge pty:/tmp/dev mqtt://localhost/dev/up --persist /var/lib/m2m-bridge",
           "Keep unacknowledged messages on disk across restarts."}}};
-    doc.libraries = m2m::mqtt_client_version();
+    doc.libraries = &m2m::mqtt_client_version;
     CLI::App app;
     m2m::cli::completes(app.add_option("LINK", args.link,
                                        "The link: serial:PATH?baud=N, pty:[PATH], tcp://HOST:PORT, "

@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
          {"seq 1000 | iot-pub -l -t test/counter -q 1", "Publish 1000 lines at QoS 1."},
          {"iot-pub -t lamp/set -m on -q 1 -r", "Publish one retained message."},
          {"iot-pub -V 5 -t svc/time --rr -m now -W 5s", "Ask a service and print its reply."}}};
-    doc.libraries = m2m::mqtt_client_version();
+    doc.libraries = &m2m::mqtt_client_version;
     CLI::App app;
     m2m::add_mqtt_options(app, args.mqtt, "publish to");
     const char* g = "Messages";

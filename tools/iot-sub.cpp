@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
          {"iot-sub -t 'plant/#' --retained-only --remove-retained -W 2s",
           "Clear every retained message under plant/."},
          {"iot-sub -t 'spBv1.0/#' -q 1", "Watch a Sparkplug B network, every payload decoded."}}};
-    doc.libraries = m2m::mqtt_client_version();
+    doc.libraries = &m2m::mqtt_client_version;
     CLI::App app;
     m2m::add_mqtt_options(app, args.mqtt, "subscribe at");
     auto* broker = app.get_option("BROKER");

@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
           "MQTT 5 over TLS, publishing a recording's payloads."},
          {"loadgen mqtt://broker --devices 10000 --shard 1/2 --json a.json; loadgen merge a.json b.json",
           "Half the devices from this machine; merge the halves."}}};
-    doc.libraries = m2m::wire::tls_library();
+    doc.libraries = &m2m::wire::tls_library;
     CLI::App app;
     app.set_help_flag("--help", "Print this help message and exit");
     auto* merge = app.add_subcommand("merge", "Combine --json summaries (histograms added)");

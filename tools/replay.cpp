@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
           "A Modbus meter from its register map; then echo '{\"fault\":\"silence\",\"for\":\"5s\"}' on its "
           "stdin."}}};
     CLI::App app;
-    doc.libraries = m2m::mqtt_client_version();
+    doc.libraries = &m2m::mqtt_client_version;
     m2m::cli::completes(
         app.add_option("FILE", args.args,
                        "Recordings to replay, then optionally TARGET: a link to write to, or a "

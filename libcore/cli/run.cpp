@@ -112,7 +112,7 @@ int run_tool(CLI::App& app, const ToolDoc& doc, CommonArgs& common, int argc, ch
         return static_cast<int>(Exit::usage);
     }
     if (common.version) {
-        std::fputs(version_text(name, doc.libraries).c_str(), stdout);
+        std::fputs(version_text(name, doc.libraries ? doc.libraries() : "").c_str(), stdout);
         return 0;
     }
     if (!common.generate.empty()) {

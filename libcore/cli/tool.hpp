@@ -15,7 +15,9 @@ struct ToolDoc {
     std::string summary;     // one line: the app description
     std::string description; // man page DESCRIPTION; paragraphs split by blank lines
     std::vector<std::pair<std::string, std::string>> examples; // command, what it does
-    std::string libraries = {}; // extra --version lines: the libraries this tool runs on
+    // extra --version lines: the libraries this tool runs on (asked only by --version: it may load
+    // the module that holds OpenSSL)
+    std::string (*libraries)() = nullptr;
 };
 
 /// Parses argv and runs `run` (which returns the exit status or an Error), printing errors as

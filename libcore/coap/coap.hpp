@@ -42,6 +42,8 @@ struct Certificates {
     bool insecure = false;
 };
 
+/// One CoAP endpoint. The client itself (libcoap, its DTLS through OpenSSL) is in m2mkit's
+/// module (libcore/ssl, util/module.hpp), loaded by open(): a run without coap:// does not load it.
 class Client {
   public:
     struct Options {
@@ -58,46 +60,51 @@ class Client {
     static Options options(std::string psk_identity, std::string psk_key_file,
                            std::string_view connect_timeout, Certificates certs);
     static Expected<std::unique_ptr<Client>> open(const std::string& uri, Options o);
-    ~Client();
+    virtual ~Client() = default;
     Client(const Client&) = delete;
     Client& operator=(const Client&) = delete;
 
     /// Sends `payload` with `method` ("POST" or "PUT") to `path` (the URI's when empty) and waits for the
     /// answer (CON), or for it to leave (NON). `content_format` -1 adds none.
-    Answer request(std::string_view method, std::string_view payload, int content_format,
-                   std::string_view path = {});
+    virtual Answer request(std::string_view method, std::string_view payload, int content_format,
+                           std::string_view path = {}) = 0;
     /// CON (acknowledged, retransmitted) or NON for the requests from now on.
-    void set_confirmable(bool con);
+    virtual void set_confirmable(bool con) = 0;
     /// Starts a request without waiting for its answer (the bridge's uplink): `path` ("" for the
     /// URI's) is the resource's path. The caller watches fd() and calls process() when it is readable
     /// and every 100 ms; answer() gives the answer once there is one (a NON: at once, once it left).
     /// One request at a time.
-    Status start(std::string_view method, std::string_view path, std::string_view payload,
-                 int content_format);
+    virtual Status start(std::string_view method, std::string_view path, std::string_view payload,
+                         int content_format) = 0;
     /// The answer to what start() sent, once; empty while it is awaited.
-    std::optional<Answer> answer();
+    virtual std::optional<Answer> answer() = 0;
     /// Sends a GET (with Observe 0 to register, RFC 7641) whose answers go to `on`: one answer
     /// without `observe`, else each notification until the relation ends. The caller watches fd()
     /// and calls process() when it is readable and every 100 ms (retransmissions).
-    Status get(bool observe, std::function<void(const Notification&)> on);
+    virtual Status get(bool observe, std::function<void(const Notification&)> on) = 0;
     /// libcoap's descriptor (its epoll set).
-    int fd() const;
+    virtual int fd() const = 0;
     /// Handles what arrived and what is due, without waiting.
-    void process();
+    virtual void process() = 0;
     /// The GET got no answer (why() says why), or the relation ended (a notification without
     /// Observe, an error code).
-    bool failed() const;
-    bool ended() const;
-    const std::string& why() const;
+    virtual bool failed() const = 0;
+    virtual bool ended() const = 0;
+    virtual const std::string& why() const = 0;
     /// Tells the server the relation is over (deregisters), once.
-    void cancel();
+    virtual void cancel() = 0;
     const std::string& uri() const { return uri_; }
 
+  protected:
+    explicit Client(std::string uri) : uri_(std::move(uri)) {}
+
   private:
-    struct Impl;
-    explicit Client(std::unique_ptr<Impl> impl, std::string uri);
-    std::unique_ptr<Impl> impl_;
     std::string uri_;
+};
+
+/// What the module gives for CoAP (its "m2mkit_coap").
+struct CoapApi {
+    Expected<std::unique_ptr<Client>> (*open)(const std::string& uri, const Client::Options& o);
 };
 
 } // namespace m2m::coap

@@ -251,6 +251,8 @@ Expected<MqttConfig> resolve_mqtt(const MqttArgs& a, const std::string& tool, Ur
             log::warn("--insecure: the broker's certificate is not checked; anyone on the path can read "
                       "and change this connection");
     }
+    if (c.websocket) // its keys and their check come from the module that holds OpenSSL
+        if (auto api = wire::tls_api(); !api) return std::unexpected(api.error());
     c.will_topic = a.will_topic;
     c.will_payload = a.will_payload;
     c.will_qos = a.will_qos;

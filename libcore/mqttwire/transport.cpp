@@ -51,7 +51,7 @@ void Transport::open(int fd, const TlsContext* tls, TransportOptions o) {
     close();
     fd_ = fd;
     why_.clear();
-    if (tls) tls_ = std::make_unique<TlsStream>(*tls, fd_, o.host);
+    if (tls) tls_ = tls->stream(fd_, o.host);
     phase_ = tls ? Phase::tls : o.websocket ? Phase::ws_send : Phase::open;
     if (o.websocket) {
         ws_ = std::make_unique<Ws>();

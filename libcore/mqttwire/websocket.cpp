@@ -1,19 +1,11 @@
 #include "mqttwire/websocket.hpp"
+#include "mqttwire/tls.hpp"
 #include <fmt/format.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
-#include <openssl/sha.h>
+#include <sys/random.h>
 
 namespace m2m::wire {
 
 namespace {
-
-std::string base64(const unsigned char* p, size_t n) {
-    std::string out(4 * ((n + 2) / 3), '\0');
-    int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), p, static_cast<int>(n));
-    out.resize(static_cast<size_t>(len));
-    return out;
-}
 
 std::string lower(std::string_view s) {
     std::string out(s);
@@ -45,20 +37,15 @@ std::string header_value(std::string_view header, std::string_view name) {
 
 } // namespace
 
+// the key's randomness, SHA-1 and base64 are OpenSSL's, in the module (mqttwire/tls.hpp)
 std::string ws_key() {
-    unsigned char raw[16];
-    if (RAND_bytes(raw, sizeof raw) != 1)
-        for (auto& b : raw)
-            b = static_cast<unsigned char>(std::rand()); // still unique enough for a nonce
-    return base64(raw, sizeof raw);
+    auto api = tls_api();
+    return api ? (*api)->ws_key() : std::string();
 }
 
 std::string ws_accept(std::string_view key) {
-    std::string s(key);
-    s += "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-    unsigned char digest[SHA_DIGEST_LENGTH];
-    SHA1(reinterpret_cast<const unsigned char*>(s.data()), s.size(), digest);
-    return base64(digest, sizeof digest);
+    auto api = tls_api();
+    return api ? (*api)->ws_accept(key) : std::string();
 }
 
 std::string ws_request(std::string_view host, int port, bool tls, std::string_view path,
@@ -81,6 +68,7 @@ Status ws_check_response(std::string_view header, std::string_view key) {
                                 status.substr(0, 120)));
     if (lower(header_value(header, "Upgrade")) != "websocket")
         return fail(Exit::unavailable, "WebSocket: the 101 answer has no 'Upgrade: websocket'");
+    if (auto api = tls_api(); !api) return std::unexpected(api.error());
     if (header_value(header, "Sec-WebSocket-Accept") != ws_accept(key))
         return fail(Exit::unavailable, "WebSocket: Sec-WebSocket-Accept does not match the key sent");
     std::string proto = header_value(header, "Sec-WebSocket-Protocol");
@@ -116,7 +104,7 @@ void ws_frame(std::string& out, uint8_t opcode, std::string_view payload, uint32
 uint32_t ws_mask() {
     static uint64_t state = [] {
         uint64_t seed = 0;
-        if (RAND_bytes(reinterpret_cast<unsigned char*>(&seed), sizeof seed) != 1 || !seed)
+        if (::getrandom(&seed, sizeof seed, 0) != static_cast<ssize_t>(sizeof seed) || !seed)
             seed = 0x9E3779B97F4A7C15u;
         return seed;
     }();

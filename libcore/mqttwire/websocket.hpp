@@ -9,7 +9,7 @@
 
 namespace m2m::wire {
 
-/// A fresh Sec-WebSocket-Key: 16 random bytes in base64.
+/// A fresh Sec-WebSocket-Key: 16 random bytes in base64 (from the module: empty when it cannot load).
 std::string ws_key();
 /// The Sec-WebSocket-Accept a server must answer `key` with (base64 of SHA-1 of key + GUID).
 std::string ws_accept(std::string_view key);

@@ -8,10 +8,15 @@ namespace {
 std::string g_program = "m2mkit";
 int g_verbosity = 0;
 std::function<void(std::string_view)> g_sink;
+void (*g_forward)(std::string_view, std::string_view) = nullptr;
 } // namespace
 
 void set_sink(std::function<void(std::string_view)> sink) {
     g_sink = std::move(sink);
+}
+
+void set_forward(void (*write)(std::string_view level, std::string_view message)) {
+    g_forward = write;
 }
 
 void set_program(std::string_view name) {
@@ -28,6 +33,7 @@ int verbosity() {
 }
 
 void write(std::string_view level, std::string_view message) {
+    if (g_forward) return g_forward(level, message);
     std::string line = g_program + ": ";
     if (!level.empty()) line.append(level).append(": ");
     line.append(message);

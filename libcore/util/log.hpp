@@ -16,6 +16,8 @@ void write(std::string_view level, std::string_view message);
 /// Sends each line (without its '\n') to `sink` instead of stderr, or back to stderr when empty:
 /// the console shows them above its input line.
 void set_sink(std::function<void(std::string_view line)> sink);
+/// Hands each diagnostic to `write` (another copy of this log: a loaded module's goes to the tool's).
+void set_forward(void (*write)(std::string_view level, std::string_view message));
 
 template <typename... Args> void error(fmt::format_string<Args...> f, Args&&... args) {
     write("error", fmt::format(f, std::forward<Args>(args)...));

@@ -810,6 +810,8 @@ Expected<Exit> run_loadgen(const LoadgenArgs& a) {
         if (!ctx) return std::unexpected(ctx.error());
         target.tls = std::move(*ctx);
     }
+    if (cfg->websocket) // its keys and their check come from the module: said now, not per connection
+        if (auto api = wire::tls_api(); !api) return std::unexpected(api.error());
     rlimit rl; // thousands of connections: as many descriptors as allowed
     if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
