@@ -1,6 +1,6 @@
 #include "mqtt/config.hpp"
 #include <fmt/format.h>
-#include <random>
+#include <sys/random.h>
 #include <unistd.h>
 
 namespace m2m {
@@ -13,9 +13,12 @@ std::string MqttConfig::src() const {
 }
 
 std::string default_client_id(const std::string& tool) {
-    std::random_device rd;
+    // getrandom(2) rather than std::random_device, whose set-up shows at every start (#18)
+    uint16_t r = 0;
+    if (::getrandom(&r, sizeof r, GRND_NONBLOCK) != static_cast<ssize_t>(sizeof r))
+        r = static_cast<uint16_t>(::getpid() * 2654435761u >> 16);
     // Short enough for brokers that keep MQTT 3.1.1's 23-character limit.
-    std::string id = fmt::format("{}-{:x}-{:04x}", tool, getpid() & 0xffffff, rd() & 0xffff);
+    std::string id = fmt::format("{}-{:x}-{:04x}", tool, getpid() & 0xffffff, r);
     return id.substr(0, 23);
 }
 
