@@ -71,11 +71,13 @@ void b64_field(std::string& out, std::string_view key, const ProtobufCBinaryData
 std::string number(double v) {
     if (std::isnan(v)) return "\"NaN\"";
     if (std::isinf(v)) return v > 0 ? "\"Infinity\"" : "\"-Infinity\"";
+    if (v == 0 && std::signbit(v)) return "-0.0"; // "-0" would read back as the integer 0
     return fmt::format("{}", v);
 }
 std::string number(float v) {
     if (std::isnan(v)) return "\"NaN\"";
     if (std::isinf(v)) return v > 0 ? "\"Infinity\"" : "\"-Infinity\"";
+    if (v == 0 && std::signbit(v)) return "-0.0"; // "-0" would read back as the integer 0
     return fmt::format("{}", v);
 }
 

@@ -86,6 +86,18 @@ TEST_CASE("sparkplug: an empty payload (found by the fuzzer) round-trips without
     CHECK(round(*j) == *j);
 }
 
+TEST_CASE("sparkplug: a negative zero (found by the fuzzer) keeps its sign through JSON") {
+    // the payload the fuzzer found: one metric, an alias, transient, a double_value of -0 and no datatype
+    const char bytes[] = "\x12\x12\x69\x00\x00\x00\x00\x00\x00\x00\x80\x30\x2f\x10\xf5\xff\xf7\xed\xed\x07";
+    auto j = to_json(std::string_view(bytes, sizeof bytes - 1));
+    REQUIRE(j);
+    CHECK(*j == R"({"metrics":[{"alias":270008188917,"is_transient":true,"double_value":-0.0}]})");
+    CHECK(round(*j) == *j);
+    std::string in = R"({"metrics":[{"name":"f","datatype":"Float","value":-0.0},)"
+                     R"({"name":"d","datatype":"Double","value":-0.0}]})";
+    CHECK(round(in) == in);
+}
+
 TEST_CASE("sparkplug: values the fuzzer found that a datatype does not explain keep their field") {
     // no datatype; UInt16 with a value past 16 bits; Unknown (0) as a datatype; a seq past 255
     std::string in = R"({"seq":300,"metrics":[{"int_value":80},{"datatype":"UInt16","int_value":217691111},)"
