@@ -44,7 +44,7 @@ PrinterOptions resolve_printer(int fd, const std::string& format, const std::str
 void Printer::print(const Record& r, int64_t ts_us) {
     switch (opts_.format) {
     case OutputFormat::jsonl:
-        append_jsonl(buf_, r);
+        append_jsonl(buf_, r, jsonl_cache_);
         break;
     case OutputFormat::raw:
         buf_ += r.payload_bytes();

@@ -52,6 +52,7 @@ class Printer {
     int fd_;
     PrinterOptions opts_;
     std::string buf_;
+    JsonlCache jsonl_cache_;
     int64_t first_us_ = -1, prev_us_ = -1;
 };
 

@@ -192,7 +192,9 @@ static void append_uint(std::string& out, uint64_t v) {
     out.append(buf, end);
 }
 
-void append_jsonl(std::string& out, const Record& r) {
+namespace {
+
+void jsonl(std::string& out, const Record& r, JsonlCache* cache) {
     out += '{';
     bool first = true;
     auto key = [&](std::string_view k) {
@@ -202,8 +204,28 @@ void append_jsonl(std::string& out, const Record& r) {
         out += k;
         out += "\":";
     };
-    if (!r.ts.empty()) key("ts"), append_json_string(out, r.ts);
-    if (!r.src.empty()) key("src"), append_json_string(out, r.src);
+    // "ts" and "src" as the cache has them when they did not change
+    auto repeated = [&](std::string_view k, const std::string& v, std::string& raw, std::string& json) {
+        key(k);
+        if (v != raw) {
+            raw = v;
+            json.clear();
+            append_json_string(json, v);
+        }
+        out += json;
+    };
+    if (!r.ts.empty()) {
+        if (cache)
+            repeated("ts", r.ts, cache->ts, cache->ts_json);
+        else
+            key("ts"), append_json_string(out, r.ts);
+    }
+    if (!r.src.empty()) {
+        if (cache)
+            repeated("src", r.src, cache->src, cache->src_json);
+        else
+            key("src"), append_json_string(out, r.src);
+    }
     if (!r.dir.empty()) key("dir"), append_json_string(out, r.dir);
     if (r.seq) key("seq"), append_uint(out, *r.seq);
     if (r.topic) key("topic"), append_json_string(out, *r.topic);
@@ -235,6 +257,16 @@ void append_jsonl(std::string& out, const Record& r) {
         out += f.raw_value;
     }
     out += "}\n";
+}
+
+} // namespace
+
+void append_jsonl(std::string& out, const Record& r) {
+    jsonl(out, r, nullptr);
+}
+
+void append_jsonl(std::string& out, const Record& r, JsonlCache& cache) {
+    jsonl(out, r, &cache);
 }
 
 } // namespace m2m

@@ -55,6 +55,13 @@ void set_payload(Record& r, std::string bytes, PayloadStyle style, PayloadKind b
 
 /// Appends the record as one JSON line (with the trailing '\n').
 void append_jsonl(std::string& out, const Record& r);
+/// The last "ts" and "src" written and their JSON form: a stream of records from one link repeats
+/// both (one timestamp per read), and a compare is cheaper than escaping them again (#18).
+struct JsonlCache {
+    std::string ts, ts_json, src, src_json;
+};
+/// append_jsonl, reusing `cache` for "ts" and "src".
+void append_jsonl(std::string& out, const Record& r, JsonlCache& cache);
 /// A JSON string; bytes that are not valid UTF-8 become U+FFFD, so every line written is valid.
 void append_json_string(std::string& out, std::string_view s);
 std::string replace_invalid_utf8(std::string_view s);

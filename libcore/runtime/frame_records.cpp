@@ -11,8 +11,12 @@
 namespace m2m {
 
 void frame_to_record(Frame& f, const std::string& src, PayloadStyle style, int64_t now_wall_us, Record& r) {
+    frame_to_record(f, src, style, format_rfc3339(now_wall_us), r);
+}
+
+void frame_to_record(Frame& f, const std::string& src, PayloadStyle style, std::string_view ts, Record& r) {
     r.clear();
-    r.ts = format_rfc3339(now_wall_us);
+    r.ts = ts;
     r.src = src;
     r.dir = "rx";
     set_payload(r, std::move(f.bytes), style);
@@ -106,9 +110,10 @@ void FrameRecorder::record(std::vector<Frame>& frames, const std::string& src,
     Record r;
     // one clock read for what one read(2) brought: its frames arrived together
     int64_t now = frames.empty() ? 0 : wall_us();
+    std::string ts = frames.empty() ? std::string() : format_rfc3339(now); // formatted once too
     for (auto& f : frames) {
         if (loop_.stopped()) break;
-        frame_to_record(f, src, style_, now, r);
+        frame_to_record(f, src, style_, ts, r);
         r.extra.insert(r.extra.end(), extra.begin(), extra.end());
         ++stats_.frames_in;
         emit(r, now);

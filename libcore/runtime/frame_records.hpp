@@ -15,6 +15,8 @@ namespace m2m {
 /// The record of a frame received from `src` at `now_wall_us` (ts, src, dir rx, payload in
 /// `style`, err, and the framing's view); the frame's bytes are moved.
 void frame_to_record(Frame& f, const std::string& src, PayloadStyle style, int64_t now_wall_us, Record& r);
+/// The same with the time already formatted (RFC 3339): the frames of one read share it.
+void frame_to_record(Frame& f, const std::string& src, PayloadStyle style, std::string_view ts, Record& r);
 
 /// --set KEY=VALUE arguments as record fields (VALUE as JSON when it reads as a JSON scalar, else a
 /// string); usage errors name the argument. The fields m2mkit writes itself are refused.

@@ -5,7 +5,9 @@ written into the pty; records/s from the first write to the last arrival, counte
 subscriber -- an iot-sub, the same for every pipeline: mosquitto_sub prints ~110k/s here, a ceiling
 all three met at QoS 0 -- (a pipeline that lost some is reported as a loss). Peak RSS summed over a pipeline's
 processes. The same window everywhere: 100 messages in flight (mosquitto_pub -M 100; the bridge's
-and iot-pub's default). Alternating runs, medians; every wait bounded.
+and iot-pub's default). Alternating runs, medians; every wait bounded. The note gives each side's
+CPU per message (all its processes, from GNU time) and how busy the broker was during the burst
+(its CPU time over the burst's time, from /proc): a broker near 100 % is the ceiling both share.
 Usage: bench_bridge.py TOOLS_DIR [SCALE]"""
 import os
 import subprocess
@@ -17,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "../integration"))
+import statistics  # noqa: E402
 from benchlib import Sample, Spawned, Subscriber, alternate, row  # noqa: E402
 from mqtt_broker import Broker  # noqa: E402
 
@@ -42,7 +45,15 @@ def pipeline(name, port, pty, topic, qos):
     return [a, b]
 
 
-def run_case(port, name, n, qos):
+def cpu_seconds(pid):
+    """User + system CPU seconds of a process so far (/proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_case(broker, name, n, qos):
+    port = broker.port
     master, slave = os.openpty()
     tty.setraw(slave)
     pty = os.ttyname(slave)
@@ -58,16 +69,27 @@ def run_case(port, name, n, qos):
         base = sub.count
         data = memoryview(b"".join(f"{i} {time.time_ns()}\n".encode() for i in range(n)))
         t0 = time.perf_counter()
+        b0 = cpu_seconds(broker.proc.pid)
         while data:
             data = data[os.write(master, data[:4096]):]
         got = sub.wait_for(base + n, 10) - base  # ends when all arrived or 10 s passed with none
         dt = time.perf_counter() - t0
+        busy = (cpu_seconds(broker.proc.pid) - b0) / dt
     finally:
         rss = sum(p.stop(2) or 0 for p in procs)  # SIGINT: each ends as a user's Ctrl-C ends it
         sub.stop()
         os.close(master)
         os.close(slave)
-    return Sample(got / dt, lost=n - got, rss_kb=rss, expected=n)
+    s = Sample(got / dt, lost=n - got, rss_kb=rss, expected=n)
+    s.busy = busy
+    s.cpu_us = sum(p.cpu() or 0 for p in procs) / max(1, got) * 1e6  # whole run, probes included
+    return s
+
+
+def note(ours, theirs):
+    m = lambda xs, k: statistics.median(getattr(x, k) for x in xs)  # noqa: E731
+    return (f"CPU {m(ours, 'cpu_us'):.1f} vs {m(theirs, 'cpu_us'):.1f} us/msg; broker busy "
+            f"{m(ours, 'busy') * 100:.0f} % vs {m(theirs, 'busy') * 100:.0f} %")
 
 
 def main():
@@ -77,9 +99,10 @@ def main():
         try:
             for qos in (0, 1):
                 for anchor in ("socat | mosquitto_pub -l", "m2m-listen | iot-pub"):
-                    ours, theirs = alternate(lambda: run_case(b.port, "bridge", n, qos),
-                                             lambda: run_case(b.port, anchor, n, qos))
-                    row(f"bridge uplink, QoS {qos}, {n:,} lines", "msg/s", ours, theirs, anchor)
+                    ours, theirs = alternate(lambda: run_case(b, "bridge", n, qos),
+                                             lambda: run_case(b, anchor, n, qos))
+                    row(f"bridge uplink, QoS {qos}, {n:,} lines", "msg/s", ours, theirs, anchor,
+                        note=note(ours, theirs))
         finally:
             b.stop()
 
