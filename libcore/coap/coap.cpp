@@ -25,12 +25,7 @@ Client::Options Client::options(std::string psk_identity, std::string psk_key_fi
 }
 
 Expected<std::unique_ptr<Client>> Client::open(const std::string& uri, Options o) {
-    static const Expected<const CoapApi*> api = []() -> Expected<const CoapApi*> {
-        auto sym = module_symbol("m2mkit-ssl.so", "m2mkit_coap", "CoAP (coap://, coaps://)");
-        if (!sym) return std::unexpected(sym.error());
-        using Get = const CoapApi* (*)();
-        return reinterpret_cast<Get>(*sym)();
-    }();
+    static const auto api = module_api<CoapApi>("m2mkit-ssl.so", "m2mkit_coap", "CoAP (coap://, coaps://)");
     if (!api) return std::unexpected(api.error());
     return (*api)->open(uri, o);
 }

@@ -4,12 +4,8 @@
 namespace m2m::wire {
 
 Expected<const TlsApi*> tls_api() {
-    static const Expected<const TlsApi*> api = []() -> Expected<const TlsApi*> {
-        auto sym = module_symbol("m2mkit-ssl.so", "m2mkit_tls", "TLS (mqtts://, wss://) or a WebSocket");
-        if (!sym) return std::unexpected(sym.error());
-        using Get = const TlsApi* (*)();
-        return reinterpret_cast<Get>(*sym)();
-    }();
+    static const auto api =
+        module_api<TlsApi>("m2mkit-ssl.so", "m2mkit_tls", "TLS (mqtts://, wss://) or a WebSocket");
     return api;
 }
 

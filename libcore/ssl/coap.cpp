@@ -46,11 +46,6 @@ Status check_pair(const std::string& cert, const std::string& key) {
     return {};
 }
 
-/// "2.05" for 205 (coap::code_text, whose copy stays with the tools)
-std::string code_text(int code) {
-    return fmt::format("{}.{:02}", code / 100, code % 100);
-}
-
 class Libcoap final : public Client {
   public:
     explicit Libcoap(std::string uri) : Client(std::move(uri)) {}

@@ -21,4 +21,12 @@ struct ModuleInit {
 /// names the file, where it was looked for and why it did not load.
 Expected<void*> module_symbol(const char* file, const char* symbol, std::string_view needed_for);
 
+/// The table of functions `symbol` (a `const Api* symbol()`) returns, looked up as module_symbol does.
+template <typename Api>
+Expected<const Api*> module_api(const char* file, const char* symbol, std::string_view needed_for) {
+    auto sym = module_symbol(file, symbol, needed_for);
+    if (!sym) return std::unexpected(sym.error());
+    return reinterpret_cast<const Api* (*)()>(*sym)();
+}
+
 } // namespace m2m
