@@ -45,9 +45,9 @@ std::string message_body(const OutMsg& m) {
     s += fmt::format(",\"qos\":{},\"retain\":{},\"b64\":\"", m.qos, m.retain ? "true" : "false");
     append_base64(s, m.payload);
     s += '"';
-    if (m.has_props) {
+    if (m.props) {
         s += ",\"pb64\":\"";
-        append_base64(s, m.props.encode());
+        append_base64(s, m.props->encode());
         s += '"';
     }
     s += '}';
@@ -147,8 +147,7 @@ Status Journal::open(const std::string& dir, std::deque<OutMsg>& pending) {
             // properties are kept as their MQTT 5 block; read back through props_to_json
             auto block = decode_base64(pb64).value_or("");
             if (!block.empty()) {
-                m.has_props = true;
-                (void)m.props.merge_json(props_to_json(block));
+                (void)m.props.edit().merge_json(props_to_json(block));
             }
         }
         m.jid = id;

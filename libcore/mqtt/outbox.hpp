@@ -21,8 +21,7 @@ struct OutMsg {
     std::string topic, payload;
     int qos = 0;
     bool retain = false;
-    bool has_props = false;
-    PubProps props;
+    PropsBox props;            // MQTT 5 properties, when the message has them
     uint64_t line = 0;         // the input line it came from (iot-pub), for messages about it
     uint64_t jid = no_journal; // its journal entry, when --persist keeps it
     bool resend = false;

@@ -21,3 +21,22 @@ TEST_CASE("props: binary correlation data, subscription identifiers, and an empt
     CHECK(props_to_json(w.bytes) == R"({"correlation_data_b64":"/wA=","subscription_id":[129]})");
     CHECK(props_to_json("") == "");
 }
+
+TEST_CASE("props: a message's box is empty until given properties, and a copy is its own") {
+    PropsBox a;
+    CHECK_FALSE(a);
+    CHECK(a.get() == nullptr);
+    a.edit().content_type = "a/b";
+    REQUIRE(a);
+    PropsBox b = a; // iot-pub --repeat sends copies of one message
+    b.edit().content_type = "c/d";
+    CHECK(*a->content_type == "a/b");
+    CHECK(*b->content_type == "c/d");
+    a = PubProps{}; // given, even empty: the message carries an empty property block
+    CHECK(a);
+    CHECK(a->empty());
+    a.reset();
+    CHECK_FALSE(a);
+    // a queue holds many messages without properties: a box is a pointer, not a PubProps
+    STATIC_REQUIRE(sizeof(PropsBox) == sizeof(void*));
+}

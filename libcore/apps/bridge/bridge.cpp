@@ -562,10 +562,7 @@ class Bridge {
         }
         if (!w.cid.empty()) m.payload += R"(,"cid":)" + w.cid;
         m.payload += '}';
-        if (w.corr) {
-            m.has_props = true;
-            m.props.correlation_data = *w.corr;
-        }
+        if (w.corr) m.props.edit().correlation_data = *w.corr;
         enqueue(std::move(m));
     }
 

@@ -51,7 +51,7 @@ class Publisher {
         m.qos = qos_;
         m.retain = retain_;
         m.line = 1;
-        if (!flag_props_.empty()) m.has_props = true, m.props = flag_props_;
+        if (!flag_props_.empty()) m.props = flag_props_;
         single_ = true;
         repeats_left_ = times;
         repeat_msg_ = std::move(m);
@@ -204,8 +204,10 @@ class Publisher {
                 m.qos = *rec_.qos;
             }
             if (rec_.retain && !retain_given) m.retain = *rec_.retain;
-            m.has_props = !flag_props_.empty();
-            m.props = flag_props_;
+            if (!flag_props_.empty())
+                m.props = flag_props_;
+            else
+                m.props.reset();
             if (!rec_.props_raw.empty()) {
                 if (session_.client().config().version != 5) {
                     if (!props_warned_)
@@ -214,10 +216,8 @@ class Publisher {
                             m.line);
                     props_warned_ = true;
                     stats_.drops["props_dropped"]++;
-                } else if (auto st = m.props.merge_json(rec_.props_raw); !st) {
+                } else if (auto st = m.props.edit().merge_json(rec_.props_raw); !st) {
                     return bad(m.line, st.error().message);
-                } else {
-                    m.has_props = true;
                 }
             }
         }
@@ -270,10 +270,10 @@ class Publisher {
 
     /// --rr: the request names where to answer and what it answers.
     void ask(OutMsg& m) {
-        m.has_props = true;
-        m.props.response_topic = rr_topic;
-        if (!m.props.correlation_data) m.props.correlation_data = fmt::format("{}-{}", rr_prefix, m.line);
-        awaited_ = *m.props.correlation_data;
+        auto& props = m.props.edit();
+        props.response_topic = rr_topic;
+        if (!props.correlation_data) props.correlation_data = fmt::format("{}-{}", rr_prefix, m.line);
+        awaited_ = *props.correlation_data;
     }
 
     /// --rr: the request from `line` went out; nothing more goes until its reply (or the timeout).
