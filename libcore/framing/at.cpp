@@ -41,7 +41,7 @@ class AtDecoder final : public Decoder {
         echo_pending_ = true;
     }
 
-    void do_feed(std::string_view bytes, int64_t, std::vector<Frame>& out) override {
+    void do_feed(std::string_view bytes, int64_t, Frames& out) override {
         for (char c : bytes) {
             if (c == '\r' || c == '\n') {
                 if (!line_.empty()) line_done(out);
@@ -55,12 +55,12 @@ class AtDecoder final : public Decoder {
         }
     }
 
-    void finish(std::vector<Frame>& out) override {
+    void finish(Frames& out) override {
         if (!line_.empty()) line_done(out);
     }
 
   private:
-    void line_done(std::vector<Frame>& out) {
+    void line_done(Frames& out) {
         std::string line = std::move(line_);
         line_.clear();
         if (overflow_) { // an overlong line: marked and counted, never taken for a result code

@@ -15,7 +15,7 @@ struct Width {
 class LengthDecoder final : public Decoder {
   public:
     LengthDecoder(Width w, size_t max) : Decoder(max), w_(w) {}
-    void do_feed(std::string_view bytes, int64_t, std::vector<Frame>& out) override {
+    void do_feed(std::string_view bytes, int64_t, Frames& out) override {
         while (!bytes.empty()) {
             if (skip_) { // rest of an overlong frame
                 size_t n = std::min<uint64_t>(skip_, bytes.size());
@@ -51,7 +51,7 @@ class LengthDecoder final : public Decoder {
             buf_.clear();
         }
     }
-    void finish(std::vector<Frame>&) override {
+    void finish(Frames&) override {
         uint64_t partial =
             buf_.size() + (have_len_ ? w_.bytes : 0) + (skip_ ? max_frame_ + skipped_ - skip_ : 0);
         if (partial) drop("truncated", partial);
@@ -90,7 +90,7 @@ class LengthEncoder final : public Encoder {
 class FixedDecoder final : public Decoder {
   public:
     FixedDecoder(size_t size) : Decoder(size), size_(size) {}
-    void do_feed(std::string_view bytes, int64_t, std::vector<Frame>& out) override {
+    void do_feed(std::string_view bytes, int64_t, Frames& out) override {
         while (!bytes.empty()) {
             size_t n = std::min(size_ - buf_.size(), bytes.size());
             buf_.append(bytes.substr(0, n));
@@ -98,7 +98,7 @@ class FixedDecoder final : public Decoder {
             if (buf_.size() == size_) emit(out, std::move(buf_)), buf_.clear();
         }
     }
-    void finish(std::vector<Frame>&) override {
+    void finish(Frames&) override {
         if (!buf_.empty()) drop("truncated", buf_.size());
         buf_.clear();
     }

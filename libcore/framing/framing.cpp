@@ -13,20 +13,41 @@ uint64_t DecoderStats::total_drops() const {
     return n;
 }
 
-void Decoder::feed(std::string_view bytes, int64_t now_us, std::vector<Frame>& out) {
+void Decoder::feed(std::string_view bytes, int64_t now_us, Frames& out) {
     stats_.bytes += bytes.size();
     do_feed(bytes, now_us, out);
 }
 
-void Decoder::emit(std::vector<Frame>& out, std::string bytes, std::string err) {
-    ++stats_.frames;
-    out.push_back(Frame{std::move(bytes), std::move(err)});
+Frame& Frames::add() {
+    if (n_ == slots_.size()) {
+        slots_.emplace_back();
+        return slots_[n_++];
+    }
+    Frame& f = slots_[n_++];
+    f.bytes.clear();
+    f.err.clear();
+    f.view_key.clear();
+    f.view.clear();
+    return f;
 }
 
-void Decoder::emit_view(std::vector<Frame>& out, std::string bytes, std::string err, const char* key,
-                        std::string view) {
+void Decoder::emit(Frames& out, std::string&& bytes, std::string_view err) {
     ++stats_.frames;
-    out.push_back(Frame{std::move(bytes), std::move(err), key, std::move(view)});
+    Frame& f = out.add();
+    f.bytes.assign(bytes);
+    f.err.assign(err);
+    bytes.clear();
+}
+
+void Decoder::emit_view(Frames& out, std::string&& bytes, std::string_view err, const char* key,
+                        std::string_view view) {
+    ++stats_.frames;
+    Frame& f = out.add();
+    f.bytes.assign(bytes);
+    f.err.assign(err);
+    f.view_key.assign(key);
+    f.view.assign(view);
+    bytes.clear();
 }
 
 void Decoder::drop(const std::string& cause, uint64_t nbytes) {
@@ -34,7 +55,7 @@ void Decoder::drop(const std::string& cause, uint64_t nbytes) {
     stats_.dropped_bytes[cause] += nbytes;
 }
 
-void Decoder::emit_cut(std::vector<Frame>& out, std::string bytes, uint64_t rest) {
+void Decoder::emit_cut(Frames& out, std::string&& bytes, uint64_t rest) {
     rest += bytes.size() > max_frame_ ? bytes.size() - max_frame_ : 0;
     bytes.resize(std::min(bytes.size(), max_frame_));
     drop("overlong", rest);

@@ -21,6 +21,32 @@ struct Frame {
     std::string view = {};     // ... as a JSON object; empty when none
 };
 
+/// The frames a feed completed, in order. The slots and their strings outlive clear(), so a
+/// steady stream of frames costs no allocation per frame: a decoder copies each frame into a slot
+/// whose buffer the last batch left (#18).
+class Frames {
+  public:
+    /// A slot at the end, its strings empty (their capacity kept).
+    Frame& add();
+    void push_back(Frame f) { add() = std::move(f); }
+    size_t size() const { return n_; }
+    bool empty() const { return n_ == 0; }
+    /// Forgets the frames, keeps the slots.
+    void clear() { n_ = 0; }
+    Frame& operator[](size_t i) { return slots_[i]; }
+    const Frame& operator[](size_t i) const { return slots_[i]; }
+    Frame& front() { return slots_[0]; }
+    Frame& back() { return slots_[n_ - 1]; }
+    Frame* begin() { return slots_.data(); }
+    Frame* end() { return slots_.data() + n_; }
+    const Frame* begin() const { return slots_.data(); }
+    const Frame* end() const { return slots_.data() + n_; }
+
+  private:
+    std::vector<Frame> slots_;
+    size_t n_ = 0;
+};
+
 struct DecoderStats {
     uint64_t frames = 0;
     uint64_t bytes = 0;                            // bytes fed in
@@ -34,26 +60,28 @@ class Decoder {
     explicit Decoder(size_t max_frame) : max_frame_(max_frame) {}
     virtual ~Decoder() = default;
     /// Bytes received at monotonic time `now_us`; frames they complete are appended to `out`.
-    void feed(std::string_view bytes, int64_t now_us, std::vector<Frame>& out);
+    void feed(std::string_view bytes, int64_t now_us, Frames& out);
     /// Time-based framings emit the frame a silence has completed; others do nothing.
-    virtual void tick(int64_t /*now_us*/, std::vector<Frame>& /*out*/) {}
+    virtual void tick(int64_t /*now_us*/, Frames& /*out*/) {}
     /// When tick() could next emit a frame (monotonic µs), or -1.
     virtual int64_t deadline() const { return -1; }
     /// The payload of a request this side just sent, for decoders that read the reply in its light
     /// (a Modbus coil response carries whole bytes; the request says how many bits are meant).
     virtual void sent(std::string_view /*payload*/) {}
     /// End of stream: emits or drops (as "truncated") what is buffered.
-    virtual void finish(std::vector<Frame>& out) = 0;
+    virtual void finish(Frames& out) = 0;
     const DecoderStats& stats() const { return stats_; }
 
   protected:
-    virtual void do_feed(std::string_view bytes, int64_t now_us, std::vector<Frame>& out) = 0;
-    void emit(std::vector<Frame>& out, std::string bytes, std::string err = {});
-    void emit_view(std::vector<Frame>& out, std::string bytes, std::string err, const char* key,
-                   std::string view);
+    virtual void do_feed(std::string_view bytes, int64_t now_us, Frames& out) = 0;
+    /// Emits a frame: its bytes are copied into a slot of `out` and `bytes` is left empty, its
+    /// capacity kept for the next frame.
+    void emit(Frames& out, std::string&& bytes, std::string_view err = {});
+    void emit_view(Frames& out, std::string&& bytes, std::string_view err, const char* key,
+                   std::string_view view);
     void drop(const std::string& cause, uint64_t nbytes);
     /// Emits the first max_frame bytes of an overlong frame, marked, and counts the rest dropped.
-    void emit_cut(std::vector<Frame>& out, std::string bytes, uint64_t rest);
+    void emit_cut(Frames& out, std::string&& bytes, uint64_t rest);
     size_t max_frame_;
     DecoderStats stats_;
 };

@@ -10,7 +10,7 @@ class LineDecoder final : public Decoder {
   public:
     LineDecoder(std::string delim, size_t max) : Decoder(max), delim_(std::move(delim)) {}
 
-    void do_feed(std::string_view bytes, int64_t, std::vector<Frame>& out) override {
+    void do_feed(std::string_view bytes, int64_t, Frames& out) override {
         const char last = delim_.back();
         while (!bytes.empty()) {
             auto* hit = static_cast<const char*>(std::memchr(bytes.data(), last, bytes.size()));
@@ -31,7 +31,7 @@ class LineDecoder final : public Decoder {
         }
     }
 
-    void finish(std::vector<Frame>& out) override {
+    void finish(Frames& out) override {
         if (discarding_) {
             emit_cut(out, std::move(cut_), discarded_);
             discarding_ = false;
@@ -51,7 +51,7 @@ class LineDecoder final : public Decoder {
         cut_.resize(max_frame_);
         buf_.clear();
     }
-    void end_frame(std::vector<Frame>& out) {
+    void end_frame(Frames& out) {
         if (discarding_) {
             emit_cut(out, std::move(cut_), discarded_ > delim_.size() ? discarded_ - delim_.size() : 0);
             discarding_ = false;

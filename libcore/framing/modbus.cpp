@@ -28,7 +28,7 @@ class RtuDecoder final : public Decoder {
     RtuDecoder(int64_t gap_us, Expect e, size_t max)
         : Decoder(std::min(max, kMaxRtu)), gap_us_(gap_us), role_(role_of(e)) {}
 
-    void do_feed(std::string_view bytes, int64_t now_us, std::vector<Frame>& out) override {
+    void do_feed(std::string_view bytes, int64_t now_us, Frames& out) override {
         if (bytes.empty()) return;
         tick(now_us, out); // a silence before these bytes ends what was buffered
         buf_.append(bytes);
@@ -36,7 +36,7 @@ class RtuDecoder final : public Decoder {
         parse(out);
     }
 
-    void tick(int64_t now_us, std::vector<Frame>& out) override {
+    void tick(int64_t now_us, Frames& out) override {
         if (!buf_.empty() && now_us >= deadline()) silence(out);
     }
 
@@ -47,7 +47,7 @@ class RtuDecoder final : public Decoder {
         return last_us_ + (complete_length() ? gap_us_ : std::max<int64_t>(gap_us_ * 10, 50000));
     }
 
-    void finish(std::vector<Frame>& out) override {
+    void finish(Frames& out) override {
         if (!buf_.empty()) silence(out);
     }
     void sent(std::string_view adu) override { describe(adu, true, ctx_); }
@@ -70,7 +70,7 @@ class RtuDecoder final : public Decoder {
         uint16_t crc = crc16(std::string_view(buf_).substr(0, n - 2));
         return u8(buf_, n - 2) == (crc & 0xFF) && u8(buf_, n - 1) == (crc >> 8);
     }
-    void good(std::vector<Frame>& out, size_t n) {
+    void good(Frames& out, size_t n) {
         std::string adu = buf_.substr(0, n - 2);
         buf_.erase(0, n);
         bool req = is_request(adu, role_, ctx_);
@@ -78,7 +78,7 @@ class RtuDecoder final : public Decoder {
         emit_view(out, std::move(adu), {}, "modbus", std::move(view));
     }
 
-    void parse(std::vector<Frame>& out) {
+    void parse(Frames& out) {
         while (buf_.size() >= 4) {
             auto c = candidates();
             if (c.empty()) { // a function code without length rules: the silence ends it
@@ -121,7 +121,7 @@ class RtuDecoder final : public Decoder {
     }
 
     /// The line went quiet: what is buffered is one frame, good or not.
-    void silence(std::vector<Frame>& out) {
+    void silence(Frames& out) {
         parse(out);
         if (buf_.empty()) return;
         // noise before a frame (a function code without rules, a length that never came): skip
@@ -190,7 +190,7 @@ class RtuEncoder final : public Encoder {
 class TcpDecoder final : public Decoder {
   public:
     TcpDecoder(Expect e, size_t max) : Decoder(max), role_(role_of(e)) {}
-    void do_feed(std::string_view bytes, int64_t, std::vector<Frame>& out) override {
+    void do_feed(std::string_view bytes, int64_t, Frames& out) override {
         buf_.append(bytes);
         size_t at = 0;
         while (buf_.size() - at >= 8) {
@@ -213,7 +213,7 @@ class TcpDecoder final : public Decoder {
         buf_.erase(0, at);
     }
     void sent(std::string_view adu) override { describe(adu, true, ctx_); }
-    void finish(std::vector<Frame>&) override {
+    void finish(Frames&) override {
         if (!buf_.empty()) drop("truncated", buf_.size());
         buf_.clear();
     }

@@ -92,7 +92,7 @@ std::string view_of(std::string_view body) { // without '$' and "*hh"
 class NmeaDecoder final : public Decoder {
   public:
     using Decoder::Decoder;
-    void do_feed(std::string_view bytes, int64_t, std::vector<Frame>& out) override {
+    void do_feed(std::string_view bytes, int64_t, Frames& out) override {
         for (char c : bytes) {
             if (c == '$' || c == '!') {
                 if (garbage_) flush_garbage(); // one drop per run of garbage, however it was read
@@ -109,7 +109,7 @@ class NmeaDecoder final : public Decoder {
             }
         }
     }
-    void finish(std::vector<Frame>& out) override {
+    void finish(Frames& out) override {
         if (!cur_.empty()) sentence(out);
         if (garbage_) flush_garbage();
     }
@@ -123,7 +123,7 @@ class NmeaDecoder final : public Decoder {
         drop("truncated", cur_.size());
         cur_.clear();
     }
-    void sentence(std::vector<Frame>& out) {
+    void sentence(Frames& out) {
         std::string s = std::move(cur_);
         cur_.clear();
         std::string_view body = std::string_view(s).substr(1);

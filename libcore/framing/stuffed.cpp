@@ -15,7 +15,7 @@ constexpr unsigned char kEnd = 0xC0, kEsc = 0xDB, kEscEnd = 0xDC, kEscEsc = 0xDD
 class StuffedDecoder : public Decoder {
   public:
     using Decoder::Decoder;
-    void finish(std::vector<Frame>&) override {
+    void finish(Frames&) override {
         if (!synced_ && raw_len_)
             drop("garbage", raw_len_);
         else if (raw_len_)
@@ -48,7 +48,7 @@ class StuffedDecoder : public Decoder {
         else
             ++overflow_;
     }
-    void end_frame(std::vector<Frame>& out, const char* bad_cause) {
+    void end_frame(Frames& out, const char* bad_cause) {
         if (bad_cause)
             drop(bad_cause, raw_len_);
         else if (overflow_)
@@ -71,7 +71,7 @@ class StuffedDecoder : public Decoder {
 class SlipDecoder final : public StuffedDecoder {
   public:
     using StuffedDecoder::StuffedDecoder;
-    void do_feed(std::string_view bytes, int64_t, std::vector<Frame>& out) override {
+    void do_feed(std::string_view bytes, int64_t, Frames& out) override {
         for (size_t i = 0; i < bytes.size(); ++i) {
             auto c = static_cast<unsigned char>(bytes[i]);
             if (synced_ && !esc_ && c != kEnd && c != kEsc) { // a run of plain bytes, copied at once
@@ -130,7 +130,7 @@ class SlipEncoder final : public Encoder {
 class CobsDecoder final : public StuffedDecoder {
   public:
     using StuffedDecoder::StuffedDecoder;
-    void do_feed(std::string_view bytes, int64_t, std::vector<Frame>& out) override {
+    void do_feed(std::string_view bytes, int64_t, Frames& out) override {
         for (char ch : bytes) {
             auto c = static_cast<unsigned char>(ch);
             if (!sync(c, 0)) continue;

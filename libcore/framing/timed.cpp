@@ -11,7 +11,7 @@ namespace {
 class IdleDecoder final : public Decoder {
   public:
     IdleDecoder(int64_t gap_us, size_t max) : Decoder(max), gap_us_(gap_us) {}
-    void do_feed(std::string_view bytes, int64_t now_us, std::vector<Frame>& out) override {
+    void do_feed(std::string_view bytes, int64_t now_us, Frames& out) override {
         if (bytes.empty()) return;
         tick(now_us, out); // a silence before these bytes ends the frame in progress
         for (;;) {
@@ -24,11 +24,11 @@ class IdleDecoder final : public Decoder {
         }
         last_us_ = now_us;
     }
-    void tick(int64_t now_us, std::vector<Frame>& out) override {
+    void tick(int64_t now_us, Frames& out) override {
         if (!buf_.empty() && now_us - last_us_ >= gap_us_) emit(out, std::move(buf_)), buf_.clear();
     }
     int64_t deadline() const override { return buf_.empty() ? -1 : last_us_ + gap_us_; }
-    void finish(std::vector<Frame>& out) override {
+    void finish(Frames& out) override {
         if (!buf_.empty()) emit(out, std::move(buf_));
         buf_.clear();
     }
@@ -42,14 +42,14 @@ class IdleDecoder final : public Decoder {
 class RawDecoder final : public Decoder {
   public:
     using Decoder::Decoder;
-    void do_feed(std::string_view bytes, int64_t, std::vector<Frame>& out) override {
+    void do_feed(std::string_view bytes, int64_t, Frames& out) override {
         while (!bytes.empty()) {
             size_t n = std::min(bytes.size(), max_frame_);
             emit(out, std::string(bytes.substr(0, n)));
             bytes.remove_prefix(n);
         }
     }
-    void finish(std::vector<Frame>&) override {}
+    void finish(Frames&) override {}
 };
 
 class PassEncoder final : public Encoder {

@@ -47,7 +47,7 @@ void Printer::print(const Record& r, int64_t ts_us) {
         append_jsonl(buf_, r, jsonl_cache_);
         break;
     case OutputFormat::raw:
-        buf_ += r.payload_bytes();
+        buf_ += r.payload_view(scratch_);
         buf_ += '\n';
         break;
     case OutputFormat::hex:

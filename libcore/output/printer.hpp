@@ -53,6 +53,7 @@ class Printer {
     PrinterOptions opts_;
     std::string buf_;
     JsonlCache jsonl_cache_;
+    std::string scratch_; // a JSON payload minified for --format raw
     int64_t first_us_ = -1, prev_us_ = -1;
 };
 

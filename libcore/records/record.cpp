@@ -76,6 +76,12 @@ static bool is_compact_json(std::string_view bytes) {
 }
 
 void set_payload(Record& r, std::string bytes, PayloadStyle style, PayloadKind binary) {
+    r.payload = std::move(bytes);
+    classify_payload(r, style, binary);
+}
+
+void classify_payload(Record& r, PayloadStyle style, PayloadKind binary) {
+    const std::string& bytes = r.payload;
     PayloadKind kind = binary;
     switch (style) {
     case PayloadStyle::auto_:
@@ -98,7 +104,6 @@ void set_payload(Record& r, std::string bytes, PayloadStyle style, PayloadKind b
         break;
     }
     r.kind = kind;
-    r.payload = std::move(bytes);
 }
 
 namespace {
@@ -194,9 +199,8 @@ static void append_uint(std::string& out, uint64_t v) {
 
 namespace {
 
-void jsonl(std::string& out, const Record& r, JsonlCache* cache) {
-    out += '{';
-    bool first = true;
+// "ts", "src" and "dir", those the record has, after the opening brace
+void jsonl_head(std::string& out, const Record& r, bool& first) {
     auto key = [&](std::string_view k) {
         if (!first) out += ',';
         first = false;
@@ -204,51 +208,52 @@ void jsonl(std::string& out, const Record& r, JsonlCache* cache) {
         out += k;
         out += "\":";
     };
-    // "ts" and "src" as the cache has them when they did not change
-    auto repeated = [&](std::string_view k, const std::string& v, std::string& raw, std::string& json) {
-        key(k);
-        if (v != raw) {
-            raw = v;
-            json.clear();
-            append_json_string(json, v);
-        }
-        out += json;
-    };
-    if (!r.ts.empty()) {
-        if (cache)
-            repeated("ts", r.ts, cache->ts, cache->ts_json);
-        else
-            key("ts"), append_json_string(out, r.ts);
-    }
-    if (!r.src.empty()) {
-        if (cache)
-            repeated("src", r.src, cache->src, cache->src_json);
-        else
-            key("src"), append_json_string(out, r.src);
-    }
+    if (!r.ts.empty()) key("ts"), append_json_string(out, r.ts);
+    if (!r.src.empty()) key("src"), append_json_string(out, r.src);
     if (!r.dir.empty()) key("dir"), append_json_string(out, r.dir);
-    if (r.seq) key("seq"), append_uint(out, *r.seq);
-    if (r.topic) key("topic"), append_json_string(out, *r.topic);
-    if (r.qos) key("qos"), append_uint(out, static_cast<uint64_t>(*r.qos));
-    if (r.retain) key("retain"), out += *r.retain ? "true" : "false";
-    if (!r.props_raw.empty()) key("props"), out += r.props_raw;
+}
+
+void jsonl(std::string& out, const Record& r, JsonlCache* cache) {
+    bool first = true;
+    if (cache) { // the leading fields as the cache has them while they stay the same: one append
+        if (r.ts != cache->ts || r.src != cache->src || r.dir != cache->dir) {
+            cache->ts = r.ts, cache->src = r.src, cache->dir = r.dir;
+            cache->head = "{";
+            jsonl_head(cache->head, r, first);
+        }
+        out += cache->head;
+        first = cache->head.size() == 1;
+    } else {
+        out += '{';
+        jsonl_head(out, r, first);
+    }
+    // `k` is the key as written after another field: ,"seq": -- one append per key
+    auto key = [&](std::string_view k) {
+        out += first ? k.substr(1) : k;
+        first = false;
+    };
+    if (r.seq) key(R"(,"seq":)"), append_uint(out, *r.seq);
+    if (r.topic) key(R"(,"topic":)"), append_json_string(out, *r.topic);
+    if (r.qos) key(R"(,"qos":)"), append_uint(out, static_cast<uint64_t>(*r.qos));
+    if (r.retain) key(R"(,"retain":)"), out += *r.retain ? "true" : "false";
+    if (!r.props_raw.empty()) key(R"(,"props":)"), out += r.props_raw;
     switch (r.kind) {
     case PayloadKind::text:
-        key("text"), append_json_string(out, r.payload);
+        key(R"(,"text":)"), append_json_string(out, r.payload);
         break;
     case PayloadKind::json:
-        key("json"), out += r.payload;
+        key(R"(,"json":)"), out += r.payload;
         break;
     case PayloadKind::hex:
-        key("hex"), out += '"', append_hex(out, r.payload), out += '"';
+        key(R"(,"hex":")"), append_hex(out, r.payload), out += '"';
         break;
     case PayloadKind::b64:
-        key("b64"), out += '"', append_base64(out, r.payload), out += '"';
+        key(R"(,"b64":")"), append_base64(out, r.payload), out += '"';
         break;
     case PayloadKind::none:
         break;
     }
-    if (!r.err.empty()) key("err"), append_json_string(out, r.err);
+    if (!r.err.empty()) key(R"(,"err":)"), append_json_string(out, r.err);
     for (const auto& f : r.extra) {
         if (!first) out += ',';
         first = false;

@@ -52,15 +52,19 @@ enum class PayloadStyle { auto_, auto_message, text, json, hex, b64 };
 /// record again gives back the same bytes. Styles that cannot hold the bytes
 /// losslessly (text for invalid UTF-8, json for non-JSON) fall back to `binary`.
 void set_payload(Record& r, std::string bytes, PayloadStyle style, PayloadKind binary = PayloadKind::hex);
+/// The same for the bytes already in r.payload.
+void classify_payload(Record& r, PayloadStyle style, PayloadKind binary = PayloadKind::hex);
 
 /// Appends the record as one JSON line (with the trailing '\n').
 void append_jsonl(std::string& out, const Record& r);
-/// The last "ts" and "src" written and their JSON form: a stream of records from one link repeats
-/// both (one timestamp per read), and a compare is cheaper than escaping them again (#18).
+/// The leading fields of the last record written and their JSON: a stream of records from one
+/// link repeats "ts" (one timestamp per read), "src" and "dir", and a compare is cheaper than
+/// writing them again (#18).
 struct JsonlCache {
-    std::string ts, ts_json, src, src_json;
+    std::string ts, src, dir;
+    std::string head = "{"; // {"ts":"...","src":"...","dir":"rx"
 };
-/// append_jsonl, reusing `cache` for "ts" and "src".
+/// append_jsonl, reusing `cache` for the leading "ts", "src" and "dir" while they stay the same.
 void append_jsonl(std::string& out, const Record& r, JsonlCache& cache);
 /// A JSON string; bytes that are not valid UTF-8 become U+FFFD, so every line written is valid.
 void append_json_string(std::string& out, std::string_view s);

@@ -19,8 +19,10 @@ void frame_to_record(Frame& f, const std::string& src, PayloadStyle style, std::
     r.ts = ts;
     r.src = src;
     r.dir = "rx";
-    set_payload(r, std::move(f.bytes), style);
-    r.err = std::move(f.err);
+    // swapped, not moved: the frame's slot keeps a buffer for the next frame (Frames)
+    r.payload.swap(f.bytes);
+    classify_payload(r, style);
+    r.err.swap(f.err);
     if (!f.view.empty()) r.extra.push_back(ExtraField{std::move(f.view_key), std::move(f.view)});
 }
 
@@ -105,9 +107,8 @@ void FrameRecorder::arm_timeout() {
     if (timeout_us_ > 0) loop_.at(mono_us() + timeout_us_, [this] { loop_.stop(Exit::timeout); });
 }
 
-void FrameRecorder::record(std::vector<Frame>& frames, const std::string& src,
-                           const std::vector<ExtraField>& extra) {
-    Record r;
+void FrameRecorder::record(Frames& frames, const std::string& src, const std::vector<ExtraField>& extra) {
+    Record& r = rec_; // kept: its strings' buffers serve the next read's frames
     // one clock read for what one read(2) brought: its frames arrived together
     int64_t now = frames.empty() ? 0 : wall_us();
     std::string ts = frames.empty() ? std::string() : format_rfc3339(now); // formatted once too

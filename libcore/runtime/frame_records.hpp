@@ -13,7 +13,7 @@
 namespace m2m {
 
 /// The record of a frame received from `src` at `now_wall_us` (ts, src, dir rx, payload in
-/// `style`, err, and the framing's view); the frame's bytes are moved.
+/// `style`, err, and the framing's view); the frame's bytes and err are swapped with the record's.
 void frame_to_record(Frame& f, const std::string& src, PayloadStyle style, int64_t now_wall_us, Record& r);
 /// The same with the time already formatted (RFC 3339): the frames of one read share it.
 void frame_to_record(Frame& f, const std::string& src, PayloadStyle style, std::string_view ts, Record& r);
@@ -37,8 +37,7 @@ class FrameRecorder {
     Status init();
     /// Prints the frames as records from `src`; stops the loop at --count, --until or a strict error.
     /// `extra` fields (raw JSON values) are added to each record: reply_to, unsolicited, name.
-    void record(std::vector<Frame>& frames, const std::string& src,
-                const std::vector<ExtraField>& extra = {});
+    void record(Frames& frames, const std::string& src, const std::vector<ExtraField>& extra = {});
     /// Prints one record built by the caller (seq is set here), with the same limits applied.
     /// `counts` = false: shown and logged, but not counted for --count / --until (what the console
     /// sends).
@@ -84,6 +83,7 @@ class FrameRecorder {
     uint64_t seq_ = 0;
     bool keep_seq_ = false;
     uint64_t drops_seen_ = 0;
+    Record rec_;                  // the record of each frame record() prints
     std::vector<ExtraField> set_; // --set: added to every record, over a field of the same name
 };
 

@@ -9,17 +9,27 @@
 
 namespace {
 
+// Each read's frames go into one batch, cleared after it as m2m-listen clears it, so a split run
+// reuses the slots the whole run does not: a field a reused slot kept would differ.
 std::vector<m2m::Frame> run(const m2m::Framing& f, std::string_view data, size_t split, m2m::DecoderStats* st,
                             int64_t step = 7000) {
     auto dec = f.decoder();
     std::vector<m2m::Frame> out;
+    m2m::Frames batch;
+    auto take = [&] {
+        for (auto& fr : batch)
+            out.push_back(fr);
+        batch.clear();
+    };
     int64_t t = 0;
     for (size_t at = 0; at < data.size(); at += split) {
-        dec->feed(data.substr(at, split), t, out);
+        dec->feed(data.substr(at, split), t, batch);
         t += step; // time passes between reads: idle framings cut here when split allows
-        dec->tick(t, out);
+        dec->tick(t, batch);
+        take();
     }
-    dec->finish(out);
+    dec->finish(batch);
+    take();
     *st = dec->stats();
     return out;
 }

@@ -6,10 +6,10 @@ using namespace m2m;
 
 namespace {
 
-std::vector<Frame> decode(const Framing& f, std::string_view stream, std::vector<size_t> cuts = {},
-                          DecoderStats* stats = nullptr) {
+Frames decode(const Framing& f, std::string_view stream, std::vector<size_t> cuts = {},
+              DecoderStats* stats = nullptr) {
     auto dec = f.decoder();
-    std::vector<Frame> out;
+    Frames out;
     size_t at = 0;
     for (size_t cut : cuts) {
         dec->feed(stream.substr(at, cut - at), 0, out);
@@ -42,7 +42,7 @@ std::vector<std::string> random_payloads(std::mt19937& rng, size_t n, size_t max
     return v;
 }
 
-std::vector<std::string> bytes_of(const std::vector<Frame>& frames) {
+std::vector<std::string> bytes_of(const Frames& frames) {
     std::vector<std::string> v;
     for (auto& f : frames)
         v.push_back(f.bytes);
@@ -132,6 +132,28 @@ TEST_CASE("overlong frames are cut at the limit and reported") {
     }
 }
 
+TEST_CASE("frames reuse their slots from one batch to the next, nothing of the last frame left") {
+    // m2m-listen clears the batch after each read and feeds the next into the same slots (#18)
+    auto f = make_framing("slip", {.max_frame = 300});
+    auto dec = f->decoder();
+    Frames out;
+    dec->feed(encode_all(*f, {std::string(400, 'x'), "second"}), 0, out);
+    REQUIRE(out.size() == 2);
+    CHECK(out[0].err.find("overlong") != std::string::npos);
+    out.clear();
+    CHECK(out.empty());
+    dec->feed(encode_all(*f, {"ab", "cd", "ef"}), 0, out); // shorter frames into the used slots
+    REQUIRE(out.size() == 3);
+    CHECK(out[0].bytes == "ab");
+    CHECK(out[0].err.empty()); // the cut frame's err is gone
+    CHECK(out[1].bytes == "cd");
+    CHECK(out[2].bytes == "ef");
+    std::vector<std::string> seen;
+    for (auto& fr : out)
+        seen.push_back(fr.bytes);
+    CHECK(seen == std::vector<std::string>{"ab", "cd", "ef"});
+}
+
 TEST_CASE("garbage before the first frame is skipped and counted") {
     for (const char* spec : {"slip", "cobs"}) {
         SECTION(spec) {
@@ -178,7 +200,7 @@ TEST_CASE("idle framing ends frames on silence, with time passed in") {
     auto f = make_framing("idle:20");
     REQUIRE(f);
     auto dec = f->decoder();
-    std::vector<Frame> out;
+    Frames out;
     dec->feed("ab", 1000, out);
     dec->feed("cd", 15000, out); // 14 ms later: same frame
     CHECK(out.empty());
@@ -232,7 +254,7 @@ TEST_CASE("at framing: echo, information, final result codes and URCs told apart
     auto f = make_framing("at", {});
     REQUIRE(f);
     auto dec = f->decoder();
-    std::vector<Frame> out;
+    Frames out;
     dec->sent("AT+CREG?");
     dec->feed("AT+CREG?\r\r\n+CREG: 0,1\r\n\r\nOK\r\n", 0, out);
     dec->sent("at+cpin?");

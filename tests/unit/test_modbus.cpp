@@ -18,7 +18,7 @@ std::string hex(std::string_view b) {
 }
 
 struct Run {
-    std::vector<Frame> frames;
+    Frames frames;
     DecoderStats stats;
 };
 

@@ -177,3 +177,20 @@ TEST_CASE("records: bytes that are not UTF-8 are written as U+FFFD, so every lin
     CHECK(replace_invalid_utf8("ok é ✓") == "ok é ✓");
     CHECK(replace_invalid_utf8("\xc0\xaf") == "\xef\xbf\xbd\xef\xbf\xbd"); // an overlong '/'
 }
+
+TEST_CASE("jsonl: the cache of the leading fields writes what the plain writer writes") {
+    JsonlCache cache;
+    std::vector<Record> rs(6);
+    rs[0].ts = "2026-12-03T10:00:00.000001Z", rs[0].src = "serial:/dev/ttyUSB0", rs[0].dir = "rx";
+    rs[1] = rs[0], rs[1].seq = 2;                            // the same head
+    rs[2] = rs[1], rs[2].ts = "2026-12-03T10:00:00.000002Z"; // a new timestamp
+    rs[3] = rs[2], rs[3].src = "pty \"a\"";                  // a src that needs escaping
+    rs[4].payload = "x", rs[4].kind = PayloadKind::text;     // no head at all
+    rs[5] = rs[3], rs[5].dir.clear();                        // dir gone
+    for (auto& r : rs) {
+        std::string plain, cached;
+        append_jsonl(plain, r);
+        append_jsonl(cached, r, cache);
+        CHECK(cached == plain);
+    }
+}

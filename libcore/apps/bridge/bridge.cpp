@@ -934,7 +934,7 @@ class Bridge {
     bool overflow_warned_ = false;
     bool flush_armed_ = false;
     bool link_up_ = true;
-    std::vector<Frame> frames_;
+    Frames frames_;
     int tick_timer_ = -1;
     uint64_t seq_ = 0;
     RecordParser parser_;

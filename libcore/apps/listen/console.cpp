@@ -417,7 +417,7 @@ class Console {
     bool color_ = false;
     std::unique_ptr<Encoder> encoder_;
     std::unique_ptr<Decoder> decoder_;
-    std::vector<Frame> frames_;
+    Frames frames_;
     int idle_timer_ = -1;
     int stdin_watch_ = -1;
     console::KeyDecoder decoder_keys_;

@@ -76,7 +76,7 @@ Expected<Exit> run_listen(const ListenArgs& a) {
     if (auto st = recorder.init(); !st) return std::unexpected(st.error());
     LinkSession session(loop, std::move(*link), !a.link.no_reconnect, stats);
     auto decoder = framing->decoder();
-    std::vector<Frame> frames;
+    Frames frames;
     int idle_timer = -1;
 
     auto after_feed = [&] {

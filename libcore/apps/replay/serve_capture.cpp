@@ -54,7 +54,7 @@ Expected<Exit> serve_capture(const ReplayArgs& a, std::vector<Item> items, const
     LinkSession session(loop, std::move(*link), true, stats);
     auto decoder = framing->decoder();
     auto encoder = framing->encoder();
-    std::vector<Frame> frames;
+    Frames frames;
     std::string out;
     uint64_t answered = 0, unmatched = 0;
     auto flush = [&] {

@@ -307,7 +307,7 @@ class SimDevice {
     bool tcp_;
     std::map<std::pair<int, int>, std::map<int, uint16_t>> cells_; // (unit, fc table) -> address -> register
     Fault fault_;
-    std::vector<Frame> frames_;
+    Frames frames_;
     std::string out_;
     int tick_ = -1;
 };

@@ -63,7 +63,7 @@ class Scanner {
 
     void start() {
         link_.on_data = [this](std::string_view bytes) {
-            std::vector<Frame> frames;
+            Frames frames;
             decoder_->feed(bytes, mono_us(), frames);
             for (auto& f : frames)
                 frame(f);
@@ -84,7 +84,7 @@ class Scanner {
         write();
         timer_ = loop_.at(mono_us() + timeout_us_, [this] {
             timer_ = -1;
-            std::vector<Frame> rest; // half a frame: a device that answered with noise is still there
+            Frames rest; // half a frame: a device that answered with noise is still there
             decoder_->finish(rest);
             for (auto& f : rest)
                 frame(f);
@@ -140,7 +140,7 @@ class Scanner {
     void done() {
         if (timer_ >= 0) loop_.cancel(timer_), timer_ = -1;
         unit_ = 0;
-        std::vector<Frame> rest;
+        Frames rest;
         decoder_->finish(rest);
         // the line is quiet a moment before the next unit is asked (3.5 characters and then some)
         loop_.at(mono_us() + 5000, [this] { next(); });

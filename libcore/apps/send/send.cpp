@@ -295,7 +295,7 @@ class Sender {
     /// flushed (printed as unsolicited, or dropped and counted as truncated where the framing cannot
     /// show a partial frame): stale bytes are never glued to the next request's reply.
     void drain_stale() {
-        std::vector<Frame> stale;
+        Frames stale;
         decoder_->finish(stale);
         if (stale.empty()) return;
         static const std::vector<ExtraField> unsolicited = {{"unsolicited", "true"}};
@@ -334,7 +334,7 @@ class Sender {
 
     void received(std::string_view bytes) {
         if (!a_.reply) return; // not asked to listen: counted in bytes_in only
-        std::vector<Frame> frames;
+        Frames frames;
         decoder_->feed(bytes, mono_us(), frames);
         replies(frames);
     }
@@ -415,18 +415,18 @@ class Sender {
         return {};
     }
 
-    void replies(std::vector<Frame>& frames) {
+    void replies(Frames& frames) {
         // time-based framings (idle, a Modbus RTU frame with a bad CRC) end a frame at a silence
         if (tick_timer_ >= 0) loop_.cancel(tick_timer_), tick_timer_ = -1;
         if (int64_t at = decoder_->deadline(); at >= 0)
             tick_timer_ = loop_.at(at, [this] {
                 tick_timer_ = -1;
-                std::vector<Frame> more;
+                Frames more;
                 decoder_->tick(mono_us(), more);
                 replies(more);
             });
         static const std::vector<ExtraField> unsolicited = {{"unsolicited", "true"}};
-        std::vector<Frame> one; // record() takes the frames it prints
+        Frames one; // record() takes the frames it prints
         for (auto& f : frames) {
             if (loop_.stopped()) break;
             bool urc = f.view_key == "at" && f.view == R"({"kind":"urc"})";
