@@ -20,6 +20,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -170,6 +171,7 @@ Status MqttClient::connect() {
     dead_ = false;
     why_dead_.clear();
     ping_out_ = false;
+    subscribed_ = false;
     dec_ = std::make_unique<wire::Decoder>(max_packet, version());
     if (cfg_.max_message) dec_->skip_publish_over(cfg_.max_message);
     // a fresh connection: what was in flight goes back to the caller's queue (Outbox::requeue)
@@ -433,6 +435,7 @@ Status MqttClient::subscribe(const std::vector<Subscription>& subs) {
         suback_id_ = ++next_id_ ? next_id_ : (next_id_ = 1);
     while (state_[suback_id_] != free_id);
     traced([&] { wire::subscribe(out_, suback_id_, filters, version()); });
+    subscribed_ = true;
     if (auto st = await_ack("SUBACK"); !st) return st;
     for (size_t i = 0; i < subs.size(); ++i) {
         int code = i < suback_codes_.size() ? static_cast<unsigned char>(suback_codes_[i]) : 0x80;
@@ -551,12 +554,22 @@ bool MqttClient::service(const std::function<void(const MqttArrival&)>& on_messa
     return true; // the session flushes once the publisher has added its messages
 }
 
+bool MqttClient::quiet_broker() const {
+    // Nothing can come back: no message awaits an acknowledgement, nothing was subscribed to, no
+    // ping is out and nothing is unread. The broker then has nothing to write to this socket, so
+    // a close at once (a FIN after the DISCONNECT, as mosquitto_pub closes) loses nothing, and a
+    // process that sends one message saves a round trip to the broker (#18).
+    int unread = 0;
+    return t_->plain() && in_flight_ == 0 && !subscribed_ && !ping_out_ &&
+           ::ioctl(t_->fd(), FIONREAD, &unread) == 0 && unread == 0;
+}
+
 void MqttClient::disconnect() {
     if (t_->fd() < 0) return;
     if (!dead_) {
         traced([&] { wire::disconnect(out_); });
         // what is buffered (QoS 0 messages too) reaches the broker before the socket closes
-        if (write_all(mono_us() + int64_t{cfg_.connect_timeout_ms} * 1000).empty()) {
+        if (write_all(mono_us() + int64_t{cfg_.connect_timeout_ms} * 1000).empty() && !quiet_broker()) {
             // A graceful close: the broker reads to the DISCONNECT and closes first. Closing at once
             // makes its PUBACK for a message just sent fail, and a broker (mosquitto 2.0 before
             // 2.0.22) then drops the connection before reading the rest -- firing the last will.

@@ -177,6 +177,9 @@ class MqttClient {
     std::deque<Held> held_;
     int64_t last_write_us_ = 0, ping_sent_us_ = 0;
     bool ping_out_ = false;
+    bool subscribed_ = false; // on this connection: the broker may be sending messages
+    /// Whether the broker can have nothing more to send (disconnect() then closes at once).
+    bool quiet_broker() const;
 };
 
 /// "MQTT client: m2mkit's own (mqttwire), OpenSSL 3.0.x" for --version.

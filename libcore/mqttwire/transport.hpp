@@ -38,6 +38,8 @@ class Transport {
     void close();
     int fd() const { return fd_; }
     bool tls() const { return tls_ != nullptr; }
+    /// Plain TCP: no TLS, no WebSocket between MQTT and the socket.
+    bool plain() const { return !tls_ && !ws_; }
     /// Whether the handshakes are done and MQTT bytes flow.
     bool ready() const { return phase_ == Phase::open; }
     /// Steps the TLS handshake, then the WebSocket upgrade: done when both are complete.

@@ -333,6 +333,24 @@ def test_iot_pub_will_is_published_when_it_vanishes(broker, procs):
         assert [(x["topic"], x["text"], x["qos"]) for x in records(out)] == [(f"gone/{v}", "bye", 1)]
 
 
+def test_one_message_processes_close_at_once_and_leave_no_will(broker, procs):
+    """iot-pub -m closes its socket right after the DISCONNECT when the broker has nothing more to
+    send (no acknowledgement awaited, no subscription): every message still arrives, and none of
+    the runs leaves its last will -- the broker read the DISCONNECT before the close."""
+    runs = [(v, q) for v in ["311", "5"] for q in ["0", "1"] for _ in range(5)]
+    sub = subscriber(procs, broker.url, "-t", "once/#", "-q", "1", "-C", str(len(runs) + 1), "-W", "30s")
+    for i, (v, q) in enumerate(runs):
+        r = run("iot-pub", broker.url, "-V", v, "-q", q, "-t", "once/msg", "-m", str(i),
+                "--will-topic", "once/will", "--will-payload", f"will {i}")
+        assert r.returncode == 0, r.stderr.decode()
+    r = run("iot-pub", broker.url, "-q", "1", "-t", "once/end", "-m", "end")  # after any will
+    assert r.returncode == 0, r.stderr.decode()
+    code, out, err = sub.finish()
+    assert code == 0, err.decode()
+    got = [(x["topic"], x.get("json", x.get("text"))) for x in records(out)]
+    assert got == [("once/msg", i) for i in range(len(runs))] + [("once/end", "end")]
+
+
 def test_mqtt5_qos2_and_persist_paths(broker, procs, tmp_path):
     """QoS 2 under MQTT 5, and QoS 1 through --persist (the journal): everything arrives, in
     order, every message acknowledged."""
