@@ -42,8 +42,7 @@ bool Outbox::can_send(const OutMsg& m) const {
 }
 
 bool Outbox::send(OutMsg& m) {
-    auto token =
-        session_.client().publish(m.topic, m.payload, m.qos, m.retain, m.props.get());
+    auto token = session_.client().publish(m.topic, m.payload, m.qos, m.retain, m.props.get());
     if (!token) {
         if (token.error().code == Exit::runtime) return false; // connection gone: stays queued
         ++stats_.failed;
