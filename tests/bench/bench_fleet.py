@@ -9,6 +9,9 @@ alternating runs with their spread:
   3. fan-out deliveries/s: one publisher, 10 subscribers (loadgen --subscribers 10 against
      mosquitto_pub -l with 10 mosquitto_sub processes);
   4. WebSocket against plain TCP: iot-pub's delivered rate over ws:// and mqtt:// to one broker.
+The comparisons with a peer (memory per connection, fan-out, and WebSocket against TCP) are rows
+of ./dev.sh bench's table; connect rates and the 100,000-connection run have no peer here
+(bench_connect compares connects with Paho) and print their own lines.
 Usage: bench_fleet.py TOOLS_DIR [SCALE]. Bounded: fixed counts, every wait has a timeout."""
 import json
 import os
@@ -21,7 +24,9 @@ import threading
 import time
 from pathlib import Path
 
+sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "../integration"))
+from benchlib import Sample, alternate, row  # noqa: E402
 from mqtt_broker import free_port  # noqa: E402
 
 tools = sys.argv[1]
@@ -77,10 +82,28 @@ def loadgen(d, url, *args, timeout=600):
     return json.loads(out.read_text())
 
 
+def mosquitto_sub_rss(d):
+    """What one mosquitto_sub process costs for its one connection: the median RSS of 20."""
+    b = Mosquitto(d)
+    subs = [subprocess.Popen(["mosquitto_sub", "-p", str(b.port), "-t", "x", "-q", "1"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL) for _ in range(20)]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(rss_kb(p.pid) == 0 for p in subs):
+        time.sleep(0.05)
+    time.sleep(0.5)  # settled (an RSS, not a condition to wait for)
+    peer = statistics.median(rss_kb(p.pid) for p in subs)
+    for p in subs:
+        p.terminate()
+        p.wait(timeout=10)
+    b.stop()
+    return peer
+
+
 def connections_10k(d):
     n = max(1000, int(10000 * scale))
-    rates, per_conn, broker_per_conn = [], [], []
-    for _ in range(RUNS):
+    rates, broker_per_conn = [], []
+
+    def ours():
         b = Mosquitto(d)
         before = b.rss()
         held = {}
@@ -97,29 +120,16 @@ def connections_10k(d):
         held["done"] = True
         t.join(timeout=10)
         b.stop()
-        assert s["connects"]["ok"] == n, s["connects"]
         rates.append(n / s["connects"]["seconds"])
-        per_conn.append((s["held_rss_kb"] - s["base_rss_kb"]) / n)
         broker_per_conn.append((held["max"] - before) / n)
-    # the peer: mosquitto_sub holds one connection per process
-    b = Mosquitto(d)
-    subs = [subprocess.Popen(["mosquitto_sub", "-p", str(b.port), "-t", "x", "-q", "1"], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL) for _ in range(20)]
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and any(rss_kb(p.pid) == 0 for p in subs):
-        time.sleep(0.05)
-    time.sleep(0.5)  # settled (an RSS, not a condition to wait for)
-    peer = statistics.median(rss_kb(p.pid) for p in subs)
-    for p in subs:
-        p.terminate()
-        p.wait(timeout=10)
-    b.stop()
+        return Sample((s["held_rss_kb"] - s["base_rss_kb"]) / n, lost=n - s["connects"]["ok"], expected=n)
+
+    xs, ys = alternate(ours, lambda: Sample(mosquitto_sub_rss(d)))
     r, rs = med(rates)
-    m, ms = med(per_conn)
     bm, bs = med(broker_per_conn)
-    print(f"{n} connections from one loadgen: {r:,.0f} connects/s (±{rs:,.0f}); loadgen {m:.2f} KiB per "
-          f"connection (±{ms:.2f}), mosquitto {bm:.2f} KiB per connection (±{bs:.2f}); one mosquitto_sub "
-          f"process: {peer:,.0f} KiB for its one connection: ratio x{peer / m if m else 0:,.0f} less memory")
+    row(f"memory per connection, {n:,} held by one loadgen", "KiB/conn", xs, ys,
+        "one mosquitto_sub process, its one connection", higher_is_better=False,
+        note=f"{r:,.0f} connects/s (±{rs:,.0f}); mosquitto {bm:.2f} KiB per connection (±{bs:.2f})")
 
 
 def connections_100k(d):
@@ -156,42 +166,42 @@ def connections_100k(d):
 
 def fanout(d):
     subs, n = 10, max(2000, int(20000 * scale))
-    ours, peers = [], []
     b = Mosquitto(d)
+
+    def ours():
+        s = loadgen(d, f"mqtt://127.0.0.1:{b.port}", "--devices", "1", "--total-rate", "1000000", "-C", str(n),
+                    "--subscribers", str(subs), "-t", "fan/{dev}", "--drain", "20s")
+        return Sample(s["received"] / s["receive_s"], lost=s["lost"], expected=subs * n)
+
+    def peer():  # 10 mosquitto_sub processes, one mosquitto_pub -l
+        subprocess.run(["mosquitto_pub", "-p", str(b.port), "-t", "mf/ready", "-m", "probe", "-r"], check=True)
+        # each mosquitto_sub writes to a file (a Python reader would be the bottleneck) and exits
+        # at its last message: the run ends when the last one has
+        outs, ps = [], []
+        for k in range(subs):
+            outs.append(Path(d) / f"fan{k}-{time.monotonic_ns()}.out")
+            ps.append(subprocess.Popen(["mosquitto_sub", "-p", str(b.port), "-t", "mf/#", "-C", str(n + 1),
+                                        "-W", "60"], stdout=open(outs[-1], "wb"), stderr=subprocess.DEVNULL))
+        deadline = time.monotonic() + 20
+        while not all(o.exists() and o.stat().st_size >= 6 for o in outs):  # each has its probe
+            assert time.monotonic() < deadline, "mosquitto_sub did not subscribe"
+            time.sleep(0.01)
+        t0 = time.monotonic()
+        pub = subprocess.run(["mosquitto_pub", "-p", str(b.port), "-t", "mf/x", "-l"],
+                             input="".join(f"{i} {'x' * 30}\n" for i in range(n)).encode(), timeout=120)
+        assert pub.returncode == 0
+        for p in ps:
+            p.wait(timeout=90)
+        elapsed = time.monotonic() - t0
+        got = sum(o.read_bytes().count(b"\n") - 1 for o in outs)
+        return Sample(got / elapsed, lost=subs * n - got, expected=subs * n)
+
     try:
-        for _ in range(RUNS):
-            s = loadgen(d, f"mqtt://127.0.0.1:{b.port}", "--devices", "1", "--total-rate", "1000000", "-C", str(n),
-                        "--subscribers", str(subs), "-t", "fan/{dev}", "--drain", "20s")
-            ours.append(float("nan") if s["lost"] else s["received"] / s["receive_s"])
-            # the peer: 10 mosquitto_sub processes, one mosquitto_pub -l
-            subprocess.run(["mosquitto_pub", "-p", str(b.port), "-t", "mf/ready", "-m", "probe", "-r"], check=True)
-            # each mosquitto_sub writes to a file (a Python reader would be the bottleneck) and exits
-            # at its last message: the run ends when the last one has
-            outs, ps = [], []
-            for k in range(subs):
-                outs.append(Path(d) / f"fan{k}.out")
-                ps.append(subprocess.Popen(["mosquitto_sub", "-p", str(b.port), "-t", "mf/#", "-C", str(n + 1),
-                                            "-W", "60"], stdout=open(outs[-1], "wb"), stderr=subprocess.DEVNULL))
-            deadline = time.monotonic() + 20
-            while not all(o.exists() and o.stat().st_size >= 6 for o in outs):  # each has its probe
-                assert time.monotonic() < deadline, "mosquitto_sub did not subscribe"
-                time.sleep(0.01)
-            t0 = time.monotonic()
-            pub = subprocess.run(["mosquitto_pub", "-p", str(b.port), "-t", "mf/x", "-l"],
-                                 input="".join(f"{i} {'x' * 30}\n" for i in range(n)).encode(), timeout=120)
-            assert pub.returncode == 0
-            for p in ps:
-                p.wait(timeout=90)
-            elapsed = time.monotonic() - t0
-            got = sum(o.read_bytes().count(b"\n") - 1 for o in outs)
-            peers.append(float("nan") if got < subs * n else got / elapsed)
+        xs, ys = alternate(ours, peer)
     finally:
         b.stop()
-    o, os_ = med(ours)
-    p, ps_ = med(peers)
-    print(f"fan-out to {subs} subscribers, {n} messages: loadgen {o:,.0f} deliveries/s (±{os_:,.0f}), "
-          f"mosquitto_pub -l + {subs} mosquitto_sub {p:,.0f}/s (±{ps_:,.0f}): ratio x{o / p:.2f} "
-          "(nan: a run lost messages)")
+    row(f"fan-out to {subs} subscribers, {n:,} messages", "deliv/s", xs, ys,
+        f"mosquitto_pub -l + {subs} mosquitto_sub")
 
 
 def websocket(d):
@@ -219,13 +229,12 @@ def websocket(d):
                 assert r.returncode == 0, r.stderr.decode()
                 sub.wait(timeout=150)  # it exits at its last message
                 got = out.read_bytes().count(b"\n") - 1
-                rates[scheme].append(float("nan") if got < n else n / (time.monotonic() - t0))
+                rates[scheme].append(Sample(got / (time.monotonic() - t0), lost=max(0, n - got), expected=n))
     finally:
         b.stop()
-    t, ts = med(rates["mqtt"])
-    w, ws = med(rates["ws"])
-    print(f"iot-pub {n} QoS 1 messages delivered: ws:// {w:,.0f}/s (±{ws:,.0f}), mqtt:// {t:,.0f}/s (±{ts:,.0f}): "
-          f"WebSocket x{w / t:.2f} of plain TCP (mosquitto's libwebsockets listener on both ends of the ratio)")
+    row(f"iot-pub over ws://, {n:,} QoS 1 messages", "msg/s",
+        rates["ws"], rates["mqtt"],
+        "iot-pub over mqtt:// (not a peer: the WebSocket's cost)")
 
 
 def main():
